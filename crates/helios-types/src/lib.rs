@@ -1,0 +1,22 @@
+//! The ground every Helios layer stands on: content hashes, the object model
+//! (blobs, trees, snapshots), its one canonical binary encoding, and the
+//! object-store contract that L1, L2 and the engine implement.
+//!
+//! Nothing here performs I/O. The normative description of the encoding is
+//! `spec/object-format.md`; golden vectors in `spec/golden/` pin it.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod codec;
+mod error;
+mod hash;
+mod name;
+mod object;
+pub mod store;
+
+pub use codec::{HEADER_LEN, ObjectHeader};
+pub use error::DecodeError;
+pub use hash::{Hash, HashAlgorithm, ObjectHasher, ParseHashError, SnapshotId};
+pub use name::{Name, NameError, RepoPath, validate_name};
+pub use object::{Blob, EntryKind, Object, ObjectKind, Snapshot, Tree, TreeEntry, TreeError};

@@ -1,0 +1,259 @@
+//! The object-store contract: what every layer that holds encoded objects
+//! (the L1 cache, RocksDB, the in-memory store) implements, so that layers
+//! stack — a cache is a store wrapping a store.
+//!
+//! The contract is plain data and a small trait, free of any backend type:
+//! nothing above `helios-objstore` ever names RocksDB.
+
+use std::error::Error as StdError;
+
+use crate::hash::{Hash, HashAlgorithm};
+use crate::object::ObjectKind;
+
+/// How hard a write waits for durability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteMode {
+    /// Returns after the write-ahead log is synced to disk: the batch
+    /// survives a crash or power loss from the moment the call returns.
+    Sync,
+    /// Returns after the batch is in the backend's log buffer, without an
+    /// fsync: it survives the process being killed once the OS has the
+    /// bytes, but a power loss may take the tail.
+    #[default]
+    Buffered,
+}
+
+/// A key in the metadata namespace (snapshot table, refs, pins,
+/// configuration). Kept apart from objects so that scans of one never walk
+/// the other.
+pub type MetaKey = Vec<u8>;
+
+/// One atomic write: everything in it lands, or nothing does.
+///
+/// Objects are stored under their hash; the caller has already hashed them
+/// with the store's algorithm (stores verify on read, not on write, because
+/// the writer just computed the hash and reads are where damage shows).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    /// Encoded objects to store, keyed by their hash.
+    pub objects: Vec<(Hash, Vec<u8>)>,
+    /// Objects to delete (garbage collection).
+    pub object_deletes: Vec<Hash>,
+    /// Metadata entries to set.
+    pub meta_puts: Vec<(MetaKey, Vec<u8>)>,
+    /// Metadata entries to remove.
+    pub meta_deletes: Vec<MetaKey>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an encoded object.
+    pub fn put_object(&mut self, hash: Hash, encoded: Vec<u8>) -> &mut Self {
+        self.objects.push((hash, encoded));
+        self
+    }
+
+    /// Adds a metadata entry.
+    pub fn put_meta(&mut self, key: impl Into<MetaKey>, value: Vec<u8>) -> &mut Self {
+        self.meta_puts.push((key.into(), value));
+        self
+    }
+
+    /// True when the batch would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+            && self.object_deletes.is_empty()
+            && self.meta_puts.is_empty()
+            && self.meta_deletes.is_empty()
+    }
+
+    /// Bytes of object payload the batch carries.
+    pub fn object_bytes(&self) -> usize {
+        self.objects.iter().map(|(_, b)| b.len()).sum()
+    }
+}
+
+/// A failure of an object store. Backend-specific errors are boxed in
+/// [`StoreError::Backend`] so that no upper crate names the backend's types.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Stored bytes do not hash to the key they are stored under.
+    #[error("object {hash} is corrupt: {reason}")]
+    Corrupt {
+        /// The key the bytes were read from.
+        hash: Hash,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A caller required an object that the store does not hold.
+    #[error("object {0} not found")]
+    NotFound(Hash),
+    /// The store was closed; no further operation is possible.
+    #[error("store is closed")]
+    Closed,
+    /// The disk (or the backend's space quota) is full. Nothing of the
+    /// failed batch was written.
+    #[error("no space left while {op}: {source}")]
+    NoSpace {
+        /// What the store was doing.
+        op: &'static str,
+        /// The backend's report.
+        source: Box<dyn StdError + Send + Sync>,
+    },
+    /// Any other failure of the backend, with the operation it broke.
+    #[error("{op} failed: {source}")]
+    Backend {
+        /// What the store was doing.
+        op: &'static str,
+        /// The backend's report.
+        source: Box<dyn StdError + Send + Sync>,
+    },
+}
+
+impl StoreError {
+    /// Wraps a backend error with the operation that failed.
+    pub fn backend(op: &'static str, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        StoreError::Backend { op, source: source.into() }
+    }
+}
+
+/// Result of an object-store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An iterator over `(hash, encoded object)` pairs.
+pub type ObjectIter<'a> = Box<dyn Iterator<Item = StoreResult<(Hash, Vec<u8>)>> + 'a>;
+
+/// An iterator over metadata `(key, value)` pairs.
+pub type MetaIter<'a> = Box<dyn Iterator<Item = StoreResult<(MetaKey, Vec<u8>)>> + 'a>;
+
+/// A content-addressed store of encoded objects plus a small metadata
+/// namespace, written in atomic batches.
+///
+/// Absence is not an error: `get` returns `Ok(None)`; [`ObjectStoreExt::require`]
+/// turns that into [`StoreError::NotFound`] where an object must exist.
+pub trait ObjectStore: Send + Sync {
+    /// The hash algorithm every object in this store was hashed with.
+    fn algorithm(&self) -> HashAlgorithm;
+
+    /// The encoded object stored under `hash`, verified against it.
+    fn get(&self, hash: &Hash) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Whether an object is stored under `hash` (no verification, no copy).
+    fn contains(&self, hash: &Hash) -> StoreResult<bool>;
+
+    /// Applies a batch atomically. Re-putting an existing object is allowed
+    /// and cheap.
+    fn write(&self, batch: WriteBatch, mode: WriteMode) -> StoreResult<()>;
+
+    /// Every object of `kind` (all objects for `None`), in hash order.
+    fn objects(&self, kind: Option<ObjectKind>) -> StoreResult<ObjectIter<'_>>;
+
+    /// The metadata value under `key`.
+    fn get_meta(&self, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Every metadata entry whose key starts with `prefix`, in key order.
+    fn meta_with_prefix(&self, prefix: &[u8]) -> StoreResult<MetaIter<'_>>;
+
+    /// Several objects at once; backends with a batched read override this.
+    fn get_many(&self, hashes: &[Hash]) -> StoreResult<Vec<Option<Vec<u8>>>> {
+        hashes.iter().map(|h| self.get(h)).collect()
+    }
+
+    /// Stores one object (buffered).
+    fn put(&self, hash: Hash, encoded: Vec<u8>) -> StoreResult<()> {
+        let mut batch = WriteBatch::new();
+        batch.put_object(hash, encoded);
+        self.write(batch, WriteMode::Buffered)
+    }
+
+    /// Deletes objects (buffered). Deleting an absent object is not an error.
+    fn delete_objects(&self, hashes: &[Hash]) -> StoreResult<()> {
+        let batch = WriteBatch { object_deletes: hashes.to_vec(), ..WriteBatch::default() };
+        self.write(batch, WriteMode::Buffered)
+    }
+
+    /// Makes every buffered write durable.
+    fn sync(&self) -> StoreResult<()>;
+}
+
+/// Helpers every store gets for free.
+pub trait ObjectStoreExt: ObjectStore {
+    /// Like `get`, but absence is [`StoreError::NotFound`].
+    fn require(&self, hash: &Hash) -> StoreResult<Vec<u8>> {
+        self.get(hash)?.ok_or(StoreError::NotFound(*hash))
+    }
+}
+
+impl<S: ObjectStore + ?Sized> ObjectStoreExt for S {}
+
+impl<S: ObjectStore + ?Sized> ObjectStore for std::sync::Arc<S> {
+    fn algorithm(&self) -> HashAlgorithm {
+        (**self).algorithm()
+    }
+    fn get(&self, hash: &Hash) -> StoreResult<Option<Vec<u8>>> {
+        (**self).get(hash)
+    }
+    fn contains(&self, hash: &Hash) -> StoreResult<bool> {
+        (**self).contains(hash)
+    }
+    fn write(&self, batch: WriteBatch, mode: WriteMode) -> StoreResult<()> {
+        (**self).write(batch, mode)
+    }
+    fn objects(&self, kind: Option<ObjectKind>) -> StoreResult<ObjectIter<'_>> {
+        (**self).objects(kind)
+    }
+    fn get_meta(&self, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        (**self).get_meta(key)
+    }
+    fn meta_with_prefix(&self, prefix: &[u8]) -> StoreResult<MetaIter<'_>> {
+        (**self).meta_with_prefix(prefix)
+    }
+    fn get_many(&self, hashes: &[Hash]) -> StoreResult<Vec<Option<Vec<u8>>>> {
+        (**self).get_many(hashes)
+    }
+    fn sync(&self) -> StoreResult<()> {
+        (**self).sync()
+    }
+}
+
+/// Checks that `encoded` hashes to `hash` under `alg`; the one
+/// implementation of read verification that every store calls.
+pub fn verify_object(alg: HashAlgorithm, hash: &Hash, encoded: &[u8]) -> StoreResult<()> {
+    let actual = alg.digest(encoded);
+    if actual == *hash {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt { hash: *hash, reason: format!("bytes hash to {actual}") })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::Blob;
+
+    #[test]
+    fn verify_object_accepts_match_and_names_mismatch() {
+        let blob = Blob::new(&b"data"[..]).encode();
+        let h = HashAlgorithm::Blake3.digest(&blob);
+        assert!(verify_object(HashAlgorithm::Blake3, &h, &blob).is_ok());
+        let err = verify_object(HashAlgorithm::Sha256, &h, &blob).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { hash, .. } if hash == h));
+        assert!(err.to_string().contains(&h.to_string()));
+    }
+
+    #[test]
+    fn batch_reports_emptiness_and_bytes() {
+        let mut b = WriteBatch::new();
+        assert!(b.is_empty());
+        b.put_object(Hash::from_bytes([1; 32]), vec![0; 10]).put_meta(b"k".to_vec(), vec![1]);
+        assert!(!b.is_empty());
+        assert_eq!(b.object_bytes(), 10);
+        let e = StoreError::backend("open", "boom");
+        assert_eq!(e.to_string(), "open failed: boom");
+    }
+}
