@@ -10,6 +10,9 @@ use std::error::Error as StdError;
 use crate::hash::{Hash, HashAlgorithm};
 use crate::object::ObjectKind;
 
+mod mem;
+pub use mem::MemStore;
+
 /// How hard a write waits for durability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WriteMode {

@@ -1,0 +1,3 @@
+//! Benchmarks of helios-l1cache: written by its issue.
+
+fn main() {}

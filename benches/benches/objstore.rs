@@ -1,0 +1,3 @@
+//! Benchmarks of helios-objstore: written by its issue.
+
+fn main() {}

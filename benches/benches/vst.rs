@@ -1,0 +1,3 @@
+//! Benchmarks of helios-vst: written by its issue.
+
+fn main() {}
