@@ -1,0 +1,147 @@
+//! Export of the objects edits created and no store holds yet: the engine
+//! writes exactly these down its pipeline and counts them as
+//! `CommitMetrics.new_objects`.
+//!
+//! The walk visits only directories not marked persisted. Loaded (cold)
+//! directories start persisted, and marking is shared by every fork, so the
+//! cost follows what changed since the last export, not the tree.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use helios_types::{Blob, Hash, HashAlgorithm, ObjectKind};
+
+use crate::node::{DirNode, Node, PendingBlob};
+
+/// One encoded object ready for a store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewObject {
+    /// Its hash with the tree's algorithm.
+    pub hash: Hash,
+    /// Blob or tree.
+    pub kind: ObjectKind,
+    /// The canonical encoding (what `ObjectStore::write` takes).
+    pub encoded: Vec<u8>,
+}
+
+impl fmt::Debug for NewObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "NewObject({} {:?}, {} bytes)",
+            self.kind,
+            self.hash,
+            self.encoded.len()
+        )
+    }
+}
+
+/// The unpersisted objects of a tree, children before their parents, each
+/// hash once. Objects are new to this tree's lineage since the last marking;
+/// the store may already hold some (equal content written by another path).
+#[derive(Debug, Default)]
+pub struct NewObjects {
+    /// The objects, in an order a store can write them (children first).
+    pub objects: Vec<NewObject>,
+    /// Marks exactly these objects persisted once the engine has written them.
+    pub marker: PersistMarker,
+}
+
+impl NewObjects {
+    /// Bytes of encoded objects.
+    pub fn encoded_bytes(&self) -> u64 {
+        self.objects.iter().map(|o| o.encoded.len() as u64).sum()
+    }
+}
+
+/// Handles on the exported nodes. Marking them persisted makes later
+/// exports (of this tree and of every fork sharing the nodes) skip them and
+/// drops the pending file bytes they held.
+#[derive(Default)]
+pub struct PersistMarker {
+    dirs: Vec<Arc<DirNode>>,
+    blobs: Vec<Arc<PendingBlob>>,
+}
+
+impl fmt::Debug for PersistMarker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "PersistMarker({} trees, {} blobs)",
+            self.dirs.len(),
+            self.blobs.len()
+        )
+    }
+}
+
+impl PersistMarker {
+    /// Records that every exported object is now in the store. Call it only
+    /// once they are (for a `Sync` commit: after the batch is durable).
+    pub fn mark_persisted(self) {
+        // Blobs first, then directories children-first (the order they
+        // were pushed), so a concurrent export never sees a persisted
+        // directory above an unpersisted one.
+        for blob in &self.blobs {
+            blob.mark_persisted();
+        }
+        for dir in &self.dirs {
+            dir.mark_persisted();
+        }
+    }
+}
+
+/// Collects the unpersisted objects beneath (and including) `root`.
+pub(crate) fn export(root: &Arc<DirNode>, alg: HashAlgorithm) -> NewObjects {
+    let mut out = NewObjects::default();
+    let mut seen = HashSet::new();
+    visit(root, alg, &mut seen, &mut out);
+    out
+}
+
+fn visit(dir: &Arc<DirNode>, alg: HashAlgorithm, seen: &mut HashSet<Hash>, out: &mut NewObjects) {
+    if dir.is_persisted() {
+        return;
+    }
+    for node in dir.entries.values() {
+        match node {
+            Node::Leaf(leaf) => {
+                let Some(pending) = &leaf.pending else {
+                    continue;
+                };
+                let Some(bytes) = pending.bytes() else {
+                    continue;
+                };
+                out.marker.blobs.push(pending.clone());
+                if seen.insert(leaf.hash) {
+                    let encoded = Blob::new(bytes.to_vec()).encode();
+                    out.objects.push(NewObject {
+                        hash: leaf.hash,
+                        kind: ObjectKind::Blob,
+                        encoded,
+                    });
+                }
+            }
+            Node::Dir(child) => visit(child, alg, seen, out),
+            // Cold directories came from the store.
+            Node::Lazy(_) => {}
+        }
+    }
+    let encoded = dir.to_tree(alg).encode();
+    let hash = match dir.memo_hash() {
+        Some(hash) => hash,
+        None => {
+            let hash = alg.digest(&encoded);
+            dir.set_hash(hash);
+            hash
+        }
+    };
+    out.marker.dirs.push(dir.clone());
+    if seen.insert(hash) {
+        out.objects.push(NewObject {
+            hash,
+            kind: ObjectKind::Tree,
+            encoded,
+        });
+    }
+}
