@@ -214,12 +214,13 @@ fn apply_one(root: &mut DirNode, edit: &Edit, ctx: Ctx<'_>) -> Result<(), VstErr
 }
 
 /// Walks to the parent of the edited entry, copying shared directories on
-/// the way and keeping each directory's total size exact.
+/// the way and keeping each directory's total size exact. Every directory
+/// it mutates is a copy (`DirNode::clone` starts unhashed and unpersisted)
+/// or was created empty by this batch, so no stale hash memo survives.
 fn descend(dir: &mut DirNode, depth: usize, edit: &Edit, ctx: Ctx<'_>) -> Result<(), VstError> {
     let path = edit.path();
     let names = path.names();
     let name = &names[depth];
-    dir.touch();
     if depth + 1 == names.len() {
         return edit_entry(dir, name, edit, ctx);
     }

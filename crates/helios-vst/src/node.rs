@@ -215,13 +215,6 @@ impl DirNode {
         }
     }
 
-    /// Forgets the memoised hash and the persisted flag after an in-place
-    /// edit of a node this batch owns.
-    pub(crate) fn touch(&mut self) {
-        self.hash = OnceLock::new();
-        *self.persisted.get_mut() = false;
-    }
-
     pub(crate) fn memo_hash(&self) -> Option<Hash> {
         self.hash.get().copied()
     }
