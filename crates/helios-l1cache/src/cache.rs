@@ -15,7 +15,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use helios_types::{Hash, HashAlgorithm};
 
 use crate::config::{ConfigError, L1Config};
-use crate::ring::{HEADER_LEN, Placed, Read, Ring};
+use crate::ring::{Placed, Read, Ring};
 use crate::stats::{CacheStats, Counters, bump};
 
 /// Objects shorter than this are stored raw without trying LZ4: the block
@@ -292,8 +292,13 @@ impl ObjectCache {
         prepared: &Prepared<'_>,
         ticket: Option<u64>,
     ) -> Option<InsertOutcome> {
-        debug_assert!(prepared.payload.len() + HEADER_LEN <= self.config.shard_capacity());
         let shard = self.shard(&hash);
+        if prepared.payload.len() > self.max_object_len {
+            // Callers precheck the raw length, which bounds the payload;
+            // this keeps the ring's own precondition out of their hands.
+            bump(&shard.counters.rejected, 1);
+            return Some(InsertOutcome::TooLarge);
+        }
         let mut ring = shard.write();
         if ticket.is_some_and(|t| t != shard.removals.load(Ordering::Acquire)) {
             return None;

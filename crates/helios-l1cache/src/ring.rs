@@ -228,6 +228,11 @@ impl Ring {
         let stored = u32::try_from(payload.len()).unwrap_or(PAD);
         debug_assert!(stored != PAD && stored <= raw_len);
         let need = widen(HEADER_LEN + payload.len());
+        assert!(
+            need <= self.cap,
+            "record of {need} bytes in a ring of {}",
+            self.cap
+        );
         let mut evicted = 0;
         let start = loop {
             if let Some(start) = self.reserve(need) {
