@@ -12,6 +12,8 @@ use crate::object::ObjectKind;
 
 mod mem;
 pub use mem::MemStore;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 
 /// How hard a write waits for durability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
