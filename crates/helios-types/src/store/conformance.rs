@@ -31,7 +31,10 @@ pub const CASES: &[(&str, Case)] = &[
     ("idempotent_reput", idempotent_reput),
     ("batch_applies_every_part", batch_applies_every_part),
     ("batch_is_atomic_to_readers", batch_is_atomic_to_readers),
-    ("iteration_by_kind_in_hash_order", iteration_by_kind_in_hash_order),
+    (
+        "iteration_by_kind_in_hash_order",
+        iteration_by_kind_in_hash_order,
+    ),
     ("meta_prefix_scans", meta_prefix_scans),
     ("deletes", deletes),
     ("get_many_keeps_order", get_many_keeps_order),
@@ -69,8 +72,15 @@ fn bytes(seed: u64, len: usize) -> Vec<u8> {
 /// A tree with one file entry pointing at `hash`, and its hash.
 fn tree(store: &dyn ObjectStore, name: &str, hash: Hash, size: u64) -> (Hash, Vec<u8>) {
     let name = Name::new(name).expect("conformance: a valid test name");
-    let entry = TreeEntry { name, kind: EntryKind::File, hash, size };
-    let encoded = Tree::new(vec![entry]).expect("conformance: a valid test tree").encode();
+    let entry = TreeEntry {
+        name,
+        kind: EntryKind::File,
+        hash,
+        size,
+    };
+    let encoded = Tree::new(vec![entry])
+        .expect("conformance: a valid test tree")
+        .encode();
     (store.algorithm().digest(&encoded), encoded)
 }
 
@@ -100,17 +110,26 @@ fn get(store: &dyn ObjectStore, hash: &Hash, case: &str) -> Option<Vec<u8>> {
     }
 }
 
-fn all_objects(store: &dyn ObjectStore, kind: Option<ObjectKind>, case: &str) -> Vec<(Hash, Vec<u8>)> {
-    let iter = store.objects(kind).unwrap_or_else(|e| panic!("{case}: objects({kind:?}) failed: {e}"));
-    iter.map(|r| r.unwrap_or_else(|e| panic!("{case}: objects({kind:?}) yielded an error: {e}"))).collect()
+fn all_objects(
+    store: &dyn ObjectStore,
+    kind: Option<ObjectKind>,
+    case: &str,
+) -> Vec<(Hash, Vec<u8>)> {
+    let iter = store
+        .objects(kind)
+        .unwrap_or_else(|e| panic!("{case}: objects({kind:?}) failed: {e}"));
+    iter.map(|r| r.unwrap_or_else(|e| panic!("{case}: objects({kind:?}) yielded an error: {e}")))
+        .collect()
 }
 
 fn all_meta(store: &dyn ObjectStore, prefix: &[u8], case: &str) -> Vec<(MetaKey, Vec<u8>)> {
     let iter = store
         .meta_with_prefix(prefix)
         .unwrap_or_else(|e| panic!("{case}: meta_with_prefix({prefix:?}) failed: {e}"));
-    iter.map(|r| r.unwrap_or_else(|e| panic!("{case}: meta_with_prefix({prefix:?}) yielded an error: {e}")))
-        .collect()
+    iter.map(|r| {
+        r.unwrap_or_else(|e| panic!("{case}: meta_with_prefix({prefix:?}) yielded an error: {e}"))
+    })
+    .collect()
 }
 
 /// Absent objects and metadata are `Ok(None)`, never errors; `require`
@@ -119,16 +138,39 @@ fn all_meta(store: &dyn ObjectStore, prefix: &[u8], case: &str) -> Vec<(MetaKey,
 pub fn absence_is_none(store: &dyn ObjectStore) {
     const CASE: &str = "absence_is_none";
     let (h, _) = blob(store, b"never stored");
-    assert_eq!(get(store, &h, CASE), None, "{CASE}: get of an absent object must be Ok(None)");
-    assert!(!store.contains(&h).expect("contains"), "{CASE}: contains of an absent object must be false");
-    assert_eq!(store.get_meta(b"no such key").expect("get_meta"), None, "{CASE}: absent meta must be None");
-    assert_eq!(store.get_many(&[h, h]).expect("get_many"), vec![None, None], "{CASE}: get_many of absent");
+    assert_eq!(
+        get(store, &h, CASE),
+        None,
+        "{CASE}: get of an absent object must be Ok(None)"
+    );
+    assert!(
+        !store.contains(&h).expect("contains"),
+        "{CASE}: contains of an absent object must be false"
+    );
+    assert_eq!(
+        store.get_meta(b"no such key").expect("get_meta"),
+        None,
+        "{CASE}: absent meta must be None"
+    );
+    assert_eq!(
+        store.get_many(&[h, h]).expect("get_many"),
+        vec![None, None],
+        "{CASE}: get_many of absent"
+    );
     match store.require(&h) {
-        Err(StoreError::NotFound(missing)) => assert_eq!(missing, h, "{CASE}: NotFound must name the hash"),
+        Err(StoreError::NotFound(missing)) => {
+            assert_eq!(missing, h, "{CASE}: NotFound must name the hash")
+        }
         other => panic!("{CASE}: require of an absent object must be NotFound, got {other:?}"),
     }
-    assert!(all_objects(store, None, CASE).is_empty(), "{CASE}: an empty store must iterate no objects");
-    assert!(all_meta(store, b"", CASE).is_empty(), "{CASE}: an empty store must iterate no meta");
+    assert!(
+        all_objects(store, None, CASE).is_empty(),
+        "{CASE}: an empty store must iterate no objects"
+    );
+    assert!(
+        all_meta(store, b"", CASE).is_empty(),
+        "{CASE}: an empty store must iterate no meta"
+    );
 }
 
 /// Objects of every kind and of sizes from empty to 1 MiB come back byte
@@ -136,22 +178,40 @@ pub fn absence_is_none(store: &dyn ObjectStore) {
 pub fn round_trip(store: &dyn ObjectStore) {
     const CASE: &str = "round_trip";
     let mut stored = Vec::new();
-    for (i, len) in [0usize, 1, 100, 4096, 65_536, 1 << 20].into_iter().enumerate() {
+    for (i, len) in [0usize, 1, 100, 4096, 65_536, 1 << 20]
+        .into_iter()
+        .enumerate()
+    {
         let (h, enc) = blob(store, &bytes(i as u64 + 1, len));
-        store.put(h, enc.clone()).unwrap_or_else(|e| panic!("{CASE}: put of a {len}-byte blob failed: {e}"));
+        store
+            .put(h, enc.clone())
+            .unwrap_or_else(|e| panic!("{CASE}: put of a {len}-byte blob failed: {e}"));
         stored.push((h, enc));
     }
     let (th, tenc) = tree(store, "main.rs", stored[2].0, 100);
     let (sh, senc) = snapshot(store, th, "first");
     let mut batch = WriteBatch::new();
-    batch.put_object(th, tenc.clone()).put_object(sh, senc.clone());
+    batch
+        .put_object(th, tenc.clone())
+        .put_object(sh, senc.clone());
     write(store, batch, WriteMode::Sync, CASE);
     stored.push((th, tenc));
     stored.push((sh, senc));
     for (h, enc) in &stored {
-        assert_eq!(get(store, h, CASE).as_deref(), Some(&enc[..]), "{CASE}: object {h} must read back unchanged");
-        assert!(store.contains(h).expect("contains"), "{CASE}: contains({h}) must be true after put");
-        assert_eq!(store.require(h).expect("require").len(), enc.len(), "{CASE}: require({h})");
+        assert_eq!(
+            get(store, h, CASE).as_deref(),
+            Some(&enc[..]),
+            "{CASE}: object {h} must read back unchanged"
+        );
+        assert!(
+            store.contains(h).expect("contains"),
+            "{CASE}: contains({h}) must be true after put"
+        );
+        assert_eq!(
+            store.require(h).expect("require").len(),
+            enc.len(),
+            "{CASE}: require({h})"
+        );
     }
 }
 
@@ -161,14 +221,24 @@ pub fn idempotent_reput(store: &dyn ObjectStore) {
     const CASE: &str = "idempotent_reput";
     let (h, enc) = blob(store, b"fn main() {}\n");
     for _ in 0..3 {
-        store.put(h, enc.clone()).unwrap_or_else(|e| panic!("{CASE}: re-put failed: {e}"));
+        store
+            .put(h, enc.clone())
+            .unwrap_or_else(|e| panic!("{CASE}: re-put failed: {e}"));
     }
     let mut batch = WriteBatch::new();
     batch.put_object(h, enc.clone()).put_object(h, enc.clone());
     write(store, batch, WriteMode::Sync, CASE);
-    assert_eq!(get(store, &h, CASE), Some(enc.clone()), "{CASE}: re-put must keep the bytes");
+    assert_eq!(
+        get(store, &h, CASE),
+        Some(enc.clone()),
+        "{CASE}: re-put must keep the bytes"
+    );
     let all = all_objects(store, None, CASE);
-    assert_eq!(all, vec![(h, enc)], "{CASE}: re-puts must leave exactly one entry");
+    assert_eq!(
+        all,
+        vec![(h, enc)],
+        "{CASE}: re-puts must leave exactly one entry"
+    );
 }
 
 /// One batch with objects, object deletes, meta puts and meta deletes
@@ -178,27 +248,49 @@ pub fn batch_applies_every_part(store: &dyn ObjectStore) {
     let (old, old_enc) = blob(store, b"old");
     let (kept, kept_enc) = blob(store, b"kept");
     let mut first = WriteBatch::new();
-    first.put_object(old, old_enc).put_object(kept, kept_enc.clone());
-    first.put_meta(b"ref/main".to_vec(), b"v1".to_vec()).put_meta(b"ref/gone".to_vec(), b"x".to_vec());
+    first
+        .put_object(old, old_enc)
+        .put_object(kept, kept_enc.clone());
+    first
+        .put_meta(b"ref/main".to_vec(), b"v1".to_vec())
+        .put_meta(b"ref/gone".to_vec(), b"x".to_vec());
     write(store, first, WriteMode::Sync, CASE);
 
     let (new, new_enc) = blob(store, b"new");
     let mut second = WriteBatch::new();
-    second.put_object(new, new_enc.clone()).put_object(kept, kept_enc.clone());
+    second
+        .put_object(new, new_enc.clone())
+        .put_object(kept, kept_enc.clone());
     second.object_deletes = vec![old, kept, blob(store, b"never stored").0];
     second.put_meta(b"ref/main".to_vec(), b"v2".to_vec());
     second.meta_deletes = vec![b"ref/gone".to_vec(), b"ref/never".to_vec()];
     write(store, second, WriteMode::Sync, CASE);
 
-    assert_eq!(get(store, &old, CASE), None, "{CASE}: a deleted object must be gone");
-    assert_eq!(get(store, &new, CASE), Some(new_enc), "{CASE}: a put object must be there");
+    assert_eq!(
+        get(store, &old, CASE),
+        None,
+        "{CASE}: a deleted object must be gone"
+    );
+    assert_eq!(
+        get(store, &new, CASE),
+        Some(new_enc),
+        "{CASE}: a put object must be there"
+    );
     assert_eq!(
         get(store, &kept, CASE),
         Some(kept_enc),
         "{CASE}: an object deleted and put in one batch must be present (deletes apply first)"
     );
-    assert_eq!(store.get_meta(b"ref/main").expect("get_meta"), Some(b"v2".to_vec()), "{CASE}: meta overwrite");
-    assert_eq!(store.get_meta(b"ref/gone").expect("get_meta"), None, "{CASE}: meta delete");
+    assert_eq!(
+        store.get_meta(b"ref/main").expect("get_meta"),
+        Some(b"v2".to_vec()),
+        "{CASE}: meta overwrite"
+    );
+    assert_eq!(
+        store.get_meta(b"ref/gone").expect("get_meta"),
+        None,
+        "{CASE}: meta delete"
+    );
 }
 
 /// Readers on another thread never see part of a batch: whenever a batch's
@@ -232,7 +324,10 @@ pub fn batch_is_atomic_to_readers(store: &dyn ObjectStore) {
                     if store.get_meta(marker).expect("get_meta").is_some() {
                         let got = store.get_many(hashes).expect("get_many");
                         let missing = got.iter().filter(|g| g.is_none()).count();
-                        assert_eq!(missing, 0, "{CASE}: {marker:?} visible but {missing} of its objects are not");
+                        assert_eq!(
+                            missing, 0,
+                            "{CASE}: {marker:?} visible but {missing} of its objects are not"
+                        );
                     }
                     // Object first: once one is visible, the marker must be.
                     let last = hashes[hashes.len() - 1];
@@ -251,10 +346,16 @@ pub fn batch_is_atomic_to_readers(store: &dyn ObjectStore) {
             write(store, batch.clone(), WriteMode::Buffered, CASE);
         }
         done.store(true, Ordering::Release);
-        let checks = reader.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let checks = reader
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
         assert!(checks > 0, "{CASE}: the reader must have checked something");
     });
-    assert_eq!(all_objects(store, None, CASE).len() as u64, BATCHES * PER_BATCH, "{CASE}: every object lands");
+    assert_eq!(
+        all_objects(store, None, CASE).len() as u64,
+        BATCHES * PER_BATCH,
+        "{CASE}: every object lands"
+    );
 }
 
 /// `objects(None)` yields every object in hash order; `objects(Some(kind))`
@@ -278,18 +379,31 @@ pub fn iteration_by_kind_in_hash_order(store: &dyn ObjectStore) {
     let all = all_objects(store, None, CASE);
     let expected: Vec<_> = model.iter().map(|(h, e)| (*h, e.clone())).collect();
     assert_eq!(all.len(), expected.len(), "{CASE}: objects(None) count");
-    assert!(all == expected, "{CASE}: objects(None) must yield every object in hash order");
+    assert!(
+        all == expected,
+        "{CASE}: objects(None) must yield every object in hash order"
+    );
     let mut seen = BTreeSet::new();
     for kind in ObjectKind::ALL {
         let got = all_objects(store, Some(kind), CASE);
-        let want: Vec<_> =
-            expected.iter().filter(|(_, e)| ObjectKind::of_encoded(e) == Some(kind)).cloned().collect();
+        let want: Vec<_> = expected
+            .iter()
+            .filter(|(_, e)| ObjectKind::of_encoded(e) == Some(kind))
+            .cloned()
+            .collect();
         assert!(!want.is_empty(), "{CASE}: the test must store some {kind}");
         assert_eq!(got.len(), want.len(), "{CASE}: objects(Some({kind})) count");
-        assert!(got == want, "{CASE}: objects(Some({kind})) must yield exactly the {kind}s in hash order");
+        assert!(
+            got == want,
+            "{CASE}: objects(Some({kind})) must yield exactly the {kind}s in hash order"
+        );
         seen.extend(got.into_iter().map(|(h, _)| h));
     }
-    assert_eq!(seen.len(), model.len(), "{CASE}: the kinds must partition the objects");
+    assert_eq!(
+        seen.len(),
+        model.len(),
+        "{CASE}: the kinds must partition the objects"
+    );
 }
 
 /// Prefix scans return exactly the keys with the prefix, in key order,
@@ -313,16 +427,36 @@ pub fn meta_prefix_scans(store: &dyn ObjectStore) {
         batch.put_meta(k.clone(), vec![i as u8]);
     }
     write(store, batch, WriteMode::Sync, CASE);
-    let sorted: BTreeMap<Vec<u8>, Vec<u8>> =
-        keys.iter().enumerate().map(|(i, k)| (k.clone(), vec![i as u8])).collect();
-    for prefix in [&b""[..], b"ref", b"ref/", b"ref/a", b"snap", b"zzz", &[0xff], &[0xff, 0xff], &[0x00]] {
+    let sorted: BTreeMap<Vec<u8>, Vec<u8>> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.clone(), vec![i as u8]))
+        .collect();
+    for prefix in [
+        &b""[..],
+        b"ref",
+        b"ref/",
+        b"ref/a",
+        b"snap",
+        b"zzz",
+        &[0xff],
+        &[0xff, 0xff],
+        &[0x00],
+    ] {
         let got = all_meta(store, prefix, CASE);
-        let want: Vec<_> =
-            sorted.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let want: Vec<_> = sorted
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         assert_eq!(got, want, "{CASE}: meta_with_prefix({prefix:?})");
     }
     for (i, k) in keys.iter().enumerate() {
-        assert_eq!(store.get_meta(k).expect("get_meta"), Some(vec![i as u8]), "{CASE}: get_meta({k:?})");
+        assert_eq!(
+            store.get_meta(k).expect("get_meta"),
+            Some(vec![i as u8]),
+            "{CASE}: get_meta({k:?})"
+        );
     }
 }
 
@@ -338,22 +472,41 @@ pub fn deletes(store: &dyn ObjectStore) {
     let absent = blob(store, b"absent").0;
     let mut to_delete = gone.clone();
     to_delete.push(absent);
-    store.delete_objects(&to_delete).unwrap_or_else(|e| panic!("{CASE}: delete_objects failed: {e}"));
+    store
+        .delete_objects(&to_delete)
+        .unwrap_or_else(|e| panic!("{CASE}: delete_objects failed: {e}"));
     for (i, (h, e)) in objs.iter().enumerate() {
         let expect = if i % 2 == 0 { None } else { Some(e.clone()) };
-        assert_eq!(get(store, h, CASE), expect, "{CASE}: object {i} after deleting the even ones");
-        assert_eq!(store.contains(h).expect("contains"), i % 2 == 1, "{CASE}: contains of object {i}");
+        assert_eq!(
+            get(store, h, CASE),
+            expect,
+            "{CASE}: object {i} after deleting the even ones"
+        );
+        assert_eq!(
+            store.contains(h).expect("contains"),
+            i % 2 == 1,
+            "{CASE}: contains of object {i}"
+        );
     }
-    assert_eq!(all_objects(store, None, CASE).len(), 5, "{CASE}: iteration after deletes");
+    assert_eq!(
+        all_objects(store, None, CASE).len(),
+        5,
+        "{CASE}: iteration after deletes"
+    );
     store.put(objs[0].0, objs[0].1.clone()).expect("put");
-    assert!(get(store, &objs[0].0, CASE).is_some(), "{CASE}: a deleted object can be put again");
+    assert!(
+        get(store, &objs[0].0, CASE).is_some(),
+        "{CASE}: a deleted object can be put again"
+    );
 }
 
 /// `get_many` answers in the order asked, with `None` for absent objects and
 /// repeated hashes answered each time.
 pub fn get_many_keeps_order(store: &dyn ObjectStore) {
     const CASE: &str = "get_many_keeps_order";
-    let objs: Vec<_> = (0..20u64).map(|i| blob(store, &bytes(i + 100, 10 + i as usize * 13))).collect();
+    let objs: Vec<_> = (0..20u64)
+        .map(|i| blob(store, &bytes(i + 100, 10 + i as usize * 13)))
+        .collect();
     let mut batch = WriteBatch::new();
     for (h, e) in objs.iter().skip(1).step_by(2) {
         batch.put_object(*h, e.clone());
@@ -362,31 +515,55 @@ pub fn get_many_keeps_order(store: &dyn ObjectStore) {
     let mut ask: Vec<Hash> = objs.iter().rev().map(|(h, _)| *h).collect();
     ask.push(objs[1].0);
     ask.push(objs[0].0);
-    let got = store.get_many(&ask).unwrap_or_else(|e| panic!("{CASE}: get_many failed: {e}"));
+    let got = store
+        .get_many(&ask)
+        .unwrap_or_else(|e| panic!("{CASE}: get_many failed: {e}"));
     assert_eq!(got.len(), ask.len(), "{CASE}: one answer per hash asked");
-    let by_hash: BTreeMap<Hash, (usize, &Vec<u8>)> = objs.iter().enumerate().map(|(i, (h, e))| (*h, (i, e))).collect();
+    let by_hash: BTreeMap<Hash, (usize, &Vec<u8>)> = objs
+        .iter()
+        .enumerate()
+        .map(|(i, (h, e))| (*h, (i, e)))
+        .collect();
     for (h, answer) in ask.iter().zip(&got) {
         let (i, enc) = by_hash[h];
         let expect = if i % 2 == 1 { Some(enc.clone()) } else { None };
         assert_eq!(answer, &expect, "{CASE}: get_many answer for object {i}");
     }
-    assert!(store.get_many(&[]).expect("get_many").is_empty(), "{CASE}: get_many of nothing is empty");
+    assert!(
+        store.get_many(&[]).expect("get_many").is_empty(),
+        "{CASE}: get_many of nothing is empty"
+    );
 }
 
 /// Both write modes make writes visible at once; `sync` succeeds; an empty
 /// batch is accepted in both modes.
 pub fn write_modes_and_sync(store: &dyn ObjectStore) {
     const CASE: &str = "write_modes_and_sync";
-    for (i, mode) in [WriteMode::Sync, WriteMode::Buffered].into_iter().enumerate() {
+    for (i, mode) in [WriteMode::Sync, WriteMode::Buffered]
+        .into_iter()
+        .enumerate()
+    {
         let (h, e) = blob(store, format!("mode {i}").as_bytes());
         let mut batch = WriteBatch::new();
-        batch.put_object(h, e.clone()).put_meta(format!("m{i}").into_bytes(), vec![1]);
+        batch
+            .put_object(h, e.clone())
+            .put_meta(format!("m{i}").into_bytes(), vec![1]);
         write(store, batch, mode, CASE);
-        assert_eq!(get(store, &h, CASE), Some(e), "{CASE}: a {mode:?} write must be visible at once");
+        assert_eq!(
+            get(store, &h, CASE),
+            Some(e),
+            "{CASE}: a {mode:?} write must be visible at once"
+        );
         write(store, WriteBatch::new(), mode, CASE);
     }
-    store.sync().unwrap_or_else(|e| panic!("{CASE}: sync failed: {e}"));
-    assert_eq!(all_meta(store, b"m", CASE).len(), 2, "{CASE}: both meta entries after sync");
+    store
+        .sync()
+        .unwrap_or_else(|e| panic!("{CASE}: sync failed: {e}"));
+    assert_eq!(
+        all_meta(store, b"m", CASE).len(),
+        2,
+        "{CASE}: both meta entries after sync"
+    );
 }
 
 /// A deterministic random sequence of batches (puts, re-puts, deletes, meta
@@ -395,7 +572,9 @@ pub fn matches_model(store: &dyn ObjectStore) {
     const CASE: &str = "matches_model";
     let mut objects: BTreeMap<Hash, Vec<u8>> = BTreeMap::new();
     let mut meta: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-    let pool: Vec<_> = (0..60u64).map(|i| blob(store, &bytes(i + 1000, (i as usize * 37) % 700))).collect();
+    let pool: Vec<_> = (0..60u64)
+        .map(|i| blob(store, &bytes(i + 1000, (i as usize * 37) % 700)))
+        .collect();
     let rand = bytes(42, 4000);
     let mut r = rand.iter().map(|b| *b as usize).cycle();
     let mut next = move |n: usize| r.next().unwrap_or(0) % n;
@@ -410,7 +589,10 @@ pub fn matches_model(store: &dyn ObjectStore) {
             batch.put_object(*h, e.clone());
         }
         for _ in 0..next(4) {
-            batch.put_meta(vec![b'k', next(20) as u8], vec![step as u8, next(256) as u8]);
+            batch.put_meta(
+                vec![b'k', next(20) as u8],
+                vec![step as u8, next(256) as u8],
+            );
         }
         for _ in 0..next(3) {
             batch.meta_deletes.push(vec![b'k', next(20) as u8]);
@@ -427,17 +609,30 @@ pub fn matches_model(store: &dyn ObjectStore) {
         for (k, v) in &batch.meta_puts {
             meta.insert(k.clone(), v.clone());
         }
-        let mode = if step % 5 == 0 { WriteMode::Sync } else { WriteMode::Buffered };
+        let mode = if step % 5 == 0 {
+            WriteMode::Sync
+        } else {
+            WriteMode::Buffered
+        };
         write(store, batch, mode, CASE);
     }
     let got = all_objects(store, None, CASE);
     let want: Vec<_> = objects.iter().map(|(h, e)| (*h, e.clone())).collect();
-    assert!(got == want, "{CASE}: objects after the sequence ({} vs model {})", got.len(), want.len());
+    assert!(
+        got == want,
+        "{CASE}: objects after the sequence ({} vs model {})",
+        got.len(),
+        want.len()
+    );
     let got_meta = all_meta(store, b"", CASE);
     let want_meta: Vec<_> = meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     assert_eq!(got_meta, want_meta, "{CASE}: meta after the sequence");
     for (h, _) in &pool {
-        assert_eq!(get(store, h, CASE), objects.get(h).cloned(), "{CASE}: get({h}) against the model");
+        assert_eq!(
+            get(store, h, CASE),
+            objects.get(h).cloned(),
+            "{CASE}: get({h}) against the model"
+        );
     }
 }
 
@@ -450,17 +645,33 @@ pub fn survives_reopen<S: ObjectStore>(store: S, reopen: impl FnOnce(S) -> S) ->
     for i in 0..200u64 {
         let (h, e) = blob(&store, &bytes(i + 7, 20 + (i as usize % 50) * 40));
         let mut batch = WriteBatch::new();
-        batch.put_object(h, e.clone()).put_meta(format!("obj/{i:04}").into_bytes(), h.as_bytes().to_vec());
-        let mode = if i % 2 == 0 { WriteMode::Sync } else { WriteMode::Buffered };
+        batch
+            .put_object(h, e.clone())
+            .put_meta(format!("obj/{i:04}").into_bytes(), h.as_bytes().to_vec());
+        let mode = if i % 2 == 0 {
+            WriteMode::Sync
+        } else {
+            WriteMode::Buffered
+        };
         write(&store, batch, mode, CASE);
         expect.push((h, e));
     }
-    store.sync().unwrap_or_else(|e| panic!("{CASE}: sync failed: {e}"));
+    store
+        .sync()
+        .unwrap_or_else(|e| panic!("{CASE}: sync failed: {e}"));
     let alg = store.algorithm();
     let store = reopen(store);
-    assert_eq!(store.algorithm(), alg, "{CASE}: the algorithm must survive reopen");
+    assert_eq!(
+        store.algorithm(),
+        alg,
+        "{CASE}: the algorithm must survive reopen"
+    );
     for (i, (h, e)) in expect.iter().enumerate() {
-        assert_eq!(get(&store, h, CASE).as_ref(), Some(e), "{CASE}: object {i} after reopen");
+        assert_eq!(
+            get(&store, h, CASE).as_ref(),
+            Some(e),
+            "{CASE}: object {i} after reopen"
+        );
         let key = format!("obj/{i:04}").into_bytes();
         assert_eq!(
             store.get_meta(&key).expect("get_meta").as_deref(),
@@ -468,19 +679,27 @@ pub fn survives_reopen<S: ObjectStore>(store: S, reopen: impl FnOnce(S) -> S) ->
             "{CASE}: meta {i} after reopen"
         );
     }
-    assert_eq!(all_objects(&store, None, CASE).len(), expect.len(), "{CASE}: object count after reopen");
+    assert_eq!(
+        all_objects(&store, None, CASE).len(),
+        expect.len(),
+        "{CASE}: object count after reopen"
+    );
     store
 }
 
 /// Deletes of objects and metadata are as durable as puts.
 pub fn deletes_survive_reopen<S: ObjectStore>(store: S, reopen: impl FnOnce(S) -> S) -> S {
     const CASE: &str = "deletes_survive_reopen";
-    let objs: Vec<_> = (0..20u64).map(|i| blob(&store, &bytes(i + 500, 64))).collect();
+    let objs: Vec<_> = (0..20u64)
+        .map(|i| blob(&store, &bytes(i + 500, 64)))
+        .collect();
     let mut batch = WriteBatch::new();
     for (h, e) in &objs {
         batch.put_object(*h, e.clone());
     }
-    batch.put_meta(b"ref/x".to_vec(), b"1".to_vec()).put_meta(b"ref/y".to_vec(), b"2".to_vec());
+    batch
+        .put_meta(b"ref/x".to_vec(), b"1".to_vec())
+        .put_meta(b"ref/y".to_vec(), b"2".to_vec());
     write(&store, batch, WriteMode::Sync, CASE);
     let mut del = WriteBatch::new();
     del.object_deletes = objs.iter().take(10).map(|(h, _)| *h).collect();
@@ -488,9 +707,17 @@ pub fn deletes_survive_reopen<S: ObjectStore>(store: S, reopen: impl FnOnce(S) -
     write(&store, del, WriteMode::Sync, CASE);
     let store = reopen(store);
     for (i, (h, _)) in objs.iter().enumerate() {
-        assert_eq!(store.contains(h).expect("contains"), i >= 10, "{CASE}: object {i} after reopen");
+        assert_eq!(
+            store.contains(h).expect("contains"),
+            i >= 10,
+            "{CASE}: object {i} after reopen"
+        );
     }
-    assert_eq!(all_meta(&store, b"ref/", CASE), vec![(b"ref/y".to_vec(), b"2".to_vec())], "{CASE}: meta");
+    assert_eq!(
+        all_meta(&store, b"ref/", CASE),
+        vec![(b"ref/y".to_vec(), b"2".to_vec())],
+        "{CASE}: meta"
+    );
     store
 }
 
@@ -521,7 +748,11 @@ mod tests {
             fn contains(&self, hash: &Hash) -> super::super::StoreResult<bool> {
                 self.0.contains(hash)
             }
-            fn write(&self, mut batch: WriteBatch, mode: WriteMode) -> super::super::StoreResult<()> {
+            fn write(
+                &self,
+                mut batch: WriteBatch,
+                mode: WriteMode,
+            ) -> super::super::StoreResult<()> {
                 let mut keep = false;
                 batch.objects.retain(|_| {
                     keep = !keep;
@@ -529,21 +760,33 @@ mod tests {
                 });
                 self.0.write(batch, mode)
             }
-            fn objects(&self, kind: Option<ObjectKind>) -> super::super::StoreResult<super::super::ObjectIter<'_>> {
+            fn objects(
+                &self,
+                kind: Option<ObjectKind>,
+            ) -> super::super::StoreResult<super::super::ObjectIter<'_>> {
                 self.0.objects(kind)
             }
             fn get_meta(&self, key: &[u8]) -> super::super::StoreResult<Option<Vec<u8>>> {
                 self.0.get_meta(key)
             }
-            fn meta_with_prefix(&self, prefix: &[u8]) -> super::super::StoreResult<super::super::MetaIter<'_>> {
+            fn meta_with_prefix(
+                &self,
+                prefix: &[u8],
+            ) -> super::super::StoreResult<super::super::MetaIter<'_>> {
                 self.0.meta_with_prefix(prefix)
             }
             fn sync(&self) -> super::super::StoreResult<()> {
                 Ok(())
             }
         }
-        let failed = std::panic::catch_unwind(|| round_trip(&Lossy(MemStore::new(HashAlgorithm::Blake3))));
-        let failed_batch = std::panic::catch_unwind(|| batch_applies_every_part(&Lossy(MemStore::new(HashAlgorithm::Blake3))));
-        assert!(failed.is_err() || failed_batch.is_err(), "a lossy store must fail the suite");
+        let failed =
+            std::panic::catch_unwind(|| round_trip(&Lossy(MemStore::new(HashAlgorithm::Blake3))));
+        let failed_batch = std::panic::catch_unwind(|| {
+            batch_applies_every_part(&Lossy(MemStore::new(HashAlgorithm::Blake3)))
+        });
+        assert!(
+            failed.is_err() || failed_batch.is_err(),
+            "a lossy store must fail the suite"
+        );
     }
 }

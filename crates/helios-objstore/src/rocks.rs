@@ -1,0 +1,536 @@
+//! [`RocksStore`]: the object-store contract on RocksDB.
+//!
+//! # On-disk layout (format version 1)
+//!
+//! Three column families:
+//!
+//! - `objects` ([`OBJECTS_CF`]): key = the 32 raw hash bytes, value = the
+//!   encoded object. The first value byte is the object kind tag, so
+//!   iteration by kind filters on it; keys sort bytewise, which is hash order.
+//! - `meta` ([`META_CF`]): the engine's metadata namespace (snapshot records,
+//!   refs, pins), keys and values opaque to this crate.
+//! - `default`: the store's own configuration, `format_version` (u32 LE)
+//!   and `hash_algorithm` (the algorithm's one-byte tag), written once at
+//!   creation. Keeping it out of `meta` leaves that namespace wholly the
+//!   engine's: no reserved keys, and a prefix scan of `""` lists only what
+//!   the engine wrote.
+//!
+//! # Durability
+//!
+//! Every write goes through the write-ahead log as one RocksDB `WriteBatch`,
+//! so a batch spanning both column families is applied whole or not at all,
+//! including across a crash. [`WriteMode::Sync`] sets `sync = true` on the
+//! write (it returns after the WAL is fsynced); [`WriteMode::Buffered`] does
+//! not fsync (the WAL bytes are in the OS page cache when the call returns,
+//! so they survive the process being killed, not a power loss).
+//! [`ObjectStore::put`] and [`ObjectStore::delete_objects`] are buffered;
+//! [`ObjectStore::sync`] fsyncs the WAL, making every earlier buffered write
+//! durable.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use helios_types::store::{
+    MetaIter, ObjectIter, ObjectStore, StoreError, StoreResult, WriteBatch, WriteMode,
+    verify_object,
+};
+use helios_types::{Hash, HashAlgorithm, ObjectKind};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, DBCompressionType,
+    Direction, IteratorMode, Options, ReadOptions, WriteOptions,
+};
+
+use crate::config::{Compression, RocksConfig};
+use crate::error::{OpenError, open_err, read_err, store_err};
+
+/// The on-disk format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Name of the column family holding objects.
+pub const OBJECTS_CF: &str = "objects";
+
+/// Name of the column family holding the engine's metadata.
+pub const META_CF: &str = "meta";
+
+/// Name of the column family holding the store's own configuration.
+const CONFIG_CF: &str = rocksdb::DEFAULT_COLUMN_FAMILY_NAME;
+
+const KEY_FORMAT: &[u8] = b"format_version";
+const KEY_ALGORITHM: &[u8] = b"hash_algorithm";
+
+/// A durable object store in a RocksDB directory.
+///
+/// Holds RocksDB's lock on the directory for as long as it lives: a second
+/// open of the same directory, from this process or another, fails with
+/// [`OpenError::Locked`]. Dropping the store releases the lock; buffered
+/// writes are already in the WAL and are replayed on the next open.
+pub struct RocksStore {
+    db: DB,
+    algorithm: HashAlgorithm,
+    path: PathBuf,
+}
+
+impl fmt::Debug for RocksStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RocksStore")
+            .field("path", &self.path)
+            .field("algorithm", &self.algorithm)
+            .finish()
+    }
+}
+
+/// Sizes and counts a store reports about itself (RocksDB estimates, cheap
+/// to read: no scan).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RocksStats {
+    /// Estimated number of objects (RocksDB's key estimate; exact only
+    /// after compaction).
+    pub estimated_objects: u64,
+    /// Bytes of live SST files, all column families.
+    pub sst_bytes: u64,
+    /// Bytes of live blob files.
+    pub blob_bytes: u64,
+    /// Bytes held in memtables (written, not yet flushed to SST files).
+    pub memtable_bytes: u64,
+}
+
+impl RocksStore {
+    /// Opens the store at `path`, creating it when `config.create_if_missing`
+    /// is set and nothing is there.
+    ///
+    /// Opening is cheap: RocksDB replays the WAL tail and reads the manifest;
+    /// no object or metadata is scanned, statistics are not recomputed, and
+    /// SST files are opened lazily (up to `config.max_open_files`).
+    pub fn open(path: impl AsRef<Path>, config: &RocksConfig) -> Result<RocksStore, OpenError> {
+        let path = path.as_ref();
+        config.validate()?;
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_dir() => {
+                return Err(OpenError::NotADirectory {
+                    path: path.to_owned(),
+                });
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !config.create_if_missing {
+                    return Err(OpenError::NotFound {
+                        path: path.to_owned(),
+                    });
+                }
+                std::fs::create_dir_all(path).map_err(|source| OpenError::Io {
+                    op: "create directory",
+                    path: path.to_owned(),
+                    source,
+                })?;
+            }
+            Err(source) => {
+                return Err(OpenError::Io {
+                    op: "stat",
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        }
+        let exists = path.join("CURRENT").is_file();
+        if !exists && !config.create_if_missing {
+            return Err(OpenError::NotFound {
+                path: path.to_owned(),
+            });
+        }
+
+        let (db_opts, cfs) = options(config, !exists);
+        let db =
+            DB::open_cf_descriptors(&db_opts, path, cfs).map_err(|e| open_err("open", path, e))?;
+        let algorithm = read_or_init_config(&db, path, config)?;
+        Ok(RocksStore {
+            db,
+            algorithm,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The store's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes memtables of every column family to SST files and waits. Not
+    /// needed for durability (the WAL provides it); useful before measuring
+    /// reads from disk and to shorten the WAL replay of the next open.
+    pub fn flush(&self) -> StoreResult<()> {
+        for name in [OBJECTS_CF, META_CF] {
+            let cf = self.cf(name)?;
+            self.db
+                .flush_cf(cf)
+                .map_err(|e| store_err("flush memtable", e))?;
+        }
+        Ok(())
+    }
+
+    /// Compacts the whole objects and meta column families and waits: drops
+    /// overwritten re-puts and deleted objects from disk. Slow on a large
+    /// store; for maintenance and benchmarks, never on the hot path.
+    pub fn compact(&self) -> StoreResult<()> {
+        self.flush()?;
+        for name in [OBJECTS_CF, META_CF] {
+            let cf = self.cf(name)?;
+            self.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+        }
+        Ok(())
+    }
+
+    /// Cheap size estimates from RocksDB's properties.
+    pub fn stats(&self) -> StoreResult<RocksStats> {
+        let mut stats = RocksStats::default();
+        for name in [OBJECTS_CF, META_CF, CONFIG_CF] {
+            let cf = self.cf(name)?;
+            let prop = |p: &str| -> StoreResult<u64> {
+                Ok(self
+                    .db
+                    .property_int_value_cf(cf, p)
+                    .map_err(|e| store_err("read property", e))?
+                    .unwrap_or(0))
+            };
+            if name == OBJECTS_CF {
+                stats.estimated_objects = prop("rocksdb.estimate-num-keys")?;
+            }
+            stats.sst_bytes += prop("rocksdb.total-sst-files-size")?;
+            stats.blob_bytes += prop("rocksdb.total-blob-file-size")?;
+            stats.memtable_bytes += prop("rocksdb.cur-size-all-mem-tables")?;
+        }
+        Ok(stats)
+    }
+
+    fn cf(&self, name: &'static str) -> StoreResult<&ColumnFamily> {
+        self.db.cf_handle(name).ok_or_else(|| {
+            StoreError::backend("column family", format!("column family {name} is missing"))
+        })
+    }
+}
+
+/// Database-wide options plus one descriptor per column family.
+fn options(config: &RocksConfig, create: bool) -> (Options, Vec<ColumnFamilyDescriptor>) {
+    let cache = Cache::new_lru_cache(config.block_cache_bytes);
+    let compression = match config.compression {
+        Compression::None => DBCompressionType::None,
+        Compression::Lz4 => DBCompressionType::Lz4,
+    };
+    let table = |bloom: u32| {
+        let mut t = BlockBasedOptions::default();
+        t.set_block_cache(&cache);
+        if bloom > 0 {
+            t.set_bloom_filter(f64::from(bloom), false);
+            t.set_whole_key_filtering(true);
+        }
+        // Index and filter blocks live in the block cache and are loaded on
+        // first use, not when a file is opened: opening stays cheap.
+        t.set_cache_index_and_filter_blocks(true);
+        t.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        t
+    };
+
+    let mut db = Options::default();
+    db.create_if_missing(create);
+    db.create_missing_column_families(create);
+    db.set_skip_stats_update_on_db_open(true);
+    db.set_max_open_files(i32::try_from(config.max_open_files).unwrap_or(i32::MAX));
+    db.set_max_background_jobs(i32::try_from(config.background_jobs).unwrap_or(2));
+    db.set_keep_log_file_num(4);
+    db.set_max_log_file_size(8 << 20);
+
+    let mut objects = Options::default();
+    objects.set_block_based_table_factory(&table(config.bloom_bits_per_key));
+    objects.set_compression_type(compression);
+    objects.set_bottommost_compression_type(compression);
+    objects.set_write_buffer_size(config.write_buffer_bytes);
+    objects.set_memtable_whole_key_filtering(config.bloom_bits_per_key > 0);
+    objects.set_memtable_prefix_bloom_ratio(if config.bloom_bits_per_key > 0 {
+        0.05
+    } else {
+        0.0
+    });
+    objects.set_level_compaction_dynamic_level_bytes(true);
+    if let Some(blob) = &config.blob_files {
+        objects.set_enable_blob_files(true);
+        objects.set_min_blob_size(blob.min_blob_size);
+        objects.set_blob_file_size(blob.blob_file_size);
+        objects.set_blob_compression_type(compression);
+        objects.set_enable_blob_gc(blob.garbage_collection);
+        objects.set_blob_cache(&cache);
+    }
+
+    let mut meta = Options::default();
+    meta.set_block_based_table_factory(&table(config.bloom_bits_per_key));
+    meta.set_compression_type(compression);
+    meta.set_write_buffer_size((config.write_buffer_bytes / 4).max(1 << 20));
+
+    let cfs = vec![
+        ColumnFamilyDescriptor::new(CONFIG_CF, Options::default()),
+        ColumnFamilyDescriptor::new(OBJECTS_CF, objects),
+        ColumnFamilyDescriptor::new(META_CF, meta),
+    ];
+    (db, cfs)
+}
+
+/// Reads the configuration record, or writes it for a store being created,
+/// and checks it against what the caller asked for.
+fn read_or_init_config(
+    db: &DB,
+    path: &Path,
+    config: &RocksConfig,
+) -> Result<HashAlgorithm, OpenError> {
+    let not_a_store = |reason: String| OpenError::NotAStore {
+        path: path.to_owned(),
+        reason,
+    };
+    let cf = db
+        .cf_handle(CONFIG_CF)
+        .ok_or_else(|| not_a_store("no default column family".to_owned()))?;
+    let get = |key: &[u8]| {
+        db.get_cf(cf, key)
+            .map_err(|e| open_err("read store configuration", path, e))
+    };
+    let (version, tag) = (get(KEY_FORMAT)?, get(KEY_ALGORITHM)?);
+    let (version, tag) = match (version, tag) {
+        (Some(v), Some(t)) => (v, t),
+        (None, None) if config.create_if_missing && is_empty(db)? => {
+            // A new store (or one whose creation was cut short before this
+            // record landed, which cannot hold anything yet).
+            let algorithm = config.algorithm.unwrap_or_default();
+            let mut batch = rocksdb::WriteBatch::default();
+            batch.put_cf(cf, KEY_FORMAT, FORMAT_VERSION.to_le_bytes());
+            batch.put_cf(cf, KEY_ALGORITHM, [algorithm.tag()]);
+            let mut sync = WriteOptions::default();
+            sync.set_sync(true);
+            db.write_opt(batch, &sync)
+                .map_err(|e| open_err("write store configuration", path, e))?;
+            return Ok(algorithm);
+        }
+        _ => return Err(not_a_store("no configuration record".to_owned())),
+    };
+    let version = <[u8; 4]>::try_from(&version[..])
+        .map(u32::from_le_bytes)
+        .map_err(|_| not_a_store(format!("format version record of {} bytes", version.len())))?;
+    if version != FORMAT_VERSION {
+        return Err(OpenError::UnknownFormat {
+            path: path.to_owned(),
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let recorded = match tag[..] {
+        [t] => HashAlgorithm::from_tag(t)
+            .ok_or_else(|| not_a_store(format!("unknown hash algorithm tag {t}")))?,
+        _ => {
+            return Err(not_a_store(format!(
+                "hash algorithm record of {} bytes",
+                tag.len()
+            )));
+        }
+    };
+    match config.algorithm {
+        Some(requested) if requested != recorded => Err(OpenError::AlgorithmMismatch {
+            path: path.to_owned(),
+            recorded,
+            requested,
+        }),
+        _ => Ok(recorded),
+    }
+}
+
+/// True when neither objects nor meta hold anything (reads at most one key
+/// of each).
+fn is_empty(db: &DB) -> Result<bool, OpenError> {
+    for name in [OBJECTS_CF, META_CF] {
+        let Some(cf) = db.cf_handle(name) else {
+            return Ok(false);
+        };
+        if let Some(first) = db.iterator_cf(cf, IteratorMode::Start).next() {
+            first.map_err(|e| OpenError::Backend {
+                op: "check new store is empty",
+                source: Box::new(e),
+            })?;
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The smallest key greater than every key starting with `prefix`, if any.
+fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut upper = prefix.to_vec();
+    while let Some(last) = upper.pop() {
+        if last != 0xff {
+            upper.push(last + 1);
+            return Some(upper);
+        }
+    }
+    None
+}
+
+fn write_options(mode: WriteMode) -> WriteOptions {
+    let mut opts = WriteOptions::default();
+    opts.set_sync(mode == WriteMode::Sync);
+    opts
+}
+
+impl ObjectStore for RocksStore {
+    fn algorithm(&self) -> HashAlgorithm {
+        self.algorithm
+    }
+
+    /// One point lookup (bloom filter, block cache, then disk); the value is
+    /// verified while still pinned in RocksDB's buffer, then copied once.
+    fn get(&self, hash: &Hash) -> StoreResult<Option<Vec<u8>>> {
+        let cf = self.cf(OBJECTS_CF)?;
+        match self.db.get_pinned_cf(cf, hash.as_bytes()) {
+            Ok(None) => Ok(None),
+            Ok(Some(value)) => {
+                verify_object(self.algorithm, hash, &value)?;
+                Ok(Some(value.to_vec()))
+            }
+            Err(e) => Err(read_err("get object", hash, e)),
+        }
+    }
+
+    fn contains(&self, hash: &Hash) -> StoreResult<bool> {
+        let cf = self.cf(OBJECTS_CF)?;
+        // The bloom filter answers most absent keys without reading a block.
+        if !self.db.key_may_exist_cf(cf, hash.as_bytes()) {
+            return Ok(false);
+        }
+        match self.db.get_pinned_cf(cf, hash.as_bytes()) {
+            Ok(v) => Ok(v.is_some()),
+            Err(e) => Err(read_err("look up object", hash, e)),
+        }
+    }
+
+    /// One RocksDB `WriteBatch`: object deletes, object puts, meta deletes,
+    /// meta puts, in that order (so a delete and a put of the same key in
+    /// one batch leave the put). `Sync` fsyncs the WAL before returning.
+    /// A re-put rewrites the same bytes under the same key: one memtable
+    /// insert, and compaction keeps a single copy.
+    fn write(&self, batch: WriteBatch, mode: WriteMode) -> StoreResult<()> {
+        if batch.is_empty() {
+            return if mode == WriteMode::Sync {
+                self.sync()
+            } else {
+                Ok(())
+            };
+        }
+        let objects = self.cf(OBJECTS_CF)?;
+        let meta = self.cf(META_CF)?;
+        let mut wb = rocksdb::WriteBatch::default();
+        for hash in &batch.object_deletes {
+            wb.delete_cf(objects, hash.as_bytes());
+        }
+        for (hash, encoded) in &batch.objects {
+            wb.put_cf(objects, hash.as_bytes(), encoded);
+        }
+        for key in &batch.meta_deletes {
+            wb.delete_cf(meta, key);
+        }
+        for (key, value) in &batch.meta_puts {
+            wb.put_cf(meta, key, value);
+        }
+        self.db
+            .write_opt(wb, &write_options(mode))
+            .map_err(|e| store_err("write batch", e))
+    }
+
+    /// A forward scan of the objects column family (not filling the block
+    /// cache, so a GC or verify pass does not evict the hot set), filtered
+    /// on the kind tag and verified object by object.
+    fn objects(&self, kind: Option<ObjectKind>) -> StoreResult<ObjectIter<'_>> {
+        let cf = self.cf(OBJECTS_CF)?;
+        let mut ro = ReadOptions::default();
+        ro.fill_cache(false);
+        let tag = kind.map(ObjectKind::tag);
+        let alg = self.algorithm;
+        let iter = self.db.iterator_cf_opt(cf, ro, IteratorMode::Start);
+        Ok(Box::new(iter.filter_map(move |item| {
+            let (key, value) = match item {
+                Ok(kv) => kv,
+                Err(e) => return Some(Err(store_err("iterate objects", e))),
+            };
+            if tag.is_some() && value.first().copied() != tag {
+                return None;
+            }
+            let Some(hash) = Hash::from_slice(&key) else {
+                let reason = format!("a key of {} bytes in the objects column family", key.len());
+                return Some(Err(StoreError::backend("iterate objects", reason)));
+            };
+            Some(verify_object(alg, &hash, &value).map(|()| (hash, value.into_vec())))
+        })))
+    }
+
+    fn get_meta(&self, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        let cf = self.cf(META_CF)?;
+        self.db
+            .get_cf(cf, key)
+            .map_err(|e| store_err("get meta", e))
+    }
+
+    fn meta_with_prefix(&self, prefix: &[u8]) -> StoreResult<MetaIter<'_>> {
+        let cf = self.cf(META_CF)?;
+        let mut ro = ReadOptions::default();
+        if let Some(upper) = prefix_successor(prefix) {
+            ro.set_iterate_upper_bound(upper);
+        }
+        let owned = prefix.to_vec();
+        let iter = self
+            .db
+            .iterator_cf_opt(cf, ro, IteratorMode::From(prefix, Direction::Forward));
+        Ok(Box::new(
+            iter.map(|item| match item {
+                Ok((k, v)) => Ok((k.into_vec(), v.into_vec())),
+                Err(e) => Err(store_err("iterate meta", e)),
+            })
+            .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(&owned))),
+        ))
+    }
+
+    /// RocksDB's batched multi-get (one pass over the LSM levels for all
+    /// keys); each value is verified against its hash.
+    fn get_many(&self, hashes: &[Hash]) -> StoreResult<Vec<Option<Vec<u8>>>> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cf = self.cf(OBJECTS_CF)?;
+        let results = self
+            .db
+            .batched_multi_get_cf(cf, hashes.iter().map(Hash::as_bytes), false);
+        hashes
+            .iter()
+            .zip(results)
+            .map(|(hash, result)| match result {
+                Ok(None) => Ok(None),
+                Ok(Some(value)) => {
+                    verify_object(self.algorithm, hash, &value)?;
+                    Ok(Some(value.to_vec()))
+                }
+                Err(e) => Err(read_err("multi-get objects", hash, e)),
+            })
+            .collect()
+    }
+
+    /// Fsyncs the WAL: every earlier write, buffered or not, is durable.
+    fn sync(&self) -> StoreResult<()> {
+        self.db
+            .flush_wal(true)
+            .map_err(|e| store_err("sync WAL", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_successor_skips_trailing_ff() {
+        assert_eq!(prefix_successor(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_successor(&[1, 0xff, 0xff]), Some(vec![2]));
+        assert_eq!(prefix_successor(&[0xff, 0xff]), None);
+        assert_eq!(prefix_successor(b""), None);
+    }
+}

@@ -1,0 +1,128 @@
+//! Damage is an error naming the object, never returned data: a wrong
+//! value under a hash (written behind the store's back) and flipped bytes
+//! in an SST file both fail reads with `StoreError::Corrupt { hash }`.
+
+use helios_objstore::{OBJECTS_CF, RocksStore};
+use helios_types::HashAlgorithm;
+use helios_types::store::{ObjectStore, ObjectStoreExt, StoreError};
+
+use crate::common::{Rng, blob, create, reopen};
+
+fn assert_corrupt<T: std::fmt::Debug>(
+    result: Result<T, StoreError>,
+    hash: helios_types::Hash,
+    what: &str,
+) {
+    match result {
+        Err(StoreError::Corrupt {
+            hash: named,
+            reason,
+        }) => {
+            assert_eq!(
+                named, hash,
+                "{what}: the error must name the damaged object ({reason})"
+            );
+        }
+        other => panic!("{what}: expected Corrupt naming {hash}, got {other:?}"),
+    }
+}
+
+#[test]
+fn wrong_value_under_a_hash_is_refused_by_every_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = create(dir.path(), HashAlgorithm::Blake3);
+    let (good, good_enc) = blob(&store, b"the real contents");
+    let (other, other_enc) = blob(&store, b"some other object");
+    store.put(good, good_enc).expect("put");
+    store.put(other, other_enc.clone()).expect("put");
+    drop(store);
+    {
+        // Behind the store's back: a valid object stored under the wrong hash.
+        let opts = rocksdb::Options::default();
+        let db = rocksdb::DB::open_cf(&opts, dir.path(), ["default", OBJECTS_CF, "meta"])
+            .expect("raw open");
+        let cf = db.cf_handle(OBJECTS_CF).expect("objects cf");
+        db.put_cf(cf, good.as_bytes(), &other_enc).expect("raw put");
+    }
+    let store = reopen(dir.path());
+    assert_corrupt(store.get(&good), good, "get");
+    assert_corrupt(store.require(&good), good, "require");
+    assert_corrupt(store.get_many(&[other, good]), good, "get_many");
+    let results: Vec<_> = store.objects(None).expect("objects").collect();
+    assert_eq!(results.len(), 2, "iteration yields both entries");
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r, Err(StoreError::Corrupt { hash, .. }) if *hash == good)),
+        "iteration must report the damaged object: {results:?}"
+    );
+    assert_eq!(
+        store.get(&other).expect("the undamaged object still reads"),
+        Some(other_enc)
+    );
+    let message = store.get(&good).expect_err("corrupt").to_string();
+    assert!(
+        message.contains(&good.to_string()),
+        "the message must name the hash: {message}"
+    );
+}
+
+#[test]
+fn flipped_bytes_in_an_sst_file_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = create(dir.path(), HashAlgorithm::Blake3);
+    // Random bytes do not compress, so they sit verbatim in the SST file.
+    let data = Rng::new(9).bytes(8192);
+    let (h, enc) = blob(&store, &data);
+    store.put(h, enc).expect("put");
+    store.flush().expect("flush to an SST file");
+    drop(store);
+
+    let needle = &data[4000..4064];
+    let mut damaged = 0;
+    for entry in std::fs::read_dir(dir.path()).expect("read dir").flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "sst") {
+            let mut bytes = std::fs::read(&path).expect("read sst");
+            if let Some(at) = bytes.windows(needle.len()).position(|w| w == needle) {
+                bytes[at + 10] ^= 0x5a;
+                std::fs::write(&path, &bytes).expect("write sst");
+                damaged += 1;
+            }
+        }
+    }
+    assert_eq!(
+        damaged, 1,
+        "the object's bytes must be found in exactly one SST file"
+    );
+
+    let store = reopen(dir.path());
+    assert_corrupt(store.get(&h), h, "get after damage on disk");
+    assert_corrupt(store.get_many(&[h]), h, "get_many after damage on disk");
+    assert!(
+        store.objects(None).expect("objects").any(|r| r.is_err()),
+        "iteration must report the damage"
+    );
+}
+
+#[test]
+fn a_damaged_store_still_serves_other_objects_and_can_be_repaired() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = create(dir.path(), HashAlgorithm::Blake3);
+    let (h, enc) = blob(&store, b"repair me");
+    store.put(h, enc.clone()).expect("put");
+    drop(store);
+    {
+        let opts = rocksdb::Options::default();
+        let db = rocksdb::DB::open_cf(&opts, dir.path(), ["default", OBJECTS_CF, "meta"])
+            .expect("raw open");
+        let cf = db.cf_handle(OBJECTS_CF).expect("objects cf");
+        db.put_cf(cf, h.as_bytes(), b"\x01garbage")
+            .expect("raw put");
+    }
+    let store: RocksStore = reopen(dir.path());
+    assert_corrupt(store.get(&h), h, "get");
+    // Re-putting the right bytes (e.g. from another replica) repairs it.
+    store.put(h, enc.clone()).expect("re-put");
+    assert_eq!(store.get(&h).expect("get after repair"), Some(enc));
+}

@@ -1,0 +1,190 @@
+//! Opening: every refusal is a typed [`OpenError`], and a good open after a
+//! refused one still works.
+
+use helios_objstore::{FORMAT_VERSION, OpenError, RocksConfig, RocksStore};
+use helios_types::HashAlgorithm;
+use helios_types::store::ObjectStore;
+
+use crate::common::{blob, create, reopen};
+
+/// Sets a key of the store's configuration record through RocksDB directly.
+fn set_config_record(dir: &std::path::Path, key: &[u8], value: &[u8]) {
+    let opts = rocksdb::Options::default();
+    let db = rocksdb::DB::open_cf(&opts, dir, ["default", "objects", "meta"]).expect("raw open");
+    db.put(key, value).expect("raw put");
+}
+
+#[test]
+fn missing_directory_is_not_found_unless_create() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("no/such/store");
+    match RocksStore::open(&missing, &RocksConfig::default()) {
+        Err(OpenError::NotFound { path }) => assert_eq!(path, missing),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert!(
+        !missing.exists(),
+        "a refused open must not create the directory"
+    );
+    // An existing but empty directory holds no store either.
+    match RocksStore::open(dir.path(), &RocksConfig::default()) {
+        Err(OpenError::NotFound { .. }) => {}
+        other => panic!("expected NotFound for an empty directory, got {other:?}"),
+    }
+    // With create, nested directories are made.
+    let store =
+        RocksStore::open(&missing, &RocksConfig::create(HashAlgorithm::Blake3)).expect("create");
+    assert_eq!(store.path(), missing);
+    assert_eq!(store.algorithm(), HashAlgorithm::Blake3);
+}
+
+#[test]
+fn path_that_is_a_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"not a store").expect("write file");
+    for config in [
+        RocksConfig::default(),
+        RocksConfig::create(HashAlgorithm::Blake3),
+    ] {
+        match RocksStore::open(&file, &config) {
+            Err(OpenError::NotADirectory { path }) => assert_eq!(path, file),
+            other => panic!("expected NotADirectory, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        std::fs::read(&file).expect("read"),
+        b"not a store",
+        "the file must be untouched"
+    );
+}
+
+#[test]
+fn other_hash_algorithm_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(create(dir.path(), HashAlgorithm::Blake3));
+    let sha = RocksConfig {
+        algorithm: Some(HashAlgorithm::Sha256),
+        ..RocksConfig::default()
+    };
+    match RocksStore::open(dir.path(), &sha) {
+        Err(OpenError::AlgorithmMismatch {
+            recorded,
+            requested,
+            ..
+        }) => {
+            assert_eq!(
+                (recorded, requested),
+                (HashAlgorithm::Blake3, HashAlgorithm::Sha256)
+            );
+        }
+        other => panic!("expected AlgorithmMismatch, got {other:?}"),
+    }
+    // Creating over an existing store does not change its algorithm either.
+    assert!(matches!(
+        RocksStore::open(dir.path(), &RocksConfig::create(HashAlgorithm::Sha256)),
+        Err(OpenError::AlgorithmMismatch { .. })
+    ));
+    // No expectation: the recorded algorithm is used.
+    assert_eq!(reopen(dir.path()).algorithm(), HashAlgorithm::Blake3);
+    // And a SHA-256 store reopens as SHA-256.
+    let dir2 = tempfile::tempdir().expect("tempdir");
+    drop(create(dir2.path(), HashAlgorithm::Sha256));
+    assert_eq!(reopen(dir2.path()).algorithm(), HashAlgorithm::Sha256);
+}
+
+#[test]
+fn unknown_format_version_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(create(dir.path(), HashAlgorithm::Blake3));
+    set_config_record(
+        dir.path(),
+        b"format_version",
+        &(FORMAT_VERSION + 1).to_le_bytes(),
+    );
+    match RocksStore::open(dir.path(), &RocksConfig::default()) {
+        Err(OpenError::UnknownFormat {
+            found, supported, ..
+        }) => {
+            assert_eq!((found, supported), (FORMAT_VERSION + 1, FORMAT_VERSION));
+        }
+        other => panic!("expected UnknownFormat, got {other:?}"),
+    }
+    set_config_record(dir.path(), b"format_version", b"garbage");
+    assert!(matches!(
+        RocksStore::open(dir.path(), &RocksConfig::default()),
+        Err(OpenError::NotAStore { .. })
+    ));
+    set_config_record(dir.path(), b"format_version", &FORMAT_VERSION.to_le_bytes());
+    set_config_record(dir.path(), b"hash_algorithm", &[99]);
+    assert!(matches!(
+        RocksStore::open(dir.path(), &RocksConfig::default()),
+        Err(OpenError::NotAStore { .. })
+    ));
+}
+
+#[test]
+fn second_open_while_locked_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = create(dir.path(), HashAlgorithm::Blake3);
+    let (h, e) = blob(&store, b"still here");
+    store.put(h, e.clone()).expect("put");
+    for config in [
+        RocksConfig::default(),
+        RocksConfig::create(HashAlgorithm::Blake3),
+    ] {
+        match RocksStore::open(dir.path(), &config) {
+            Err(OpenError::Locked { path, .. }) => assert_eq!(path, dir.path()),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        store.get(&h).expect("get"),
+        Some(e.clone()),
+        "the first handle must still work"
+    );
+    drop(store);
+    assert_eq!(
+        reopen(dir.path()).get(&h).expect("get"),
+        Some(e),
+        "the lock is released on drop"
+    );
+}
+
+#[test]
+fn a_rocksdb_directory_that_is_not_a_helios_store_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut opts = rocksdb::Options::default();
+        opts.create_if_missing(true);
+        let db = rocksdb::DB::open(&opts, dir.path()).expect("raw create");
+        db.put(b"k", b"v").expect("raw put");
+    }
+    match RocksStore::open(dir.path(), &RocksConfig::default()) {
+        Err(OpenError::NotAStore { .. }) => {}
+        other => panic!("expected NotAStore, got {other:?}"),
+    }
+}
+
+#[test]
+fn invalid_config_is_refused_before_touching_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("s");
+    let config = RocksConfig {
+        block_cache_bytes: 0,
+        ..RocksConfig::create(HashAlgorithm::Blake3)
+    };
+    match RocksStore::open(&target, &config) {
+        Err(OpenError::InvalidConfig { field, .. }) => assert_eq!(field, "block_cache_bytes"),
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
+    assert!(!target.exists());
+}
+
+#[test]
+fn errors_name_the_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("gone");
+    let err = RocksStore::open(&missing, &RocksConfig::default()).expect_err("missing");
+    assert!(err.to_string().contains("gone"), "{err}");
+}
