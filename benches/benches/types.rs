@@ -28,9 +28,12 @@ fn hashing(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new(alg.name(), "64B"), &small, |b, d| {
             b.iter(|| Blob::hash_of(alg, black_box(d)))
         });
-        report(&format!("hash {} 64 B blob", alg.name()), Latency::measure(100_000, || {
-            black_box(Blob::hash_of(alg, black_box(&small)));
-        }));
+        report(
+            &format!("hash {} 64 B blob", alg.name()),
+            Latency::measure(100_000, || {
+                black_box(Blob::hash_of(alg, black_box(&small)));
+            }),
+        );
         for (label, len) in [("4KiB", 4096), ("1MiB", 1 << 20)] {
             let data = source_like(&mut rng, len);
             group.throughput(Throughput::Bytes(len as u64));
@@ -48,8 +51,12 @@ fn tree_codec(c: &mut Criterion) {
     let mut group = c.benchmark_group("tree_1000_entries");
     group.throughput(Throughput::Bytes(encoded.len() as u64));
     group.bench_function("encode", |b| b.iter(|| black_box(&tree).encode()));
-    group.bench_function("decode", |b| b.iter(|| Tree::decode(black_box(&encoded)).unwrap()));
-    group.bench_function("hash_blake3", |b| b.iter(|| black_box(&tree).hash(HashAlgorithm::Blake3)));
+    group.bench_function("decode", |b| {
+        b.iter(|| Tree::decode(black_box(&encoded)).unwrap())
+    });
+    group.bench_function("hash_blake3", |b| {
+        b.iter(|| black_box(&tree).hash(HashAlgorithm::Blake3))
+    });
     group.finish();
 }
 

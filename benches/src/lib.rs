@@ -104,9 +104,10 @@ impl SplitMix64 {
 /// and keywords, as code is, so compression ratios are realistic.
 pub fn source_like(rng: &mut SplitMix64, len: usize) -> Vec<u8> {
     const WORDS: &[&str] = &[
-        "fn", "let", "mut", "self", "return", "match", "impl", "pub", "struct", "use", "if", "else",
-        "for", "in", "while", "Some", "None", "Ok", "Err", "value", "index", "buffer", "result",
-        "config", "state", "node", "tree", "hash", "{", "}", "(", ")", ";", "=", "->", "&", "0", "1",
+        "fn", "let", "mut", "self", "return", "match", "impl", "pub", "struct", "use", "if",
+        "else", "for", "in", "while", "Some", "None", "Ok", "Err", "value", "index", "buffer",
+        "result", "config", "state", "node", "tree", "hash", "{", "}", "(", ")", ";", "=", "->",
+        "&", "0", "1",
     ];
     let mut out = Vec::with_capacity(len + 16);
     let mut col = 0;

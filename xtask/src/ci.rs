@@ -32,12 +32,29 @@ pub(crate) fn ci(root: &Path) -> anyhow::Result<()> {
         c.envs(env.iter().map(|(k, v)| (k, v)));
         c
     };
-    run("coverage clean", with_env(cmd("cargo", &["llvm-cov", "clean", "--workspace"])))?;
+    run(
+        "coverage clean",
+        with_env(cmd("cargo", &["llvm-cov", "clean", "--workspace"])),
+    )?;
     run(
         "clippy",
-        with_env(cmd("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])),
+        with_env(cmd(
+            "cargo",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )),
     )?;
-    run("tests", with_env(cmd("cargo", &["test", "--workspace", "--locked"])))?;
+    run(
+        "tests",
+        with_env(cmd("cargo", &["test", "--workspace", "--locked"])),
+    )?;
     run(
         "coverage",
         with_env(cmd(
@@ -54,13 +71,30 @@ pub(crate) fn ci(root: &Path) -> anyhow::Result<()> {
         )),
     )?;
 
-    run("cargo-deny", cmd("cargo", &["deny", "--all-features", "check", "licenses", "bans", "sources"]))?;
+    run(
+        "cargo-deny",
+        cmd(
+            "cargo",
+            &[
+                "deny",
+                "--all-features",
+                "check",
+                "licenses",
+                "bans",
+                "sources",
+            ],
+        ),
+    )?;
     eprintln!(
         "==> cargo-deny advisories: SKIPPED — the RustSec advisory database is fetched from a git host \
          this network cannot reach. Known advisories are handled by hand: `im` is banned in deny.toml \
          in favour of `imbl`."
     );
-    eprintln!("\nci: all gates passed in {:.0?} ({})", start.elapsed(), root.display());
+    eprintln!(
+        "\nci: all gates passed in {:.0?} ({})",
+        start.elapsed(),
+        root.display()
+    );
     Ok(())
 }
 
@@ -68,8 +102,14 @@ pub(crate) fn ci(root: &Path) -> anyhow::Result<()> {
 /// into one shared target directory.
 fn coverage_env(prereqs: &Prereqs) -> anyhow::Result<Vec<(String, String)>> {
     let mut tools = vec![
-        ("LLVM_COV".to_owned(), prereqs.llvm_cov.display().to_string()),
-        ("LLVM_PROFDATA".to_owned(), prereqs.llvm_profdata.display().to_string()),
+        (
+            "LLVM_COV".to_owned(),
+            prereqs.llvm_cov.display().to_string(),
+        ),
+        (
+            "LLVM_PROFDATA".to_owned(),
+            prereqs.llvm_profdata.display().to_string(),
+        ),
     ];
     let mut show = cmd("cargo", &["llvm-cov", "show-env", "--sh"]);
     show.envs(tools.iter().map(|(k, v)| (k, v)));
@@ -81,30 +121,69 @@ fn coverage_env(prereqs: &Prereqs) -> anyhow::Result<Vec<(String, String)>> {
 /// Parses `export KEY='value'` (POSIX single quoting, `'\''` for a quote).
 fn parse_export(line: &str) -> Option<(String, String)> {
     let (key, value) = line.strip_prefix("export ")?.split_once('=')?;
-    let value = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).unwrap_or(value);
+    let value = value
+        .strip_prefix('\'')
+        .and_then(|v| v.strip_suffix('\''))
+        .unwrap_or(value);
     Some((key.to_owned(), value.replace(r"'\''", "'")))
 }
 
 pub(crate) fn precommit() -> anyhow::Result<()> {
     run("rustfmt", cmd("cargo", &["fmt", "--all", "--check"]))?;
-    run("clippy", cmd("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    run("unit tests", cmd("cargo", &["test", "--workspace", "--lib", "--bins"]))
+    run(
+        "clippy",
+        cmd(
+            "cargo",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+    )?;
+    run(
+        "unit tests",
+        cmd("cargo", &["test", "--workspace", "--lib", "--bins"]),
+    )
 }
 
 pub(crate) fn install_hooks() -> anyhow::Result<()> {
-    run("git config", cmd("git", &["config", "core.hooksPath", ".githooks"]))?;
+    run(
+        "git config",
+        cmd("git", &["config", "core.hooksPath", ".githooks"]),
+    )?;
     eprintln!("pre-commit hook enabled: every commit first runs `cargo xtask precommit`");
     Ok(())
 }
 
 pub(crate) fn fuzz(seconds: u64) -> anyhow::Result<()> {
-    if cmd("cargo", &["+nightly", "fuzz", "--version"]).output().map_or(true, |o| !o.status.success()) {
-        run("install cargo-fuzz", cmd("cargo", &["+nightly", "install", "--locked", "cargo-fuzz"]))?;
+    if cmd("cargo", &["+nightly", "fuzz", "--version"])
+        .output()
+        .map_or(true, |o| !o.status.success())
+    {
+        run(
+            "install cargo-fuzz",
+            cmd("cargo", &["+nightly", "install", "--locked", "cargo-fuzz"]),
+        )?;
     }
     let max_time = format!("-max_total_time={seconds}");
     run(
         "fuzz decode",
-        cmd("cargo", &["+nightly", "fuzz", "run", "decode", "fuzz/corpus/decode", "--", &max_time]),
+        cmd(
+            "cargo",
+            &[
+                "+nightly",
+                "fuzz",
+                "run",
+                "decode",
+                "fuzz/corpus/decode",
+                "--",
+                &max_time,
+            ],
+        ),
     )
 }
 
@@ -114,8 +193,14 @@ mod tests {
 
     #[test]
     fn parses_shell_exports() {
-        assert_eq!(parse_export("export A='b c'"), Some(("A".into(), "b c".into())));
-        assert_eq!(parse_export(r"export Q='it'\''s'"), Some(("Q".into(), "it's".into())));
+        assert_eq!(
+            parse_export("export A='b c'"),
+            Some(("A".into(), "b c".into()))
+        );
+        assert_eq!(
+            parse_export(r"export Q='it'\''s'"),
+            Some(("Q".into(), "it's".into()))
+        );
         assert_eq!(parse_export("# comment"), None);
     }
 }

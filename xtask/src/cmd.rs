@@ -16,8 +16,14 @@ pub(crate) fn cmd(program: &str, args: &[&str]) -> Command {
 pub(crate) fn run(step: &str, mut command: Command) -> anyhow::Result<()> {
     eprintln!("\n==> {step}: {}", describe(&command));
     let start = Instant::now();
-    let status = command.status().with_context(|| format!("cannot start `{}`", describe(&command)))?;
-    eprintln!("==> {step}: {} in {:.1?}", if status.success() { "ok" } else { "FAILED" }, start.elapsed());
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start `{}`", describe(&command)))?;
+    eprintln!(
+        "==> {step}: {} in {:.1?}",
+        if status.success() { "ok" } else { "FAILED" },
+        start.elapsed()
+    );
     if !status.success() {
         bail!("{step} failed ({status})");
     }
@@ -26,9 +32,15 @@ pub(crate) fn run(step: &str, mut command: Command) -> anyhow::Result<()> {
 
 /// Runs a command and returns its stdout; an error if it fails.
 pub(crate) fn output(mut command: Command) -> anyhow::Result<String> {
-    let out = command.output().with_context(|| format!("cannot start `{}`", describe(&command)))?;
+    let out = command
+        .output()
+        .with_context(|| format!("cannot start `{}`", describe(&command)))?;
     if !out.status.success() {
-        bail!("`{}` failed: {}", describe(&command), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "`{}` failed: {}",
+            describe(&command),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8(out.stdout)?)
 }

@@ -6,13 +6,18 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Every `.rs` file under the given top-level directories.
 fn rust_files(dirs: &[&str]) -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = fs::read_dir(dir) else { return };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name();
@@ -65,7 +70,10 @@ fn every_module_opens_with_a_doc_comment() {
         .into_iter()
         .filter(|p| !read(p).trim_start().starts_with("//!"))
         .collect();
-    assert!(missing.is_empty(), "files that do not open with a `//!` module doc: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "files that do not open with a `//!` module doc: {missing:#?}"
+    );
 }
 
 #[test]
@@ -76,7 +84,8 @@ fn no_stubs_in_shipped_code() {
         .filter(|p| {
             let text = read(p);
             let shipped = shipped_part(&text);
-            shipped.contains(concat!("todo", "!(")) || shipped.contains(concat!("unimplemented", "!("))
+            shipped.contains(concat!("todo", "!("))
+                || shipped.contains(concat!("unimplemented", "!("))
         })
         .collect();
     assert!(stubs.is_empty(), "stubs in library code: {stubs:#?}");
@@ -88,18 +97,27 @@ fn ignored_tests_say_why() {
         .into_iter()
         .filter(|p| read(p).lines().any(|l| l.trim() == "#[ignore]"))
         .collect();
-    assert!(bare.is_empty(), "#[ignore] without a reason (and the command that runs it): {bare:#?}");
+    assert!(
+        bare.is_empty(),
+        "#[ignore] without a reason (and the command that runs it): {bare:#?}"
+    );
 }
 
 #[test]
 fn only_helios_objstore_links_rocksdb() {
-    for dir in fs::read_dir(root().join("crates")).unwrap().flatten().map(|e| e.path()) {
+    for dir in fs::read_dir(root().join("crates"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+    {
         if crate_name(&dir) == "helios-objstore" {
             continue;
         }
         let manifest = read(&dir.join("Cargo.toml"));
         assert!(
-            !manifest.lines().any(|l| l.trim_start().starts_with("rocksdb")),
+            !manifest
+                .lines()
+                .any(|l| l.trim_start().starts_with("rocksdb")),
             "{} depends on rocksdb; only helios-objstore may",
             dir.display()
         );
@@ -108,7 +126,11 @@ fn only_helios_objstore_links_rocksdb() {
         if file.starts_with(root().join("crates/helios-objstore")) {
             continue;
         }
-        assert!(!read(&file).contains("rocksdb::"), "{} names a rocksdb type", file.display());
+        assert!(
+            !read(&file).contains("rocksdb::"),
+            "{} names a rocksdb type",
+            file.display()
+        );
     }
 }
 
@@ -116,8 +138,18 @@ fn only_helios_objstore_links_rocksdb() {
 fn helios_vst_does_no_io() {
     for file in rust_files(&["crates/helios-vst/src"]) {
         let text = read(&file);
-        for banned in ["std::fs", "std::net", "std::process", "std::io::Write", "File::"] {
-            assert!(!shipped_part(&text).contains(banned), "{} uses {banned}", file.display());
+        for banned in [
+            "std::fs",
+            "std::net",
+            "std::process",
+            "std::io::Write",
+            "File::",
+        ] {
+            assert!(
+                !shipped_part(&text).contains(banned),
+                "{} uses {banned}",
+                file.display()
+            );
         }
     }
 }
@@ -136,7 +168,11 @@ fn only_helios_engine_spawns_threads() {
         let text = read(&file);
         let shipped = shipped_part(&text);
         for banned in ["thread::spawn", "thread::Builder", "thread::scope"] {
-            assert!(!shipped.contains(banned), "{} spawns threads ({banned})", file.display());
+            assert!(
+                !shipped.contains(banned),
+                "{} spawns threads ({banned})",
+                file.display()
+            );
         }
     }
 }
@@ -145,10 +181,22 @@ fn only_helios_engine_spawns_threads() {
 fn library_crates_forbid_unsafe_and_require_docs() {
     for dir in library_crates() {
         let lib = read(&dir.join("src/lib.rs"));
-        assert!(lib.contains("#![forbid(unsafe_code)]"), "{}: add #![forbid(unsafe_code)]", dir.display());
-        assert!(lib.contains("#![deny(missing_docs)]"), "{}: add #![deny(missing_docs)]", dir.display());
+        assert!(
+            lib.contains("#![forbid(unsafe_code)]"),
+            "{}: add #![forbid(unsafe_code)]",
+            dir.display()
+        );
+        assert!(
+            lib.contains("#![deny(missing_docs)]"),
+            "{}: add #![deny(missing_docs)]",
+            dir.display()
+        );
         let manifest = read(&dir.join("Cargo.toml"));
-        assert!(manifest.contains("[lints]\nworkspace = true"), "{}: inherit [workspace.lints]", dir.display());
+        assert!(
+            manifest.contains("[lints]\nworkspace = true"),
+            "{}: inherit [workspace.lints]",
+            dir.display()
+        );
     }
 }
 
@@ -161,14 +209,29 @@ fn layers_depend_only_downwards() {
         ("helios-vst", &["helios-types"]),
         ("helios-l1cache", &["helios-types"]),
         ("helios-objstore", &["helios-types"]),
-        ("helios-engine", &["helios-types", "helios-vst", "helios-l1cache", "helios-objstore"]),
-        ("helios-mcts", &["helios-types", "helios-vst", "helios-engine"]),
+        (
+            "helios-engine",
+            &[
+                "helios-types",
+                "helios-vst",
+                "helios-l1cache",
+                "helios-objstore",
+            ],
+        ),
+        (
+            "helios-mcts",
+            &["helios-types", "helios-vst", "helios-engine"],
+        ),
     ];
     for (krate, deps) in allowed {
         let manifest = read(&root().join("crates").join(krate).join("Cargo.toml"));
         let normal = manifest.split("[dev-dependencies]").next().unwrap();
         for line in normal.lines().map(str::trim) {
-            if let Some(dep) = line.split(['.', ' ', '=']).next().filter(|d| d.starts_with("helios-")) {
+            if let Some(dep) = line
+                .split(['.', ' ', '='])
+                .next()
+                .filter(|d| d.starts_with("helios-"))
+            {
                 assert!(deps.contains(&dep), "{krate} may not depend on {dep}");
             }
         }

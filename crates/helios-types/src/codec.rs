@@ -37,7 +37,10 @@ impl ObjectHeader {
         let payload_len = r.u64("payload length")?;
         let payload = r.rest();
         if u64::try_from(payload.len()).ok() != Some(payload_len) {
-            return Err(DecodeError::LengthMismatch { declared: payload_len, actual: payload.len() });
+            return Err(DecodeError::LengthMismatch {
+                declared: payload_len,
+                actual: payload.len(),
+            });
         }
         Ok((ObjectHeader { kind, payload_len }, payload))
     }
@@ -111,18 +114,31 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0, base: 0 }
+        Reader {
+            buf,
+            pos: 0,
+            base: 0,
+        }
     }
 
     /// A reader over a payload that starts after the header.
     pub(crate) fn payload(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0, base: HEADER_LEN }
+        Reader {
+            buf,
+            pos: 0,
+            base: HEADER_LEN,
+        }
     }
 
     pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
         let available = self.buf.len() - self.pos;
         if n > available {
-            return Err(DecodeError::Truncated { field, offset: self.base + self.pos, needed: n, available });
+            return Err(DecodeError::Truncated {
+                field,
+                offset: self.base + self.pos,
+                needed: n,
+                available,
+            });
         }
         let out = &self.buf[self.pos..self.pos + n];
         self.pos += n;
@@ -186,7 +202,10 @@ mod tests {
 
     #[test]
     fn header_round_trips_and_checks_length() {
-        let h = ObjectHeader { kind: ObjectKind::Blob, payload_len: 3 };
+        let h = ObjectHeader {
+            kind: ObjectKind::Blob,
+            payload_len: 3,
+        };
         let mut bytes = h.to_bytes().to_vec();
         bytes.extend_from_slice(b"abc");
         let (got, payload) = ObjectHeader::split(&bytes).unwrap();
@@ -195,9 +214,18 @@ mod tests {
         bytes.push(0);
         assert_eq!(
             ObjectHeader::split(&bytes),
-            Err(DecodeError::LengthMismatch { declared: 3, actual: 4 })
+            Err(DecodeError::LengthMismatch {
+                declared: 3,
+                actual: 4
+            })
         );
-        assert!(matches!(ObjectHeader::split(&[1, 0]), Err(DecodeError::Truncated { .. })));
-        assert_eq!(ObjectHeader::split(&[9; 9]), Err(DecodeError::UnknownTag(9)));
+        assert!(matches!(
+            ObjectHeader::split(&[1, 0]),
+            Err(DecodeError::Truncated { .. })
+        ));
+        assert_eq!(
+            ObjectHeader::split(&[9; 9]),
+            Err(DecodeError::UnknownTag(9))
+        );
     }
 }

@@ -230,7 +230,10 @@ mod tests {
         assert_eq!(h.to_string().len(), 64);
         assert_eq!(
             "abc".parse::<Hash>(),
-            Err(ParseHashError::WrongLength { expected: 64, got: 3 })
+            Err(ParseHashError::WrongLength {
+                expected: 64,
+                got: 3
+            })
         );
         assert_eq!("g".repeat(64).parse::<Hash>(), Err(ParseHashError::NotHex));
         assert!(format!("{h:?}").starts_with("Hash("));

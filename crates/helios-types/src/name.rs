@@ -107,7 +107,10 @@ impl RepoPath {
             return Err(NameError::Absolute);
         }
         let path = path.strip_suffix(b"/").unwrap_or(path);
-        path.split(|&b| b == b'/').map(Name::new).collect::<Result<_, _>>().map(RepoPath)
+        path.split(|&b| b == b'/')
+            .map(Name::new)
+            .collect::<Result<_, _>>()
+            .map(RepoPath)
     }
 
     /// Builds a path from already-validated names.
@@ -186,7 +189,10 @@ mod tests {
         assert_eq!(validate_name(b".."), Err(NameError::Dot));
         assert_eq!(validate_name(b"a/b"), Err(NameError::Slash));
         assert_eq!(validate_name(b"a\0b"), Err(NameError::Nul));
-        assert_eq!(validate_name(&vec![b'x'; MAX_NAME_LEN + 1]), Err(NameError::TooLong(65536)));
+        assert_eq!(
+            validate_name(&vec![b'x'; MAX_NAME_LEN + 1]),
+            Err(NameError::TooLong(65536))
+        );
         assert_eq!(validate_name(b"..."), Ok(()));
         assert_eq!(validate_name(&[0xff, 0xfe]), Ok(()));
     }
@@ -204,7 +210,14 @@ mod tests {
         assert_eq!(RepoPath::parse("/etc/passwd"), Err(NameError::Absolute));
         assert_eq!(RepoPath::parse("a//b"), Err(NameError::Empty));
         assert_eq!(RepoPath::parse("a/../b"), Err(NameError::Dot));
-        assert_eq!("a/b".parse::<RepoPath>().unwrap().join(Name::new("c").unwrap()).to_string(), "a/b/c");
+        assert_eq!(
+            "a/b"
+                .parse::<RepoPath>()
+                .unwrap()
+                .join(Name::new("c").unwrap())
+                .to_string(),
+            "a/b/c"
+        );
         assert_eq!(format!("{:?}", Name::new("x").unwrap()), "\"x\"");
     }
 }

@@ -76,7 +76,13 @@ impl Blob {
     /// The hash of a blob holding `data`, computed without copying it.
     pub fn hash_of(alg: HashAlgorithm, data: &[u8]) -> Hash {
         let mut h = alg.hasher();
-        h.update(&ObjectHeader { kind: ObjectKind::Blob, payload_len: data.len() as u64 }.to_bytes());
+        h.update(
+            &ObjectHeader {
+                kind: ObjectKind::Blob,
+                payload_len: data.len() as u64,
+            }
+            .to_bytes(),
+        );
         h.update(data);
         h.finish()
     }
@@ -127,7 +133,12 @@ pub enum EntryKind {
 
 impl EntryKind {
     /// Every kind, in tag order.
-    pub const ALL: [EntryKind; 4] = [EntryKind::File, EntryKind::Executable, EntryKind::Symlink, EntryKind::Dir];
+    pub const ALL: [EntryKind; 4] = [
+        EntryKind::File,
+        EntryKind::Executable,
+        EntryKind::Symlink,
+        EntryKind::Dir,
+    ];
 
     /// The encoded tag byte.
     pub const fn tag(self) -> u8 {
@@ -212,7 +223,10 @@ impl Tree {
             .iter()
             .try_fold(0u64, |acc, e| acc.checked_add(e.size))
             .ok_or(TreeError::SizeOverflow)?;
-        Ok(Tree { entries, total_size })
+        Ok(Tree {
+            entries,
+            total_size,
+        })
     }
 
     /// The entries, sorted by name.
@@ -222,7 +236,10 @@ impl Tree {
 
     /// The entry called `name`, if any.
     pub fn get(&self, name: &[u8]) -> Option<&TreeEntry> {
-        self.entries.binary_search_by(|e| e.name.as_bytes().cmp(name)).ok().map(|i| &self.entries[i])
+        self.entries
+            .binary_search_by(|e| e.name.as_bytes().cmp(name))
+            .ok()
+            .map(|i| &self.entries[i])
     }
 
     /// The sum of the entries' sizes: every byte of file content beneath.
@@ -266,24 +283,36 @@ impl Tree {
         let mut sum = Some(0u64);
         for index in 0..count {
             let tag = r.u8("entry kind")?;
-            let kind = EntryKind::from_tag(tag).ok_or(DecodeError::UnknownEntryKind { index, kind: tag })?;
+            let kind = EntryKind::from_tag(tag)
+                .ok_or(DecodeError::UnknownEntryKind { index, kind: tag })?;
             let size = r.u64("entry size")?;
             let hash = r.hash("entry hash")?;
             let name_len = r.u16("entry name length")?;
             let name = r.take(name_len as usize, "entry name")?;
             validate_name(name).map_err(|source| DecodeError::BadName { index, source })?;
-            if entries.last().is_some_and(|prev| prev.name.as_bytes() >= name) {
+            if entries
+                .last()
+                .is_some_and(|prev| prev.name.as_bytes() >= name)
+            {
                 return Err(DecodeError::Unsorted { index });
             }
             sum = sum.and_then(|s| s.checked_add(size));
             let name = Name::new(name).expect("validated above");
-            entries.push(TreeEntry { name, kind, hash, size });
+            entries.push(TreeEntry {
+                name,
+                kind,
+                hash,
+                size,
+            });
         }
         r.end()?;
         if sum != Some(declared) {
             return Err(DecodeError::SizeMismatch { declared, sum });
         }
-        Ok(Tree { entries, total_size: declared })
+        Ok(Tree {
+            entries,
+            total_size: declared,
+        })
     }
 }
 
@@ -352,7 +381,13 @@ impl Snapshot {
             metadata.insert(key.to_owned(), value.to_owned());
         }
         r.end()?;
-        Ok(Snapshot { root, parents, time_micros, label, metadata })
+        Ok(Snapshot {
+            root,
+            parents,
+            time_micros,
+            label,
+            metadata,
+        })
     }
 }
 
@@ -405,7 +440,11 @@ impl Object {
 }
 
 fn expect_kind(expected: ObjectKind, found: ObjectKind) -> Result<(), DecodeError> {
-    if expected == found { Ok(()) } else { Err(DecodeError::WrongKind { expected, found }) }
+    if expected == found {
+        Ok(())
+    } else {
+        Err(DecodeError::WrongKind { expected, found })
+    }
 }
 
 #[cfg(test)]
@@ -415,19 +454,34 @@ mod tests {
 
     fn entry(name: &str, kind: EntryKind, size: u64) -> TreeEntry {
         let hash = Blob::hash_of(HashAlgorithm::Blake3, name.as_bytes());
-        TreeEntry { name: Name::new(name).unwrap(), kind, hash, size }
+        TreeEntry {
+            name: Name::new(name).unwrap(),
+            kind,
+            hash,
+            size,
+        }
     }
 
     #[test]
     fn tree_sorts_and_rejects_duplicates() {
-        let t = Tree::new(vec![entry("b", EntryKind::File, 1), entry("a", EntryKind::Dir, 5)]).unwrap();
+        let t = Tree::new(vec![
+            entry("b", EntryKind::File, 1),
+            entry("a", EntryKind::Dir, 5),
+        ])
+        .unwrap();
         assert_eq!(t.entries()[0].name.as_bytes(), b"a");
         assert_eq!(t.total_size(), 6);
         assert_eq!(t.get(b"b").unwrap().size, 1);
         assert!(t.get(b"c").is_none());
-        let dup = Tree::new(vec![entry("a", EntryKind::File, 1), entry("a", EntryKind::File, 2)]);
+        let dup = Tree::new(vec![
+            entry("a", EntryKind::File, 1),
+            entry("a", EntryKind::File, 2),
+        ]);
         assert_eq!(dup, Err(TreeError::Duplicate(Name::new("a").unwrap())));
-        let big = Tree::new(vec![entry("a", EntryKind::File, u64::MAX), entry("b", EntryKind::File, 1)]);
+        let big = Tree::new(vec![
+            entry("a", EntryKind::File, u64::MAX),
+            entry("b", EntryKind::File, 1),
+        ]);
         assert_eq!(big, Err(TreeError::SizeOverflow));
     }
 
@@ -444,7 +498,10 @@ mod tests {
     fn blob_and_tree_of_same_bytes_hash_differently() {
         let tree = Tree::empty().encode();
         let payload = &tree[HEADER_LEN..];
-        assert_ne!(Blob::hash_of(HashAlgorithm::Blake3, payload), HashAlgorithm::Blake3.digest(&tree));
+        assert_ne!(
+            Blob::hash_of(HashAlgorithm::Blake3, payload),
+            HashAlgorithm::Blake3.digest(&tree)
+        );
     }
 
     #[test]
@@ -452,10 +509,19 @@ mod tests {
         let t = Tree::empty().encode();
         assert_eq!(
             Blob::decode(&t),
-            Err(DecodeError::WrongKind { expected: ObjectKind::Blob, found: ObjectKind::Tree })
+            Err(DecodeError::WrongKind {
+                expected: ObjectKind::Blob,
+                found: ObjectKind::Tree
+            })
         );
-        assert!(matches!(Snapshot::decode(&t), Err(DecodeError::WrongKind { .. })));
-        assert!(matches!(Tree::decode(&Blob::new(vec![]).encode()), Err(DecodeError::WrongKind { .. })));
+        assert!(matches!(
+            Snapshot::decode(&t),
+            Err(DecodeError::WrongKind { .. })
+        ));
+        assert!(matches!(
+            Tree::decode(&Blob::new(vec![]).encode()),
+            Err(DecodeError::WrongKind { .. })
+        ));
     }
 
     #[test]
@@ -471,6 +537,9 @@ mod tests {
         assert_eq!(EntryKind::from_tag(9), None);
         assert_eq!(EntryKind::Dir.object_kind(), ObjectKind::Tree);
         assert!(EntryKind::Executable.is_file() && !EntryKind::Symlink.is_file());
-        assert_eq!(ObjectKind::of_encoded(&Tree::empty().encode()), Some(ObjectKind::Tree));
+        assert_eq!(
+            ObjectKind::of_encoded(&Tree::empty().encode()),
+            Some(ObjectKind::Tree)
+        );
     }
 }

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use helios_types::{
-    Blob, DecodeError, EntryKind, Hash, HashAlgorithm, Name, Object, Snapshot, SnapshotId, Tree, TreeEntry,
+    Blob, DecodeError, EntryKind, Hash, HashAlgorithm, Name, Object, Snapshot, SnapshotId, Tree,
+    TreeEntry,
 };
 use serde_json::{Value, json};
 
@@ -22,7 +23,12 @@ fn h(seed: &str) -> Hash {
 }
 
 fn entry(name: &str, kind: EntryKind, hash: Hash, size: u64) -> TreeEntry {
-    TreeEntry { name: Name::new(name).unwrap(), kind, hash, size }
+    TreeEntry {
+        name: Name::new(name).unwrap(),
+        kind,
+        hash,
+        size,
+    }
 }
 
 /// The objects the vectors pin: every kind, every entry kind, edge cases
@@ -36,7 +42,12 @@ fn objects() -> Vec<(&'static str, Object)> {
         entry("run.sh", EntryKind::Executable, h("run"), 20),
         entry("link", EntryKind::Symlink, h("target"), 6),
         entry("README", EntryKind::File, h("readme"), 100),
-        TreeEntry { name: Name::new([0xC3, 0x28]).unwrap(), kind: EntryKind::File, hash: h("latin"), size: 0 },
+        TreeEntry {
+            name: Name::new([0xC3, 0x28]).unwrap(),
+            kind: EntryKind::File,
+            hash: h("latin"),
+            size: 0,
+        },
     ])
     .unwrap();
     let mut metadata = BTreeMap::new();
@@ -51,7 +62,10 @@ fn objects() -> Vec<(&'static str, Object)> {
     };
     let merge = Snapshot {
         root: root.hash(alg),
-        parents: vec![SnapshotId::from_bytes(*h("p1").as_bytes()), SnapshotId::from_bytes(*h("p2").as_bytes())],
+        parents: vec![
+            SnapshotId::from_bytes(*h("p1").as_bytes()),
+            SnapshotId::from_bytes(*h("p2").as_bytes()),
+        ],
         time_micros: 1_764_072_000_000_000,
         label: "node 42 ✓".to_owned(),
         metadata,
@@ -59,7 +73,10 @@ fn objects() -> Vec<(&'static str, Object)> {
     vec![
         ("empty blob", Object::Blob(Blob::default())),
         ("source file blob", Object::Blob(file)),
-        ("binary blob", Object::Blob(Blob::new((0u8..=255).collect::<Vec<_>>()))),
+        (
+            "binary blob",
+            Object::Blob(Blob::new((0u8..=255).collect::<Vec<_>>())),
+        ),
         ("empty tree", Object::Tree(Tree::empty())),
         ("one-file tree", Object::Tree(sub)),
         ("tree with every entry kind", Object::Tree(root)),
@@ -73,7 +90,10 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// Malformed encodings, each derived from a valid one by one edit, with the
@@ -102,7 +122,9 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     bad_kind[first_entry] = 9;
     let mut unsorted = tree.clone();
     unsorted[second_entry + 1 + 8 + 32 + 2] = b'a';
-    let mut dotdot = Tree::new(vec![entry("xx", EntryKind::Dir, h("d"), 0)]).unwrap().encode();
+    let mut dotdot = Tree::new(vec![entry("xx", EntryKind::Dir, h("d"), 0)])
+        .unwrap()
+        .encode();
     let name_at = first_entry + 1 + 8 + 32 + 2;
     dotdot[name_at..name_at + 2].copy_from_slice(b"..");
     let mut slash = dotdot.clone();
@@ -111,13 +133,23 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     nul[name_at..name_at + 2].copy_from_slice(b"a\0");
     let mut sizes = tree.clone();
     sizes[9] = 99;
-    let mut utf8 = Snapshot { root: h("r"), parents: vec![], time_micros: 1, label: "ab".into(), metadata: BTreeMap::new() }
-        .encode();
+    let mut utf8 = Snapshot {
+        root: h("r"),
+        parents: vec![],
+        time_micros: 1,
+        label: "ab".into(),
+        metadata: BTreeMap::new(),
+    }
+    .encode();
     let label_at = 9 + 32 + 8 + 4 + 4;
     utf8[label_at] = 0xff;
     vec![
         ("unknown object tag", unknown_tag, "UnknownTag"),
-        ("byte after the declared payload", trailing, "LengthMismatch"),
+        (
+            "byte after the declared payload",
+            trailing,
+            "LengthMismatch",
+        ),
         ("payload shorter than declared", truncated, "LengthMismatch"),
         ("entry cut short", short_payload, "Truncated"),
         ("unknown entry kind", bad_kind, "UnknownEntryKind"),
@@ -132,7 +164,11 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, &'static str)> {
 }
 
 fn variant_name(e: &DecodeError) -> String {
-    format!("{e:?}").split(['(', ' ', '{']).next().unwrap().to_owned()
+    format!("{e:?}")
+        .split(['(', ' ', '{'])
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 fn vectors() -> Value {
@@ -151,7 +187,9 @@ fn vectors() -> Value {
         .collect();
     let invalid: Vec<Value> = malformed()
         .into_iter()
-        .map(|(name, bytes, error)| json!({ "name": name, "encoding": hex(&bytes), "error": error }))
+        .map(
+            |(name, bytes, error)| json!({ "name": name, "encoding": hex(&bytes), "error": error }),
+        )
         .collect();
     json!({ "format_version": 1, "objects": valid, "malformed": invalid })
 }
@@ -161,21 +199,42 @@ fn golden_vectors_match() {
     let path = golden_path();
     let expected = vectors();
     if std::env::var_os("HELIOS_BLESS").is_some() {
-        std::fs::write(&path, serde_json::to_string_pretty(&expected).unwrap() + "\n").unwrap();
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&expected).unwrap() + "\n",
+        )
+        .unwrap();
     }
-    let stored: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("spec/golden/objects.json"))
-        .expect("golden file is JSON");
+    let stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("spec/golden/objects.json"))
+            .expect("golden file is JSON");
     let stored_objects = stored["objects"].as_array().unwrap();
-    assert_eq!(stored_objects.len(), objects().len(), "every object has a vector");
+    assert_eq!(
+        stored_objects.len(),
+        objects().len(),
+        "every object has a vector"
+    );
     for (vector, (name, object)) in stored_objects.iter().zip(objects()) {
         assert_eq!(vector["name"], name);
         let encoding = unhex(vector["encoding"].as_str().unwrap());
-        assert_eq!(hex(&object.encode()), vector["encoding"], "encoding of {name}");
-        assert_eq!(Object::decode(&encoding).unwrap(), object, "decoding of {name}");
+        assert_eq!(
+            hex(&object.encode()),
+            vector["encoding"],
+            "encoding of {name}"
+        );
+        assert_eq!(
+            Object::decode(&encoding).unwrap(),
+            object,
+            "decoding of {name}"
+        );
         for alg in HashAlgorithm::ALL {
             let pinned: Hash = vector[alg.name()].as_str().unwrap().parse().unwrap();
             assert_eq!(object.hash(alg), pinned, "{alg} hash of {name}");
-            assert_eq!(alg.digest(&encoding), pinned, "{alg} hash of the stored bytes of {name}");
+            assert_eq!(
+                alg.digest(&encoding),
+                pinned,
+                "{alg} hash of the stored bytes of {name}"
+            );
         }
     }
     let stored_bad = stored["malformed"].as_array().unwrap();
@@ -183,7 +242,12 @@ fn golden_vectors_match() {
     for vector in stored_bad {
         let bytes = unhex(vector["encoding"].as_str().unwrap());
         let err = Object::decode(&bytes).expect_err(vector["name"].as_str().unwrap());
-        assert_eq!(variant_name(&err), vector["error"].as_str().unwrap(), "{}: {err}", vector["name"]);
+        assert_eq!(
+            variant_name(&err),
+            vector["error"].as_str().unwrap(),
+            "{}: {err}",
+            vector["name"]
+        );
     }
 }
 
@@ -200,5 +264,10 @@ fn well_known_ids_are_pinned() {
         Tree::empty().hash(HashAlgorithm::Sha256).to_string(),
         "285c1cf64910d3b5f02915c14b37cc8accc999fc3857b182801597c3e6461a3a"
     );
-    assert_eq!(Tree::empty().encode(), [2, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        Tree::empty().encode(),
+        [
+            2, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+        ]
+    );
 }

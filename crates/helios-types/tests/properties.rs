@@ -23,13 +23,20 @@ fn entry_kind() -> impl Strategy<Value = EntryKind> {
 }
 
 fn tree() -> impl Strategy<Value = Tree> {
-    prop::collection::btree_map(name(), (entry_kind(), hash(), 0u64..1 << 40), 0..24).prop_map(|m| {
-        let entries = m
-            .into_iter()
-            .map(|(name, (kind, hash, size))| TreeEntry { name, kind, hash, size })
-            .collect();
-        Tree::new(entries).unwrap()
-    })
+    prop::collection::btree_map(name(), (entry_kind(), hash(), 0u64..1 << 40), 0..24).prop_map(
+        |m| {
+            let entries = m
+                .into_iter()
+                .map(|(name, (kind, hash, size))| TreeEntry {
+                    name,
+                    kind,
+                    hash,
+                    size,
+                })
+                .collect();
+            Tree::new(entries).unwrap()
+        },
+    )
 }
 
 fn snapshot() -> impl Strategy<Value = Snapshot> {
@@ -69,7 +76,7 @@ proptest! {
         let mut entries = t.entries().to_vec();
         // A deterministic shuffle: rotate by a seed-chosen amount and reverse.
         if !entries.is_empty() {
-            let k = (seed as usize) % entries.len();
+            let k = usize::try_from(seed % entries.len() as u64).unwrap();
             entries.rotate_left(k);
         }
         entries.reverse();

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-use super::{MetaIter, MetaKey, ObjectIter, ObjectStore, StoreResult, WriteBatch, WriteMode, verify_object};
+use super::{
+    MetaIter, MetaKey, ObjectIter, ObjectStore, StoreResult, WriteBatch, WriteMode, verify_object,
+};
 use crate::hash::{Hash, HashAlgorithm};
 use crate::object::ObjectKind;
 
@@ -27,7 +29,10 @@ pub struct MemStore {
 impl MemStore {
     /// An empty store hashing with `algorithm`.
     pub fn new(algorithm: HashAlgorithm) -> Self {
-        MemStore { algorithm, maps: RwLock::default() }
+        MemStore {
+            algorithm,
+            maps: RwLock::default(),
+        }
     }
 
     /// Number of objects held.
@@ -43,7 +48,11 @@ impl MemStore {
     /// Replaces the bytes stored under `hash` without rehashing: a fault
     /// injector for tests of corruption handling.
     pub fn corrupt(&self, hash: Hash, bytes: Vec<u8>) {
-        self.maps.write().unwrap_or_else(|e| e.into_inner()).objects.insert(hash, bytes);
+        self.maps
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .objects
+            .insert(hash, bytes);
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Maps> {
@@ -60,7 +69,9 @@ impl ObjectStore for MemStore {
     }
 
     fn get(&self, hash: &Hash) -> StoreResult<Option<Vec<u8>>> {
-        let Some(bytes) = self.read().objects.get(hash).cloned() else { return Ok(None) };
+        let Some(bytes) = self.read().objects.get(hash).cloned() else {
+            return Ok(None);
+        };
         verify_object(self.algorithm, hash, &bytes)?;
         Ok(Some(bytes))
     }

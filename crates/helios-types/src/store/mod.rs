@@ -122,7 +122,10 @@ pub enum StoreError {
 impl StoreError {
     /// Wraps a backend error with the operation that failed.
     pub fn backend(op: &'static str, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
-        StoreError::Backend { op, source: source.into() }
+        StoreError::Backend {
+            op,
+            source: source.into(),
+        }
     }
 }
 
@@ -177,7 +180,10 @@ pub trait ObjectStore: Send + Sync {
 
     /// Deletes objects (buffered). Deleting an absent object is not an error.
     fn delete_objects(&self, hashes: &[Hash]) -> StoreResult<()> {
-        let batch = WriteBatch { object_deletes: hashes.to_vec(), ..WriteBatch::default() };
+        let batch = WriteBatch {
+            object_deletes: hashes.to_vec(),
+            ..WriteBatch::default()
+        };
         self.write(batch, WriteMode::Buffered)
     }
 
@@ -232,7 +238,10 @@ pub fn verify_object(alg: HashAlgorithm, hash: &Hash, encoded: &[u8]) -> StoreRe
     if actual == *hash {
         Ok(())
     } else {
-        Err(StoreError::Corrupt { hash: *hash, reason: format!("bytes hash to {actual}") })
+        Err(StoreError::Corrupt {
+            hash: *hash,
+            reason: format!("bytes hash to {actual}"),
+        })
     }
 }
 
@@ -255,7 +264,8 @@ mod tests {
     fn batch_reports_emptiness_and_bytes() {
         let mut b = WriteBatch::new();
         assert!(b.is_empty());
-        b.put_object(Hash::from_bytes([1; 32]), vec![0; 10]).put_meta(b"k".to_vec(), vec![1]);
+        b.put_object(Hash::from_bytes([1; 32]), vec![0; 10])
+            .put_meta(b"k".to_vec(), vec![1]);
         assert!(!b.is_empty());
         assert_eq!(b.object_bytes(), 10);
         let e = StoreError::backend("open", "boom");
