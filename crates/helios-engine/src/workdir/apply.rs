@@ -1,0 +1,422 @@
+//! Writing trees into directories: [`materialize`](super::materialize) into
+//! an empty directory and [`checkout`](super::checkout) of the difference
+//! between what a directory holds and a target tree.
+
+use std::cell::OnceCell;
+use std::fs;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::sync::Arc;
+
+use helios_types::store::ObjectStore;
+use helios_types::{Blob, EntryKind, Name, RepoPath};
+use helios_vst::{Change, Entry, LeafKind, Vst};
+
+use super::error::{Result, WorkdirError};
+use super::fsx;
+use super::scan::{Scan, touches_protected};
+use super::state::{StatEntry, WorkdirState, now_ns};
+use super::{CheckoutOptions, Report};
+
+/// The bytes of the leaf at `path`: pending in the tree, else from the store.
+pub(crate) fn leaf_bytes(
+    vst: &Vst,
+    blobs: &dyn ObjectStore,
+    path: &RepoPath,
+    entry: &Entry,
+) -> Result<Arc<[u8]>> {
+    if let Some(bytes) = vst.pending_bytes(path)? {
+        return Ok(bytes);
+    }
+    let hash = entry.hash;
+    let encoded = blobs
+        .get(&hash)
+        .map_err(|source| WorkdirError::Store {
+            path: path.clone(),
+            hash,
+            source,
+        })?
+        .ok_or_else(|| WorkdirError::MissingBlob {
+            path: path.clone(),
+            hash,
+        })?;
+    let payload = Blob::payload(&encoded).map_err(|source| WorkdirError::NotABlob {
+        path: path.clone(),
+        hash,
+        source,
+    })?;
+    if payload.len() as u64 != entry.size {
+        return Err(WorkdirError::BlobSize {
+            path: path.clone(),
+            hash,
+            expected: entry.size,
+            actual: payload.len() as u64,
+        });
+    }
+    Ok(Arc::from(payload))
+}
+
+/// A directory of the target that is created only when something is
+/// written into it (so a filter that selects nothing below it leaves no
+/// empty directory behind).
+struct DirSlot<'p> {
+    parent: Option<(&'p DirSlot<'p>, &'p Name)>,
+    fd: OnceCell<OwnedFd>,
+}
+
+impl DirSlot<'_> {
+    fn fd(&self) -> io::Result<BorrowedFd<'_>> {
+        if let Some(fd) = self.fd.get() {
+            return Ok(fd.as_fd());
+        }
+        let Some((parent, name)) = self.parent else {
+            return Err(io::Error::other("root directory descriptor missing"));
+        };
+        let pfd = parent.fd()?;
+        match rustix::fs::mkdirat(pfd, name.as_bytes(), rustix::fs::Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let fd = fsx::open_dir_at(pfd, name.as_bytes())?;
+        Ok(self.fd.get_or_init(|| fd).as_fd())
+    }
+}
+
+struct Materializer<'a> {
+    vst: &'a Vst,
+    blobs: &'a dyn ObjectStore,
+    dir: &'a Path,
+    filter: &'a dyn Fn(&RepoPath) -> bool,
+    progress: &'a dyn Fn(u64, u64),
+    total: u64,
+    report: Report,
+}
+
+impl Materializer<'_> {
+    fn dir(&mut self, slot: &DirSlot<'_>, path: &RepoPath) -> Result<()> {
+        let listing = self.vst.list(path)?;
+        for (name, entry) in &listing {
+            let child = path.join(name.clone());
+            let io_err = |op, e| WorkdirError::io(op, fsx::disk_path(self.dir, &child), e);
+            match LeafKind::from_entry_kind(entry.kind) {
+                None => {
+                    let sub = DirSlot {
+                        parent: Some((slot, name)),
+                        fd: OnceCell::new(),
+                    };
+                    self.dir(&sub, &child)?;
+                    if sub.fd.get().is_none()
+                        && entry.size == 0
+                        && self.vst.list(&child)?.is_empty()
+                        && (self.filter)(&child)
+                    {
+                        sub.fd().map_err(|e| io_err("create directory", e))?;
+                    }
+                    if sub.fd.get().is_some() {
+                        self.report.dirs_created += 1;
+                    }
+                }
+                Some(kind) => {
+                    if !(self.filter)(&child) {
+                        continue;
+                    }
+                    let bytes = leaf_bytes(self.vst, self.blobs, &child, entry)?;
+                    let fd = slot.fd().map_err(|e| io_err("create directory", e))?;
+                    fsx::create_leaf(fd, name.as_bytes(), kind, &bytes)
+                        .map_err(|e| io_err("write", e))?;
+                    self.report.files_written += 1;
+                    self.report.bytes_written += bytes.len() as u64;
+                    (self.progress)(self.report.files_written, self.total);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `vst` (the leaves and empty directories `filter` selects) into
+/// `dir`, which must be empty or missing.
+pub fn materialize(
+    vst: &Vst,
+    blobs: &dyn ObjectStore,
+    dir: &Path,
+    filter: &dyn Fn(&RepoPath) -> bool,
+    progress: &dyn Fn(u64, u64),
+) -> Result<Report> {
+    let _span = tracing::info_span!("materialize", dir = %dir.display()).entered();
+    fs::create_dir_all(dir).map_err(|e| WorkdirError::io("create directory", dir, e))?;
+    let mut read = fs::read_dir(dir).map_err(|e| WorkdirError::io("read directory", dir, e))?;
+    if read.next().is_some() {
+        return Err(WorkdirError::NotEmpty {
+            path: dir.to_path_buf(),
+        });
+    }
+    let root = fsx::open_root(dir).map_err(|e| WorkdirError::io("open", dir, e))?;
+    let total = vst.stats()?.files;
+    let mut m = Materializer {
+        vst,
+        blobs,
+        dir,
+        filter,
+        progress,
+        total,
+        report: Report::default(),
+    };
+    let slot = DirSlot {
+        parent: None,
+        fd: OnceCell::from(root),
+    };
+    m.dir(&slot, &RepoPath::root())?;
+    Ok(m.report)
+}
+
+/// Applies diff changes to a directory through descriptors, counting
+/// operations for progress and fault injection, and keeping the stat cache.
+pub(crate) struct Applier<'a> {
+    pub(crate) root: BorrowedFd<'a>,
+    pub(crate) dir: &'a Path,
+    pub(crate) to: &'a Vst,
+    pub(crate) blobs: &'a dyn ObjectStore,
+    pub(crate) fail_after_ops: Option<u64>,
+    pub(crate) progress: &'a dyn Fn(u64, u64),
+    pub(crate) report: Report,
+    pub(crate) ops: u64,
+}
+
+impl Applier<'_> {
+    fn parent(&self, path: &RepoPath, create: bool) -> Result<Option<OwnedFd>> {
+        let names = path.names();
+        fsx::walk_dirs(self.root, &names[..names.len().saturating_sub(1)], create).map_err(|e| {
+            WorkdirError::io(
+                "open directory",
+                fsx::disk_path(self.dir, &path.parent()),
+                e,
+            )
+        })
+    }
+
+    fn tick(&mut self, total: u64) -> Result<()> {
+        if let Some(n) = self.fail_after_ops
+            && self.ops >= n
+        {
+            return Err(WorkdirError::Injected(n));
+        }
+        self.ops += 1;
+        (self.progress)(self.ops, total);
+        Ok(())
+    }
+
+    fn remove(&mut self, path: &RepoPath, cache: Option<&mut WorkdirState>) -> Result<()> {
+        let Some(name) = path.file_name() else {
+            return Ok(());
+        };
+        if let Some(parent) = self.parent(path, false)? {
+            fsx::remove_tree_at(parent.as_fd(), name.as_bytes())
+                .map_err(|e| WorkdirError::io("remove", fsx::disk_path(self.dir, path), e))?;
+            self.report.removed += 1;
+        }
+        if let Some(state) = cache {
+            state.forget(&path.to_bytes());
+        }
+        Ok(())
+    }
+
+    fn write(
+        &mut self,
+        path: &RepoPath,
+        entry: &Entry,
+        cache: Option<&mut WorkdirState>,
+    ) -> Result<()> {
+        let Some(name) = path.file_name() else {
+            return Ok(());
+        };
+        let parent = self.parent(path, true)?.ok_or_else(|| {
+            WorkdirError::io(
+                "open directory",
+                fsx::disk_path(self.dir, path),
+                io::ErrorKind::NotFound.into(),
+            )
+        })?;
+        let io_err = |op, e| WorkdirError::io(op, fsx::disk_path(self.dir, path), e);
+        match LeafKind::from_entry_kind(entry.kind) {
+            None => {
+                fsx::ensure_dir(parent.as_fd(), name.as_bytes())
+                    .map_err(|e| io_err("create directory", e))?;
+                self.report.dirs_created += 1;
+            }
+            Some(kind) => {
+                let bytes = leaf_bytes(self.to, self.blobs, path, entry)?;
+                let recorded = now_ns();
+                let stat = fsx::replace_leaf(parent.as_fd(), name.as_bytes(), kind, &bytes)
+                    .map_err(|e| io_err("write", e))?;
+                self.report.files_written += 1;
+                self.report.bytes_written += bytes.len() as u64;
+                if let Some(state) = cache {
+                    state.forget(&path.to_bytes());
+                    state.cache.insert(
+                        path.to_bytes(),
+                        StatEntry::new(kind.entry_kind(), stat, entry.hash, recorded),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `changes` in order (the order `Vst::diff` gives).
+    pub(crate) fn apply(
+        &mut self,
+        changes: &[Change],
+        mut cache: Option<&mut WorkdirState>,
+    ) -> Result<()> {
+        let total = changes.len() as u64;
+        for change in changes {
+            self.tick(total)?;
+            match change {
+                Change::Deleted { path, .. } => self.remove(path, cache.as_deref_mut())?,
+                Change::TypeChanged { path, new, .. } => {
+                    self.remove(path, cache.as_deref_mut())?;
+                    self.write(path, new, cache.as_deref_mut())?;
+                }
+                Change::Added { path, entry }
+                | Change::Modified {
+                    path, new: entry, ..
+                } => {
+                    self.write(path, entry, cache.as_deref_mut())?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why the fast path cannot be used, or `None` when every path the diff
+/// touches is on disk as the stat cache recorded it.
+fn fast_path_blocker(
+    root: BorrowedFd<'_>,
+    from: &Vst,
+    changes: &[Change],
+    state: &WorkdirState,
+) -> Result<Option<&'static str>> {
+    for change in changes {
+        let path = change.path();
+        let Some(name) = path.file_name() else {
+            continue;
+        };
+        let parent_path = path.parent();
+        let io_err = |e| WorkdirError::io("stat", path.to_string(), e);
+        let parent = fsx::walk_dirs(root, parent_path.names(), false).map_err(io_err)?;
+        let st = match parent {
+            Some(parent) => fsx::lstat_at(parent.as_fd(), name.as_bytes()).map_err(io_err)?,
+            None if from
+                .get(&parent_path)?
+                .is_some_and(|e| e.kind == EntryKind::Dir) =>
+            {
+                return Ok(Some("a directory on the way is missing or not a directory"));
+            }
+            None => None,
+        };
+        let old = match change {
+            Change::Added { .. } => {
+                if st.is_some() {
+                    return Ok(Some("a path the target adds already exists"));
+                }
+                continue;
+            }
+            Change::Deleted { entry, .. } => entry,
+            Change::Modified { old, .. } | Change::TypeChanged { old, .. } => old,
+        };
+        let Some(st) = st else {
+            return Ok(Some("a path the directory should hold is missing"));
+        };
+        if old.kind == EntryKind::Dir {
+            if !fsx::is_dir(&st) {
+                return Ok(Some("a directory was replaced"));
+            }
+            continue;
+        }
+        let now = super::state::FileStat::from_rustix(&st);
+        let ok = state
+            .cache
+            .get(&path.to_bytes())
+            .is_some_and(|c| c.kind == old.kind && c.hash == old.hash && c.matches(&now));
+        if !ok {
+            return Ok(Some("a file the diff touches changed on disk"));
+        }
+    }
+    Ok(None)
+}
+
+/// Makes `dir` hold exactly `to` (outside ignored and protected paths).
+pub fn checkout(
+    from: Option<&Vst>,
+    to: &Vst,
+    blobs: &dyn ObjectStore,
+    dir: &Path,
+    state_path: &Path,
+    options: &CheckoutOptions,
+    progress: &dyn Fn(u64, u64),
+) -> Result<Report> {
+    let _span = tracing::info_span!("checkout", dir = %dir.display()).entered();
+    fs::create_dir_all(dir).map_err(|e| WorkdirError::io("create directory", dir, e))?;
+    let root = fsx::open_root(dir).map_err(|e| WorkdirError::io("open", dir, e))?;
+    let mut state = WorkdirState::load_or_default(state_path)?;
+    let to_root = to.root_hash();
+
+    let mut fallback = if options.full {
+        Some("a full scan was requested")
+    } else if state.in_progress.is_some() {
+        Some("an earlier checkout was interrupted")
+    } else if from.is_none() {
+        Some("the caller does not know what the directory holds")
+    } else if state.holds.is_none() || state.holds != from.map(Vst::root_hash) {
+        Some("the recorded state does not say the directory holds `from`")
+    } else {
+        None
+    };
+    let mut changes = Vec::new();
+    if let (None, Some(from)) = (fallback, from) {
+        changes = from.diff(to)?;
+        fallback = fast_path_blocker(root.as_fd(), from, &changes, &state)?;
+    }
+    let mut report = Report::default();
+    if let Some(reason) = fallback {
+        tracing::debug!(reason, "checkout scans the directory");
+        let mut scan = Scan::new(dir, &options.capture, &state.cache, true, to.algorithm());
+        let actual = scan.run(to)?;
+        report = scan.report;
+        state.cache = scan.new_cache;
+        changes = actual.diff(to)?;
+    }
+    report.fast_path = fallback.is_none();
+    report.fallback = fallback;
+    for change in &changes {
+        if touches_protected(&options.capture.protected, change.path()) {
+            return Err(WorkdirError::Protected {
+                path: change.path().clone(),
+            });
+        }
+    }
+
+    state.in_progress = Some((state.holds.take(), to_root));
+    state.save(state_path)?;
+    let mut applier = Applier {
+        root: root.as_fd(),
+        dir,
+        to,
+        blobs,
+        fail_after_ops: options.fail_after_ops,
+        progress,
+        report,
+        ops: 0,
+    };
+    applier.apply(&changes, Some(&mut state))?;
+    if options.sync {
+        rustix::fs::syncfs(&root).map_err(|e| WorkdirError::io("sync", dir, e.into()))?;
+    }
+    state.in_progress = None;
+    state.holds = Some(to_root);
+    state.save(state_path)?;
+    Ok(applier.report)
+}

@@ -1,0 +1,261 @@
+//! File-system primitives that never follow a symlink while writing.
+//!
+//! Every write starts from a descriptor of the working directory's root and
+//! descends one component at a time with `openat(O_DIRECTORY | O_NOFOLLOW)`,
+//! so a symlink planted anywhere on the way is seen (and replaced when the
+//! snapshot wants a directory there) instead of being written through. Files
+//! are written under a temporary name in their final directory and renamed
+//! into place, so a reader (or a killed checkout) sees the old or the new
+//! file, never half of one.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Write as _};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use helios_types::{Name, RepoPath};
+use helios_vst::LeafKind;
+use rustix::fs::{AtFlags, Mode, OFlags};
+
+use super::state::FileStat;
+
+/// Prefix of the temporary files checkout writes before renaming them.
+pub const TMP_PREFIX: &[u8] = b".helios-tmp-";
+
+/// Deepest directory nesting removed recursively; deeper trees are an error
+/// instead of a stack overflow.
+const MAX_REMOVE_DEPTH: usize = 4096;
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The file-system path of a tree path beneath `root`, for error messages
+/// and for reads.
+pub(crate) fn disk_path(root: &Path, path: &RepoPath) -> PathBuf {
+    if path.is_root() {
+        return root.to_path_buf();
+    }
+    root.join(OsStr::from_bytes(&path.to_bytes()))
+}
+
+/// The permission bits a leaf is written with.
+pub(crate) fn leaf_mode(kind: LeafKind) -> u32 {
+    match kind {
+        LeafKind::Executable => 0o755,
+        LeafKind::File | LeafKind::Symlink => 0o644,
+    }
+}
+
+fn is_not_dir(e: &io::Error) -> bool {
+    matches!(
+        rustix::io::Errno::from_io_error(e),
+        Some(rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP)
+    )
+}
+
+/// Opens a directory that must exist, following symlinks (the caller's root
+/// path is trusted; everything beneath it is not).
+pub(crate) fn open_root(path: &Path) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// Opens the directory `name` in `parent` without following a symlink.
+pub(crate) fn open_dir_at(parent: BorrowedFd<'_>, name: &[u8]) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// Opens (or, with `create`, makes) the directory `name` in `parent`. With
+/// `create`, a file or symlink in the way is removed first. Without it, a
+/// missing or non-directory entry gives `Ok(None)`.
+pub(crate) fn enter_dir(
+    parent: BorrowedFd<'_>,
+    name: &[u8],
+    create: bool,
+) -> io::Result<Option<OwnedFd>> {
+    match open_dir_at(parent, name) {
+        Ok(fd) => return Ok(Some(fd)),
+        Err(e) if !create && (e.kind() == io::ErrorKind::NotFound || is_not_dir(&e)) => {
+            return Ok(None);
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) if is_not_dir(&e) => {
+            rustix::fs::unlinkat(parent, name, AtFlags::empty())?;
+        }
+        Err(e) => return Err(e),
+    }
+    match rustix::fs::mkdirat(parent, name, Mode::from_raw_mode(0o755)) {
+        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+        Err(e) => return Err(e.into()),
+    }
+    open_dir_at(parent, name).map(Some)
+}
+
+/// Opens the directory at `names` beneath `root` (see [`enter_dir`]).
+pub(crate) fn walk_dirs(
+    root: BorrowedFd<'_>,
+    names: &[Name],
+    create: bool,
+) -> io::Result<Option<OwnedFd>> {
+    let mut current: Option<OwnedFd> = None;
+    for name in names {
+        let parent = match &current {
+            Some(fd) => fd.as_fd(),
+            None => root,
+        };
+        match enter_dir(parent, name.as_bytes(), create)? {
+            Some(fd) => current = Some(fd),
+            None => return Ok(None),
+        }
+    }
+    match current {
+        Some(fd) => Ok(Some(fd)),
+        None => rustix::fs::openat(
+            root,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map(Some)
+        .map_err(Into::into),
+    }
+}
+
+/// `lstat` of `name` in `parent`; `None` when absent.
+pub(crate) fn lstat_at(
+    parent: BorrowedFd<'_>,
+    name: &[u8],
+) -> io::Result<Option<rustix::fs::Stat>> {
+    match rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(st)),
+        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// True when the stat describes a directory.
+pub(crate) fn is_dir(st: &rustix::fs::Stat) -> bool {
+    rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory
+}
+
+/// Creates a leaf that must not exist yet (materialize into an empty directory).
+pub(crate) fn create_leaf(
+    parent: BorrowedFd<'_>,
+    name: &[u8],
+    kind: LeafKind,
+    bytes: &[u8],
+) -> io::Result<()> {
+    match kind {
+        LeafKind::Symlink => rustix::fs::symlinkat(bytes, parent, name).map_err(Into::into),
+        LeafKind::File | LeafKind::Executable => write_new_file(parent, name, kind, bytes),
+    }
+}
+
+fn write_new_file(
+    parent: BorrowedFd<'_>,
+    name: &[u8],
+    kind: LeafKind,
+    bytes: &[u8],
+) -> io::Result<()> {
+    let fd = rustix::fs::openat(
+        parent,
+        name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )?;
+    // Set the exact mode on the descriptor: the umask must not change it.
+    rustix::fs::fchmod(&fd, Mode::from_raw_mode(leaf_mode(kind)))?;
+    let mut file = File::from(fd);
+    file.write_all(bytes)
+}
+
+/// Writes a leaf atomically: a temporary entry in `parent`, renamed over
+/// `name`; whatever was at `name` (a file, a symlink, a whole directory) is
+/// replaced. Returns the new entry's `lstat`.
+pub(crate) fn replace_leaf(
+    parent: BorrowedFd<'_>,
+    name: &[u8],
+    kind: LeafKind,
+    bytes: &[u8],
+) -> io::Result<FileStat> {
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut tmp = TMP_PREFIX.to_vec();
+    tmp.extend_from_slice(format!("{}-{n}", std::process::id()).as_bytes());
+    // A leftover from a killed process with a recycled pid may be in the way.
+    remove_tree_at(parent, &tmp)?;
+    create_leaf(parent, &tmp, kind, bytes).inspect_err(|_| {
+        let _ = rustix::fs::unlinkat(parent, tmp.as_slice(), AtFlags::empty());
+    })?;
+    let renamed = match rustix::fs::renameat(parent, tmp.as_slice(), parent, name) {
+        Err(rustix::io::Errno::ISDIR | rustix::io::Errno::NOTEMPTY | rustix::io::Errno::EXIST) => {
+            remove_tree_at(parent, name).and_then(|()| {
+                rustix::fs::renameat(parent, tmp.as_slice(), parent, name).map_err(Into::into)
+            })
+        }
+        other => other.map_err(Into::into),
+    };
+    if let Err(e) = renamed {
+        let _ = rustix::fs::unlinkat(parent, tmp.as_slice(), AtFlags::empty());
+        return Err(e);
+    }
+    let st = rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    Ok(FileStat::from_rustix(&st))
+}
+
+/// Makes `name` in `parent` a directory: an existing directory is kept, a
+/// leaf in the way is removed.
+pub(crate) fn ensure_dir(parent: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
+    enter_dir(parent, name, true).map(drop)
+}
+
+/// Removes `name` from `parent`, a directory with everything beneath it.
+/// Nothing is followed; an absent entry is not an error.
+pub(crate) fn remove_tree_at(parent: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
+    remove_tree_depth(parent, name, 0)
+}
+
+fn remove_tree_depth(parent: BorrowedFd<'_>, name: &[u8], depth: usize) -> io::Result<()> {
+    let Some(st) = lstat_at(parent, name)? else {
+        return Ok(());
+    };
+    if !is_dir(&st) {
+        return match rustix::fs::unlinkat(parent, name, AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        };
+    }
+    if depth >= MAX_REMOVE_DEPTH {
+        return Err(io::Error::other("directory nesting too deep to remove"));
+    }
+    let dir = open_dir_at(parent, name)?;
+    for child in list_dir(dir.as_fd())? {
+        remove_tree_depth(dir.as_fd(), &child, depth + 1)?;
+    }
+    match rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The names in a directory (without `.` and `..`).
+pub(crate) fn list_dir(dir: BorrowedFd<'_>) -> io::Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for entry in rustix::fs::Dir::read_from(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            out.push(name.to_vec());
+        }
+    }
+    Ok(out)
+}

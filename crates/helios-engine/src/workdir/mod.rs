@@ -1,0 +1,167 @@
+//! Working directories: real directories that tools (compilers, test
+//! suites) run in, kept in step with snapshots at a cost proportional to
+//! what changed.
+//!
+//! # Operations
+//!
+//! - [`materialize`] writes a tree, or the paths a filter selects, into an
+//!   empty directory: bytes, the executable bit (0o755 / 0o644 set exactly,
+//!   whatever the umask), symlinks and empty directories.
+//! - [`checkout`] makes a directory hold exactly a target tree, writing,
+//!   deleting and retyping only what differs. The directory's recorded
+//!   [`WorkdirState`] says which tree it holds; when that is the `from` tree
+//!   the caller names, only `from.diff(to)` is touched (each touched path's
+//!   `lstat` is first checked against the stat cache). Otherwise, or after an
+//!   interrupted checkout, the directory is scanned (settled stat-cache
+//!   entries spare re-reading) and the scan is diffed against the target.
+//! - [`capture`] reads a directory back into a tree: it starts from the
+//!   tree the directory is believed to hold and applies edits only for
+//!   leaves whose `lstat` (size, mtime, ctime, inode, device, mode) differs
+//!   from the stat cache, so unchanged files are neither read nor hashed and
+//!   the engine's commit exports only changed objects.
+//! - [`OverlayMount`] (Linux) mounts overlayfs over a read-only
+//!   materialization of a base tree; its upper layer holds only the node's
+//!   difference, and [`OverlayMount::capture`] scans only that layer.
+//!
+//! # Choices
+//!
+//! - Writes go through directory descriptors, one `openat(O_NOFOLLOW)` per
+//!   component (see `fsx`): a symlink planted in the directory is replaced
+//!   when the tree wants a directory there, never written through. Names
+//!   are validated [`helios_types::Name`]s, so `..` or `/` cannot occur.
+//! - Each file is written under a temporary name in its own directory and
+//!   renamed into place. The state file records "in progress from → to"
+//!   before the first write and "holds to" after the last, so a killed
+//!   checkout leaves a record that forces the next one to scan and finish.
+//!   Files are not fsynced one by one; [`CheckoutOptions::sync`] runs one
+//!   `syncfs` before the final record for power-loss durability.
+//! - A stat-cache entry is trusted only when its mtime and ctime are at
+//!   least [`state::RACY_NS`] older than the moment the stat was taken (git's
+//!   "racily clean" rule): a change within the same timestamp tick cannot go
+//!   unseen. Files checkout just wrote are therefore hashed once by the next
+//!   capture.
+//! - Protected paths (the store directory) are never captured, written,
+//!   deleted or replaced; a tree that names one is refused before any write.
+//! - Ignored paths (`.heliosignore` in any directory, `.gitignore` on
+//!   request; deeper files win, `.heliosignore` before `.gitignore` at one
+//!   level) are never captured, and checkout's scan leaves them alone: build
+//!   outputs survive a switch unless a tree path needs their place or their
+//!   directory is deleted.
+//!
+//! # Invariants
+//!
+//! 1. Nothing is written outside the working directory, and nothing at or
+//!    beneath a protected path is written or removed.
+//! 2. After `checkout` returns `Ok`, the directory's non-ignored content
+//!    equals the target tree, and the state file says it holds the target.
+//! 3. A failed or killed `checkout` leaves a state that makes the next
+//!    `checkout` scan; that one converges.
+//! 4. `capture` changes nothing on disk but the state file, and that only
+//!    on success.
+
+mod apply;
+mod error;
+mod fsx;
+pub mod overlay;
+mod scan;
+pub mod state;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use helios_types::RepoPath;
+use helios_vst::Vst;
+
+pub use apply::{checkout, materialize};
+pub use error::WorkdirError;
+pub use fsx::TMP_PREFIX;
+pub use overlay::OverlayMount;
+pub use scan::{GITIGNORE, HELIOSIGNORE};
+pub use state::{StatEntry, WorkdirState};
+
+/// What to capture and what never to touch.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureOptions {
+    /// Also honour `.gitignore` files (`.heliosignore` files always count).
+    pub gitignore: bool,
+    /// Paths relative to the directory that are never captured, written or
+    /// removed: the store directory (e.g. `.helios`).
+    pub protected: Vec<RepoPath>,
+}
+
+/// How [`checkout`] runs.
+#[derive(Debug, Clone, Default)]
+pub struct CheckoutOptions {
+    /// Ignore rules and protected paths for the scan and the writes.
+    pub capture: CaptureOptions,
+    /// Scan the directory even when the recorded state allows the fast path.
+    pub full: bool,
+    /// `syncfs` the directory's file system before recording completion.
+    pub sync: bool,
+    /// Fault injection for crash tests: fail with
+    /// [`WorkdirError::Injected`] once this many file operations are done,
+    /// leaving the state "in progress". `None` in production.
+    pub fail_after_ops: Option<u64>,
+}
+
+/// What an operation did. Counters an operation has no use for stay zero.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Files, executables and symlinks written.
+    pub files_written: u64,
+    /// Bytes of the leaves written.
+    pub bytes_written: u64,
+    /// Directories created.
+    pub dirs_created: u64,
+    /// Entries removed (a directory with its content counts once).
+    pub removed: u64,
+    /// Leaves a scan looked at (`lstat`).
+    pub files_scanned: u64,
+    /// Leaves a scan read and hashed (the rest came from the stat cache).
+    pub files_hashed: u64,
+    /// Bytes read and hashed.
+    pub bytes_hashed: u64,
+    /// Special files (fifos, sockets, devices) left out of a capture.
+    pub skipped: u64,
+    /// Tree edits a capture produced.
+    pub edits: u64,
+    /// Checkout touched only the diff between `from` and the target.
+    pub fast_path: bool,
+    /// Why checkout scanned the directory instead, if it did.
+    pub fallback: Option<&'static str>,
+}
+
+/// The tree a capture read, with its report.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    /// The directory's content as a tree: the base plus the changes.
+    /// Changed leaves hold their bytes pending, so the engine's commit
+    /// exports exactly them.
+    pub tree: Vst,
+    /// What the capture read.
+    pub report: Report,
+}
+
+/// Reads `dir` into a tree, starting from `base` (the tree the directory is
+/// believed to hold; an empty tree when unknown) and using the stat cache
+/// kept in the state file at `state_path`. On success the state records
+/// that the directory holds the captured tree.
+pub fn capture(
+    dir: &Path,
+    base: &Vst,
+    options: &CaptureOptions,
+    state_path: &Path,
+) -> Result<Captured, WorkdirError> {
+    let _span = tracing::info_span!("capture", dir = %dir.display()).entered();
+    let mut state = WorkdirState::load_or_default(state_path)?;
+    let mut scan = scan::Scan::new(dir, options, &state.cache, false, base.algorithm());
+    let tree = scan.run(base)?;
+    let report = scan.report;
+    let cache = scan.new_cache;
+    state.cache = cache;
+    state.holds = Some(tree.root_hash());
+    state.in_progress = None;
+    state.save(state_path)?;
+    Ok(Captured { tree, report })
+}

@@ -1,0 +1,386 @@
+//! Overlay working directories (Linux): the lower layer is a read-only
+//! materialization of a base tree, made once by the caller with
+//! [`materialize`](super::materialize); a node's directory is an overlayfs
+//! mount whose upper layer holds only the node's difference from the base.
+//!
+//! The difference is applied through the mounted directory, so overlayfs
+//! itself records it: changed files are full copies in the upper layer,
+//! deletions are whiteouts (character devices 0/0), and a directory that
+//! replaced a lower one is marked opaque (`trusted.overlay.opaque`, or
+//! `user.overlay.opaque` when mounted with `userxattr` in a user namespace).
+//! [`OverlayMount::capture`] reads those three things back from the upper
+//! layer only, so its cost follows the difference, not the tree.
+//!
+//! Mount options: `redirect_dir=off` and `metacopy=off` keep every change
+//! visible in the upper layer as one of the three forms above (a renamed
+//! lower directory then fails with `EXDEV` and tools copy instead).
+//! Not supported: ignore rules that a lower `.heliosignore` would apply to
+//! untouched lower paths (a base tree is captured with its rules already).
+
+use std::ffi::CString;
+use std::fs;
+use std::os::fd::AsFd as _;
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use helios_types::store::ObjectStore;
+use helios_types::{Blob, EntryKind, Name, RepoPath};
+use helios_vst::{Content, Edit, Entry, Vst};
+use rustix::mount::{MountFlags, UnmountFlags};
+
+use super::apply::Applier;
+use super::error::{Result, WorkdirError};
+use super::scan::{GITIGNORE, HELIOSIGNORE, IgnoreStack, is_protected, leaf_kind, read_leaf};
+use super::{CaptureOptions, Captured, Report, fsx};
+
+/// A mounted overlay working directory. Unmount it with
+/// [`OverlayMount::unmount`]; dropping it unmounts lazily (detached).
+#[derive(Debug)]
+pub struct OverlayMount {
+    merged: PathBuf,
+    upper: PathBuf,
+    work: PathBuf,
+    base: Vst,
+    userxattr: bool,
+    mounted: bool,
+}
+
+fn check_mount_path(path: &Path) -> Result<()> {
+    if path
+        .as_os_str()
+        .as_bytes()
+        .iter()
+        .any(|b| matches!(b, b',' | b':' | b'\\'))
+    {
+        return Err(WorkdirError::BadMountPath {
+            path: path.to_path_buf(),
+            reason: "overlayfs paths may not contain `,`, `:` or `\\`",
+        });
+    }
+    Ok(())
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    fs::canonicalize(path).map_err(|e| WorkdirError::io("resolve", path, e))
+}
+
+fn empty_dir(path: &Path) -> Result<()> {
+    fs::create_dir_all(path).map_err(|e| WorkdirError::io("create directory", path, e))?;
+    let mut read = fs::read_dir(path).map_err(|e| WorkdirError::io("read directory", path, e))?;
+    if read.next().is_some() {
+        return Err(WorkdirError::NotEmpty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+impl OverlayMount {
+    /// Mounts overlayfs at `merged` with `lower` (a materialization of
+    /// `base`) as the lower layer and `scratch/upper`, `scratch/work` (made
+    /// here, must be empty) as upper and work directories, then applies
+    /// `base.diff(node)` through the mount with bytes from `node`/`blobs`.
+    ///
+    /// Fails with [`WorkdirError::OverlayUnavailable`] (one line saying why)
+    /// when this process may not mount overlayfs; fall back to plain mode.
+    pub fn create(
+        lower: &Path,
+        base: &Vst,
+        node: &Vst,
+        blobs: &dyn ObjectStore,
+        scratch: &Path,
+        merged: &Path,
+    ) -> Result<OverlayMount> {
+        let _span = tracing::info_span!("overlay_create", merged = %merged.display()).entered();
+        let upper = scratch.join("upper");
+        let work = scratch.join("work");
+        empty_dir(&upper)?;
+        empty_dir(&work)?;
+        fs::create_dir_all(merged).map_err(|e| WorkdirError::io("create directory", merged, e))?;
+        let (lower, upper, work, merged) = (
+            absolute(lower)?,
+            absolute(&upper)?,
+            absolute(&work)?,
+            absolute(merged)?,
+        );
+        for p in [&lower, &upper, &work, &merged] {
+            check_mount_path(p)?;
+        }
+        let userxattr = !rustix::process::geteuid().is_root();
+        let mut data = format!(
+            "lowerdir={},upperdir={},workdir={},redirect_dir=off,metacopy=off",
+            lower.display(),
+            upper.display(),
+            work.display()
+        );
+        if userxattr {
+            data.push_str(",userxattr");
+        }
+        let data = CString::new(data).map_err(|_| WorkdirError::BadMountPath {
+            path: lower.clone(),
+            reason: "path contains NUL",
+        })?;
+        match rustix::mount::mount(
+            "overlay",
+            &merged,
+            "overlay",
+            MountFlags::empty(),
+            data.as_c_str(),
+        ) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::PERM | rustix::io::Errno::ACCESS) => {
+                return Err(WorkdirError::OverlayUnavailable {
+                    reason: "mounting overlayfs is not permitted (EPERM): run as root or inside a user namespace (unshare -Urm)"
+                        .to_owned(),
+                });
+            }
+            Err(rustix::io::Errno::NODEV) => {
+                return Err(WorkdirError::OverlayUnavailable {
+                    reason: "this kernel has no overlayfs (ENODEV)".to_owned(),
+                });
+            }
+            Err(e) => return Err(WorkdirError::io("mount overlay", &merged, e.into())),
+        }
+        let mut mount = OverlayMount {
+            merged,
+            upper,
+            work,
+            base: base.clone(),
+            userxattr,
+            mounted: true,
+        };
+        if let Err(e) = mount.apply(node, blobs) {
+            if let Err(un) = mount.umount() {
+                tracing::warn!(%un, "unmounting after a failed overlay create");
+            }
+            return Err(e);
+        }
+        Ok(mount)
+    }
+
+    fn apply(&self, node: &Vst, blobs: &dyn ObjectStore) -> Result<()> {
+        let changes = self.base.diff(node)?;
+        let root =
+            fsx::open_root(&self.merged).map_err(|e| WorkdirError::io("open", &self.merged, e))?;
+        let mut applier = Applier {
+            root: root.as_fd(),
+            dir: &self.merged,
+            to: node,
+            blobs,
+            fail_after_ops: None,
+            progress: &|_, _| {},
+            report: Report::default(),
+            ops: 0,
+        };
+        applier.apply(&changes, None)
+    }
+
+    /// The working directory (the merged view).
+    pub fn merged(&self) -> &Path {
+        &self.merged
+    }
+
+    /// The upper layer: only the node's difference.
+    pub fn upper(&self) -> &Path {
+        &self.upper
+    }
+
+    /// The base tree the lower layer holds.
+    pub fn base(&self) -> &Vst {
+        &self.base
+    }
+
+    /// Reads the node back: the base tree plus the edits the upper layer
+    /// holds (changed and added leaves with their bytes pending, whiteouts
+    /// as deletions, opaque directories as replaced ones).
+    pub fn capture(&self, options: &CaptureOptions) -> Result<Captured> {
+        let _span =
+            tracing::info_span!("overlay_capture", merged = %self.merged.display()).entered();
+        let mut scan = UpperScan {
+            mount: self,
+            options,
+            report: Report::default(),
+            edits: Vec::new(),
+            ignores: IgnoreStack::default(),
+        };
+        let listing = self.base.list(&RepoPath::root())?;
+        scan.dir(&mut Vec::new(), Some(listing))?;
+        scan.report.edits = scan.edits.len() as u64;
+        let tree = self.base.apply(&scan.edits)?;
+        Ok(Captured {
+            tree,
+            report: scan.report,
+        })
+    }
+
+    fn umount(&mut self) -> Result<()> {
+        if self.mounted {
+            rustix::mount::unmount(&self.merged, UnmountFlags::empty())
+                .map_err(|e| WorkdirError::io("unmount overlay", &self.merged, e.into()))?;
+            self.mounted = false;
+        }
+        Ok(())
+    }
+
+    /// Unmounts and removes the upper and work directories.
+    pub fn unmount(mut self) -> Result<()> {
+        self.umount()?;
+        for dir in [&self.upper, &self.work] {
+            fs::remove_dir_all(dir).map_err(|e| WorkdirError::io("remove", dir, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OverlayMount {
+    fn drop(&mut self) {
+        if self.mounted
+            && let Err(e) = rustix::mount::unmount(&self.merged, UnmountFlags::DETACH)
+        {
+            tracing::warn!(merged = %self.merged.display(), %e, "lazy unmount of an overlay failed");
+        }
+    }
+}
+
+struct UpperScan<'a> {
+    mount: &'a OverlayMount,
+    options: &'a CaptureOptions,
+    report: Report,
+    edits: Vec<Edit>,
+    ignores: IgnoreStack,
+}
+
+impl UpperScan<'_> {
+    fn opaque(&self, path: &Path) -> Result<bool> {
+        let names: &[&str] = if self.mount.userxattr {
+            &["user.overlay.opaque"]
+        } else {
+            &["trusted.overlay.opaque", "user.overlay.opaque"]
+        };
+        for name in names {
+            let mut buf = [0u8; 8];
+            match rustix::fs::lgetxattr(path, *name, &mut buf[..]) {
+                Ok(n) => return Ok(buf.get(..n) == Some(b"y".as_slice())),
+                Err(rustix::io::Errno::NODATA | rustix::io::Errno::NOTSUP) => {}
+                Err(e) => return Err(WorkdirError::io("read xattr", path, e.into())),
+            }
+        }
+        Ok(false)
+    }
+
+    fn dir(
+        &mut self,
+        names: &mut Vec<Name>,
+        base_listing: Option<Vec<(Name, Entry)>>,
+    ) -> Result<()> {
+        let rel_dir = RepoPath::from_names(names.iter().cloned());
+        let upper = fsx::disk_path(&self.mount.upper, &rel_dir);
+        let merged = fsx::disk_path(&self.mount.merged, &rel_dir);
+        let present = |f: &str| fs::symlink_metadata(merged.join(f)).is_ok_and(|m| m.is_file());
+        self.ignores.push(
+            &merged,
+            present(HELIOSIGNORE),
+            self.options.gitignore && present(GITIGNORE),
+        );
+        let result = self.entries(names, &upper, &merged, base_listing);
+        self.ignores.pop();
+        result
+    }
+
+    fn entries(
+        &mut self,
+        names: &mut Vec<Name>,
+        upper: &Path,
+        merged: &Path,
+        base_listing: Option<Vec<(Name, Entry)>>,
+    ) -> Result<()> {
+        let base: std::collections::BTreeMap<Name, Entry> =
+            base_listing.unwrap_or_default().into_iter().collect();
+        let mut raw_names = Vec::new();
+        for entry in
+            fs::read_dir(upper).map_err(|e| WorkdirError::io("read directory", upper, e))?
+        {
+            let entry = entry.map_err(|e| WorkdirError::io("read directory", upper, e))?;
+            raw_names.push(entry.file_name().as_bytes().to_vec());
+        }
+        raw_names.sort();
+        for raw in raw_names {
+            let os = std::ffi::OsStr::from_bytes(&raw);
+            let (up, mp) = (upper.join(os), merged.join(os));
+            let name = Name::new(&raw).map_err(|source| WorkdirError::BadName {
+                path: up.clone(),
+                source,
+            })?;
+            names.push(name.clone());
+            let rel = RepoPath::from_names(names.iter().cloned());
+            let md = fs::symlink_metadata(&up).map_err(|e| WorkdirError::io("stat", &up, e))?;
+            let base_entry = base.get(&name).copied();
+            let skip = is_protected(&self.options.protected, &rel)
+                || self.ignores.ignored(&mp, md.is_dir());
+            if !skip {
+                self.entry(names, &rel, &up, &md, base_entry)?;
+            }
+            names.pop();
+        }
+        Ok(())
+    }
+
+    fn entry(
+        &mut self,
+        names: &mut Vec<Name>,
+        rel: &RepoPath,
+        up: &Path,
+        md: &fs::Metadata,
+        base_entry: Option<Entry>,
+    ) -> Result<()> {
+        let ft = md.file_type();
+        if ft.is_char_device() && md.rdev() == 0 {
+            if base_entry.is_some() {
+                self.edits.push(Edit::delete_tree(rel.clone()));
+            }
+            return Ok(());
+        }
+        if ft.is_dir() {
+            let base_dir = base_entry.is_some_and(|e| e.kind == EntryKind::Dir);
+            if base_dir && !self.opaque(up)? {
+                let listing = self.mount.base.list(rel)?;
+                return self.dir(names, Some(listing));
+            }
+            if base_entry.is_some() {
+                self.edits.push(Edit::delete_tree(rel.clone()));
+            }
+            self.edits.push(Edit::make_dir(rel.clone()));
+            return self.dir(names, None);
+        }
+        let Some(kind) = leaf_kind(md) else {
+            self.report.skipped += 1;
+            return Ok(());
+        };
+        self.report.files_scanned += 1;
+        let bytes = read_leaf(up, kind).map_err(|e| WorkdirError::io("read", up, e))?;
+        self.report.files_hashed += 1;
+        self.report.bytes_hashed += bytes.len() as u64;
+        let hash = Blob::hash_of(self.mount.base.algorithm(), &bytes);
+        match base_entry {
+            Some(b) if b.kind == kind.entry_kind() && b.hash == hash => {}
+            Some(b) => {
+                if b.kind == EntryKind::Dir {
+                    self.edits.push(Edit::delete_tree(rel.clone()));
+                }
+                self.edits.push(Edit::write(
+                    rel.clone(),
+                    kind,
+                    Content::Bytes(Arc::from(bytes)),
+                ));
+            }
+            None => self.edits.push(Edit::write(
+                rel.clone(),
+                kind,
+                Content::Bytes(Arc::from(bytes)),
+            )),
+        }
+        Ok(())
+    }
+}
