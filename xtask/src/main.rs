@@ -8,6 +8,7 @@
 
 mod ci;
 mod cmd;
+mod jobs;
 mod prereqs;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +38,20 @@ enum Task {
     /// bindings, LLVM 22 tools, cargo-llvm-cov, cargo-deny) without running
     /// anything else.
     Setup,
+    /// The main job: build the CLI in release and run the MCTS demo on an
+    /// embedded RocksDB store (arguments after `--` go to `helios demo`).
+    Demo {
+        /// Passed to `helios demo` (e.g. `--nodes 1000 --seed 7 --json`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run the criterion benchmarks in release and gather their P50/P99
+    /// lines into target/bench-report.txt.
+    Bench {
+        /// Only this bench target (types, vst, l1cache, objstore, engine).
+        #[arg(long)]
+        only: Option<String>,
+    },
     /// Fuzz the object decoder with cargo-fuzz on the nightly toolchain for
     /// a number of seconds, growing the corpus kept in `fuzz/corpus/`.
     Fuzz {
@@ -56,6 +71,8 @@ fn main() -> anyhow::Result<()> {
         Task::InstallHooks => ci::install_hooks(),
         Task::Setup => prereqs::Prereqs::ensure().map(|_| ()),
         Task::Fuzz { seconds } => ci::fuzz(seconds),
+        Task::Demo { args } => jobs::demo(&args),
+        Task::Bench { only } => jobs::bench(only.as_deref()),
     }
 }
 

@@ -20,6 +20,14 @@ pub(crate) struct Prereqs {
 }
 
 impl Prereqs {
+    /// Makes sure building works: clang and libclang for RocksDB's bindings.
+    pub(crate) fn ensure_build() -> anyhow::Result<()> {
+        if !exists("clang", "--version") || !has_libclang() {
+            apt_install(&["clang", "libclang-dev"])?;
+        }
+        Ok(())
+    }
+
     /// Makes sure everything is there, installing what is missing when that
     /// is possible here.
     pub(crate) fn ensure() -> anyhow::Result<Prereqs> {
