@@ -182,6 +182,8 @@ pub(crate) struct Applier<'a> {
     pub(crate) progress: &'a dyn Fn(u64, u64),
     pub(crate) report: Report,
     pub(crate) ops: u64,
+    /// Stat-cache keys of the leaves written.
+    pub(crate) written: Vec<Vec<u8>>,
 }
 
 impl Applier<'_> {
@@ -253,6 +255,7 @@ impl Applier<'_> {
                 self.report.files_written += 1;
                 self.report.bytes_written += bytes.len() as u64;
                 if let Some(state) = cache {
+                    self.written.push(path.to_bytes());
                     state.forget(&path.to_bytes());
                     state.cache.insert(
                         path.to_bytes(),
@@ -399,8 +402,7 @@ pub fn checkout(
         }
     }
 
-    state.in_progress = Some((state.holds.take(), to_root));
-    state.save(state_path)?;
+    WorkdirState::mark_in_progress(state_path, state.holds.take(), to_root, options.sync)?;
     let mut applier = Applier {
         root: root.as_fd(),
         dir,
@@ -410,13 +412,24 @@ pub fn checkout(
         progress,
         report,
         ops: 0,
+        written: Vec::new(),
     };
     applier.apply(&changes, Some(&mut state))?;
     if options.sync {
         rustix::fs::syncfs(&root).map_err(|e| WorkdirError::io("sync", dir, e.into()))?;
     }
+    // Entries written here were statted as they were written; nobody else
+    // writes into the directory during a checkout (the engine owns it), so
+    // their racy window is measured from now, not from each write.
+    let end = now_ns();
+    for key in &applier.written {
+        if let Some(entry) = state.cache.get_mut(key) {
+            entry.recorded_ns = end;
+        }
+    }
     state.in_progress = None;
     state.holds = Some(to_root);
-    state.save(state_path)?;
+    state.save(state_path, options.sync)?;
+    WorkdirState::clear_in_progress(state_path)?;
     Ok(applier.report)
 }

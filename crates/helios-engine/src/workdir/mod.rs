@@ -33,13 +33,19 @@
 //!   renamed into place. The state file records "in progress from → to"
 //!   before the first write and "holds to" after the last, so a killed
 //!   checkout leaves a record that forces the next one to scan and finish.
-//!   Files are not fsynced one by one; [`CheckoutOptions::sync`] runs one
-//!   `syncfs` before the final record for power-loss durability.
+//!   The "in progress" record is a small marker file beside the state
+//!   file, so starting a checkout does not rewrite the stat cache. Files
+//!   and state are not fsynced by default (a killed process loses nothing
+//!   the page cache holds); [`CheckoutOptions::sync`] fsyncs the marker,
+//!   runs one `syncfs` before the final record and fsyncs it, for
+//!   power-loss safety.
 //! - A stat-cache entry is trusted only when its mtime and ctime are at
 //!   least [`state::RACY_NS`] older than the moment the stat was taken (git's
 //!   "racily clean" rule): a change within the same timestamp tick cannot go
-//!   unseen. Files checkout just wrote are therefore hashed once by the next
-//!   capture.
+//!   unseen. For files checkout wrote, the window is measured from the end
+//!   of the checkout (no one else writes into the directory during one), so
+//!   only the files written in its last few milliseconds are hashed again by
+//!   the next capture.
 //! - Protected paths (the store directory) are never captured, written,
 //!   deleted or replaced; a tree that names one is refused before any write.
 //! - Ignored paths (`.heliosignore` in any directory, `.gitignore` on
@@ -162,6 +168,6 @@ pub fn capture(
     state.cache = cache;
     state.holds = Some(tree.root_hash());
     state.in_progress = None;
-    state.save(state_path)?;
+    state.save(state_path, false)?;
     Ok(Captured { tree, report })
 }

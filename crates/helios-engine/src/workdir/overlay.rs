@@ -173,6 +173,7 @@ impl OverlayMount {
             progress: &|_, _| {},
             report: Report::default(),
             ops: 0,
+            written: Vec::new(),
         };
         applier.apply(&changes, None)
     }

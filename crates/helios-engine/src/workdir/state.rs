@@ -295,6 +295,23 @@ impl WorkdirState {
     /// Reads the state at `path`: `Ok(None)` when there is no file, an error
     /// when it cannot be read or does not decode.
     pub fn load(path: &Path) -> Result<Option<Self>> {
+        let main = Self::load_one(path)?;
+        match Self::load_one(&Self::marker_path(path))? {
+            Some(marker) if marker.in_progress.is_some() => {
+                let mut state = main.unwrap_or_default();
+                state.in_progress = marker.in_progress;
+                state.holds = None;
+                Ok(Some(state))
+            }
+            Some(_) => Err(WorkdirError::StateCorrupt {
+                path: Self::marker_path(path),
+                reason: "marker without a checkout",
+            }),
+            None => Ok(main),
+        }
+    }
+
+    fn load_one(path: &Path) -> Result<Option<Self>> {
         match fs::read(path) {
             Ok(bytes) => WorkdirState::decode(&bytes).map(Some).map_err(|reason| {
                 WorkdirError::StateCorrupt {
@@ -320,27 +337,46 @@ impl WorkdirState {
         }
     }
 
-    /// Writes the state atomically and durably: a temporary sibling, fsync,
-    /// rename over `path`, fsync of the parent directory.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
+    /// Writes the state atomically: a temporary sibling renamed over
+    /// `path`, so a killed process leaves the old or the new state. With
+    /// `durable`, the file and its directory are also fsynced (power loss).
+    pub fn save(&self, path: &Path, durable: bool) -> Result<()> {
+        write_atomic(path, &self.encode(), durable)
+    }
+
+    /// The path of the small "checkout in progress" marker kept beside the
+    /// state file at `path`, so starting a checkout does not rewrite the
+    /// whole stat cache.
+    pub fn marker_path(path: &Path) -> std::path::PathBuf {
+        let mut name = path.as_os_str().to_os_string();
+        name.push(".progress");
+        name.into()
+    }
+
+    /// Records durably-enough (see [`WorkdirState::save`]) that a checkout
+    /// from `from` to `to` has started in the directory whose state is at `path`.
+    pub fn mark_in_progress(
+        path: &Path,
+        from: Option<Hash>,
+        to: Hash,
+        durable: bool,
+    ) -> Result<()> {
+        let marker = WorkdirState {
+            holds: None,
+            in_progress: Some((from, to)),
+            cache: BTreeMap::new(),
         };
-        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-        tmp_name.push(format!(".tmp{}", std::process::id()));
-        let tmp = parent.join(tmp_name);
-        let write = || -> io::Result<()> {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(&self.encode())?;
-            f.sync_all()?;
-            Ok(())
-        };
-        write().map_err(|e| WorkdirError::io("write state", &tmp, e))?;
-        fs::rename(&tmp, path).map_err(|e| WorkdirError::io("rename state", path, e))?;
-        fs::File::open(parent)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| WorkdirError::io("sync state directory", parent, e))
+        write_atomic(&Self::marker_path(path), &marker.encode(), durable)
+    }
+
+    /// Removes the in-progress marker (after the final state is saved).
+    pub fn clear_in_progress(path: &Path) -> Result<()> {
+        let marker = Self::marker_path(path);
+        match fs::remove_file(&marker) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(WorkdirError::io("remove state marker", marker, e)),
+        }
     }
 
     /// Drops cache entries at `path` and beneath it.
@@ -390,6 +426,32 @@ impl<'a> Reader<'a> {
     fn hash(&mut self) -> std::result::Result<Hash, &'static str> {
         Ok(Hash::from_bytes(self.array()?))
     }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = parent.join(tmp_name);
+    let write = || -> io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        if durable {
+            f.sync_all()?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| WorkdirError::io("write state", &tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| WorkdirError::io("rename state", path, e))?;
+    if durable {
+        fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| WorkdirError::io("sync state directory", parent, e))?;
+    }
+    Ok(())
 }
 
 /// Nanoseconds since the epoch now (0 if the clock is before 1970).

@@ -630,7 +630,7 @@ fn state_round_trips_and_damage_is_detected() {
             hash: h(3),
         },
     );
-    state.save(&path).unwrap();
+    state.save(&path, true).unwrap();
     assert_eq!(WorkdirState::load(&path).unwrap(), Some(state.clone()));
     let mut bytes = fs::read(&path).unwrap();
     for i in 0..bytes.len() {
