@@ -144,6 +144,8 @@ fn latencies(w: &Workload) {
         .map(|_| {
             let a = w.base.apply(&w.edits(&mut rng, 5)).expect("edit");
             let b = w.base.apply(&w.edits(&mut rng, 5)).expect("edit");
+            // Search nodes are committed (hashed) before they are compared.
+            black_box((a.root_hash(), b.root_hash()));
             (a, b)
         })
         .collect();
@@ -180,22 +182,31 @@ fn rss() -> Option<u64> {
 }
 
 #[allow(clippy::print_stderr, reason = "benchmark report")]
-fn footprint(w: &Workload) {
-    let l = label(w.files);
-    let edits = build_edits(&w.paths, 3);
+fn footprint(files: usize) {
+    let l = label(files);
+    let paths: Vec<RepoPath> = source_paths(files)
+        .iter()
+        .map(|p| RepoPath::parse(p).expect("generated path"))
+        .collect();
+    let edits = build_edits(&paths, 3);
     let before = rss();
     let tree = Vst::new(ALG).apply(&edits).expect("build");
     black_box(tree.root_hash());
     let after = rss();
     drop(edits);
     if let (Some(b), Some(a)) = (before, after) {
-        let per = a.saturating_sub(b) as f64 / w.files as f64;
+        let per = a.saturating_sub(b) as f64 / files as f64;
         eprintln!(
             "memory: vst {l} tree RSS growth {} KiB = {per:.0} bytes per file entry",
             a.saturating_sub(b) / 1024
         );
     }
     black_box(tree);
+}
+
+#[allow(clippy::print_stderr, reason = "benchmark report")]
+fn sharing(w: &Workload) {
+    let l = label(w.files);
     let mut rng = SplitMix64::new(11);
     for n in [1, 5] {
         let fork = w.base.clone();
@@ -209,10 +220,13 @@ fn footprint(w: &Workload) {
 }
 
 fn bench(c: &mut Criterion) {
+    // Memory first, in a fresh process: freed trees of later steps would
+    // otherwise be reused and hide the growth.
+    footprint(100_000);
     for files in [10_000, 100_000] {
         let w = workload(files);
         latencies(&w);
-        footprint(&w);
+        sharing(&w);
         let mut group = c.benchmark_group(format!("vst_{}", label(files)));
         group
             .measurement_time(Duration::from_secs(3))
