@@ -63,8 +63,8 @@ impl Workload {
     fn edits(&self, rng: &mut SplitMix64, n: usize) -> Vec<Edit> {
         (0..n)
             .map(|_| {
-                let path = self.paths[rng.below(self.paths.len() as u64) as usize].clone();
-                let bytes = self.contents[rng.below(self.contents.len() as u64) as usize].clone();
+                let path = pick(rng, &self.paths).clone();
+                let bytes = pick(rng, &self.contents).clone();
                 Edit::file(path, bytes)
             })
             .collect()
@@ -74,7 +74,7 @@ impl Workload {
     fn stored_edits(&self, rng: &mut SplitMix64, n: usize) -> Vec<Edit> {
         (0..n)
             .map(|_| {
-                let path = self.paths[rng.below(self.paths.len() as u64) as usize].clone();
+                let path = pick(rng, &self.paths).clone();
                 Edit::stored(
                     path,
                     LeafKind::File,
@@ -84,6 +84,12 @@ impl Workload {
             })
             .collect()
     }
+}
+
+/// A random element of a non-empty slice.
+fn pick<'a, T>(rng: &mut SplitMix64, items: &'a [T]) -> &'a T {
+    let i = usize::try_from(rng.below(items.len() as u64)).unwrap_or(0);
+    &items[i]
 }
 
 fn label(files: usize) -> String {
