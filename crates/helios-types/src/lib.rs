@@ -19,4 +19,6 @@ pub use codec::{HEADER_LEN, ObjectHeader};
 pub use error::DecodeError;
 pub use hash::{HASH_LEN, Hash, HashAlgorithm, ObjectHasher, ParseHashError, SnapshotId};
 pub use name::{MAX_NAME_LEN, Name, NameError, RepoPath, validate_name};
-pub use object::{Blob, EntryKind, Object, ObjectKind, Snapshot, Tree, TreeEntry, TreeError};
+pub use object::{
+    Blob, EntryKind, EntryRef, Object, ObjectKind, Snapshot, Tree, TreeEntry, TreeError,
+};

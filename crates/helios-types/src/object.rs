@@ -189,6 +189,19 @@ pub struct TreeEntry {
     pub size: u64,
 }
 
+/// A tree entry by reference, for [`Tree::encode_sorted_into`].
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    /// The entry's name (a valid name).
+    pub name: &'a [u8],
+    /// What it is.
+    pub kind: EntryKind,
+    /// The blob or tree it names.
+    pub hash: &'a Hash,
+    /// Its size, as in [`TreeEntry::size`].
+    pub size: u64,
+}
+
 /// Why entries cannot form a tree.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TreeError {
@@ -249,19 +262,51 @@ impl Tree {
 
     /// The encoded object.
     pub fn encode(&self) -> Vec<u8> {
-        let names: usize = self.entries.iter().map(|e| e.name.as_bytes().len()).sum();
-        let mut w = Writer::object(12 + self.entries.len() * 43 + names);
-        w.u64(self.total_size);
-        w.u32(len_u32(self.entries.len()));
-        for e in &self.entries {
+        let mut out = Vec::new();
+        let entries = self.entries.iter().map(|e| EntryRef {
+            name: e.name.as_bytes(),
+            kind: e.kind,
+            hash: &e.hash,
+            size: e.size,
+        });
+        Self::encode_sorted_into(self.total_size, entries, &mut out);
+        out
+    }
+
+    /// Encodes a tree from borrowed entries into `out` (cleared first),
+    /// without building a `Tree`: for callers that already keep entries
+    /// sorted and unique with valid names and know their total size (the
+    /// VST), so hashing a directory allocates nothing.
+    ///
+    /// The caller guarantees the invariants `Tree::new` would check: names
+    /// strictly ascending, `total_size` the sum of the sizes. Debug builds
+    /// assert them.
+    pub fn encode_sorted_into<'a>(
+        total_size: u64,
+        entries: impl ExactSizeIterator<Item = EntryRef<'a>>,
+        out: &mut Vec<u8>,
+    ) {
+        let mut w = Writer::reuse(out, 12 + entries.len() * 64);
+        w.u64(total_size);
+        w.u32(len_u32(entries.len()));
+        let mut sum = 0u64;
+        let mut last: Option<&[u8]> = None;
+        for e in entries {
+            debug_assert!(
+                last.is_none_or(|l| l < e.name),
+                "entries not strictly sorted"
+            );
+            debug_assert!(validate_name(e.name).is_ok(), "invalid name");
+            last = Some(e.name);
+            sum = sum.wrapping_add(e.size);
             w.u8(e.kind.tag());
             w.u64(e.size);
             w.hash(e.hash.as_bytes());
-            let name = e.name.as_bytes();
-            w.u16(u16::try_from(name.len()).expect("Name guarantees at most u16::MAX bytes"));
-            w.raw(name);
+            w.u16(u16::try_from(e.name.len()).expect("names are at most u16::MAX bytes"));
+            w.raw(e.name);
         }
-        w.finish(ObjectKind::Tree)
+        debug_assert_eq!(sum, total_size, "total size is not the sum of entry sizes");
+        w.finish_into(ObjectKind::Tree);
     }
 
     /// This tree's hash.

@@ -127,7 +127,8 @@ fn visit(dir: &Arc<DirNode>, alg: HashAlgorithm, seen: &mut HashSet<Hash>, out: 
             Node::Lazy(_) => {}
         }
     }
-    let encoded = dir.to_tree(alg).encode();
+    let mut encoded = Vec::new();
+    dir.encode_into(alg, &mut encoded);
     let hash = match dir.memo_hash() {
         Some(hash) => hash,
         None => {

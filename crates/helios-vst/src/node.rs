@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use helios_types::{EntryKind, Hash, HashAlgorithm, Name, Tree, TreeEntry};
+use helios_types::{EntryKind, EntryRef, Hash, HashAlgorithm, Name, Tree};
 use imbl::OrdMap;
 
 /// The kinds of entry that hold a blob: everything but a directory.
@@ -133,6 +133,15 @@ impl Node {
         }
     }
 
+    /// The entry's hash by reference (a directory's is memoised in it).
+    pub(crate) fn hash_ref(&self, alg: HashAlgorithm) -> &Hash {
+        match self {
+            Node::Leaf(l) => &l.hash,
+            Node::Dir(d) => d.hash_ref(alg),
+            Node::Lazy(l) => &l.hash,
+        }
+    }
+
     /// The hash when it is known without hashing anything.
     pub(crate) fn known_hash(&self) -> Option<Hash> {
         match self {
@@ -148,6 +157,11 @@ impl Node {
             Node::Dir(_) | Node::Lazy(_) => EntryKind::Dir,
         }
     }
+}
+
+thread_local! {
+    /// Reused for every directory this thread hashes.
+    static ENCODE_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A directory: its entries in a persistent sorted map (so a fork shares
@@ -222,7 +236,23 @@ impl DirNode {
     /// This directory's tree hash, computed once. Only directories created
     /// by edits since the last hash are visited.
     pub(crate) fn hash(&self, alg: HashAlgorithm) -> Hash {
-        *self.hash.get_or_init(|| self.to_tree(alg).hash(alg))
+        *self.hash_ref(alg)
+    }
+
+    /// [`DirNode::hash`] by reference.
+    pub(crate) fn hash_ref(&self, alg: HashAlgorithm) -> &Hash {
+        self.hash.get_or_init(|| {
+            // Children first (recursion happens outside the buffer borrow),
+            // then one encoding into this thread's reused buffer: hashing a
+            // directory allocates nothing.
+            for node in self.entries.values() {
+                node.hash(alg);
+            }
+            ENCODE_BUF.with_borrow_mut(|buf| {
+                self.encode_into(alg, buf);
+                alg.digest(buf)
+            })
+        })
     }
 
     /// Records a hash computed elsewhere from this node's own encoding.
@@ -230,21 +260,18 @@ impl DirNode {
         let _ = self.hash.set(hash);
     }
 
-    /// The helios-types tree this directory encodes as.
-    pub(crate) fn to_tree(&self, alg: HashAlgorithm) -> Tree {
-        let entries = self
-            .entries
-            .iter()
-            .map(|(name, node)| TreeEntry {
-                name: name.clone(),
-                kind: node.entry_kind(),
-                hash: node.hash(alg),
-                size: node.size(),
-            })
-            .collect();
-        // Names come from a map (unique) and `size` is kept with checked
-        // arithmetic on every edit, so neither `TreeError` can occur.
-        Tree::new(entries).expect("VST invariant: unique names and a total that fits u64")
+    /// This directory's canonical tree encoding, written into `out` by
+    /// helios-types (the one implementation of the format). Names come
+    /// from a map (sorted, unique, validated) and sizes are kept with
+    /// checked arithmetic, which are the invariants it relies on.
+    pub(crate) fn encode_into(&self, alg: HashAlgorithm, out: &mut Vec<u8>) {
+        let entries = self.entries.iter().map(|(name, node)| EntryRef {
+            name: name.as_bytes(),
+            kind: node.entry_kind(),
+            hash: node.hash_ref(alg),
+            size: node.size(),
+        });
+        Tree::encode_sorted_into(self.size, entries, out);
     }
 
     pub(crate) fn is_persisted(&self) -> bool {

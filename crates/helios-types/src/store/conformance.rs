@@ -56,6 +56,11 @@ fn blob(store: &dyn ObjectStore, data: &[u8]) -> (Hash, Vec<u8>) {
     (store.algorithm().digest(&encoded), encoded)
 }
 
+/// The low byte of `n` (test data only).
+fn byte(n: usize) -> u8 {
+    n.to_le_bytes()[0]
+}
+
 /// Deterministic bytes of length `len` (a small xorshift; no dependency).
 fn bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -364,8 +369,8 @@ pub fn iteration_by_kind_in_hash_order(store: &dyn ObjectStore) {
     const CASE: &str = "iteration_by_kind_in_hash_order";
     let mut model: BTreeMap<Hash, Vec<u8>> = BTreeMap::new();
     let mut batch = WriteBatch::new();
-    for i in 0..40u64 {
-        let (bh, benc) = blob(store, &bytes(i, 50 + i as usize * 7));
+    for i in 0..40usize {
+        let (bh, benc) = blob(store, &bytes(i as u64, 50 + i * 7));
         let (th, tenc) = tree(store, &format!("f{i}.rs"), bh, benc.len() as u64);
         let (sh, senc) = snapshot(store, th, &format!("node {i}"));
         for (h, enc) in [(bh, benc), (th, tenc), (sh, senc)] {
@@ -424,13 +429,13 @@ pub fn meta_prefix_scans(store: &dyn ObjectStore) {
     ];
     let mut batch = WriteBatch::new();
     for (i, k) in keys.iter().enumerate() {
-        batch.put_meta(k.clone(), vec![i as u8]);
+        batch.put_meta(k.clone(), vec![byte(i)]);
     }
     write(store, batch, WriteMode::Sync, CASE);
     let sorted: BTreeMap<Vec<u8>, Vec<u8>> = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| (k.clone(), vec![i as u8]))
+        .map(|(i, k)| (k.clone(), vec![byte(i)]))
         .collect();
     for prefix in [
         &b""[..],
@@ -454,7 +459,7 @@ pub fn meta_prefix_scans(store: &dyn ObjectStore) {
     for (i, k) in keys.iter().enumerate() {
         assert_eq!(
             store.get_meta(k).expect("get_meta"),
-            Some(vec![i as u8]),
+            Some(vec![byte(i)]),
             "{CASE}: get_meta({k:?})"
         );
     }
@@ -504,8 +509,8 @@ pub fn deletes(store: &dyn ObjectStore) {
 /// repeated hashes answered each time.
 pub fn get_many_keeps_order(store: &dyn ObjectStore) {
     const CASE: &str = "get_many_keeps_order";
-    let objs: Vec<_> = (0..20u64)
-        .map(|i| blob(store, &bytes(i + 100, 10 + i as usize * 13)))
+    let objs: Vec<_> = (0..20usize)
+        .map(|i| blob(store, &bytes(i as u64 + 100, 10 + i * 13)))
         .collect();
     let mut batch = WriteBatch::new();
     for (h, e) in objs.iter().skip(1).step_by(2) {
@@ -572,8 +577,8 @@ pub fn matches_model(store: &dyn ObjectStore) {
     const CASE: &str = "matches_model";
     let mut objects: BTreeMap<Hash, Vec<u8>> = BTreeMap::new();
     let mut meta: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-    let pool: Vec<_> = (0..60u64)
-        .map(|i| blob(store, &bytes(i + 1000, (i as usize * 37) % 700)))
+    let pool: Vec<_> = (0..60usize)
+        .map(|i| blob(store, &bytes(i as u64 + 1000, (i * 37) % 700)))
         .collect();
     let rand = bytes(42, 4000);
     let mut r = rand.iter().map(|b| *b as usize).cycle();
@@ -590,12 +595,12 @@ pub fn matches_model(store: &dyn ObjectStore) {
         }
         for _ in 0..next(4) {
             batch.put_meta(
-                vec![b'k', next(20) as u8],
-                vec![step as u8, next(256) as u8],
+                vec![b'k', byte(next(20))],
+                vec![byte(step), byte(next(256))],
             );
         }
         for _ in 0..next(3) {
-            batch.meta_deletes.push(vec![b'k', next(20) as u8]);
+            batch.meta_deletes.push(vec![b'k', byte(next(20))]);
         }
         for h in &batch.object_deletes {
             objects.remove(h);
@@ -642,8 +647,8 @@ pub fn matches_model(store: &dyn ObjectStore) {
 pub fn survives_reopen<S: ObjectStore>(store: S, reopen: impl FnOnce(S) -> S) -> S {
     const CASE: &str = "survives_reopen";
     let mut expect = Vec::new();
-    for i in 0..200u64 {
-        let (h, e) = blob(&store, &bytes(i + 7, 20 + (i as usize % 50) * 40));
+    for i in 0..200usize {
+        let (h, e) = blob(&store, &bytes(i as u64 + 7, 20 + (i % 50) * 40));
         let mut batch = WriteBatch::new();
         batch
             .put_object(h, e.clone())
