@@ -1,4 +1,34 @@
-//! Monte Carlo Tree Search whose states are engine snapshots and whose reward includes the engine's own cost. Filled by the MCTS issue.
+//! Monte Carlo Tree Search whose states are Helios snapshots and whose
+//! reward includes the engine's own cost.
+//!
+//! - [`Mcts`] runs UCT (or PUCT with priors) over an [`Environment`]: an
+//!   action edits the parent's tree and is committed; the node is checked
+//!   out into a real [`Workdir`] and scored there; `total_reward =
+//!   code_reward − engine_cost` ([`reward`]).
+//! - The search pins the nodes it holds, unpins subtrees it prunes and runs
+//!   `gc()` periodically, so pins, memory and store stay bounded.
+//! - [`Telemetry`] holds the distributions it measured; [`demo`] is the
+//!   demonstration workload behind `helios demo`.
+//!
+//! The crate prints nothing: it returns data and strings for the CLI.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod config;
+pub mod demo;
+mod env;
+mod error;
+pub mod reward;
+mod rng;
+mod search;
+mod telemetry;
+mod workdir;
+
+pub use config::{Policy, SearchConfig};
+pub use env::{Environment, Proposal, Score, StateView};
+pub use error::{MctsError, MctsResult};
+pub use reward::{CostScope, CostWeights};
+pub use search::{Mcts, Node, NodeId};
+pub use telemetry::{Distribution, Telemetry};
+pub use workdir::{FsWorkdir, SwitchStats, Workdir};

@@ -1,0 +1,62 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+use helios_engine::EngineError;
+use helios_types::SnapshotId;
+use helios_vst::VstError;
+
+/// Everything a search can fail with. Variants name the operation and the
+/// path or snapshot concerned and keep the lower layer's error as the source.
+#[derive(Debug, thiserror::Error)]
+pub enum MctsError {
+    /// An engine call (commit, pin, gc, read) failed.
+    #[error("engine: {0}")]
+    Engine(#[from] EngineError),
+    /// A tree operation (edit, diff, lookup) failed.
+    #[error("tree: {0}")]
+    Vst(#[from] VstError),
+    /// A file-system operation in a working directory failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// What was being done ("write", "remove", "create directory"...).
+        op: &'static str,
+        /// The path concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file the working directory must hold has no bytes anywhere: not
+    /// pending in the tree and not in the store.
+    #[error("the bytes of {path} (snapshot {snapshot}) are not in the store")]
+    MissingContent {
+        /// The workspace path.
+        path: String,
+        /// The snapshot being checked out.
+        snapshot: SnapshotId,
+    },
+    /// The environment's scorer failed (a checker that could not run, or
+    /// printed something unexpected).
+    #[error("scorer: {0}")]
+    Scorer(String),
+    /// The environment refused an action or a state.
+    #[error("environment: {0}")]
+    Environment(String),
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl MctsError {
+    /// An I/O error on `path` during `op`.
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        MctsError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Result of a search call.
+pub type MctsResult<T> = Result<T, MctsError>;
