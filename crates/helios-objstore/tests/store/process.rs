@@ -57,7 +57,7 @@ fn batch_objects(store: &dyn ObjectStore, id: u64) -> Vec<(Hash, Vec<u8>)> {
     let count = 1 + id % 16;
     (0..count)
         .map(|j| {
-            let len = ((id * 7 + j * 131) % 3000) as usize;
+            let len = usize::try_from((id * 7 + j * 131) % 3000).unwrap_or(0);
             let mut data = format!("batch {id} object {j} ").into_bytes();
             data.extend(Rng::new(id * 100 + j).bytes(len));
             blob(store, &data)
@@ -178,7 +178,7 @@ fn sigkill_never_loses_an_acknowledged_batch_nor_leaves_a_partial_one() {
     let dir = tempfile::tempdir().expect("tempdir");
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
+        .map_or(1, |d| d.as_secs() ^ u64::from(d.subsec_nanos()));
     let mut rng = Rng::new(seed);
     let began = Instant::now();
     let mut next = 0u64;

@@ -23,10 +23,11 @@ fn object_data(i: u64) -> Vec<u8> {
         "fn ", "let ", "mut ", "self", ".value", "(index)", "{\n", "}\n", " -> ", "match ",
     ];
     let mut rng = Rng::new(i + 1);
-    let len = 64 + rng.below(2048) as usize;
+    let len = 64 + usize::try_from(rng.below(2048)).unwrap_or(0);
     let mut out = format!("// object {i}\n").into_bytes();
     while out.len() < len {
-        out.extend_from_slice(WORDS[rng.below(WORDS.len() as u64) as usize].as_bytes());
+        let word = usize::try_from(rng.below(WORDS.len() as u64)).unwrap_or(0);
+        out.extend_from_slice(WORDS[word].as_bytes());
     }
     out.truncate(len);
     out
@@ -39,7 +40,7 @@ fn stress_million_objects_put_reopen_sample() {
     let store = create(dir.path(), HashAlgorithm::Blake3);
     let began = Instant::now();
     let mut payload = 0u64;
-    for first in (0..OBJECTS).step_by(BATCH as usize) {
+    for first in (0..OBJECTS / BATCH).map(|b| b * BATCH) {
         let mut batch = WriteBatch::new();
         for i in first..first + BATCH {
             let (h, e) = blob(&store, &object_data(i));
