@@ -4,8 +4,8 @@
 //! 1. **Selection** descends from the root by the [`Policy`], skipping
 //!    exhausted subtrees (terminal, or every action tried and every child
 //!    exhausted).
-//! 2. **Expansion** applies an untried action's edits to the parent's tree,
-//!    commits it with the configured durability and pins it. Its
+//! 2. **Expansion** applies an untried action's edits to the parent's tree
+//!    and commits it, pinned in the same call, with the configured durability. Its
 //!    [`CommitMetrics`] are recorded on the node.
 //! 3. **Evaluation** switches the working directory to the node (timed) and
 //!    asks the environment to score it; scores are cached by root hash, so a
@@ -192,9 +192,9 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
             parents: Vec::new(),
             label: "mcts root".into(),
             metadata,
+            pin: true,
         };
         let (snapshot, commit) = engine.commit(&root, config.durability, meta)?;
-        engine.pin(&snapshot)?;
         let start = Instant::now();
         let switch = workdir.switch_to(&snapshot, &root)?;
         let initial_switch = start.elapsed();
@@ -591,9 +591,9 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
             parents: vec![parent_snapshot],
             label: proposal.action.to_string(),
             metadata,
+            pin: true,
         };
         let (snapshot, commit) = self.engine.commit(&vst, self.config.durability, meta)?;
-        self.engine.pin(&snapshot)?;
         self.live += 1;
         self.peak_live = self.peak_live.max(self.live);
 

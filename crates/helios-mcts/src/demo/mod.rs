@@ -1,1 +1,614 @@
-//! The demonstration workload.
+//! The demonstration behind `helios demo`: a generated workspace of
+//! thousands of files holding a small Python package with seeded defects
+//! and a real checker; a search over correct fixes, wrong fixes and
+//! wasteful variants (a correct fix that also drags in a few hundred KB of
+//! generated files); and the measured result.
+//!
+//! The scorer runs `python3 -B -I -S tests/check.py` in the working
+//! directory; `code_reward = reward_scale × checks passed / checks`, with
+//! `reward_scale = 100` by default: with the plan's cost weights an
+//! ordinary commit (about five new objects, tens of µs) costs around one
+//! point, so the code reward is kept in percent of checks passing rather
+//! than a fraction, or engine cost would outweigh solving the task.
+//!
+//! [`run_demo`] is the whole demo; [`DemoSearch`] exposes the steps (and
+//! the search's nodes) for tests; [`waste_experiment`] compares how often
+//! the final best path carries a wasteful variant with the cost weights on
+//! and off.
+
+mod env;
+mod workspace;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use helios_engine::{Durability, HeliosEngine, StateManager};
+use helios_vst::{Edit, parse_path};
+
+pub use env::{DemoAction, DemoEnv, FixKind};
+
+use crate::config::{Policy, SearchConfig};
+use crate::error::{MctsError, MctsResult};
+use crate::reward::{CostScope, CostWeights};
+use crate::search::Mcts;
+use crate::telemetry::Telemetry;
+use crate::workdir::FsWorkdir;
+
+/// The ref a durable demo run points at its best node.
+pub const BEST_REF: &str = "demo/best";
+
+/// Everything `helios demo` can be told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoConfig {
+    /// Nodes the search creates (each a commit, a checkout and a score).
+    pub nodes: usize,
+    /// Seed of the workspace (filler and which sites are defective) and of
+    /// the search.
+    pub seed: u64,
+    /// Files in the starting workspace (at least 16).
+    pub files: usize,
+    /// Defective sites, 1..=5.
+    pub defects: usize,
+    /// Engine-cost weights.
+    pub weights: CostWeights,
+    /// Which commits a node's reward pays for.
+    pub cost_scope: CostScope,
+    /// `code_reward = reward_scale × checks passed / checks`.
+    pub reward_scale: f64,
+    /// Durability of every node's commit.
+    pub durability: Durability,
+    /// Selection policy.
+    pub policy: Policy,
+    /// Deepest line of fixes.
+    pub max_depth: usize,
+    /// Children kept per fully expanded node.
+    pub keep_best_children: Option<usize>,
+    /// Most nodes pinned at once.
+    pub max_live_nodes: Option<usize>,
+    /// gc after every this many nodes.
+    pub gc_every: Option<usize>,
+    /// The store the caller opens the engine on (`run_demo` does not open
+    /// it: it is here so a CLI can keep one config).
+    pub store: PathBuf,
+    /// The working directory (must be empty or absent). `None`: a fresh
+    /// directory under the system temp dir, removed at the end.
+    pub workdir: Option<PathBuf>,
+    /// The Python interpreter that runs the checker.
+    pub python: PathBuf,
+    /// Leave the pins and the working directory in place at the end (for
+    /// inspection); by default the search unpins every node and points
+    /// [`BEST_REF`] at the best one.
+    pub keep: bool,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            nodes: 1000,
+            seed: 1,
+            files: 2000,
+            defects: 4,
+            weights: CostWeights::default(),
+            cost_scope: CostScope::Path,
+            reward_scale: 100.0,
+            durability: Durability::Async,
+            policy: Policy::default(),
+            max_depth: 8,
+            keep_best_children: Some(4),
+            max_live_nodes: Some(400),
+            gc_every: Some(250),
+            store: PathBuf::from(".helios"),
+            workdir: None,
+            python: PathBuf::from("python3"),
+            keep: false,
+        }
+    }
+}
+
+impl DemoConfig {
+    /// The search configuration this demo runs with.
+    pub fn search_config(&self) -> SearchConfig {
+        SearchConfig {
+            max_nodes: self.nodes,
+            policy: self.policy,
+            weights: self.weights,
+            cost_scope: self.cost_scope,
+            durability: self.durability,
+            max_depth: self.max_depth,
+            keep_best_children: self.keep_best_children,
+            prune_min_visits: 2,
+            max_live_nodes: self.max_live_nodes,
+            gc_every: self.gc_every,
+            cache_scores: true,
+            seed: self.seed,
+        }
+    }
+
+    fn validate(&self) -> MctsResult<()> {
+        if self.files < 16 {
+            return Err(MctsError::Config(format!(
+                "files = {} is below 16",
+                self.files
+            )));
+        }
+        if !(1..=5).contains(&self.defects) {
+            return Err(MctsError::Config(format!(
+                "defects = {} is outside 1..=5",
+                self.defects
+            )));
+        }
+        if !self.reward_scale.is_finite() || self.reward_scale <= 0.0 {
+            return Err(MctsError::Config(
+                "reward_scale must be finite and > 0".into(),
+            ));
+        }
+        self.search_config().validate()
+    }
+}
+
+/// What a demo run found and measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoReport {
+    /// Nodes created by the search (the root not counted).
+    pub nodes: u64,
+    /// Files in the starting workspace.
+    pub files: u64,
+    /// Seed.
+    pub seed: u64,
+    /// The best node passes every check.
+    pub solved: bool,
+    /// Total reward of the best node.
+    pub best_reward: f64,
+    /// Its code reward.
+    pub best_code_reward: f64,
+    /// Its engine cost.
+    pub best_engine_cost: f64,
+    /// The actions from the root to the best node.
+    pub best_path: Vec<String>,
+    /// Whether one of them is a wasteful variant.
+    pub best_path_wasteful: bool,
+    /// Share of the nodes created by a wasteful action.
+    pub wasteful_node_share: f64,
+    /// The engine's dedup ratio (`1 − new_bytes / logical_bytes`).
+    pub dedup_ratio: f64,
+    /// Commit latency per node, P50 µs.
+    pub commit_p50_us: f64,
+    /// Commit latency per node, P99 µs.
+    pub commit_p99_us: f64,
+    /// Working-directory switch latency per node, P50 µs.
+    pub switch_p50_us: f64,
+    /// Working-directory switch latency per node, P99 µs.
+    pub switch_p99_us: f64,
+    /// Bytes of the store's files on disk (`EngineStats::l2_disk_bytes`:
+    /// SST, blob files and memtables; 0 for an in-memory engine), after a
+    /// flush at the end of the search.
+    pub bytes_stored: u64,
+    /// Encoded bytes the commits created (`EngineStats::new_bytes`).
+    pub bytes_new: u64,
+    /// What full copies of every committed snapshot would hold
+    /// (`EngineStats::logical_bytes`).
+    pub bytes_logical: u64,
+    /// Bytes gc reclaimed over the run.
+    pub gc_reclaimed_bytes: u64,
+    /// Engine cost's share of the reward.
+    pub engine_cost_share: f64,
+    /// Wall time of the whole demo (workspace generation included), s.
+    pub wall_seconds: f64,
+    /// Everything the search measured.
+    pub telemetry: Telemetry,
+}
+
+impl DemoReport {
+    /// One line of JSON with the report's scalar fields and the best path.
+    pub fn to_json(&self) -> String {
+        let mut j = JsonLine::default();
+        j.num("nodes", self.nodes as f64);
+        j.bool("solved", self.solved);
+        j.num("best_reward", self.best_reward);
+        j.num("best_code_reward", self.best_code_reward);
+        j.num("best_engine_cost", self.best_engine_cost);
+        j.strings("best_path", &self.best_path);
+        j.bool("best_path_wasteful", self.best_path_wasteful);
+        j.num("wasteful_node_share", self.wasteful_node_share);
+        j.num("dedup_ratio", self.dedup_ratio);
+        j.num("commit_p50_us", self.commit_p50_us);
+        j.num("commit_p99_us", self.commit_p99_us);
+        j.num("switch_p50_us", self.switch_p50_us);
+        j.num("switch_p99_us", self.switch_p99_us);
+        j.num("bytes_stored", self.bytes_stored as f64);
+        j.num("bytes_new", self.bytes_new as f64);
+        j.num("bytes_logical", self.bytes_logical as f64);
+        j.num("gc_reclaimed_bytes", self.gc_reclaimed_bytes as f64);
+        j.num("engine_cost_share", self.engine_cost_share);
+        j.num("files", self.files as f64);
+        j.num("seed", self.seed as f64);
+        j.num("wall_seconds", self.wall_seconds);
+        j.finish()
+    }
+
+    /// A human-readable report: what was found, the telemetry, the store.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{} after {} nodes over a {}-file workspace (seed {}), {:.1} s",
+            if self.solved { "SOLVED" } else { "not solved" },
+            self.nodes,
+            self.files,
+            self.seed,
+            self.wall_seconds
+        );
+        let _ = writeln!(
+            s,
+            "best reward {:.2} = code {:.2} − engine cost {:.2}{}",
+            self.best_reward,
+            self.best_code_reward,
+            self.best_engine_cost,
+            if self.best_path_wasteful {
+                "  (path carries a wasteful variant)"
+            } else {
+                ""
+            }
+        );
+        for (i, a) in self.best_path.iter().enumerate() {
+            let _ = writeln!(s, "  {}. {a}", i + 1);
+        }
+        s.push_str(&self.telemetry.render());
+        let _ = writeln!(
+            s,
+            "store: dedup ratio {:.4}; {} bytes new of {} logical; {} bytes on disk; gc reclaimed {} bytes",
+            self.dedup_ratio,
+            self.bytes_new,
+            self.bytes_logical,
+            self.bytes_stored,
+            self.gc_reclaimed_bytes
+        );
+        s
+    }
+}
+
+#[derive(Default)]
+struct JsonLine(String);
+
+impl JsonLine {
+    fn key(&mut self, k: &str) {
+        self.0.push(if self.0.is_empty() { '{' } else { ',' });
+        push_json_string(&mut self.0, k);
+        self.0.push(':');
+    }
+    fn num(&mut self, k: &str, v: f64) {
+        self.key(k);
+        if v.is_finite() {
+            let _ = write!(self.0, "{v}");
+        } else {
+            self.0.push_str("null");
+        }
+    }
+    fn bool(&mut self, k: &str, v: bool) {
+        self.key(k);
+        self.0.push_str(if v { "true" } else { "false" });
+    }
+    fn strings(&mut self, k: &str, v: &[String]) {
+        self.key(k);
+        self.0.push('[');
+        for (i, s) in v.iter().enumerate() {
+            if i > 0 {
+                self.0.push(',');
+            }
+            push_json_string(&mut self.0, s);
+        }
+        self.0.push(']');
+    }
+    fn finish(mut self) -> String {
+        if self.0.is_empty() {
+            self.0.push('{');
+        }
+        self.0.push('}');
+        self.0
+    }
+}
+
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A demo search in progress: the steps of [`run_demo`], with the search
+/// open for inspection.
+#[derive(Debug)]
+pub struct DemoSearch<'e> {
+    engine: &'e HeliosEngine,
+    config: DemoConfig,
+    /// The search.
+    pub search: Mcts<'e, DemoEnv, FsWorkdir<'e>>,
+    workdir: PathBuf,
+    remove_workdir: bool,
+    started: Instant,
+}
+
+/// The starting workspace's files, as edits of an empty tree.
+pub fn workspace_edits(config: &DemoConfig) -> MctsResult<Vec<Edit>> {
+    let defects = workspace::defective_sites(config.seed, config.defects);
+    workspace::generate(config.seed, config.files, &defects)
+        .into_iter()
+        .map(|(path, bytes)| Ok(Edit::file(parse_path(path)?, bytes)))
+        .collect()
+}
+
+impl<'e> DemoSearch<'e> {
+    /// Generates the workspace, commits and checks out the root and scores it.
+    pub fn start(engine: &'e HeliosEngine, config: &DemoConfig) -> MctsResult<Self> {
+        let started = Instant::now();
+        config.validate()?;
+        let root = engine.empty_tree().apply(&workspace_edits(config)?)?;
+        let (workdir, remove_workdir) = match &config.workdir {
+            Some(dir) => (dir.clone(), false),
+            None => {
+                let nanos = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos());
+                let name = format!("helios-demo-{}-{}-{nanos}", std::process::id(), config.seed);
+                (std::env::temp_dir().join(name), true)
+            }
+        };
+        let wd = FsWorkdir::new(engine, &workdir)?;
+        let env = DemoEnv::new(engine.algorithm(), &config.python, config.reward_scale);
+        let search = match Mcts::new(engine, env, wd, root, config.search_config()) {
+            Ok(s) => s,
+            Err(e) => {
+                if remove_workdir {
+                    let _ = std::fs::remove_dir_all(&workdir);
+                }
+                return Err(e);
+            }
+        };
+        Ok(DemoSearch {
+            engine,
+            config: config.clone(),
+            search,
+            workdir,
+            remove_workdir,
+            started,
+        })
+    }
+
+    /// Runs the search to its node budget.
+    pub fn run(&mut self, progress: &dyn Fn(usize, usize)) -> MctsResult<()> {
+        self.search.run(progress)
+    }
+
+    /// The working directory.
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    /// What the run found and measured so far (flushes the engine so the
+    /// store's size is settled).
+    pub fn report(&self) -> MctsResult<DemoReport> {
+        self.engine.flush()?;
+        let s = &self.search;
+        let best = s.node(s.best());
+        let actions = s.actions_to(best.id);
+        let made = &s.nodes()[1..];
+        let wasteful = made
+            .iter()
+            .filter(|n| n.action.is_some_and(|a| a.is_wasteful()))
+            .count();
+        let stats = self.engine.stats();
+        let telemetry = s.telemetry();
+        Ok(DemoReport {
+            nodes: made.len() as u64,
+            files: self.config.files as u64,
+            seed: self.config.seed,
+            solved: best.solved,
+            best_reward: best.total_reward,
+            best_code_reward: best.code_reward,
+            best_engine_cost: best.engine_cost,
+            best_path: actions.iter().map(ToString::to_string).collect(),
+            best_path_wasteful: actions.iter().any(DemoAction::is_wasteful),
+            wasteful_node_share: if made.is_empty() {
+                0.0
+            } else {
+                wasteful as f64 / made.len() as f64
+            },
+            dedup_ratio: stats.dedup_ratio(),
+            commit_p50_us: telemetry.commit_latency_us.p50,
+            commit_p99_us: telemetry.commit_latency_us.p99,
+            switch_p50_us: telemetry.switch_latency_us.p50,
+            switch_p99_us: telemetry.switch_latency_us.p99,
+            bytes_stored: stats.l2_disk_bytes,
+            bytes_new: stats.new_bytes,
+            bytes_logical: stats.logical_bytes,
+            gc_reclaimed_bytes: telemetry.gc_bytes_reclaimed,
+            engine_cost_share: telemetry.engine_cost_share,
+            wall_seconds: self.started.elapsed().as_secs_f64(),
+            telemetry,
+        })
+    }
+
+    /// Ends the run: unless `keep`, points [`BEST_REF`] at the best node
+    /// (durable runs), unpins every node and removes a temporary working
+    /// directory.
+    pub fn finish(mut self) -> MctsResult<()> {
+        if self.config.keep {
+            return Ok(());
+        }
+        if self.config.durability != Durability::Memory {
+            let best = self.search.node(self.search.best()).snapshot;
+            self.engine.set_ref(BEST_REF, &best)?;
+        }
+        self.search.release()?;
+        if self.remove_workdir {
+            std::fs::remove_dir_all(&self.workdir)
+                .map_err(|e| MctsError::io("remove", &self.workdir, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// The whole demo: generate, search, report, release. `progress(done,
+/// total)` is called after every node.
+pub fn run_demo(
+    engine: &HeliosEngine,
+    config: &DemoConfig,
+    progress: &dyn Fn(usize, usize),
+) -> MctsResult<DemoReport> {
+    let mut demo = DemoSearch::start(engine, config)?;
+    let result = demo.run(progress).and_then(|()| demo.report());
+    let finished = demo.finish();
+    let report = result?;
+    finished?;
+    Ok(report)
+}
+
+/// One run of the waste experiment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WasteOutcome {
+    /// The best node passes every check.
+    pub solved: bool,
+    /// The best path carries a wasteful variant.
+    pub wasteful: bool,
+    /// Best total reward.
+    pub best_reward: f64,
+    /// Share of nodes created by wasteful actions.
+    pub wasteful_node_share: f64,
+    /// Bytes the commits created.
+    pub bytes_new: u64,
+}
+
+/// One seed, cost weights on and off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WasteRow {
+    /// Seed.
+    pub seed: u64,
+    /// With the configured weights.
+    pub on: WasteOutcome,
+    /// With [`CostWeights::OFF`].
+    pub off: WasteOutcome,
+}
+
+/// How often the final best path carries a wasteful variant, with engine
+/// cost in the reward and without.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WasteExperiment {
+    /// The weights of the "on" runs.
+    pub weights: CostWeights,
+    /// Nodes per run.
+    pub nodes: usize,
+    /// One row per seed.
+    pub rows: Vec<WasteRow>,
+}
+
+impl WasteExperiment {
+    fn rate(&self, pick: impl Fn(&WasteRow) -> &WasteOutcome) -> f64 {
+        if self.rows.is_empty() {
+            return 0.0;
+        }
+        self.rows.iter().filter(|r| pick(r).wasteful).count() as f64 / self.rows.len() as f64
+    }
+
+    /// Share of seeds whose best path is wasteful, cost weights on.
+    pub fn wasteful_rate_on(&self) -> f64 {
+        self.rate(|r| &r.on)
+    }
+
+    /// Share of seeds whose best path is wasteful, cost weights off.
+    pub fn wasteful_rate_off(&self) -> f64 {
+        self.rate(|r| &r.off)
+    }
+
+    /// A Markdown table: one row per seed and a total.
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "| seed | weights on ({} /µs, {} /object): best path wasteful | solved | wasteful nodes | weights off: best path wasteful | solved | wasteful nodes |",
+            self.weights.per_latency_us, self.weights.per_new_object
+        );
+        s.push_str("|---|---|---|---|---|---|---|\n");
+        let yn = |b: bool| if b { "yes" } else { "no" };
+        for r in &self.rows {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.0}% | {} | {} | {:.0}% |",
+                r.seed,
+                yn(r.on.wasteful),
+                yn(r.on.solved),
+                r.on.wasteful_node_share * 100.0,
+                yn(r.off.wasteful),
+                yn(r.off.solved),
+                r.off.wasteful_node_share * 100.0
+            );
+        }
+        let n = self.rows.len();
+        let count = |pick: fn(&WasteRow) -> bool| self.rows.iter().filter(|r| pick(r)).count();
+        let _ = writeln!(
+            s,
+            "| **all ({n} seeds, {} nodes each)** | **{}/{n}** | {}/{n} | | **{}/{n}** | {}/{n} | |",
+            self.nodes,
+            count(|r| r.on.wasteful),
+            count(|r| r.on.solved),
+            count(|r| r.off.wasteful),
+            count(|r| r.off.solved),
+        );
+        s
+    }
+}
+
+/// Runs the demo for every seed twice, with `base.weights` and with the
+/// weights off, and tabulates whether the final best path carries a
+/// wasteful variant. Runs gc between runs. `progress(done, total)` counts runs.
+pub fn waste_experiment(
+    engine: &HeliosEngine,
+    base: &DemoConfig,
+    seeds: &[u64],
+    progress: &dyn Fn(usize, usize),
+) -> MctsResult<WasteExperiment> {
+    let mut rows = Vec::with_capacity(seeds.len());
+    let total = seeds.len() * 2;
+    let mut done = 0;
+    let mut outcome = |weights: CostWeights, seed: u64| -> MctsResult<WasteOutcome> {
+        let config = DemoConfig {
+            seed,
+            weights,
+            keep: false,
+            workdir: None,
+            ..base.clone()
+        };
+        let report = run_demo(engine, &config, &|_, _| {})?;
+        engine.gc()?;
+        done += 1;
+        progress(done, total);
+        Ok(WasteOutcome {
+            solved: report.solved,
+            wasteful: report.best_path_wasteful,
+            best_reward: report.best_reward,
+            wasteful_node_share: report.wasteful_node_share,
+            bytes_new: report.bytes_new,
+        })
+    };
+    for &seed in seeds {
+        let on = outcome(base.weights, seed)?;
+        let off = outcome(CostWeights::OFF, seed)?;
+        rows.push(WasteRow { seed, on, off });
+    }
+    Ok(WasteExperiment {
+        weights: base.weights,
+        nodes: base.nodes,
+        rows,
+    })
+}
