@@ -74,6 +74,15 @@ pub fn report(name: &str, latency: Latency) {
     }
 }
 
+/// Prints one free-form report line (sizes, throughput) to stderr beside
+/// the latency lines.
+pub fn note(line: &str) {
+    #[allow(clippy::print_stderr, reason = "benchmark report")]
+    {
+        eprintln!("note: {line}");
+    }
+}
+
 /// A small deterministic PRNG (SplitMix64) so generated workloads are the
 /// same on every run and machine without a dependency.
 #[derive(Debug, Clone)]

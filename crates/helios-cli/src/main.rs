@@ -1,53 +1,145 @@
-//! `helios`: the command line over the Helios engine. Until the engine lands
-//! it offers only the commands that need no store.
+//! `helios`: the command line over the Helios engine. Every command opens
+//! the store (`--store`, `$HELIOS_STORE`, default `./.helios`), does one
+//! thing, and exits non-zero with a one-line error on stderr when it fails.
 
+mod commands;
+mod mount;
+mod output;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use helios_types::{Blob, HashAlgorithm};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Content-addressed snapshots of code workspaces for tree search.
+///
+/// Snapshot a directory, switch it between snapshots touching only what
+/// differs, compare, inspect, collect garbage and verify.
 #[derive(Parser, Debug)]
-#[command(name = "helios", version, about, long_about = None)]
-struct Cli {
+#[command(name = "helios", version, about, long_about)]
+pub(crate) struct Cli {
+    /// The store directory.
+    #[arg(long, global = true, env = "HELIOS_STORE", default_value = ".helios")]
+    pub(crate) store: PathBuf,
+    /// Print machine-readable JSON instead of text (read commands).
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
     #[command(subcommand)]
-    command: Command,
+    pub(crate) command: Command,
+}
+
+/// How durable `commit` must be before it returns.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum DurabilityArg {
+    /// Returns once the snapshot is on disk with the log synced.
+    Sync,
+    /// Returns once queued; written before the command exits.
+    Async,
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {
-    /// Print the object hash of a file's contents, as a blob.
-    HashObject {
-        /// The file to hash.
-        path: std::path::PathBuf,
-        /// Hash algorithm: blake3 (default) or sha256.
+pub(crate) enum Command {
+    /// Create an empty store.
+    Init {
+        /// Hash algorithm for every object: blake3 or sha256.
         #[arg(long, default_value = "blake3")]
-        algorithm: HashAlgorithm,
+        algorithm: helios_types::HashAlgorithm,
     },
-}
-
-fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::HashObject { path, algorithm } => {
-            let data = std::fs::read(&path)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-            #[allow(clippy::print_stdout, reason = "the command's output")]
-            {
-                println!("{}", Blob::hash_of(algorithm, &data));
-            }
-            Ok(())
-        }
-    }
+    /// Snapshot a working directory; the new id is the last line of stdout.
+    Commit {
+        /// The directory to snapshot.
+        #[arg(long, default_value = ".")]
+        workdir: PathBuf,
+        /// A label (commit message).
+        #[arg(short = 'm', long, default_value = "")]
+        message: String,
+        /// Wait for the disk (sync) or only for the queue (async).
+        #[arg(long, value_enum, default_value = "sync")]
+        durability: DurabilityArg,
+        /// Also honour .gitignore files (.heliosignore always counts).
+        #[arg(long)]
+        gitignore: bool,
+    },
+    /// Make a working directory exactly a snapshot, touching only what differs.
+    Checkout {
+        /// Snapshot id, unique id prefix, or ref name.
+        id: String,
+        /// The directory to switch.
+        #[arg(long, default_value = ".")]
+        workdir: PathBuf,
+        /// Scan the whole directory instead of trusting its recorded state.
+        #[arg(long)]
+        full: bool,
+    },
+    /// List what changed between two snapshots.
+    Diff {
+        /// Base snapshot.
+        a: String,
+        /// Target snapshot.
+        b: String,
+    },
+    /// Show history: from a snapshot (default: every snapshot, newest first).
+    Log {
+        /// Start here and follow first parents.
+        id: Option<String>,
+        /// At most this many entries.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show a snapshot's record.
+    Show {
+        /// Snapshot id, prefix or ref.
+        id: String,
+    },
+    /// List a directory of a snapshot.
+    Ls {
+        /// Snapshot id, prefix or ref.
+        id: String,
+        /// Directory inside the snapshot (default: the root).
+        path: Option<String>,
+    },
+    /// Print a file of a snapshot to stdout.
+    Cat {
+        /// Snapshot id, prefix or ref.
+        id: String,
+        /// File inside the snapshot.
+        path: String,
+    },
+    /// Name a snapshot (or print what a name points at).
+    Ref {
+        /// The ref name.
+        name: String,
+        /// Point it here; omit to print it.
+        id: Option<String>,
+    },
+    /// Mount a snapshot as an overlayfs working directory (Linux, root or
+    /// user namespace): reads share one base copy, writes stay in a layer
+    /// of their own.
+    Mount {
+        /// Snapshot id, prefix or ref.
+        id: String,
+        /// Where to mount it.
+        dir: PathBuf,
+    },
+    /// Unmount a directory made by `helios mount`.
+    Umount {
+        /// The mounted directory.
+        dir: PathBuf,
+    },
+    /// Delete what no ref or pin reaches.
+    Gc,
+    /// Verify every snapshot: reread and rehash every object (exit 1 on damage).
+    Fsck,
+    /// Counters and sizes of the store.
+    Stats,
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+    let cli = Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
         Err(e) => {
-            #[allow(clippy::print_stderr, reason = "errors go to stderr")]
-            {
-                eprintln!("helios: {e:#}");
-            }
+            output::error(&format!("{e:#}"));
             ExitCode::FAILURE
         }
     }

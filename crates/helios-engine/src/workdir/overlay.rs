@@ -233,6 +233,25 @@ impl OverlayMount {
         }
         Ok(())
     }
+
+    /// Leaves the overlay mounted after this value is gone (for a command
+    /// line that mounts in one process and unmounts in another with
+    /// [`unmount_dir`]).
+    pub fn keep_mounted(mut self) {
+        self.mounted = false;
+    }
+}
+
+/// Unmounts an overlay working directory left mounted by
+/// [`OverlayMount::keep_mounted`], then removes `scratch` (its upper and
+/// work directories).
+pub fn unmount_dir(merged: &Path, scratch: &Path) -> Result<()> {
+    rustix::mount::unmount(merged, UnmountFlags::empty())
+        .map_err(|e| WorkdirError::io("unmount", merged, e.into()))?;
+    if scratch.exists() {
+        fs::remove_dir_all(scratch).map_err(|e| WorkdirError::io("remove", scratch, e))?;
+    }
+    Ok(())
 }
 
 impl Drop for OverlayMount {

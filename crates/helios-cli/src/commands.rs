@@ -1,0 +1,425 @@
+//! One function per command. Each opens the engine, does its work, prints
+//! text or JSON, and returns the exit code.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use helios_engine::workdir::{CaptureOptions, CheckoutOptions};
+use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine, StateManager};
+use helios_types::{Blob, EntryKind, RepoPath, Snapshot, SnapshotId};
+use helios_vst::Change;
+use serde_json::{Value, json};
+
+use crate::output::{self, line, note, progress, reporter};
+use crate::{Cli, Command, DurabilityArg};
+
+pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let store = cli.store.as_path();
+    let json = cli.json;
+    match cli.command {
+        Command::Init { algorithm } => init(store, algorithm),
+        Command::Commit {
+            workdir,
+            message,
+            durability,
+            gitignore,
+        } => commit(&open(store)?, &workdir, message, durability, gitignore),
+        Command::Checkout { id, workdir, full } => {
+            checkout(&open(store)?, &id, &workdir, full, json)
+        }
+        Command::Diff { a, b } => diff(&open(store)?, &a, &b, json),
+        Command::Log { id, limit } => log(&open(store)?, id.as_deref(), limit, json),
+        Command::Show { id } => show(&open(store)?, &id, json),
+        Command::Ls { id, path } => ls(&open(store)?, &id, path.as_deref(), json),
+        Command::Cat { id, path } => cat(&open(store)?, &id, &path),
+        Command::Ref { name, id } => reference(&open(store)?, &name, id.as_deref(), json),
+        Command::Mount { id, dir } => crate::mount::mount(&open(store)?, store, &id, &dir),
+        Command::Umount { dir } => crate::mount::umount(store, &dir),
+        Command::Gc => gc(&open(store)?, json),
+        Command::Fsck => fsck(&open(store)?, json),
+        Command::Stats => stats(&open(store)?, json),
+    }
+}
+
+/// Opens an existing store; a missing one is an error that says how to
+/// make it.
+fn open(store: &Path) -> anyhow::Result<HeliosEngine> {
+    if !store.exists() {
+        bail!(
+            "no store at {} (run `helios init` or pass --store)",
+            store.display()
+        );
+    }
+    let config = EngineConfig {
+        create_if_missing: false,
+        ..EngineConfig::default()
+    };
+    HeliosEngine::open(store, config).with_context(|| format!("opening {}", store.display()))
+}
+
+/// A snapshot named by a ref, a full id or a unique id prefix.
+fn resolve(engine: &HeliosEngine, name: &str) -> anyhow::Result<SnapshotId> {
+    if let Ok(Some(id)) = engine.get_ref(name) {
+        return Ok(id);
+    }
+    Ok(engine.resolve(name)?)
+}
+
+fn init(store: &Path, algorithm: helios_types::HashAlgorithm) -> anyhow::Result<ExitCode> {
+    if store.join("CURRENT").exists() {
+        bail!("{} already holds a store", store.display());
+    }
+    let config = EngineConfig {
+        algorithm: Some(algorithm),
+        create_if_missing: true,
+        ..EngineConfig::default()
+    };
+    let engine = HeliosEngine::open(store, config)?;
+    engine.close()?;
+    line(&format!(
+        "initialized an empty {algorithm} store in {}",
+        store.display()
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn commit(
+    engine: &HeliosEngine,
+    workdir: &Path,
+    message: String,
+    durability: DurabilityArg,
+    gitignore: bool,
+) -> anyhow::Result<ExitCode> {
+    if !workdir.is_dir() {
+        bail!("working directory {} does not exist", workdir.display());
+    }
+    let parent = engine.workdir_head(workdir)?;
+    let captured = engine.capture(
+        workdir,
+        &CaptureOptions {
+            gitignore,
+            ..CaptureOptions::default()
+        },
+    )?;
+    let durability = match durability {
+        DurabilityArg::Sync => Durability::Sync,
+        DurabilityArg::Async => Durability::Async,
+    };
+    let (id, metrics) = engine.commit(
+        &captured.tree,
+        durability,
+        CommitMeta::child_of(parent, message),
+    )?;
+    engine.record_head(workdir, &id)?;
+    engine.close()?;
+    note(&format!(
+        "{} files scanned, {} read; {} new objects ({} bytes) in {:.2?}",
+        captured.report.files_scanned,
+        captured.report.files_hashed,
+        metrics.new_objects,
+        metrics.new_objects_size,
+        metrics.commit_latency
+    ));
+    line(&id.to_hex());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn checkout(
+    engine: &HeliosEngine,
+    name: &str,
+    workdir: &Path,
+    full: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let id = resolve(engine, name)?;
+    let bar = progress("checkout");
+    let options = CheckoutOptions {
+        full,
+        ..CheckoutOptions::default()
+    };
+    let report = engine.checkout(&id, workdir, &options, &reporter(&bar))?;
+    bar.finish_and_clear();
+    engine.close()?;
+    if json {
+        output::json(&json!({
+            "id": id.to_hex(),
+            "files_written": report.files_written,
+            "removed": report.removed,
+            "dirs_created": report.dirs_created,
+            "fast_path": report.fast_path,
+        }));
+    } else {
+        line(&format!(
+            "{} now holds {}: {} written, {} removed{}",
+            workdir.display(),
+            &id.to_hex()[..12],
+            report.files_written,
+            report.removed,
+            if report.fast_path { "" } else { " (full scan)" }
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn change_json(c: &Change) -> Value {
+    let (kind, path) = match c {
+        Change::Added { path, .. } => ("added", path),
+        Change::Deleted { path, .. } => ("deleted", path),
+        Change::Modified { path, .. } => ("modified", path),
+        Change::TypeChanged { path, .. } => ("type_changed", path),
+    };
+    json!({ "change": kind, "path": path.to_string() })
+}
+
+fn diff(engine: &HeliosEngine, a: &str, b: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let changes = engine.diff(&resolve(engine, a)?, &resolve(engine, b)?)?;
+    if json {
+        output::json(&Value::Array(changes.iter().map(change_json).collect()));
+    } else {
+        for c in &changes {
+            let tag = match c {
+                Change::Added { .. } => 'A',
+                Change::Deleted { .. } => 'D',
+                Change::Modified { .. } => 'M',
+                Change::TypeChanged { .. } => 'T',
+            };
+            line(&format!("{tag} {}", c.path()));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn snapshot_json(id: &SnapshotId, s: &Snapshot) -> Value {
+    json!({
+        "id": id.to_hex(),
+        "root": s.root.to_hex(),
+        "parents": s.parents.iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
+        "time_micros": s.time_micros,
+        "label": s.label,
+        "metadata": s.metadata,
+    })
+}
+
+fn log(
+    engine: &HeliosEngine,
+    start: Option<&str>,
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let entries = match start {
+        Some(name) => engine.log(&resolve(engine, name)?, limit)?,
+        None => engine.list_snapshots()?.into_iter().take(limit).collect(),
+    };
+    if json {
+        output::json(&Value::Array(
+            entries.iter().map(|(id, s)| snapshot_json(id, s)).collect(),
+        ));
+    } else {
+        for (id, s) in &entries {
+            line(&format!("{}  {}", &id.to_hex()[..12], s.label));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(engine: &HeliosEngine, name: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let id = resolve(engine, name)?;
+    let s = engine.snapshot(&id)?;
+    if json {
+        output::json(&snapshot_json(&id, &s));
+    } else {
+        line(&format!("snapshot {id}"));
+        line(&format!("root     {}", s.root));
+        for p in &s.parents {
+            line(&format!("parent   {p}"));
+        }
+        line(&format!("time     {} µs since the epoch", s.time_micros));
+        line(&format!("label    {}", s.label));
+        for (k, v) in &s.metadata {
+            line(&format!("meta     {k} = {v}"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn kind_name(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::File => "file",
+        EntryKind::Executable => "exec",
+        EntryKind::Symlink => "link",
+        EntryKind::Dir => "dir",
+    }
+}
+
+fn ls(
+    engine: &HeliosEngine,
+    name: &str,
+    path: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let vst = engine.restore(&resolve(engine, name)?)?;
+    let dir = RepoPath::parse(path.unwrap_or(""))?;
+    let entries = vst.list(&dir)?;
+    if json {
+        output::json(&Value::Array(
+            entries
+                .iter()
+                .map(|(n, e)| json!({"name": n.to_string(), "kind": kind_name(e.kind), "size": e.size, "hash": e.hash.to_hex()}))
+                .collect(),
+        ));
+    } else {
+        for (n, e) in &entries {
+            let slash = if e.kind == EntryKind::Dir { "/" } else { "" };
+            line(&format!(
+                "{:<5} {:>10}  {n}{slash}",
+                kind_name(e.kind),
+                e.size
+            ));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cat(engine: &HeliosEngine, name: &str, path: &str) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let vst = engine.restore(&resolve(engine, name)?)?;
+    let path = RepoPath::parse(path)?;
+    let entry = vst
+        .get(&path)?
+        .with_context(|| format!("{path}: no such file in the snapshot"))?;
+    if entry.kind == EntryKind::Dir {
+        bail!("{path} is a directory (use `helios ls`)");
+    }
+    let encoded = engine
+        .object(&entry.hash)?
+        .with_context(|| format!("{path}: content missing from the store"))?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(Blob::payload(&encoded)?)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reference(
+    engine: &HeliosEngine,
+    name: &str,
+    target: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    if let Some(target) = target {
+        let id = resolve(engine, target)?;
+        engine.set_ref(name, &id)?;
+        engine.close()?;
+        line(&id.to_hex());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let id = engine
+        .get_ref(name)?
+        .with_context(|| format!("no ref named `{name}`"))?;
+    if json {
+        output::json(&json!({ "name": name, "id": id.to_hex() }));
+    } else {
+        line(&id.to_hex());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn gc(engine: &HeliosEngine, json: bool) -> anyhow::Result<ExitCode> {
+    let spinner = progress("gc");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let report = engine.gc()?;
+    spinner.finish_and_clear();
+    engine.close()?;
+    if json {
+        output::json(&json!({
+            "marked": report.marked,
+            "objects_reclaimed": report.objects_reclaimed,
+            "bytes_reclaimed": report.bytes_reclaimed,
+            "snapshots_reclaimed": report.snapshots_reclaimed,
+        }));
+    } else {
+        line(&format!(
+            "kept {} objects; reclaimed {} objects ({} bytes) and {} snapshots",
+            report.marked,
+            report.objects_reclaimed,
+            report.bytes_reclaimed,
+            report.snapshots_reclaimed
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fsck(engine: &HeliosEngine, json: bool) -> anyhow::Result<ExitCode> {
+    let snapshots = engine.list_snapshots()?;
+    let bar = progress("fsck");
+    bar.set_length(snapshots.len() as u64);
+    let mut damaged = Vec::new();
+    let (mut trees, mut blobs, mut bytes) = (0, 0, 0);
+    for (id, _) in &snapshots {
+        match engine.verify(id) {
+            Ok(r) => {
+                trees += r.trees;
+                blobs += r.blobs;
+                bytes += r.bytes;
+            }
+            Err(e) => damaged.push((*id, e.to_string())),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if json {
+        output::json(&json!({
+            "snapshots": snapshots.len(),
+            "trees_checked": trees,
+            "blobs_checked": blobs,
+            "bytes_checked": bytes,
+            "damaged": damaged.iter().map(|(id, e)| json!({"id": id.to_hex(), "error": e})).collect::<Vec<_>>(),
+        }));
+    } else {
+        for (id, e) in &damaged {
+            line(&format!("DAMAGED {id}: {e}"));
+        }
+        line(&format!(
+            "{} snapshots, {} damaged; {trees} tree and {blobs} blob reads, {bytes} bytes checked",
+            snapshots.len(),
+            damaged.len()
+        ));
+    }
+    Ok(if damaged.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn stats(engine: &HeliosEngine, json: bool) -> anyhow::Result<ExitCode> {
+    let s = engine.stats();
+    let snapshots = engine.list_snapshots()?.len();
+    let refs = engine.refs()?.len();
+    if json {
+        output::json(&json!({
+            "snapshots": snapshots,
+            "refs": refs,
+            "l2_objects_estimate": s.l2_objects_estimate,
+            "l2_disk_bytes": s.l2_disk_bytes,
+            "algorithm": engine.algorithm().name(),
+        }));
+    } else {
+        line(&format!(
+            "store        {}",
+            engine
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        ));
+        line(&format!("algorithm    {}", engine.algorithm()));
+        line(&format!("snapshots    {snapshots}"));
+        line(&format!("refs         {refs}"));
+        line(&format!(
+            "objects      ~{} (RocksDB estimate)",
+            s.l2_objects_estimate
+        ));
+        line(&format!("disk bytes   {}", s.l2_disk_bytes));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,208 @@
+//! The `helios` binary end to end, on real directories: the quick start,
+//! exact round trips (modes, symlinks, empty files and directories),
+//! incremental checkout, JSON output and clear errors.
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn helios(store: &Path, dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_helios"))
+        .args(args)
+        .env("HELIOS_STORE", store)
+        .current_dir(dir)
+        .output()
+        .expect("run helios")
+}
+
+/// Runs a command that must succeed; returns its stdout.
+fn ok(store: &Path, dir: &Path, args: &[&str]) -> String {
+    let out = helios(store, dir, args);
+    assert!(
+        out.status.success(),
+        "helios {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn last_line(s: &str) -> String {
+    s.lines().last().unwrap().to_owned()
+}
+
+#[test]
+fn quick_start_round_trip_and_incremental_checkout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    let store = work.join(".helios");
+    fs::create_dir_all(work.join("src/empty")).unwrap();
+    fs::write(work.join("src/main.rs"), b"fn main() {}\n").unwrap();
+    fs::write(work.join("run.sh"), b"#!/bin/sh\necho hi\n").unwrap();
+    fs::set_permissions(work.join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(work.join("empty.txt"), b"").unwrap();
+    symlink("src/main.rs", work.join("link")).unwrap();
+    for i in 0..50 {
+        fs::write(work.join(format!("src/m{i}.rs")), format!("// {i}\n")).unwrap();
+    }
+
+    ok(&store, &work, &["init"]);
+    let a = last_line(&ok(&store, &work, &["commit", "-m", "first"]));
+    assert_eq!(a.len(), 64, "the id is the last line: {a}");
+
+    fs::write(
+        work.join("src/main.rs"),
+        b"fn main() { println!(\"x\"); }\n",
+    )
+    .unwrap();
+    fs::remove_file(work.join("empty.txt")).unwrap();
+    let b = last_line(&ok(
+        &store,
+        &work,
+        &["commit", "-m", "second", "--durability", "async"],
+    ));
+    assert_ne!(a, b);
+
+    let diff = ok(&store, &work, &["diff", &a[..10], &b]);
+    let mut lines: Vec<_> = diff.lines().collect();
+    lines.sort();
+    assert_eq!(lines, vec!["D empty.txt", "M src/main.rs"]);
+
+    let untouched = fs::metadata(work.join("src/m7.rs"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    ok(&store, &work, &["checkout", &a]);
+    assert_eq!(
+        fs::read(work.join("src/main.rs")).unwrap(),
+        b"fn main() {}\n"
+    );
+    assert!(work.join("empty.txt").exists());
+    assert_eq!(
+        fs::metadata(work.join("src/m7.rs"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        untouched,
+        "untouched file rewritten"
+    );
+    assert!(store.is_dir(), "checkout must not touch the store");
+
+    // A fresh directory materialized from the store is exact.
+    let copy = tmp.path().join("copy");
+    fs::create_dir(&copy).unwrap();
+    ok(
+        &store,
+        tmp.path(),
+        &["checkout", &a, "--workdir", copy.to_str().unwrap()],
+    );
+    assert_eq!(
+        fs::read(copy.join("run.sh")).unwrap(),
+        b"#!/bin/sh\necho hi\n"
+    );
+    assert_eq!(
+        fs::metadata(copy.join("run.sh"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o755
+    );
+    assert_eq!(
+        fs::metadata(copy.join("src/main.rs"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o644
+    );
+    assert_eq!(
+        fs::read_link(copy.join("link")).unwrap(),
+        Path::new("src/main.rs")
+    );
+    assert!(copy.join("src/empty").is_dir());
+    assert_eq!(fs::read(copy.join("empty.txt")).unwrap(), b"");
+    assert!(
+        !copy.join(".helios").exists(),
+        "the store is never captured"
+    );
+
+    // Read commands, in text and JSON.
+    assert_eq!(
+        ok(&store, &work, &["cat", &b, "src/main.rs"]),
+        "fn main() { println!(\"x\"); }\n"
+    );
+    let ls: serde_json::Value =
+        serde_json::from_str(&ok(&store, &work, &["--json", "ls", &a, "src"])).unwrap();
+    assert_eq!(
+        ls.as_array().unwrap().len(),
+        52,
+        "main.rs, 50 modules, empty/"
+    );
+    let show: serde_json::Value =
+        serde_json::from_str(&ok(&store, &work, &["show", &b, "--json"])).unwrap();
+    assert_eq!(show["label"], "second");
+    assert_eq!(show["parents"][0], a.as_str());
+    let log: serde_json::Value =
+        serde_json::from_str(&ok(&store, &work, &["log", &b, "--json"])).unwrap();
+    assert_eq!(log.as_array().unwrap().len(), 2);
+    ok(&store, &work, &["ref", "main", &b]);
+    assert_eq!(last_line(&ok(&store, &work, &["ref", "main"])), b);
+    let fsck: serde_json::Value =
+        serde_json::from_str(&ok(&store, &work, &["fsck", "--json"])).unwrap();
+    assert_eq!(fsck["snapshots"], 2);
+    assert_eq!(fsck["damaged"].as_array().unwrap().len(), 0);
+    let gc: serde_json::Value =
+        serde_json::from_str(&ok(&store, &work, &["gc", "--json"])).unwrap();
+    assert!(
+        gc["objects_reclaimed"].as_u64().unwrap() > 0,
+        "the unnamed first snapshot is collected: {gc}"
+    );
+    let stats: serde_json::Value =
+        serde_json::from_str(&ok(&store, &work, &["stats", "--json"])).unwrap();
+    assert_eq!(stats["snapshots"], 1);
+}
+
+#[test]
+fn bad_input_gives_one_clear_error_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let out = helios(&store, tmp.path(), &["log"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no store at") && err.contains("helios init"),
+        "{err}"
+    );
+    assert!(!store.exists(), "a failed command created the store");
+
+    ok(&store, tmp.path(), &["init"]);
+    for args in [
+        &["show", "deadbeef"][..],
+        &["checkout", "0000"],
+        &["commit", "--workdir", "/nonexistent/dir"],
+        &["cat", "zz", "a"],
+    ] {
+        let out = helios(&store, tmp.path(), args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("helios: "), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line, no backtrace: {err}");
+    }
+    assert!(
+        ok(&store, tmp.path(), &["log"]).is_empty(),
+        "nothing was committed"
+    );
+}
+
+#[test]
+fn every_command_has_help() {
+    let tmp = tempfile::tempdir().unwrap();
+    for cmd in [
+        "init", "commit", "checkout", "diff", "log", "show", "ls", "cat", "ref", "mount", "umount",
+        "gc", "fsck", "stats",
+    ] {
+        let help = ok(tmp.path(), tmp.path(), &[cmd, "--help"]);
+        assert!(help.contains("Usage: helios"), "{cmd}: {help}");
+    }
+}

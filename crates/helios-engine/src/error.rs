@@ -1,0 +1,91 @@
+//! The engine's one error type.
+
+use helios_types::store::StoreError;
+use helios_types::{DecodeError, Hash, SnapshotId};
+
+/// Everything an engine call can fail with. Variants name the snapshot or
+/// object concerned and keep the lower layer's error as the source.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No snapshot with this id exists (never committed, or reclaimed by gc).
+    #[error("snapshot {0} not found")]
+    SnapshotNotFound(SnapshotId),
+    /// A snapshot id prefix matched no snapshot or several.
+    #[error("snapshot id prefix `{prefix}` {problem}")]
+    AmbiguousId {
+        /// The prefix given.
+        prefix: String,
+        /// "matches no snapshot" or "matches N snapshots".
+        problem: String,
+    },
+    /// The snapshot was committed with `Durability::Memory` and has no
+    /// stored form, so it cannot be verified or named by a ref.
+    #[error("snapshot {0} is held in memory only (committed with Durability::Memory)")]
+    NotDurable(SnapshotId),
+    /// A stored object or snapshot record failed its hash check or decoding.
+    #[error("object {hash} is corrupt: {reason}")]
+    Corrupt {
+        /// The object.
+        hash: Hash,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An object a snapshot references is missing from the store.
+    #[error("object {0} is missing from the store")]
+    MissingObject(Hash),
+    /// A commit references an object that gc reclaimed: the tree was forked
+    /// from a snapshot that was neither pinned nor named by a ref.
+    #[error("commit references object {0}, which gc reclaimed; pin snapshots you fork from")]
+    Reclaimed(Hash),
+    /// A named ref does not exist.
+    #[error("ref `{0}` not found")]
+    RefNotFound(String),
+    /// A ref name is empty, too long, or holds a control character or NUL.
+    #[error("invalid ref name `{0}`")]
+    BadRefName(String),
+    /// The engine was closed; no further call is possible.
+    #[error("engine is closed")]
+    Closed,
+    /// The background writer failed to write queued commits; they will be
+    /// retried by the next commit of the same trees, and `flush` reports it.
+    #[error("background write failed: {0}")]
+    WriteFailed(String),
+    /// Opening the store failed.
+    #[error("cannot open store: {0}")]
+    Open(#[from] helios_objstore::OpenError),
+    /// The object store failed (I/O, full disk, corruption).
+    #[error(transparent)]
+    Store(StoreError),
+    /// The VST refused an operation or could not load a tree.
+    #[error(transparent)]
+    Vst(#[from] helios_vst::VstError),
+    /// A working-directory operation failed.
+    #[error(transparent)]
+    Workdir(#[from] crate::workdir::WorkdirError),
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Corrupt { hash, reason } => EngineError::Corrupt { hash, reason },
+            StoreError::NotFound(hash) => EngineError::MissingObject(hash),
+            StoreError::Closed => EngineError::Closed,
+            other => EngineError::Store(other),
+        }
+    }
+}
+
+impl EngineError {
+    pub(crate) fn corrupt(hash: Hash, e: DecodeError) -> Self {
+        EngineError::Corrupt {
+            hash,
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// Result of an engine call.
+pub type EngineResult<T> = Result<T, EngineError>;

@@ -1,0 +1,115 @@
+//! The read path through the three layers, and the loader that lets a cold
+//! `Vst` fill its directories from them.
+//!
+//! A read looks in the in-flight table (objects committed but still queued
+//! for the writer), then in L1, which on a miss reads L2 and keeps a copy.
+//! The in-flight table is what makes an `Async` commit readable at once even
+//! if L1 has already evicted its objects.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use helios_l1cache::L1Cache;
+use helios_types::store::{MetaIter, ObjectIter, ObjectStore, StoreResult, WriteBatch, WriteMode};
+use helios_types::{Hash, HashAlgorithm, ObjectKind, Tree};
+use helios_vst::{LoadError, TreeLoader};
+
+/// The store below L1: RocksDB, or memory in tests.
+pub(crate) type L2 = Arc<dyn ObjectStore>;
+
+/// L1 over L2, plus the objects still on their way down.
+pub(crate) struct Layers {
+    pub(crate) l1: L1Cache<L2>,
+    inflight: Mutex<HashMap<Hash, Arc<[u8]>>>,
+}
+
+impl Layers {
+    pub(crate) fn new(l1: L1Cache<L2>) -> Self {
+        Layers {
+            l1,
+            inflight: Mutex::default(),
+        }
+    }
+
+    /// L2 alone: what survives a crash.
+    pub(crate) fn l2(&self) -> &dyn ObjectStore {
+        &**self.l1.inner()
+    }
+
+    fn inflight(&self) -> MutexGuard<'_, HashMap<Hash, Arc<[u8]>>> {
+        // The map holds plain bytes; a panic elsewhere cannot leave it torn.
+        self.inflight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers objects queued for the writer.
+    pub(crate) fn add_inflight(&self, objects: &[(Hash, Arc<[u8]>)]) {
+        let mut map = self.inflight();
+        for (h, b) in objects {
+            map.insert(*h, b.clone());
+        }
+    }
+
+    /// Forgets objects the writer has stored.
+    pub(crate) fn remove_inflight(&self, objects: &[(Hash, Arc<[u8]>)]) {
+        let mut map = self.inflight();
+        for (h, _) in objects {
+            map.remove(h);
+        }
+    }
+
+    pub(crate) fn inflight_len(&self) -> usize {
+        self.inflight().len()
+    }
+}
+
+impl ObjectStore for Layers {
+    fn algorithm(&self) -> HashAlgorithm {
+        self.l1.algorithm()
+    }
+
+    fn get(&self, hash: &Hash) -> StoreResult<Option<Vec<u8>>> {
+        if let Some(bytes) = self.inflight().get(hash) {
+            return Ok(Some(bytes.to_vec()));
+        }
+        self.l1.get(hash)
+    }
+
+    fn contains(&self, hash: &Hash) -> StoreResult<bool> {
+        if self.inflight().contains_key(hash) {
+            return Ok(true);
+        }
+        self.l1.contains(hash)
+    }
+
+    fn write(&self, batch: WriteBatch, mode: WriteMode) -> StoreResult<()> {
+        self.l1.write(batch, mode)
+    }
+
+    fn objects(&self, kind: Option<ObjectKind>) -> StoreResult<ObjectIter<'_>> {
+        self.l1.objects(kind)
+    }
+
+    fn get_meta(&self, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        self.l1.get_meta(key)
+    }
+
+    fn meta_with_prefix(&self, prefix: &[u8]) -> StoreResult<MetaIter<'_>> {
+        self.l1.meta_with_prefix(prefix)
+    }
+
+    fn sync(&self) -> StoreResult<()> {
+        self.l1.sync()
+    }
+}
+
+/// Fills cold directories of restored trees from the layers.
+pub(crate) struct LayerLoader(pub(crate) Arc<Layers>);
+
+impl TreeLoader for LayerLoader {
+    fn load_tree(&self, hash: &Hash) -> Result<Option<Tree>, LoadError> {
+        match self.0.get(hash)? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(Tree::decode(&bytes)?)),
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Helpers shared by the engine tests: engines on temporary stores and
+//! small generated trees.
+
+use helios_engine::{EngineConfig, HeliosEngine};
+use helios_types::RepoPath;
+use helios_vst::{Edit, Vst};
+
+pub(crate) fn path(p: &str) -> RepoPath {
+    RepoPath::parse(p).unwrap()
+}
+
+/// A RocksDB-backed engine in a fresh temporary directory.
+pub(crate) fn rocks_engine() -> (tempfile::TempDir, HeliosEngine) {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = HeliosEngine::open(dir.path().join("store"), EngineConfig::small()).unwrap();
+    (dir, engine)
+}
+
+/// A tree of `files` small source files in a few directories.
+pub(crate) fn tree(engine: &HeliosEngine, files: usize, salt: &str) -> Vst {
+    let edits: Vec<Edit> = (0..files)
+        .map(|i| {
+            Edit::file(
+                path(&format!("d{}/s{}/f{i}.rs", i % 7, i % 3)),
+                format!("{salt} file {i}\n").into_bytes(),
+            )
+        })
+        .collect();
+    engine.empty_tree().apply(&edits).unwrap()
+}
+
+/// Every file of a tree with its bytes, read through the engine's layers
+/// (or the tree's pending bytes).
+pub(crate) fn contents(engine: &HeliosEngine, vst: &Vst) -> Vec<(String, Vec<u8>)> {
+    vst.files()
+        .unwrap()
+        .into_iter()
+        .map(|(p, e)| {
+            let bytes = match engine.object(&e.hash).unwrap() {
+                Some(encoded) => helios_types::Blob::payload(&encoded).unwrap().to_vec(),
+                None => vst
+                    .pending_bytes(&p)
+                    .unwrap()
+                    .expect("bytes somewhere")
+                    .to_vec(),
+            };
+            (p.to_string(), bytes)
+        })
+        .collect()
+}

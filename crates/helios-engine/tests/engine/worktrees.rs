@@ -1,0 +1,102 @@
+//! Working directories through the engine: materialize, capture a tool's
+//! edits, commit them, switch between snapshots on the fast path, and
+//! never touch the store directory inside the working directory.
+
+use std::fs;
+
+use helios_engine::workdir::{CaptureOptions, CheckoutOptions};
+use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine, StateManager};
+
+use crate::common::tree;
+
+#[test]
+fn capture_commit_checkout_round_trip_with_store_inside_the_workdir() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let engine = HeliosEngine::open(work.join(".helios"), EngineConfig::small()).unwrap();
+    let base = tree(&engine, 30, "base");
+    let (a, _) = engine
+        .commit(&base, Durability::Async, CommitMeta::default())
+        .unwrap();
+    engine
+        .checkout(&a, &work, &CheckoutOptions::default(), &|_, _| {})
+        .unwrap();
+    assert_eq!(
+        fs::read(work.join("d1/s1/f1.rs")).unwrap(),
+        b"base file 1\n"
+    );
+    assert!(
+        work.join(".helios").is_dir(),
+        "the store survived a checkout into its parent"
+    );
+
+    // A tool edits one file and adds another.
+    fs::write(work.join("d1/s1/f1.rs"), b"fixed\n").unwrap();
+    fs::write(work.join("NEW.md"), b"notes\n").unwrap();
+    let captured = engine.capture(&work, &CaptureOptions::default()).unwrap();
+    assert_eq!(
+        captured.report.edits, 2,
+        "only the changed files became edits: {:?}",
+        captured.report
+    );
+    let (b, m) = engine
+        .commit(
+            &captured.tree,
+            Durability::Sync,
+            CommitMeta::child_of(Some(a), "tool"),
+        )
+        .unwrap();
+    assert_eq!(
+        m.new_objects,
+        2 + 3,
+        "two blobs; the root, d1 and d1/s1 trees; nothing of .helios"
+    );
+    engine.record_head(&work, &b).unwrap();
+    assert_eq!(engine.diff(&a, &b).unwrap().len(), 2);
+
+    // Switch back: only the two paths change, on the fast path.
+    let untouched = fs::metadata(work.join("d2/s2/f2.rs"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let report = engine
+        .checkout(&a, &work, &CheckoutOptions::default(), &|_, _| {})
+        .unwrap();
+    assert!(report.fast_path, "{report:?}");
+    assert_eq!(report.files_written + report.removed, 2, "{report:?}");
+    assert!(!work.join("NEW.md").exists());
+    assert_eq!(
+        fs::read(work.join("d1/s1/f1.rs")).unwrap(),
+        b"base file 1\n"
+    );
+    assert_eq!(
+        fs::metadata(work.join("d2/s2/f2.rs"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        untouched
+    );
+    assert!(work.join(".helios").is_dir());
+}
+
+#[test]
+fn materialize_writes_an_exact_copy_into_an_empty_directory() {
+    let engine = HeliosEngine::in_memory(EngineConfig::small()).unwrap();
+    let (id, _) = engine
+        .commit(
+            &tree(&engine, 12, "m"),
+            Durability::Memory,
+            CommitMeta::default(),
+        )
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let report = engine
+        .materialize(&id, out.path(), &|_| true, &|_, _| {})
+        .unwrap();
+    assert_eq!(report.files_written, 12);
+    assert_eq!(
+        fs::read(out.path().join("d5/s2/f5.rs")).unwrap(),
+        b"m file 5\n"
+    );
+    assert_eq!(engine.workdir_head(out.path()).unwrap(), Some(id));
+}
