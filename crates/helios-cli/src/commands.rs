@@ -39,6 +39,11 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gc => gc(&open(store)?, json),
         Command::Fsck => fsck(&open(store)?, json),
         Command::Stats => stats(&open(store)?, json),
+        Command::Demo {
+            nodes,
+            seed,
+            waste_experiment,
+        } => demo(store, nodes, seed, waste_experiment, json),
     }
 }
 
@@ -420,6 +425,49 @@ fn stats(engine: &HeliosEngine, json: bool) -> anyhow::Result<ExitCode> {
             s.l2_objects_estimate
         ));
         line(&format!("disk bytes   {}", s.l2_disk_bytes));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo(
+    store: &Path,
+    nodes: usize,
+    seed: u64,
+    experiment: Option<u64>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use helios_mcts::demo::{DemoConfig, run_demo, waste_experiment};
+    let engine = HeliosEngine::open(store, EngineConfig::default())
+        .with_context(|| format!("opening or creating {}", store.display()))?;
+    let config = DemoConfig {
+        nodes,
+        seed,
+        store: store.to_path_buf(),
+        ..DemoConfig::default()
+    };
+    if let Some(seeds) = experiment {
+        let seeds: Vec<u64> = (seed..seed + seeds).collect();
+        let bar = progress("runs");
+        let table = waste_experiment(&engine, &config, &seeds, &|done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })?;
+        bar.finish_and_clear();
+        engine.close()?;
+        line(&table.to_markdown());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let bar = progress("nodes");
+    let report = run_demo(&engine, &config, &|done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    engine.close()?;
+    if json {
+        line(&report.to_json());
+    } else {
+        line(&report.render());
     }
     Ok(ExitCode::SUCCESS)
 }
