@@ -200,7 +200,7 @@ fn every_command_has_help() {
     let tmp = tempfile::tempdir().unwrap();
     for cmd in [
         "init", "commit", "checkout", "diff", "log", "show", "ls", "cat", "ref", "mount", "umount",
-        "gc", "fsck", "stats",
+        "gc", "fsck", "stats", "demo",
     ] {
         let help = ok(tmp.path(), tmp.path(), &[cmd, "--help"]);
         assert!(help.contains("Usage: helios"), "{cmd}: {help}");
