@@ -28,15 +28,19 @@ impl Latency {
     pub fn from_samples(mut samples: Vec<Duration>) -> Self {
         assert!(!samples.is_empty(), "no samples");
         samples.sort_unstable();
-        let rank = |q: f64| {
-            let idx = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1;
+        // Nearest rank for a quantile in per mille, in integers.
+        let rank = |permille: usize| {
+            let idx = (samples.len() * permille)
+                .div_ceil(1000)
+                .clamp(1, samples.len())
+                - 1;
             samples[idx]
         };
         Latency {
             samples: samples.len(),
-            p50: rank(0.50),
-            p90: rank(0.90),
-            p99: rank(0.99),
+            p50: rank(500),
+            p90: rank(900),
+            p99: rank(990),
             max: samples[samples.len() - 1],
         }
     }
@@ -107,6 +111,12 @@ impl SplitMix64 {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n.max(1)
     }
+
+    /// An index in `0..len`.
+    pub fn index(&mut self, len: usize) -> usize {
+        // The remainder is below `len`, so it fits a usize.
+        usize::try_from(self.below(len as u64)).unwrap_or(0)
+    }
 }
 
 /// Source-like file contents of about `len` bytes: repetitive identifiers
@@ -121,7 +131,7 @@ pub fn source_like(rng: &mut SplitMix64, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 16);
     let mut col = 0;
     while out.len() < len {
-        let w = WORDS[rng.below(WORDS.len() as u64) as usize];
+        let w = WORDS[rng.index(WORDS.len())];
         out.extend_from_slice(w.as_bytes());
         col += w.len() + 1;
         if col > 60 {
