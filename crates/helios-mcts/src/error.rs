@@ -35,6 +35,14 @@ pub enum MctsError {
         /// The snapshot being checked out.
         snapshot: SnapshotId,
     },
+    /// A file's stored bytes do not decode as a blob.
+    #[error("the stored bytes of {path} are not a blob: {reason}")]
+    CorruptContent {
+        /// The workspace path.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The environment's scorer failed (a checker that could not run, or
     /// printed something unexpected).
     #[error("scorer: {0}")]

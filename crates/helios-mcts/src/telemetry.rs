@@ -32,17 +32,15 @@ impl Distribution {
         }
         v.sort_by(f64::total_cmp);
         let n = v.len();
-        let rank = |q: f64| {
-            // Nearest rank: the smallest sample with at least q of the mass at or below it.
-            let r = (q * n as f64).ceil() as usize;
-            v[r.clamp(1, n) - 1]
-        };
+        // Nearest rank: the smallest sample with at least p% of the samples
+        // at or below it, in integer arithmetic.
+        let rank = |p: usize| v[(p * n).div_ceil(100).clamp(1, n) - 1];
         let sum: f64 = v.iter().sum();
         Distribution {
             count: n as u64,
-            p50: rank(0.50),
-            p90: rank(0.90),
-            p99: rank(0.99),
+            p50: rank(50),
+            p90: rank(90),
+            p99: rank(99),
             max: v[n - 1],
             mean: sum / n as f64,
             sum,

@@ -125,22 +125,35 @@ impl<'e> FsWorkdir<'e> {
                             path: path.to_string(),
                             snapshot: *id,
                         })?;
-                Blob::payload(&stored).map_err(|e| MctsError::Scorer(format!("{path}: {e}")))?
+                Blob::payload(&stored).map_err(|e| MctsError::CorruptContent {
+                    path: path.to_string(),
+                    reason: e.to_string(),
+                })?
             }
         };
-        if let Some(parent) = local.parent() {
-            fs::create_dir_all(parent).map_err(|e| MctsError::io("create directory", parent, e))?;
-        }
         // Never write through a symlink left at the path.
         if fs::symlink_metadata(&local).is_ok_and(|m| m.file_type().is_symlink()) {
             fs::remove_file(&local).map_err(|e| MctsError::io("remove", &local, e))?;
         }
-        match entry.kind {
-            EntryKind::Symlink => write_symlink(bytes, &local)?,
-            kind => {
-                fs::write(&local, bytes).map_err(|e| MctsError::io("write", &local, e))?;
-                set_executable(&local, kind == EntryKind::Executable)?;
-            }
+        let write = || match entry.kind {
+            EntryKind::Symlink => write_symlink(bytes, &local),
+            _ => fs::write(&local, bytes),
+        };
+        if let Err(e) = write() {
+            // Parents are created only when missing: most writes replace a file.
+            let parent = local
+                .parent()
+                .filter(|_| e.kind() == io::ErrorKind::NotFound);
+            let Some(parent) = parent else {
+                return Err(MctsError::io("write", &local, e));
+            };
+            fs::create_dir_all(parent).map_err(|e| MctsError::io("create directory", parent, e))?;
+            write().map_err(|e| MctsError::io("write", &local, e))?;
+        }
+        // A new file gets the default mode; a replaced one keeps its own,
+        // which matches (a kind change removes the old entry first).
+        if entry.kind == EntryKind::Executable {
+            set_executable(&local)?;
         }
         stats.files_written += 1;
         stats.bytes_written += bytes.len() as u64;
@@ -149,27 +162,25 @@ impl<'e> FsWorkdir<'e> {
 }
 
 #[cfg(unix)]
-fn write_symlink(target: &[u8], local: &Path) -> MctsResult<()> {
+fn write_symlink(target: &[u8], local: &Path) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
-    let target = std::ffi::OsStr::from_bytes(target);
-    std::os::unix::fs::symlink(target, local).map_err(|e| MctsError::io("symlink", local, e))
+    std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), local)
 }
 
 #[cfg(not(unix))]
-fn write_symlink(target: &[u8], local: &Path) -> MctsResult<()> {
-    fs::write(local, target).map_err(|e| MctsError::io("write", local, e))
+fn write_symlink(target: &[u8], local: &Path) -> io::Result<()> {
+    fs::write(local, target)
 }
 
 #[cfg(unix)]
-fn set_executable(local: &Path, executable: bool) -> MctsResult<()> {
+fn set_executable(local: &Path) -> MctsResult<()> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = if executable { 0o755 } else { 0o644 };
-    fs::set_permissions(local, fs::Permissions::from_mode(mode))
+    fs::set_permissions(local, fs::Permissions::from_mode(0o755))
         .map_err(|e| MctsError::io("chmod", local, e))
 }
 
 #[cfg(not(unix))]
-fn set_executable(_local: &Path, _executable: bool) -> MctsResult<()> {
+fn set_executable(_local: &Path) -> MctsResult<()> {
     Ok(())
 }
 

@@ -168,7 +168,7 @@ pub(crate) fn check_count() -> usize {
 /// Which sites carry a seeded defect: `defects` of them, chosen by `seed`.
 pub(crate) fn defective_sites(seed: u64, defects: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..SITES.len()).collect();
-    Rng::new(seed ^ 0xDEF3_C7).shuffle(&mut order);
+    Rng::new(seed ^ 0x00DE_F3C7).shuffle(&mut order);
     let mut chosen: Vec<usize> = order.into_iter().take(defects.min(SITES.len())).collect();
     chosen.sort_unstable();
     chosen

@@ -1,0 +1,118 @@
+//! The demo end to end on RocksDB.
+
+use std::collections::HashSet;
+
+use helios_engine::StateManager;
+use helios_mcts::demo::{BEST_REF, DemoSearch, run_demo};
+
+use crate::common::{rocks, small_demo};
+
+#[test]
+fn thousand_node_search_on_rocksdb_finds_the_fix_and_every_pin_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = rocks(dir.path());
+    let config = helios_mcts::demo::DemoConfig {
+        max_live_nodes: Some(300),
+        gc_every: Some(200),
+        // Four defects: a state space that 1,000 nodes under a 300-pin cap
+        // do not exhaust.
+        defects: 4,
+        ..small_demo(dir.path(), 1000, 400)
+    };
+    let mut demo = DemoSearch::start(&engine, &config).unwrap();
+    let calls = std::cell::Cell::new(0usize);
+    demo.run(&|done, total| {
+        assert_eq!(total, 1000);
+        assert!(done <= total);
+        calls.set(calls.get() + 1);
+    })
+    .unwrap();
+    let report = demo.report().unwrap();
+    assert!(report.nodes >= 1000, "{}", report.render());
+    assert_eq!(calls.get(), 1000);
+    assert!(report.solved, "{}", report.render());
+    assert!(report.best_code_reward >= 100.0 - 1e-9);
+    assert!(report.dedup_ratio > 0.5, "{}", report.dedup_ratio);
+    assert!(report.telemetry.gc_runs >= 5);
+
+    // Every pinned node verifies from L2 and restores to the tree it holds.
+    let search = &demo.search;
+    let pinned: Vec<_> = search.nodes().iter().filter(|n| n.pinned).collect();
+    assert!(
+        !pinned.is_empty() && pinned.len() <= 300,
+        "{} pinned",
+        pinned.len()
+    );
+    for node in &pinned {
+        let v = engine
+            .verify(&node.snapshot)
+            .unwrap_or_else(|e| panic!("node {}: {e}", node.id));
+        assert!(v.trees > 0 && v.blobs > 0);
+        let vst = engine.restore(&node.snapshot).unwrap();
+        assert_eq!(vst.root_hash(), node.root_hash);
+        assert_eq!(node.vst().map(|t| t.root_hash()), Some(node.root_hash));
+    }
+    // The best node and its ancestors are all live.
+    let best = search.best();
+    for id in search.path_to(best) {
+        assert!(search.node(id).pinned, "best path node {id} was pruned");
+    }
+    let best_node = search.node(best);
+    assert!(best_node.solved);
+    let best_snapshot = best_node.snapshot;
+
+    demo.finish().unwrap();
+    let best_id = engine.get_ref(BEST_REF).unwrap().expect("best ref");
+    assert_eq!(best_id, best_snapshot);
+    engine.verify(&best_id).unwrap();
+}
+
+#[test]
+fn run_demo_reports_one_json_line_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = rocks(dir.path());
+    let mut config = small_demo(dir.path(), 80, 120);
+    config.workdir = None;
+    let report = run_demo(&engine, &config, &|_, _| {}).unwrap();
+    let json = report.to_json();
+    assert_eq!(json.lines().count(), 1);
+    assert!(json.starts_with('{') && json.ends_with('}'), "{json}");
+    for key in [
+        "nodes",
+        "solved",
+        "best_reward",
+        "best_path",
+        "best_path_wasteful",
+        "dedup_ratio",
+        "commit_p50_us",
+        "commit_p99_us",
+        "switch_p50_us",
+        "switch_p99_us",
+        "bytes_stored",
+        "bytes_logical",
+        "gc_reclaimed_bytes",
+        "wall_seconds",
+    ] {
+        assert!(
+            json.contains(&format!("\"{key}\":")),
+            "{key} missing from {json}"
+        );
+    }
+    assert!(json.contains("\"nodes\":80,"), "{json}");
+    assert!(report.bytes_stored > 0, "RocksDB files on disk");
+    assert!(report.bytes_logical > report.bytes_new);
+    assert!(report.wall_seconds > 0.0);
+    assert!(!report.render().is_empty());
+    // Released: the search holds no pin; only the best ref is left.
+    assert!(engine.get_ref(BEST_REF).unwrap().is_some());
+    let gc = engine.gc().unwrap();
+    assert!(gc.objects_reclaimed > 0, "{gc:?}");
+    // The temporary working directory is gone.
+    let leftovers: HashSet<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&format!("helios-demo-{}-", std::process::id())))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

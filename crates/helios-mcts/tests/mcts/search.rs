@@ -1,0 +1,313 @@
+//! The generic search: pruning and gc bound pins and store; PUCT; a tree
+//! that runs out of actions ends the search early.
+
+use std::path::Path;
+
+use helios_engine::{Durability, EngineConfig, HeliosEngine, StateManager};
+use helios_mcts::{
+    Environment, FsWorkdir, Mcts, MctsResult, NodeId, Policy, Proposal, Score, SearchConfig,
+    StateView, Workdir,
+};
+use helios_types::RepoPath;
+use helios_vst::{Edit, Vst};
+
+use crate::common::{rocks, small_demo};
+
+#[test]
+fn pruning_and_gc_bound_pins_and_reclaim_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = rocks(dir.path());
+    let cap = 50;
+    let config = helios_mcts::demo::DemoConfig {
+        max_live_nodes: Some(cap),
+        keep_best_children: Some(3),
+        gc_every: Some(40),
+        ..small_demo(dir.path(), 400, 60)
+    };
+    let mut demo = helios_mcts::demo::DemoSearch::start(&engine, &config).unwrap();
+    demo.run(&|_, _| {}).unwrap();
+    demo.search.collect().unwrap();
+    let t = demo.search.telemetry();
+    // Closing pruned actions may exhaust the tree before the budget.
+    assert!(t.nodes > 2 * cap as u64, "{} nodes", t.nodes);
+    assert!(
+        t.peak_live_nodes <= cap as u64 + 1,
+        "peak {}",
+        t.peak_live_nodes
+    );
+    assert!(t.live_nodes <= cap as u64, "live {}", t.live_nodes);
+    assert!(
+        t.pruned_nodes >= t.nodes + 1 - cap as u64,
+        "pruned {}",
+        t.pruned_nodes
+    );
+    assert!(t.gc_runs >= 5);
+    // Every pruned node's snapshot record, and nothing else, was reclaimed.
+    assert_eq!(t.gc_snapshots_reclaimed, t.pruned_nodes, "{t:?}");
+    assert!(
+        t.gc_bytes_reclaimed > 0 && t.gc_objects_reclaimed > 0,
+        "{t:?}"
+    );
+
+    let nodes = demo.search.nodes();
+    assert_eq!(
+        nodes.iter().filter(|n| n.pinned).count() as u64,
+        t.live_nodes
+    );
+    for n in nodes {
+        if n.pinned {
+            engine.verify(&n.snapshot).unwrap();
+            assert!(n.vst().is_some());
+        } else {
+            // Pruned: unpinned, tree dropped, snapshot reclaimed by gc.
+            assert!(n.vst().is_none());
+            assert!(
+                engine.snapshot(&n.snapshot).is_err(),
+                "pruned node {} still stored",
+                n.id
+            );
+        }
+    }
+    // The live nodes form a tree hanging from the root.
+    for n in nodes.iter().filter(|n| n.pinned && n.id != NodeId::ROOT) {
+        assert!(
+            nodes[n.parent.unwrap().0].pinned,
+            "live node {} has a pruned parent",
+            n.id
+        );
+    }
+    demo.finish().unwrap();
+}
+
+/// A counter in one file: `+1`, `-1`, or `+1` with a junk file; the reward
+/// is the counter, solved at `target`.
+struct Counter {
+    target: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Step {
+    Up,
+    Down,
+    UpWithJunk,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+fn read_counter(dir: &Path) -> i64 {
+    std::fs::read_to_string(dir.join("counter"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+impl Environment for Counter {
+    type Action = Step;
+
+    fn actions(&self, state: &StateView<'_, Step>) -> MctsResult<Vec<Proposal<Step>>> {
+        let _ = state.vst;
+        Ok(vec![
+            Proposal {
+                action: Step::Up,
+                prior: 0.6,
+            },
+            Proposal {
+                action: Step::Down,
+                prior: 0.1,
+            },
+            Proposal {
+                action: Step::UpWithJunk,
+                prior: 0.3,
+            },
+        ])
+    }
+
+    fn edits(&self, vst: &Vst, action: &Step) -> MctsResult<Vec<Edit>> {
+        let path = RepoPath::parse("counter").unwrap();
+        // The value is also the name of a marker file, so edits need no
+        // store read.
+        let current = vst
+            .list(&RepoPath::parse("value").unwrap())?
+            .first()
+            .map(|(n, _)| {
+                String::from_utf8_lossy(n.as_bytes())
+                    .parse::<i64>()
+                    .unwrap()
+            })
+            .unwrap();
+        let next = match action {
+            Step::Up | Step::UpWithJunk => current + 1,
+            Step::Down => current - 1,
+        };
+        let mut edits = vec![
+            Edit::file(path, format!("{next}\n").into_bytes()),
+            Edit::delete(RepoPath::parse(format!("value/{current}")).unwrap()),
+            Edit::file(
+                RepoPath::parse(format!("value/{next}")).unwrap(),
+                Vec::new(),
+            ),
+        ];
+        if *action == Step::UpWithJunk {
+            for i in 0..20 {
+                edits.push(Edit::file(
+                    RepoPath::parse(format!("junk/{next}/{i}")).unwrap(),
+                    vec![b'x'; 2048],
+                ));
+            }
+        }
+        Ok(edits)
+    }
+
+    fn score(&self, dir: &Path, _vst: &Vst) -> MctsResult<Score> {
+        let v = read_counter(dir);
+        Ok(Score {
+            code_reward: 10.0 * v as f64,
+            solved: v == self.target,
+        })
+    }
+}
+
+fn counter_root(engine: &HeliosEngine) -> Vst {
+    engine
+        .empty_tree()
+        .apply(&[
+            Edit::file(RepoPath::parse("counter").unwrap(), b"0\n".to_vec()),
+            Edit::file(RepoPath::parse("value/0").unwrap(), Vec::new()),
+        ])
+        .unwrap()
+}
+
+#[test]
+fn puct_solves_and_cost_steers_away_from_junk() {
+    let engine = HeliosEngine::in_memory(EngineConfig::small()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wd = FsWorkdir::new(&engine, dir.path().join("w")).unwrap();
+    let config = SearchConfig {
+        max_nodes: 150,
+        policy: Policy::Puct { exploration: 1.5 },
+        max_depth: 6,
+        seed: 5,
+        // Objects only: latency is noise on a loaded machine, and a zero
+        // weight must turn its term off.
+        weights: helios_mcts::CostWeights {
+            per_latency_us: 0.0,
+            per_new_object: 0.1,
+        },
+        ..SearchConfig::default()
+    };
+    let mut mcts = Mcts::new(
+        &engine,
+        Counter { target: 4 },
+        wd,
+        counter_root(&engine),
+        config,
+    )
+    .unwrap();
+    mcts.run(&|_, _| {}).unwrap();
+    let best = mcts.node(mcts.best());
+    assert!(best.solved, "{:?}", mcts.actions_to(best.id));
+    assert_eq!(mcts.actions_to(best.id), vec![Step::Up; 4]);
+    // The directory holds exactly what the scorer read for the last node.
+    let last = mcts.nodes().last().unwrap();
+    assert_eq!(
+        10.0 * read_counter(mcts.workdir().path()) as f64,
+        last.code_reward
+    );
+    assert!(
+        mcts.telemetry().score_cache_hits > 0,
+        "transpositions reuse scores"
+    );
+    let pinned_before = mcts.pinned().len();
+    assert!(pinned_before > 1);
+    assert_eq!(mcts.release().unwrap(), pinned_before as u64);
+    assert!(mcts.pinned().is_empty());
+}
+
+#[test]
+fn an_exhausted_tree_ends_the_search_early() {
+    let engine = HeliosEngine::in_memory(EngineConfig::small()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wd = FsWorkdir::new(&engine, dir.path().join("w")).unwrap();
+    let config = SearchConfig {
+        max_nodes: 1000,
+        max_depth: 2,
+        durability: Durability::Memory,
+        keep_best_children: None,
+        max_live_nodes: None,
+        gc_every: None,
+        ..SearchConfig::default()
+    };
+    let mut mcts = Mcts::new(
+        &engine,
+        Counter { target: 99 },
+        wd,
+        counter_root(&engine),
+        config,
+    )
+    .unwrap();
+    mcts.run(&|_, _| {}).unwrap();
+    // 3 children of the root, 3 under each: 12 nodes, then nothing is left.
+    assert_eq!(mcts.created(), 12);
+    assert!(mcts.nodes().iter().all(|n| n.depth <= 2));
+    let t = mcts.telemetry();
+    assert_eq!(t.nodes, 12);
+    assert_eq!(t.live_nodes, 13);
+    assert_eq!(t.pruned_nodes, 0);
+    // Memory-only snapshots are pinned but have no stored form to verify.
+    assert!(engine.verify(&mcts.node(NodeId(1)).snapshot).is_err());
+    assert!(!t.render().is_empty());
+}
+
+#[test]
+fn bad_configurations_are_refused() {
+    let engine = HeliosEngine::in_memory(EngineConfig::small()).unwrap();
+    let bad = [
+        SearchConfig {
+            max_depth: 0,
+            ..SearchConfig::default()
+        },
+        SearchConfig {
+            keep_best_children: Some(0),
+            ..SearchConfig::default()
+        },
+        SearchConfig {
+            gc_every: Some(0),
+            ..SearchConfig::default()
+        },
+        SearchConfig {
+            weights: helios_mcts::CostWeights {
+                per_latency_us: -1.0,
+                per_new_object: 0.1,
+            },
+            ..SearchConfig::default()
+        },
+        SearchConfig {
+            policy: Policy::Uct {
+                exploration: f64::NAN,
+            },
+            ..SearchConfig::default()
+        },
+    ];
+    for (i, config) in bad.into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let wd = FsWorkdir::new(&engine, dir.path().join("w")).unwrap();
+        let err = Mcts::new(
+            &engine,
+            Counter { target: 1 },
+            wd,
+            counter_root(&engine),
+            config,
+        )
+        .err()
+        .unwrap_or_else(|| panic!("case {i} accepted"));
+        assert!(
+            matches!(err, helios_mcts::MctsError::Config(_)),
+            "case {i}: {err}"
+        );
+    }
+}

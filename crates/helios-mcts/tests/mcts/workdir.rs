@@ -1,0 +1,123 @@
+//! FsWorkdir turns a real directory into a tree, touching only what differs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use helios_engine::{CommitMeta, Durability, StateManager};
+use helios_mcts::{FsWorkdir, Workdir};
+use helios_types::RepoPath;
+use helios_vst::{Edit, Vst};
+
+use crate::common::rocks;
+
+fn p(s: &str) -> RepoPath {
+    RepoPath::parse(s).unwrap()
+}
+
+fn on_disk(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let path = e.path();
+            if e.file_type().unwrap().is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn in_tree(engine: &helios_engine::HeliosEngine, vst: &Vst) -> BTreeMap<String, Vec<u8>> {
+    vst.files()
+        .unwrap()
+        .into_iter()
+        .map(|(path, entry)| {
+            let bytes = match vst.pending_bytes(&path).unwrap() {
+                Some(b) => b.to_vec(),
+                None => {
+                    let enc = engine.object(&entry.hash).unwrap().unwrap();
+                    helios_types::Blob::payload(&enc).unwrap().to_vec()
+                }
+            };
+            (path.to_string(), bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn switch_writes_only_the_difference_and_reads_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = rocks(dir.path());
+    let mut edits: Vec<Edit> = (0..200)
+        .map(|i| {
+            Edit::file(
+                p(&format!("d{}/f{i}.txt", i % 10)),
+                format!("file {i}\n").into_bytes(),
+            )
+        })
+        .collect();
+    edits.push(Edit::executable(
+        p("bin/run"),
+        b"#!/bin/sh\necho hi\n".to_vec(),
+    ));
+    let a = engine.empty_tree().apply(&edits).unwrap();
+    let (id_a, _) = engine
+        .commit(&a, Durability::Sync, CommitMeta::default())
+        .unwrap();
+    let b = a
+        .apply(&[
+            Edit::file(p("d1/f1.txt"), b"changed\n".to_vec()),
+            Edit::delete(p("d2/f2.txt")),
+            Edit::delete_tree(p("d3")),
+            Edit::file(p("new/deep/file"), b"new\n".to_vec()),
+        ])
+        .unwrap();
+    let (id_b, _) = engine
+        .commit(&b, Durability::Sync, CommitMeta::default())
+        .unwrap();
+    engine.flush().unwrap();
+
+    let work = dir.path().join("work");
+    let mut wd = FsWorkdir::new(&engine, &work).unwrap();
+    let s = wd.switch_to(&id_a, &a).unwrap();
+    assert_eq!(s.files_written, 201);
+    assert_eq!(on_disk(&work), in_tree(&engine, &a));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(work.join("bin/run"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o111, 0o111);
+    }
+
+    let s = wd.switch_to(&id_b, &b).unwrap();
+    assert_eq!((s.files_written, s.entries_removed), (2, 2), "{s:?}");
+    assert_eq!(on_disk(&work), in_tree(&engine, &b));
+    assert!(!work.join("d3").exists());
+
+    // Back again: the bytes of A's files now come from the store.
+    let s = wd.switch_to(&id_a, &a).unwrap();
+    assert_eq!(s.entries_removed, 1, "{s:?}"); // new/
+    assert_eq!(on_disk(&work).len(), 201);
+    assert_eq!(on_disk(&work), in_tree(&engine, &a));
+}
+
+#[test]
+fn a_workdir_must_start_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = rocks(dir.path());
+    std::fs::create_dir_all(dir.path().join("busy")).unwrap();
+    std::fs::write(dir.path().join("busy/x"), b"x").unwrap();
+    assert!(FsWorkdir::new(&engine, dir.path().join("busy")).is_err());
+}
