@@ -30,7 +30,7 @@ fn base_tree(engine: &HeliosEngine, files: usize) -> (Vec<RepoPath>, Vst) {
 fn edit(rng: &mut SplitMix64, paths: &[RepoPath], vst: &Vst) -> Vst {
     let edits: Vec<Edit> = (0..1 + rng.below(5))
         .map(|_| {
-            let p = &paths[rng.below(paths.len() as u64) as usize];
+            let p = &paths[rng.index(paths.len())];
             Edit::file(p.clone(), source_like(rng, 2048))
         })
         .collect();

@@ -8,12 +8,12 @@ use helios_benches::{Latency, SplitMix64, report, source_like};
 use helios_types::{Blob, EntryKind, HashAlgorithm, Name, Tree, TreeEntry};
 
 fn thousand_entry_tree() -> Tree {
-    let entries = (0..1000)
+    let entries = (0..1000u64)
         .map(|i| TreeEntry {
             name: Name::new(format!("file_{i:04}.rs")).unwrap(),
             kind: EntryKind::File,
             hash: Blob::hash_of(HashAlgorithm::Blake3, &i.to_le_bytes()),
-            size: i as u64,
+            size: i,
         })
         .collect();
     Tree::new(entries).unwrap()
