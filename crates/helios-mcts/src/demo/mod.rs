@@ -612,3 +612,61 @@ pub fn waste_experiment(
         rows,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(wasteful: bool) -> WasteOutcome {
+        WasteOutcome {
+            solved: true,
+            wasteful,
+            best_reward: 90.0,
+            wasteful_node_share: 0.25,
+            bytes_new: 1,
+        }
+    }
+
+    #[test]
+    fn waste_table_counts_and_renders() {
+        let t = WasteExperiment {
+            weights: CostWeights::default(),
+            nodes: 10,
+            rows: vec![
+                WasteRow {
+                    seed: 1,
+                    on: outcome(false),
+                    off: outcome(true),
+                },
+                WasteRow {
+                    seed: 2,
+                    on: outcome(false),
+                    off: outcome(false),
+                },
+                WasteRow {
+                    seed: 3,
+                    on: outcome(true),
+                    off: outcome(true),
+                },
+                WasteRow {
+                    seed: 4,
+                    on: outcome(false),
+                    off: outcome(true),
+                },
+            ],
+        };
+        assert_eq!(t.wasteful_rate_on(), 0.25);
+        assert_eq!(t.wasteful_rate_off(), 0.75);
+        let md = t.to_markdown();
+        assert_eq!(md.lines().count(), 2 + 4 + 1);
+        assert!(md.contains("**1/4**") && md.contains("**3/4**"), "{md}");
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut j = JsonLine::default();
+        j.strings("p", &["a \"b\"\n\\".to_owned()]);
+        j.num("x", f64::NAN);
+        assert_eq!(j.finish(), r#"{"p":["a \"b\"\n\\"],"x":null}"#);
+    }
+}
