@@ -258,6 +258,7 @@ impl HeliosEngine {
             max_objects: config.batch_max_objects,
             max_bytes: config.batch_max_bytes,
             stats: writer_stats.clone(),
+            failed: None,
             on_written: Box::new(move |objects| {
                 // A reclaimed object written again is live again.
                 let mut t = write(&tombstones);
@@ -515,25 +516,25 @@ impl StateManager for HeliosEngine {
             if pin {
                 meta_puts.push((keys::pin(&id), Vec::new()));
             }
+            let sync = durability == Durability::Sync;
+            let (ack, done) = bounded(1);
             let write = StoreWrite {
                 objects,
                 meta_puts,
-                marker: Some(new.marker),
-                sync: durability == Durability::Sync,
+                sync,
+                ack: sync.then_some(ack),
                 ..StoreWrite::default()
             };
-            if durability == Durability::Sync {
-                let (ack, done) = bounded(1);
-                self.submit(WriteRequest::Write(StoreWrite {
-                    ack: Some(ack),
-                    ..write
-                }))?;
-                drop(gate);
+            self.submit(WriteRequest::Write(write))?;
+            // Queued is enough for the lineage: later commits of this tree
+            // need not export these objects again, because the queue writes
+            // in order and stops at its first failure.
+            new.marker.mark_persisted();
+            drop(gate);
+            if sync {
                 done.recv()
                     .map_err(|_| EngineError::Closed)?
                     .map_err(EngineError::WriteFailed)?;
-            } else {
-                self.submit(WriteRequest::Write(write))?;
             }
         }
         let c = &self.counters;

@@ -15,7 +15,6 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender};
 use helios_types::Hash;
 use helios_types::store::{ObjectStore, WriteBatch, WriteMode};
-use helios_vst::PersistMarker;
 
 use crate::layers::Layers;
 use crate::metrics::Histogram;
@@ -39,8 +38,6 @@ pub(crate) struct StoreWrite {
     pub(crate) meta_deletes: Vec<Vec<u8>>,
     /// Objects to delete (gc), applied in queue order with everything else.
     pub(crate) object_deletes: Vec<Hash>,
-    /// Marks the committed tree's nodes persisted once written.
-    pub(crate) marker: Option<PersistMarker>,
     /// Wait for the WAL fsync.
     pub(crate) sync: bool,
     pub(crate) ack: Option<Ack>,
@@ -59,6 +56,9 @@ pub(crate) struct WriterStats {
 /// Called with the hashes of every object that reached L2.
 pub(crate) type OnWritten = Box<dyn Fn(&[(Hash, Arc<[u8]>)]) + Send>;
 
+/// The writer stops writing after its first failure (fail-stop, as
+/// RocksDB does on a background error): later batches may reference objects
+/// of the failed one, and writing them would store dangling snapshots.
 pub(crate) struct Writer {
     pub(crate) layers: Arc<Layers>,
     pub(crate) rx: Receiver<WriteRequest>,
@@ -66,11 +66,12 @@ pub(crate) struct Writer {
     pub(crate) max_bytes: usize,
     pub(crate) stats: Arc<WriterStats>,
     pub(crate) on_written: OnWritten,
+    pub(crate) failed: Option<String>,
 }
 
 impl Writer {
     /// Runs until every sender is dropped and the queue is drained.
-    pub(crate) fn run(self) {
+    pub(crate) fn run(mut self) {
         while let Ok(first) = self.rx.recv() {
             let mut group = vec![first];
             let (mut objects, mut bytes) = (0, 0);
@@ -86,7 +87,7 @@ impl Writer {
         }
     }
 
-    fn write_group(&self, group: Vec<WriteRequest>) {
+    fn write_group(&mut self, group: Vec<WriteRequest>) {
         let _span = tracing::debug_span!("writer.batch", requests = group.len()).entered();
         let start = Instant::now();
         let mut batch = WriteBatch::new();
@@ -108,7 +109,7 @@ impl Writer {
                     batch.meta_deletes.extend(w.meta_deletes);
                     batch.object_deletes.extend(w.object_deletes);
                     acks.extend(w.ack);
-                    done.push((w.objects, w.marker));
+                    done.push(w.objects);
                 }
             }
         }
@@ -119,7 +120,12 @@ impl Writer {
         } else {
             WriteMode::Buffered
         };
-        let result = if batch.is_empty() {
+        let result = if let Some(first) = &self.failed {
+            Err(helios_types::store::StoreError::backend(
+                "write",
+                format!("the writer stopped after an earlier failure: {first}"),
+            ))
+        } else if batch.is_empty() {
             if sync {
                 self.layers.l2().sync()
             } else {
@@ -130,12 +136,9 @@ impl Writer {
         };
         let answer = match result {
             Ok(()) => {
-                for (objects, marker) in done {
+                for objects in done {
                     self.layers.remove_inflight(&objects);
                     (self.on_written)(&objects);
-                    if let Some(marker) = marker {
-                        marker.mark_persisted();
-                    }
                 }
                 self.stats.batches.fetch_add(1, Ordering::Relaxed);
                 self.stats
@@ -145,11 +148,11 @@ impl Writer {
                 Ok(())
             }
             Err(e) => {
-                // Objects stay in the in-flight table (readable in this
-                // process) and their tree nodes stay unpersisted, so the next
-                // commit of the same lineage exports and retries them.
+                // Objects stay in the in-flight table, so this process can
+                // still read what it committed; nothing more is written.
                 tracing::error!(error = %e, "background write failed");
                 self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                self.failed.get_or_insert_with(|| e.to_string());
                 Err(e.to_string())
             }
         };

@@ -227,3 +227,89 @@ fn stats_report_latencies_and_dedup() {
     assert_eq!(s.in_flight, 0);
     assert!(s.l2_objects_written >= s.new_objects);
 }
+
+/// A store whose writes start failing after a number of successes, like a
+/// disk that fills up.
+struct FailingStore {
+    inner: helios_objstore::MemStore,
+    writes_left: std::sync::atomic::AtomicUsize,
+}
+
+impl helios_types::store::ObjectStore for FailingStore {
+    fn algorithm(&self) -> helios_types::HashAlgorithm {
+        self.inner.algorithm()
+    }
+    fn get(&self, h: &helios_types::Hash) -> helios_types::store::StoreResult<Option<Vec<u8>>> {
+        self.inner.get(h)
+    }
+    fn contains(&self, h: &helios_types::Hash) -> helios_types::store::StoreResult<bool> {
+        self.inner.contains(h)
+    }
+    fn write(
+        &self,
+        batch: helios_types::store::WriteBatch,
+        mode: helios_types::store::WriteMode,
+    ) -> helios_types::store::StoreResult<()> {
+        use std::sync::atomic::Ordering;
+        if self
+            .writes_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_err()
+        {
+            return Err(helios_types::store::StoreError::NoSpace {
+                op: "write",
+                source: "disk full (injected)".into(),
+            });
+        }
+        self.inner.write(batch, mode)
+    }
+    fn objects(
+        &self,
+        kind: Option<helios_types::ObjectKind>,
+    ) -> helios_types::store::StoreResult<helios_types::store::ObjectIter<'_>> {
+        self.inner.objects(kind)
+    }
+    fn get_meta(&self, key: &[u8]) -> helios_types::store::StoreResult<Option<Vec<u8>>> {
+        self.inner.get_meta(key)
+    }
+    fn meta_with_prefix(
+        &self,
+        prefix: &[u8],
+    ) -> helios_types::store::StoreResult<helios_types::store::MetaIter<'_>> {
+        self.inner.meta_with_prefix(prefix)
+    }
+    fn sync(&self) -> helios_types::store::StoreResult<()> {
+        self.inner.sync()
+    }
+}
+
+#[test]
+fn a_full_disk_fails_the_commit_and_stops_later_writes() {
+    let store = std::sync::Arc::new(FailingStore {
+        inner: helios_objstore::MemStore::new(helios_types::HashAlgorithm::Blake3),
+        writes_left: std::sync::atomic::AtomicUsize::new(1),
+    });
+    let engine = HeliosEngine::over_store(store.clone(), EngineConfig::small()).unwrap();
+    let first = tree(&engine, 5, "ok");
+    let (ok_id, _) = engine
+        .commit(&first, Durability::Sync, CommitMeta::default())
+        .unwrap();
+    let second = first.edit(Edit::file(path("x"), b"x".to_vec())).unwrap();
+    let failed = engine.commit(&second, Durability::Sync, CommitMeta::default());
+    assert!(
+        matches!(failed, Err(EngineError::WriteFailed(ref m)) if m.contains("disk full")),
+        "{failed:?}"
+    );
+    // Fail-stop: nothing more is written, and flush says so.
+    let third = second.edit(Edit::file(path("y"), b"y".to_vec())).unwrap();
+    assert!(
+        engine
+            .commit(&third, Durability::Sync, CommitMeta::default())
+            .is_err()
+    );
+    assert!(matches!(engine.flush(), Err(EngineError::WriteFailed(_))));
+    assert_eq!(engine.stats().write_failures, 3, "two commits and the flush");
+    // What was stored before the failure is intact.
+    engine.verify(&ok_id).unwrap();
+    assert!(engine.close().is_err(), "close reports the failed writes");
+}
