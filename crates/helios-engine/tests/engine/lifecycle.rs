@@ -308,7 +308,11 @@ fn a_full_disk_fails_the_commit_and_stops_later_writes() {
             .is_err()
     );
     assert!(matches!(engine.flush(), Err(EngineError::WriteFailed(_))));
-    assert_eq!(engine.stats().write_failures, 3, "two commits and the flush");
+    assert_eq!(
+        engine.stats().write_failures,
+        3,
+        "two commits and the flush"
+    );
     // What was stored before the failure is intact.
     engine.verify(&ok_id).unwrap();
     assert!(engine.close().is_err(), "close reports the failed writes");
