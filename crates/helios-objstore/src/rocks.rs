@@ -138,7 +138,8 @@ impl RocksStore {
             });
         }
 
-        let (db_opts, cfs) = options(config, !exists);
+        let (db_opts, cfs) =
+            options(config, !exists).map_err(|e| open_err("build options", path, e))?;
         let db =
             DB::open_cf_descriptors(&db_opts, path, cfs).map_err(|e| open_err("open", path, e))?;
         let algorithm = read_or_init_config(&db, path, config)?;
@@ -216,7 +217,10 @@ impl RocksStore {
 }
 
 /// Database-wide options plus one descriptor per column family.
-fn options(config: &RocksConfig, create: bool) -> (Options, Vec<ColumnFamilyDescriptor>) {
+fn options(
+    config: &RocksConfig,
+    create: bool,
+) -> Result<(Options, Vec<ColumnFamilyDescriptor>), rocksdb::Error> {
     let cache = Cache::new_lru_cache(config.block_cache_bytes);
     let compression = match config.compression {
         Compression::None => DBCompressionType::None,
@@ -244,6 +248,16 @@ fn options(config: &RocksConfig, create: bool) -> (Options, Vec<ColumnFamilyDesc
     db.set_max_background_jobs(i32::try_from(config.background_jobs).unwrap_or(2));
     db.set_keep_log_file_num(4);
     db.set_max_log_file_size(8 << 20);
+    // Replaying the WAL at open refills the memtables and stops there; by
+    // default RocksDB would also write them out as SST files before `open`
+    // returns, which made reopening after a large unflushed write take
+    // seconds. Not exposed by the Rust binding, hence the options string.
+    let mut db = db.get_options_from_string("avoid_flush_during_recovery=true")?;
+    // A WAL file is deleted only once every column family with data in it
+    // has flushed. `meta` and the config family take small writes and would
+    // pin every WAL since creation (about 1 GiB by default), all of it read
+    // again at the next open; past this total RocksDB flushes them instead.
+    db.set_max_total_wal_size(config.write_buffer_bytes as u64 * 2);
 
     let mut objects = Options::default();
     objects.set_block_based_table_factory(&table(config.bloom_bits_per_key));
@@ -276,7 +290,7 @@ fn options(config: &RocksConfig, create: bool) -> (Options, Vec<ColumnFamilyDesc
         ColumnFamilyDescriptor::new(OBJECTS_CF, objects),
         ColumnFamilyDescriptor::new(META_CF, meta),
     ];
-    (db, cfs)
+    Ok((db, cfs))
 }
 
 /// Reads the configuration record, or writes it for a store being created,
@@ -311,6 +325,9 @@ fn read_or_init_config(
             sync.set_sync(true);
             db.write_opt(batch, &sync)
                 .map_err(|e| open_err("write store configuration", path, e))?;
+            // Flushed at once, so the record never keeps a WAL file alive.
+            db.flush_cf(cf)
+                .map_err(|e| open_err("flush store configuration", path, e))?;
             return Ok(algorithm);
         }
         _ => return Err(not_a_store("no configuration record".to_owned())),
