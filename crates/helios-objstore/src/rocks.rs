@@ -138,8 +138,12 @@ impl RocksStore {
             });
         }
 
+        // With creation asked for, missing column families are created even
+        // when CURRENT exists: a process killed while creating the store
+        // leaves RocksDB files without them, and this finishes the job.
+        let create = !exists || config.create_if_missing;
         let (db_opts, cfs) =
-            options(config, !exists).map_err(|e| open_err("build options", path, e))?;
+            options(config, create).map_err(|e| open_err("build options", path, e))?;
         let db =
             DB::open_cf_descriptors(&db_opts, path, cfs).map_err(|e| open_err("open", path, e))?;
         let algorithm = read_or_init_config(&db, path, config)?;
@@ -362,10 +366,10 @@ fn read_or_init_config(
     }
 }
 
-/// True when neither objects nor meta hold anything (reads at most one key
-/// of each).
+/// True when no column family holds anything (reads at most one key of
+/// each), so a directory with foreign data is never adopted as a new store.
 fn is_empty(db: &DB) -> Result<bool, OpenError> {
-    for name in [OBJECTS_CF, META_CF] {
+    for name in [CONFIG_CF, OBJECTS_CF, META_CF] {
         let Some(cf) = db.cf_handle(name) else {
             return Ok(false);
         };

@@ -164,6 +164,11 @@ fn a_rocksdb_directory_that_is_not_a_helios_store_is_refused() {
         Err(OpenError::NotAStore { .. }) => {}
         other => panic!("expected NotAStore, got {other:?}"),
     }
+    // Asking to create does not adopt a directory holding foreign data.
+    match RocksStore::open(dir.path(), &RocksConfig::create(HashAlgorithm::Blake3)) {
+        Err(OpenError::NotAStore { .. }) => {}
+        other => panic!("expected NotAStore with create, got {other:?}"),
+    }
 }
 
 #[test]

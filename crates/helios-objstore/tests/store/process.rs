@@ -29,7 +29,14 @@ const CHILD_ENV: &str = "HELIOS_OBJSTORE_TEST_CHILD";
 const CHILD_LIFETIME: Duration = Duration::from_secs(20);
 
 fn spawn_child(test: &str, role: &str, dir: &Path, start: u64) -> Child {
-    let exe = std::env::current_exe().expect("current_exe");
+    // `/proc/self/exe` still names this binary if a concurrent `cargo`
+    // relinks the file on disk while the test runs.
+    let proc_exe = Path::new("/proc/self/exe");
+    let exe = if proc_exe.exists() {
+        proc_exe.to_owned()
+    } else {
+        std::env::current_exe().expect("current_exe")
+    };
     Command::new(exe)
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, format!("{role} {} {start}", dir.display()))
