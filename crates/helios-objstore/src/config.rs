@@ -69,7 +69,14 @@ pub struct RocksConfig {
     pub bloom_bits_per_key: u32,
     /// Compression of SST blocks and blob files.
     pub compression: Compression,
-    /// Blob files for large values; `None` keeps every value in the LSM tree.
+    /// Blob files for large values; `None` (the default) keeps every value
+    /// in the LSM tree. Measured with the `objstore` bench (3300 source-like
+    /// values of 16–144 KiB, debug build on a loaded 2-core machine): blob
+    /// files on cut write + flush + compaction from 4.1 s to 2.3 s, left disk
+    /// use equal (LZ4 either way), but raised the median large point read
+    /// from 65 µs to 88 µs. Commits of source files are mostly small values,
+    /// so the default stays off until a release-build measurement says
+    /// otherwise; turn it on for workspaces of large files.
     pub blob_files: Option<BlobFiles>,
     /// Bytes of one memtable before it is flushed. At least 1 MiB.
     pub write_buffer_bytes: usize,
