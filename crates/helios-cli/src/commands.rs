@@ -39,6 +39,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gc => gc(&open(store)?, json),
         Command::Fsck => fsck(&open(store)?, json),
         Command::Stats => stats(&open(store)?, json),
+        Command::Bench { files, nodes, seed } => crate::bench::bench(files, nodes, seed, json),
         Command::Demo {
             nodes,
             seed,

@@ -2,6 +2,7 @@
 //! the store (`--store`, `$HELIOS_STORE`, default `./.helios`), does one
 //! thing, and exits non-zero with a one-line error on stderr when it fails.
 
+mod bench;
 mod commands;
 mod mount;
 mod output;
@@ -132,6 +133,19 @@ pub(crate) enum Command {
     Fsck,
     /// Counters and sizes of the store.
     Stats,
+    /// The macro benchmark: a seeded search-like trace replayed through
+    /// Helios and through git side by side (needs git on PATH).
+    Bench {
+        /// Files in the generated workspace.
+        #[arg(long, default_value_t = 10_000)]
+        files: usize,
+        /// Nodes in the trace.
+        #[arg(long, default_value_t = 200)]
+        nodes: usize,
+        /// Seed of the workspace and the trace.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// The MCTS demonstration: a search over code edits in a generated
     /// 2,000-file workspace with seeded defects and a real checker, whose
     /// reward pays for the engine's own cost. Creates the store if needed.

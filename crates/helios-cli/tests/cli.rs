@@ -200,9 +200,31 @@ fn every_command_has_help() {
     let tmp = tempfile::tempdir().unwrap();
     for cmd in [
         "init", "commit", "checkout", "diff", "log", "show", "ls", "cat", "ref", "mount", "umount",
-        "gc", "fsck", "stats", "demo",
+        "gc", "fsck", "stats", "demo", "bench",
     ] {
         let help = ok(tmp.path(), tmp.path(), &[cmd, "--help"]);
         assert!(help.contains("Usage: helios"), "{cmd}: {help}");
     }
+}
+
+#[test]
+fn bench_replays_one_trace_through_helios_and_git_byte_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ok(
+        tmp.path(),
+        tmp.path(),
+        &["bench", "--files", "300", "--nodes", "12", "--json"],
+    );
+    let report: serde_json::Value = serde_json::from_str(&last_line(&out)).unwrap();
+    assert_eq!(report["nodes"], 12);
+    assert_eq!(report["restores_checked_byte_exact"], 5);
+    for key in [
+        "helios_snapshot_p99_us",
+        "git_snapshot_p99_us",
+        "helios_switch_p50_us",
+        "git_switch_p50_us",
+    ] {
+        assert!(report[key].as_f64().unwrap() > 0.0, "{key}: {report}");
+    }
+    assert!(report["dedup_ratio"].as_f64().unwrap() > 0.5, "{report}");
 }
