@@ -95,11 +95,11 @@ fn no_stubs_in_shipped_code() {
 fn ignored_tests_say_why() {
     let bare: Vec<_> = rust_files(&["crates", "xtask"])
         .into_iter()
-        .filter(|p| read(p).lines().any(|l| l.trim() == "#[ignore]"))
+        .filter(|p| read(p).lines().any(|l| l.trim() == concat!("#[", "ignore]")))
         .collect();
     assert!(
         bare.is_empty(),
-        "#[ignore] without a reason (and the command that runs it): {bare:#?}"
+        "ignored tests without a reason (and the command that runs it): {bare:#?}"
     );
 }
 
