@@ -95,7 +95,7 @@ impl Default for DemoConfig {
             durability: Durability::Async,
             policy: Policy::default(),
             max_depth: 8,
-            keep_best_children: Some(4),
+            keep_best_children: Some(6),
             max_live_nodes: Some(400),
             gc_every: Some(250),
             store: PathBuf::from(".helios"),
