@@ -95,7 +95,11 @@ fn no_stubs_in_shipped_code() {
 fn ignored_tests_say_why() {
     let bare: Vec<_> = rust_files(&["crates", "xtask"])
         .into_iter()
-        .filter(|p| read(p).lines().any(|l| l.trim() == concat!("#[", "ignore]")))
+        .filter(|p| {
+            read(p)
+                .lines()
+                .any(|l| l.trim() == concat!("#[", "ignore]"))
+        })
         .collect();
     assert!(
         bare.is_empty(),
