@@ -46,57 +46,20 @@ impl ObjectHeader {
     }
 }
 
-/// Appends fields in the canonical layout, into its own buffer or one the
-/// caller reuses.
+/// Appends fields in the canonical layout into a caller's buffer.
 #[derive(Debug)]
 pub(crate) struct Writer<'b> {
-    buf: Buf<'b>,
-}
-
-#[derive(Debug)]
-enum Buf<'b> {
-    Owned(Vec<u8>),
-    Borrowed(&'b mut Vec<u8>),
-}
-
-impl std::ops::Deref for Buf<'_> {
-    type Target = Vec<u8>;
-    fn deref(&self) -> &Vec<u8> {
-        match self {
-            Buf::Owned(v) => v,
-            Buf::Borrowed(v) => v,
-        }
-    }
-}
-
-impl std::ops::DerefMut for Buf<'_> {
-    fn deref_mut(&mut self) -> &mut Vec<u8> {
-        match self {
-            Buf::Owned(v) => v,
-            Buf::Borrowed(v) => v,
-        }
-    }
+    buf: &'b mut Vec<u8>,
 }
 
 impl<'b> Writer<'b> {
-    /// Starts an object: reserves the header, filled in by [`Writer::finish`].
-    pub(crate) fn object(capacity: usize) -> Self {
-        let mut buf = Vec::with_capacity(HEADER_LEN + capacity);
-        buf.resize(HEADER_LEN, 0);
-        Writer {
-            buf: Buf::Owned(buf),
-        }
-    }
-
-    /// Starts an object in a caller's buffer, cleared first; finish it with
-    /// [`Writer::finish_into`].
-    pub(crate) fn reuse(buf: &'b mut Vec<u8>, capacity: usize) -> Self {
+    /// Starts an object in `buf`, cleared first, leaving room for the
+    /// header that [`Writer::finish`] fills in.
+    pub(crate) fn new(buf: &'b mut Vec<u8>, capacity: usize) -> Self {
         buf.clear();
         buf.reserve(HEADER_LEN + capacity);
         buf.resize(HEADER_LEN, 0);
-        Writer {
-            buf: Buf::Borrowed(buf),
-        }
+        Writer { buf }
     }
 
     pub(crate) fn u8(&mut self, v: u8) {
@@ -129,23 +92,10 @@ impl<'b> Writer<'b> {
         self.raw(bytes);
     }
 
-    fn write_header(&mut self, kind: ObjectKind) {
+    /// Writes the header for `kind`; the object is complete in the buffer.
+    pub(crate) fn finish(self, kind: ObjectKind) {
         let payload_len = (self.buf.len() - HEADER_LEN) as u64;
         self.buf[..HEADER_LEN].copy_from_slice(&ObjectHeader { kind, payload_len }.to_bytes());
-    }
-
-    /// Writes the header for `kind` and returns the encoded object.
-    pub(crate) fn finish(mut self, kind: ObjectKind) -> Vec<u8> {
-        self.write_header(kind);
-        match self.buf {
-            Buf::Owned(v) => v,
-            Buf::Borrowed(v) => v.clone(),
-        }
-    }
-
-    /// Writes the header for `kind`; the object is in the caller's buffer.
-    pub(crate) fn finish_into(mut self, kind: ObjectKind) {
-        self.write_header(kind);
     }
 }
 

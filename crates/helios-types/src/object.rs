@@ -89,9 +89,11 @@ impl Blob {
 
     /// The encoded object.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::object(self.data.len());
+        let mut out = Vec::new();
+        let mut w = Writer::new(&mut out, self.data.len());
         w.raw(&self.data);
-        w.finish(ObjectKind::Blob)
+        w.finish(ObjectKind::Blob);
+        out
     }
 
     /// This blob's hash.
@@ -286,7 +288,7 @@ impl Tree {
         entries: impl ExactSizeIterator<Item = EntryRef<'a>>,
         out: &mut Vec<u8>,
     ) {
-        let mut w = Writer::reuse(out, 12 + entries.len() * 64);
+        let mut w = Writer::new(out, 12 + entries.len() * 64);
         w.u64(total_size);
         w.u32(len_u32(entries.len()));
         let mut sum = 0u64;
@@ -306,7 +308,7 @@ impl Tree {
             w.raw(e.name);
         }
         debug_assert_eq!(sum, total_size, "total size is not the sum of entry sizes");
-        w.finish_into(ObjectKind::Tree);
+        w.finish(ObjectKind::Tree);
     }
 
     /// This tree's hash.
@@ -379,7 +381,8 @@ pub struct Snapshot {
 impl Snapshot {
     /// The encoded object.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::object(64 + self.parents.len() * 32 + self.label.len());
+        let mut out = Vec::new();
+        let mut w = Writer::new(&mut out, 64 + self.parents.len() * 32 + self.label.len());
         w.hash(self.root.as_bytes());
         w.u64(self.time_micros);
         w.u32(len_u32(self.parents.len()));
@@ -392,7 +395,8 @@ impl Snapshot {
             w.bytes32(k.as_bytes());
             w.bytes32(v.as_bytes());
         }
-        w.finish(ObjectKind::Snapshot)
+        w.finish(ObjectKind::Snapshot);
+        out
     }
 
     /// This snapshot's id: the hash of its encoding.
