@@ -41,7 +41,9 @@ fn pruning_and_gc_bound_pins_and_reclaim_the_store() {
         "pruned {}",
         t.pruned_nodes
     );
-    assert!(t.gc_runs >= 5);
+    // One gc per 40 new nodes, plus the explicit collect above. The node
+    // count itself varies with timing (commit latency is in the reward).
+    assert_eq!(t.gc_runs, t.nodes / 40 + 1, "{t:?}");
     // Every pruned node's snapshot record, and nothing else, was reclaimed.
     assert_eq!(t.gc_snapshots_reclaimed, t.pruned_nodes, "{t:?}");
     assert!(
