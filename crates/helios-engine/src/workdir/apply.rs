@@ -259,7 +259,12 @@ impl Applier<'_> {
                     state.forget(&path.to_bytes());
                     state.cache.insert(
                         path.to_bytes(),
-                        StatEntry::new(kind.entry_kind(), stat, entry.hash, recorded),
+                        StatEntry {
+                            kind: kind.entry_kind(),
+                            stat,
+                            hash: entry.hash,
+                            recorded_ns: recorded,
+                        },
                     );
                 }
             }

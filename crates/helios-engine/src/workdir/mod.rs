@@ -84,7 +84,7 @@ pub use error::WorkdirError;
 pub use fsx::TMP_PREFIX;
 pub use overlay::OverlayMount;
 pub use scan::{GITIGNORE, HELIOSIGNORE};
-pub use state::{StatEntry, WorkdirState};
+pub use state::{FileStat, StatEntry, WorkdirState};
 
 /// What to capture and what never to touch.
 #[derive(Debug, Clone, Default)]

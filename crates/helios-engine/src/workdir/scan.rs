@@ -310,7 +310,7 @@ impl<'a> Scan<'a> {
         {
             if !same_as_base(c.hash) {
                 self.edits
-                    .push(Edit::stored(rel.clone(), kind, c.hash, c.size));
+                    .push(Edit::stored(rel.clone(), kind, c.hash, c.stat.size));
             }
             self.new_cache.insert(key, c);
             return Ok(());
@@ -321,7 +321,12 @@ impl<'a> Scan<'a> {
         let hash = Blob::hash_of(self.alg, &bytes);
         self.new_cache.insert(
             key,
-            StatEntry::new(kind.entry_kind(), stat, hash, self.started_ns),
+            StatEntry {
+                kind: kind.entry_kind(),
+                stat,
+                hash,
+                recorded_ns: self.started_ns,
+            },
         );
         if same_as_base(hash) {
             return Ok(());

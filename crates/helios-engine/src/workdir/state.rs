@@ -43,18 +43,8 @@ pub const RACY_NS: i64 = 20_000_000;
 pub struct StatEntry {
     /// File, executable or symlink (never a directory).
     pub kind: EntryKind,
-    /// `st_mode` (type and permission bits).
-    pub mode: u32,
-    /// `st_size`.
-    pub size: u64,
-    /// Modification time, nanoseconds since the epoch.
-    pub mtime_ns: i64,
-    /// Status-change time, nanoseconds since the epoch.
-    pub ctime_ns: i64,
-    /// Inode number.
-    pub ino: u64,
-    /// Device number.
-    pub dev: u64,
+    /// The file as `lstat` saw it.
+    pub stat: FileStat,
     /// When the stat was taken (before it was taken), nanoseconds since the epoch.
     pub recorded_ns: i64,
     /// The blob hash of the content.
@@ -123,43 +113,16 @@ impl FileStat {
 }
 
 impl StatEntry {
-    /// Records `stat` as having content `hash`.
-    pub fn new(kind: EntryKind, stat: FileStat, hash: Hash, recorded_ns: i64) -> Self {
-        StatEntry {
-            kind,
-            mode: stat.mode,
-            size: stat.size,
-            mtime_ns: stat.mtime_ns,
-            ctime_ns: stat.ctime_ns,
-            ino: stat.ino,
-            dev: stat.dev,
-            recorded_ns,
-            hash,
-        }
-    }
-
-    /// The stat part.
-    pub fn stat(&self) -> FileStat {
-        FileStat {
-            mode: self.mode,
-            size: self.size,
-            mtime_ns: self.mtime_ns,
-            ctime_ns: self.ctime_ns,
-            ino: self.ino,
-            dev: self.dev,
-        }
-    }
-
     /// True when `now` equals the recorded stat.
     pub fn matches(&self, now: &FileStat) -> bool {
-        self.stat() == *now
+        self.stat == *now
     }
 
     /// True when the recorded stat was taken long enough after the file's
     /// last change that a later change must show in mtime or ctime.
     pub fn is_settled(&self) -> bool {
         let limit = self.recorded_ns.saturating_sub(RACY_NS);
-        self.mtime_ns < limit && self.ctime_ns < limit
+        self.stat.mtime_ns < limit && self.stat.ctime_ns < limit
     }
 }
 
@@ -204,12 +167,13 @@ impl WorkdirState {
             out.extend_from_slice(&len.to_le_bytes());
             out.extend_from_slice(path);
             out.push(e.kind.tag());
-            out.extend_from_slice(&e.mode.to_le_bytes());
-            out.extend_from_slice(&e.size.to_le_bytes());
-            out.extend_from_slice(&e.mtime_ns.to_le_bytes());
-            out.extend_from_slice(&e.ctime_ns.to_le_bytes());
-            out.extend_from_slice(&e.ino.to_le_bytes());
-            out.extend_from_slice(&e.dev.to_le_bytes());
+            let st = &e.stat;
+            out.extend_from_slice(&st.mode.to_le_bytes());
+            out.extend_from_slice(&st.size.to_le_bytes());
+            out.extend_from_slice(&st.mtime_ns.to_le_bytes());
+            out.extend_from_slice(&st.ctime_ns.to_le_bytes());
+            out.extend_from_slice(&st.ino.to_le_bytes());
+            out.extend_from_slice(&st.dev.to_le_bytes());
             out.extend_from_slice(&e.recorded_ns.to_le_bytes());
             out.extend_from_slice(e.hash.as_bytes());
         }
@@ -269,12 +233,14 @@ impl WorkdirState {
             }
             let entry = StatEntry {
                 kind,
-                mode: r.u32()?,
-                size: r.u64()?,
-                mtime_ns: r.i64()?,
-                ctime_ns: r.i64()?,
-                ino: r.u64()?,
-                dev: r.u64()?,
+                stat: FileStat {
+                    mode: r.u32()?,
+                    size: r.u64()?,
+                    mtime_ns: r.i64()?,
+                    ctime_ns: r.i64()?,
+                    ino: r.u64()?,
+                    dev: r.u64()?,
+                },
                 recorded_ns: r.i64()?,
                 hash: r.hash()?,
             };
