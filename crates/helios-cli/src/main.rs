@@ -164,12 +164,29 @@ pub(crate) enum Command {
     },
 }
 
+/// The error and its causes on one line. Our error types already show
+/// their source in their message (so a library caller sees it too); a
+/// cause is added only when the line does not hold its text yet.
+fn describe(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            output::error(&format!("{e:#}"));
+            output::error(&describe(&e));
             ExitCode::FAILURE
         }
     }

@@ -1,0 +1,40 @@
+//! Running the real `helios` binary against a store and a directory.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// `helios ARGS` with `HELIOS_STORE=store`, run in `dir`.
+pub(crate) fn command(store: &Path, dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_helios"));
+    cmd.args(args).env("HELIOS_STORE", store).current_dir(dir);
+    cmd
+}
+
+pub(crate) fn helios(store: &Path, dir: &Path, args: &[&str]) -> Output {
+    command(store, dir, args).output().expect("run helios")
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub(crate) fn ok(store: &Path, dir: &Path, args: &[&str]) -> String {
+    let out = helios(store, dir, args);
+    assert!(
+        out.status.success(),
+        "helios {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a command that must fail with one clear line on stderr; returns it.
+pub(crate) fn fails(store: &Path, dir: &Path, args: &[&str]) -> String {
+    let out = helios(store, dir, args);
+    assert!(!out.status.success(), "helios {args:?} succeeded");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("helios: "), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "one line, no backtrace: {err}");
+    err
+}
+
+pub(crate) fn last_line(s: &str) -> String {
+    s.lines().last().unwrap().to_owned()
+}
