@@ -2,7 +2,10 @@
 //! search-like trace (each node picks a parent, edits 1–5 files, sometimes
 //! adds or deletes one), replayed side by side through Helios (capture +
 //! commit, incremental checkout) and through git (`git add -A && git
-//! commit`, `git checkout`), with the same edits in the same order.
+//! commit`, `git checkout`), with the same edits in the same order. Where
+//! this process may mount overlayfs, the same steps are then replayed in
+//! overlay mode too: mount a node over one shared base copy, edit, capture
+//! the upper layer and commit.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -12,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use helios_benches::{Latency, SplitMix64, source_like, source_paths};
-use helios_engine::workdir::{CaptureOptions, CheckoutOptions};
+use helios_engine::workdir::overlay::OverlayMount;
+use helios_engine::workdir::{CaptureOptions, CheckoutOptions, WorkdirError};
 use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine, StateManager};
 use helios_types::SnapshotId;
 use serde_json::json;
@@ -154,21 +158,77 @@ pub(crate) fn bench(
     json: bool,
 ) -> anyhow::Result<std::process::ExitCode> {
     let tmp = std::env::temp_dir().join(format!("helios-bench-{}", std::process::id()));
-    let (hdir, gdir, store) = (tmp.join("helios"), tmp.join("git"), tmp.join("store"));
-    let result = run(&hdir, &gdir, &store, files, nodes, seed, json);
+    let result = run(&tmp, files, nodes, seed, json);
     let _ = fs::remove_dir_all(&tmp);
     result
 }
 
+/// Overlay mode over the same trace: each step mounts its parent over the
+/// base copy (cost: the parent's difference from the base), applies the
+/// step's edits in the mount, then captures the upper layer and commits.
+struct OverlayRun {
+    mount: Latency,
+    capture: Latency,
+}
+
+/// At most this many steps are replayed in overlay mode (a mount each).
+const OVERLAY_STEPS: usize = 200;
+
+fn overlay_run(
+    engine: &HeliosEngine,
+    scratch: &Path,
+    h_ids: &[SnapshotId],
+    steps: &[Step],
+) -> anyhow::Result<Result<OverlayRun, String>> {
+    let lower = scratch.join("lower");
+    let base = engine.restore(&h_ids[0])?;
+    engine.materialize(&h_ids[0], &lower, &|_| true, &|_, _| {})?;
+    let capture = CaptureOptions::default();
+    let (mut mounts, mut captures) = (vec![], vec![]);
+    for (i, step) in steps.iter().take(OVERLAY_STEPS).enumerate() {
+        let node = engine.restore(&h_ids[step.parent])?;
+        let merged = scratch.join(format!("m{i}"));
+        let start = Instant::now();
+        let mount = match OverlayMount::create(
+            &lower,
+            &base,
+            &node,
+            engine.objects(),
+            &scratch.join(format!("s{i}")),
+            &merged,
+        ) {
+            Ok(m) => m,
+            Err(WorkdirError::OverlayUnavailable { reason }) => return Ok(Err(reason)),
+            Err(e) => return Err(e.into()),
+        };
+        mounts.push(start.elapsed());
+        apply(&merged, &step.edits)?;
+        let ((), d) = timed(|| {
+            let tree = mount.capture(&capture)?.tree;
+            engine.commit(
+                &tree,
+                Durability::Async,
+                CommitMeta::child_of(Some(h_ids[step.parent]), ""),
+            )?;
+            Ok(())
+        })?;
+        captures.push(d);
+        mount.unmount()?;
+    }
+    Ok(Ok(OverlayRun {
+        mount: Latency::from_samples(mounts),
+        capture: Latency::from_samples(captures),
+    }))
+}
+
 fn run(
-    hdir: &Path,
-    gdir: &Path,
-    store: &Path,
+    tmp: &Path,
     files: usize,
     nodes: usize,
     seed: u64,
     json: bool,
 ) -> anyhow::Result<std::process::ExitCode> {
+    let (hdir, gdir, store) = (&tmp.join("helios"), &tmp.join("git"), &tmp.join("store"));
     let (base, steps) = trace(files, nodes.max(2), seed);
     for d in [hdir, gdir] {
         fs::create_dir_all(d)?;
@@ -240,6 +300,7 @@ fn run(
         }
         checked += 1;
     }
+    let overlay = overlay_run(&engine, &tmp.join("overlay"), &h_ids, &steps)?;
     let stats = engine.stats();
     engine.close()?;
     let (hs, hw, gs, gw) = (
@@ -258,6 +319,14 @@ fn run(
             "git_switch_p50_us": us(gw.p50), "git_switch_p99_us": us(gw.p99),
             "helios_bytes_on_disk": h_bytes, "git_bytes_on_disk": g_bytes,
             "dedup_ratio": stats.dedup_ratio(), "restores_checked_byte_exact": checked,
+            "overlay": match &overlay {
+                Ok(o) => json!({
+                    "steps": o.capture.samples,
+                    "mount_p50_us": us(o.mount.p50), "mount_p99_us": us(o.mount.p99),
+                    "capture_p50_us": us(o.capture.p50), "capture_p99_us": us(o.capture.p99),
+                }),
+                Err(reason) => json!({"unavailable": reason}),
+            },
         }));
     } else {
         line(&format!(
@@ -275,6 +344,19 @@ fn run(
         line(&format!(
             "{checked} sampled nodes byte-exact between helios and git"
         ));
+        match &overlay {
+            Ok(o) => {
+                line(
+                    &o.mount
+                        .line("helios overlay mount (parent over the base copy)"),
+                );
+                line(
+                    &o.capture
+                        .line("helios overlay snapshot (capture upper + commit)"),
+                );
+            }
+            Err(reason) => line(&format!("overlay mode not measured: {reason}")),
+        }
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
