@@ -10,7 +10,7 @@ use crate::cmd::cmd;
 use crate::prereqs::Prereqs;
 
 /// Every bench target, bottom layer first.
-const BENCHES: [&str; 5] = ["types", "vst", "l1cache", "objstore", "engine"];
+const BENCHES: [&str; 6] = ["types", "vst", "l1cache", "objstore", "engine", "memory"];
 
 /// Runs the criterion benches (release) and gathers their latency and note
 /// lines into `target/bench-report.txt`.

@@ -48,7 +48,7 @@ enum Task {
     /// Run the criterion benchmarks in release and gather their P50/P99
     /// lines into target/bench-report.txt.
     Bench {
-        /// Only this bench target (types, vst, l1cache, objstore, engine).
+        /// Only this bench target (types, vst, l1cache, objstore, engine, memory).
         #[arg(long)]
         only: Option<String>,
     },
