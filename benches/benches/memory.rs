@@ -126,11 +126,13 @@ fn serve(store: &Path, files: usize) {
     note(&format!(
         "memory: {files} files: engine opened at {} MB RSS; grew {tree_mb} MB with the whole tree loaded, \
          {read_mb} MB after reading all {} MB of files once (L1 holds {} MB of {} MB), \
-         {commits_mb} MB after 1000 async commits",
+         {commits_mb} MB after 1000 async commits; peak RSS {} MB (the memtables refilled from \
+         the WAL at open and the benchmark's own parsed paths included)",
         mb(base),
         mb(raw),
         mb(l1.arena_used),
-        mb(l1.capacity)
+        mb(l1.capacity),
+        mb(status_bytes("VmHWM"))
     ));
 }
 
