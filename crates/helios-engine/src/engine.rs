@@ -753,20 +753,12 @@ impl StateManager for HeliosEngine {
             ));
         }
         self.layers.l2().sync()?;
-        // The next open replays unflushed writes from the WAL into memory
-        // (1.3 GB after a 1M-file import); a small tail is cheaper to
-        // replay than to write out as one more SST file.
-        if let Some(rocks) = &self.rocks
-            && rocks.stats()?.memtable_bytes > CLOSE_FLUSH_BYTES
-        {
-            rocks.flush()?;
+        if let Some(rocks) = &self.rocks {
+            rocks.flush_if_large()?;
         }
         Ok(())
     }
 }
-
-/// Memtable bytes above which `close` flushes them to SST files.
-const CLOSE_FLUSH_BYTES: u64 = 16 << 20;
 
 impl HeliosEngine {
     fn write_ref(&self, name: &str, id: &SnapshotId) -> EngineResult<()> {

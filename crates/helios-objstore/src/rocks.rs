@@ -94,6 +94,9 @@ pub struct RocksStats {
     pub memtable_bytes: u64,
 }
 
+/// Memtable bytes above which [`RocksStore::flush_if_large`] flushes.
+pub const CLOSE_FLUSH_BYTES: u64 = 16 << 20;
+
 impl RocksStore {
     /// Opens the store at `path`, creating it when `config.create_if_missing`
     /// is set and nothing is there.
@@ -175,6 +178,17 @@ impl RocksStore {
             self.db
                 .flush_cf(cf)
                 .map_err(|e| store_err("flush memtable", e))?;
+        }
+        Ok(())
+    }
+
+    /// Called on a clean shutdown: flushes the memtables when they hold
+    /// more than [`CLOSE_FLUSH_BYTES`]. Open replays unflushed writes from
+    /// the WAL into memory (1.3 GB after a 1M-file import), while a small
+    /// tail is cheaper to replay than to write out as one more SST file.
+    pub fn flush_if_large(&self) -> StoreResult<()> {
+        if self.stats()?.memtable_bytes > CLOSE_FLUSH_BYTES {
+            self.flush()?;
         }
         Ok(())
     }
