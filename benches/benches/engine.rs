@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use helios_benches::{Latency, SplitMix64, note, report, source_like, source_paths};
+use helios_benches::{Latency, SplitMix64, edit_files, note, report, source_like, source_paths};
 use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine, StateManager};
 use helios_types::RepoPath;
 use helios_vst::{Edit, Vst};
@@ -25,16 +25,6 @@ fn base_tree(engine: &HeliosEngine, files: usize) -> (Vec<RepoPath>, Vst) {
         .map(|p| Edit::file(p.clone(), source_like(&mut rng, 2048)))
         .collect();
     (paths, engine.empty_tree().apply(&edits).unwrap())
-}
-
-fn edit(rng: &mut SplitMix64, paths: &[RepoPath], vst: &Vst) -> Vst {
-    let edits: Vec<Edit> = (0..1 + rng.below(5))
-        .map(|_| {
-            let p = &paths[rng.index(paths.len())];
-            Edit::file(p.clone(), source_like(rng, 2048))
-        })
-        .collect();
-    vst.apply(&edits).unwrap()
 }
 
 /// Resident set size of this process, from /proc.
@@ -73,7 +63,9 @@ fn engine_benches(c: &mut Criterion) {
         ("sync", Durability::Sync, 300),
     ] {
         // Edits are prepared outside the timed region: commit alone is timed.
-        let trees: Vec<Vst> = (0..n).map(|_| edit(&mut rng, &paths, &base)).collect();
+        let trees: Vec<Vst> = (0..n)
+            .map(|_| edit_files(&mut rng, &paths, &base, 2048))
+            .collect();
         let mut it = trees.iter();
         let latency = Latency::measure(n * 10 / 11, || {
             let vst = it.next().unwrap();
@@ -94,8 +86,8 @@ fn engine_benches(c: &mut Criterion) {
             black_box(engine.restore(&root).unwrap());
         }),
     );
-    let a = edit(&mut rng, &paths, &hot);
-    let b = edit(&mut rng, &paths, &hot);
+    let a = edit_files(&mut rng, &paths, &hot, 2048);
+    let b = edit_files(&mut rng, &paths, &hot, 2048);
     report(
         "diff of siblings (1-5 files each)",
         Latency::measure(2_000, || {
@@ -136,7 +128,7 @@ fn engine_benches(c: &mut Criterion) {
     let mut rng = SplitMix64::new(9);
     c.bench_function("engine/edit_and_commit_async_1-5_files_of_10k", |bench| {
         bench.iter(|| {
-            let vst = edit(&mut rng, &paths, &base);
+            let vst = edit_files(&mut rng, &paths, &base, 2048);
             mem.commit(&vst, Durability::Async, CommitMeta::default())
                 .unwrap()
         })

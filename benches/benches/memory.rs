@@ -20,7 +20,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use helios_benches::{SplitMix64, note, source_like, source_paths};
+use helios_benches::{SplitMix64, edit_files, note, source_like, source_paths};
 use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine, StateManager};
 use helios_types::{RepoPath, SnapshotId};
 use helios_vst::Edit;
@@ -105,13 +105,7 @@ fn serve(store: &Path, files: usize) {
     let mut parent = id;
     let mut head = vst;
     for _ in 0..1000 {
-        let edits: Vec<Edit> = (0..1 + rng.below(5))
-            .map(|_| {
-                let p = &paths[rng.index(paths.len())];
-                Edit::file(p.clone(), source_like(&mut rng, FILE_BYTES))
-            })
-            .collect();
-        head = head.apply(&edits).unwrap();
+        head = edit_files(&mut rng, &paths, &head, FILE_BYTES);
         let (next, _) = engine
             .commit(
                 &head,

@@ -8,6 +8,9 @@
 
 use std::time::{Duration, Instant};
 
+use helios_types::RepoPath;
+use helios_vst::{Edit, Vst};
+
 /// Latency distribution of one operation.
 #[derive(Debug, Clone, Copy)]
 pub struct Latency {
@@ -158,6 +161,19 @@ pub fn source_paths(files: usize) -> Vec<String> {
             format!("m{d3:02}/d{d2:02}/s{d1:02}/f{f:03}.rs")
         })
         .collect()
+}
+
+/// One search-like step: `vst` with 1–5 of `paths` rewritten to fresh
+/// source-like contents of `len` bytes.
+pub fn edit_files(rng: &mut SplitMix64, paths: &[RepoPath], vst: &Vst, len: usize) -> Vst {
+    let edits: Vec<Edit> = (0..1 + rng.below(5))
+        .map(|_| {
+            let p = &paths[rng.index(paths.len())];
+            Edit::file(p.clone(), source_like(rng, len))
+        })
+        .collect();
+    vst.apply(&edits)
+        .expect("rewriting existing files cannot fail")
 }
 
 #[cfg(test)]
