@@ -174,6 +174,8 @@ pub struct HeliosEngine {
     refs_lock: Mutex<()>,
     /// The snapshot each working directory holds, by canonical path.
     pub(crate) heads: Mutex<HashMap<PathBuf, SnapshotId>>,
+    /// The state files of recently used working directories.
+    pub(crate) state_files: Mutex<crate::worktrees::StateFiles>,
     pub(crate) gc_state: GcState,
     pub(crate) counters: Counters,
     pub(crate) writer_stats: Arc<WriterStats>,
@@ -284,6 +286,7 @@ impl HeliosEngine {
             pins: Mutex::default(),
             refs_lock: Mutex::default(),
             heads: Mutex::default(),
+            state_files: Mutex::default(),
             gc_state,
             counters: Counters::default(),
             writer_stats,

@@ -6,10 +6,14 @@
 //!
 //! The snapshot a directory holds is recorded in memory and, for later
 //! processes (the CLI), under `wd/` + its canonical path in the store's
-//! metadata. The state file (stat cache, in-progress marker) lives under
-//! `<store>/workdirs/`, named by a hash of the directory's canonical path.
+//! metadata. The state files (stat cache, journal, in-progress marker) live
+//! under `<store>/workdirs/`, named by a hash of the directory's canonical
+//! path; the engine keeps the decoded state of the few directories used
+//! last, so a switch does not decode the whole stat cache again.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use helios_types::store::ObjectStore;
 use helios_types::{HashAlgorithm, RepoPath, SnapshotId};
@@ -19,9 +23,44 @@ use crate::engine::{HeliosEngine, StateManager, lock};
 use crate::error::{EngineError, EngineResult};
 use crate::keys;
 use crate::pipeline::{StoreWrite, WriteRequest};
-use crate::workdir::{self, CaptureOptions, Captured, CheckoutOptions, Report};
+use crate::workdir::{self, CaptureOptions, Captured, CheckoutOptions, Report, StateFile};
 
 const WORKDIR: &[u8] = b"wd/";
+
+/// How many working directories keep their decoded state in memory (about
+/// 25 MB each at 100K files); the least recently used one is dropped first.
+const KEPT_STATE_FILES: usize = 8;
+
+/// The [`StateFile`]s of the working directories used most recently.
+#[derive(Debug, Default)]
+pub(crate) struct StateFiles {
+    /// Canonical directory → its state file and when it was last used.
+    by_dir: HashMap<PathBuf, (Arc<StateFile>, u64)>,
+    clock: u64,
+}
+
+impl StateFiles {
+    fn get(&mut self, dir: &Path, path: impl FnOnce() -> PathBuf) -> Arc<StateFile> {
+        self.clock += 1;
+        if let Some((file, used)) = self.by_dir.get_mut(dir) {
+            *used = self.clock;
+            return Arc::clone(file);
+        }
+        if self.by_dir.len() >= KEPT_STATE_FILES
+            && let Some(oldest) = self
+                .by_dir
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(dir, _)| dir.clone())
+        {
+            self.by_dir.remove(&oldest);
+        }
+        let file = Arc::new(StateFile::new(path()));
+        self.by_dir
+            .insert(dir.to_path_buf(), (Arc::clone(&file), self.clock));
+        file
+    }
+}
 
 impl HeliosEngine {
     /// Writes snapshot `id` (or the paths `filter` selects) into an empty
@@ -56,7 +95,7 @@ impl HeliosEngine {
         };
         let mut options = options.clone();
         self.protect_store(dir, &mut options.capture)?;
-        let state = self.state_path(dir)?;
+        let state = self.state_file(dir)?;
         let report = workdir::checkout(
             from.as_ref(),
             &to,
@@ -80,12 +119,8 @@ impl HeliosEngine {
         };
         let mut options = options.clone();
         self.protect_store(dir, &mut options)?;
-        Ok(workdir::capture(
-            dir,
-            &base,
-            &options,
-            &self.state_path(dir)?,
-        )?)
+        let state = self.state_file(dir)?;
+        Ok(workdir::capture(dir, &base, &options, &state)?)
     }
 
     /// Records that `dir` now holds snapshot `id` (after a commit of a
@@ -120,11 +155,8 @@ impl HeliosEngine {
             .and_then(|v| SnapshotId::from_slice(&v)))
     }
 
-    fn state_path(&self, dir: &Path) -> EngineResult<PathBuf> {
+    fn state_file(&self, dir: &Path) -> EngineResult<Arc<StateFile>> {
         let dir = canonical(dir)?;
-        let name = HashAlgorithm::Blake3
-            .digest(dir.as_os_str().as_encoded_bytes())
-            .to_hex();
         let base = match &self.path {
             Some(store) => store.join("workdirs"),
             None => std::env::temp_dir().join("helios-workdirs"),
@@ -132,7 +164,12 @@ impl HeliosEngine {
         std::fs::create_dir_all(&base).map_err(|e| {
             EngineError::Workdir(workdir::WorkdirError::io("create directory", &base, e))
         })?;
-        Ok(base.join(&name[..32]))
+        Ok(lock(&self.state_files).get(&dir, || {
+            let name = HashAlgorithm::Blake3
+                .digest(dir.as_os_str().as_encoded_bytes())
+                .to_hex();
+            base.join(&name[..32])
+        }))
     }
 
     /// Adds the store directory to the protected paths when it lies inside

@@ -17,6 +17,7 @@ use super::error::{Result, WorkdirError};
 use super::fsx;
 use super::scan::{Scan, touches_protected};
 use super::state::{StatEntry, WorkdirState, now_ns};
+use super::state_file::StateFile;
 use super::{CheckoutOptions, Report};
 
 /// The bytes of the leaf at `path`: pending in the tree, else from the store.
@@ -257,7 +258,7 @@ impl Applier<'_> {
                 if let Some(state) = cache {
                     self.written.push(path.to_bytes());
                     state.forget(&path.to_bytes());
-                    state.cache.insert(
+                    state.put(
                         path.to_bytes(),
                         StatEntry {
                             kind: kind.entry_kind(),
@@ -346,7 +347,7 @@ fn fast_path_blocker(
         }
         let now = super::state::FileStat::from_rustix(&st);
         let ok = state
-            .cache
+            .cache()
             .get(&path.to_bytes())
             .is_some_and(|c| c.kind == old.kind && c.hash == old.hash && c.matches(&now));
         if !ok {
@@ -362,14 +363,14 @@ pub fn checkout(
     to: &Vst,
     blobs: &dyn ObjectStore,
     dir: &Path,
-    state_path: &Path,
+    state_file: &StateFile,
     options: &CheckoutOptions,
     progress: &dyn Fn(u64, u64),
 ) -> Result<Report> {
     let _span = tracing::info_span!("checkout", dir = %dir.display()).entered();
     fs::create_dir_all(dir).map_err(|e| WorkdirError::io("create directory", dir, e))?;
     let root = fsx::open_root(dir).map_err(|e| WorkdirError::io("open", dir, e))?;
-    let mut state = WorkdirState::load_or_default(state_path)?;
+    let mut state = state_file.load()?;
     let to_root = to.root_hash();
 
     let mut fallback = if options.full {
@@ -391,10 +392,10 @@ pub fn checkout(
     let mut report = Report::default();
     if let Some(reason) = fallback {
         tracing::debug!(reason, "checkout scans the directory");
-        let mut scan = Scan::new(dir, &options.capture, &state.cache, true, to.algorithm());
+        let mut scan = Scan::new(dir, &options.capture, state.cache(), true, to.algorithm());
         let actual = scan.run(to)?;
         report = scan.report;
-        state.cache = scan.new_cache;
+        state.replace_cache(scan.new_cache);
         changes = actual.diff(to)?;
     }
     report.fast_path = fallback.is_none();
@@ -407,7 +408,7 @@ pub fn checkout(
         }
     }
 
-    WorkdirState::mark_in_progress(state_path, state.holds.take(), to_root, options.sync)?;
+    state_file.mark_in_progress(state.holds.take(), to_root, options.sync)?;
     let mut applier = Applier {
         root: root.as_fd(),
         dir,
@@ -428,13 +429,11 @@ pub fn checkout(
     // their racy window is measured from now, not from each write.
     let end = now_ns();
     for key in &applier.written {
-        if let Some(entry) = state.cache.get_mut(key) {
-            entry.recorded_ns = end;
-        }
+        state.restamp(key, end);
     }
     state.in_progress = None;
     state.holds = Some(to_root);
-    state.save(state_path, options.sync)?;
-    WorkdirState::clear_in_progress(state_path)?;
+    state_file.save(state, options.sync)?;
+    state_file.clear_in_progress()?;
     Ok(applier.report)
 }

@@ -34,7 +34,10 @@
 //!   before the first write and "holds to" after the last, so a killed
 //!   checkout leaves a record that forces the next one to scan and finish.
 //!   The "in progress" record is a small marker file beside the state
-//!   file, so starting a checkout does not rewrite the stat cache. Files
+//!   file, and a finished operation appends only the paths it changed to
+//!   the state's journal ([`StateFile`]), whose decoded copy the engine
+//!   keeps between operations: a switch of five files costs five entries,
+//!   not the whole stat cache. Files
 //!   and state are not fsynced by default (a killed process loses nothing
 //!   the page cache holds); [`CheckoutOptions::sync`] fsyncs the marker,
 //!   runs one `syncfs` before the final record and fsyncs it, for
@@ -71,6 +74,7 @@ mod fsx;
 pub mod overlay;
 mod scan;
 pub mod state;
+mod state_file;
 #[cfg(test)]
 mod tests;
 
@@ -85,6 +89,7 @@ pub use fsx::TMP_PREFIX;
 pub use overlay::OverlayMount;
 pub use scan::{GITIGNORE, HELIOSIGNORE};
 pub use state::{FileStat, StatEntry, WorkdirState};
+pub use state_file::StateFile;
 
 /// What to capture and what never to touch.
 #[derive(Debug, Clone, Default)]
@@ -151,23 +156,21 @@ pub struct Captured {
 
 /// Reads `dir` into a tree, starting from `base` (the tree the directory is
 /// believed to hold; an empty tree when unknown) and using the stat cache
-/// kept in the state file at `state_path`. On success the state records
-/// that the directory holds the captured tree.
+/// kept in `state`. On success the state records that the directory holds
+/// the captured tree.
 pub fn capture(
     dir: &Path,
     base: &Vst,
     options: &CaptureOptions,
-    state_path: &Path,
+    state: &StateFile,
 ) -> Result<Captured, WorkdirError> {
     let _span = tracing::info_span!("capture", dir = %dir.display()).entered();
-    let mut state = WorkdirState::load_or_default(state_path)?;
-    let mut scan = scan::Scan::new(dir, options, &state.cache, false, base.algorithm());
+    let mut recorded = state.load()?;
+    let mut scan = scan::Scan::new(dir, options, recorded.cache(), false, base.algorithm());
     let tree = scan.run(base)?;
     let report = scan.report;
-    let cache = scan.new_cache;
-    state.cache = cache;
-    state.holds = Some(tree.root_hash());
-    state.in_progress = None;
-    state.save(state_path, false)?;
+    recorded.replace_cache(scan.new_cache);
+    recorded.holds = Some(tree.root_hash());
+    state.save(recorded, false)?;
     Ok(Captured { tree, report })
 }

@@ -1,34 +1,38 @@
 //! What the engine remembers about a working directory: which tree it holds,
 //! whether a checkout was interrupted, and the stat cache that lets capture
-//! skip unchanged files.
+//! skip unchanged files. This module is the value and its encodings; the
+//! files it lives in (a snapshot, a journal of changes, a marker) are
+//! [`StateFile`](super::state_file::StateFile)'s.
 //!
-//! # File format (version 1, all integers little-endian)
+//! # Encodings (all integers little-endian)
 //!
 //! ```text
-//! magic "HWDS" | version u8 | flags u8 (bit0 holds, bit1 in-progress, bit2 from)
-//! [holds 32] [from 32] [to 32]          -- present when their flag is set
-//! count u64
-//! count × ( path_len u32 | path bytes | kind u8 | mode u32 | size u64
-//!           | mtime_ns i64 | ctime_ns i64 | ino u64 | dev u64
-//!           | recorded_ns i64 | hash 32 )
-//! checksum: BLAKE3 of everything above (32 bytes)
+//! snapshot (version 2):
+//!   magic "HWDS" | version u8 | flags u8 (bit0 holds, bit1 in-progress, bit2 from)
+//!   | generation u64
+//!   [holds 32] [from 32] [to 32]          -- present when their flag is set
+//!   count u64 | count × entry
+//!   checksum: BLAKE3 of everything above (32 bytes)
+//! entry:
+//!   path_len u32 | path bytes | kind u8 | mode u32 | size u64
+//!   | mtime_ns i64 | ctime_ns i64 | ino u64 | dev u64 | recorded_ns i64 | hash 32
+//! change set (a journal record's body):
+//!   flags u8 (bit0 holds) | [holds 32] | count u64
+//!   | count × ( 1 u8 | entry  or  0 u8 | path_len u32 | path bytes )
 //! ```
 //!
 //! Entries are sorted by path bytes (a `BTreeMap`), so equal states encode
-//! equally. The file is written to a temporary sibling, fsynced and renamed
-//! over the old one, so a crash leaves the old or the new state, never half.
+//! equally. The generation ties a journal to the snapshot it continues.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{self, Write as _};
-use std::path::Path;
 
 use helios_types::{EntryKind, HASH_LEN, Hash, HashAlgorithm};
 
-use super::error::{Result, WorkdirError};
-
 const MAGIC: &[u8; 4] = b"HWDS";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+const PUT: u8 = 1;
+const REMOVE: u8 = 0;
 
 /// Nanoseconds of slack granted to file-system timestamps: a file whose
 /// mtime or ctime is this close to (or after) the moment its stat was
@@ -127,7 +131,10 @@ impl StatEntry {
 }
 
 /// The recorded state of one working directory.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// The stat cache is changed only through methods, which remember the
+/// paths they touched: a save appends just those to the journal.
+#[derive(Debug, Clone, Default)]
 pub struct WorkdirState {
     /// Root hash of the tree the directory held after the last completed
     /// checkout or capture; `None` when unknown.
@@ -136,13 +143,149 @@ pub struct WorkdirState {
     /// While set, the directory's content is unknown.
     pub in_progress: Option<(Option<Hash>, Hash)>,
     /// Path bytes (`a/b/c`) → stat and hash of each leaf last seen or written.
-    pub cache: BTreeMap<Vec<u8>, StatEntry>,
+    cache: BTreeMap<Vec<u8>, StatEntry>,
+    /// Paths put or removed since the state was loaded or last saved.
+    changed: BTreeSet<Vec<u8>>,
 }
 
+/// Equal when they describe the same directory (pending changes aside).
+impl PartialEq for WorkdirState {
+    fn eq(&self, other: &Self) -> bool {
+        self.holds == other.holds
+            && self.in_progress == other.in_progress
+            && self.cache == other.cache
+    }
+}
+
+impl Eq for WorkdirState {}
+
 impl WorkdirState {
-    /// Encodes the state (see the module docs for the layout).
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.cache.len() * 100);
+    /// The stat cache: path bytes (`a/b/c`) → stat and hash of each leaf.
+    pub fn cache(&self) -> &BTreeMap<Vec<u8>, StatEntry> {
+        &self.cache
+    }
+
+    /// Records `entry` for the leaf at `path`.
+    pub fn put(&mut self, path: Vec<u8>, entry: StatEntry) {
+        self.changed.insert(path.clone());
+        self.cache.insert(path, entry);
+    }
+
+    /// Drops cache entries at `path` and beneath it.
+    pub(crate) fn forget(&mut self, path: &[u8]) {
+        if self.cache.remove(path).is_some() {
+            self.changed.insert(path.to_vec());
+        }
+        let mut prefix = path.to_vec();
+        prefix.push(b'/');
+        let doomed: Vec<Vec<u8>> = self
+            .cache
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in doomed {
+            self.cache.remove(&k);
+            self.changed.insert(k);
+        }
+    }
+
+    /// Moves the recorded moment of the entry at `path` (if any) to `recorded_ns`.
+    pub(crate) fn restamp(&mut self, path: &[u8], recorded_ns: i64) {
+        if let Some(entry) = self.cache.get_mut(path) {
+            entry.recorded_ns = recorded_ns;
+            self.changed.insert(path.to_vec());
+        }
+    }
+
+    /// Replaces the whole cache (after a scan), remembering only the paths
+    /// whose entries differ: one merge of the two sorted maps.
+    pub(crate) fn replace_cache(&mut self, new: BTreeMap<Vec<u8>, StatEntry>) {
+        use std::cmp::Ordering;
+        let mut old = self.cache.iter().peekable();
+        let mut fresh = new.iter().peekable();
+        loop {
+            let order = match (old.peek(), fresh.peek()) {
+                (None, None) => break,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some((o, _)), Some((n, _))) => o.cmp(n),
+            };
+            let (before, after) = match order {
+                Ordering::Less => (old.next(), None),
+                Ordering::Greater => (None, fresh.next()),
+                Ordering::Equal => (old.next(), fresh.next()),
+            };
+            if before.map(|(_, e)| e) != after.map(|(_, e)| e)
+                && let Some((path, _)) = before.or(after)
+            {
+                self.changed.insert(path.clone());
+            }
+        }
+        self.cache = new;
+    }
+
+    /// Encodes the changed paths (their entries, or their removal) and the
+    /// held tree as a change set, and forgets them.
+    pub(crate) fn take_changes(&mut self) -> Vec<u8> {
+        let changed = std::mem::take(&mut self.changed);
+        let mut out = Vec::with_capacity(64 + changed.len() * 120);
+        out.push(u8::from(self.holds.is_some()));
+        if let Some(h) = self.holds {
+            out.extend_from_slice(h.as_bytes());
+        }
+        out.extend_from_slice(&(changed.len() as u64).to_le_bytes());
+        for path in &changed {
+            match self.cache.get(path) {
+                Some(entry) => {
+                    out.push(PUT);
+                    encode_entry(&mut out, path, entry);
+                }
+                None => {
+                    out.push(REMOVE);
+                    encode_path(&mut out, path);
+                }
+            }
+        }
+        out
+    }
+
+    /// Applies a change set made by [`WorkdirState::take_changes`].
+    pub(crate) fn apply_changes(&mut self, body: &[u8]) -> std::result::Result<(), &'static str> {
+        let mut r = Reader {
+            bytes: body,
+            pos: 0,
+        };
+        let holds = match r.u8()? {
+            0 => None,
+            1 => Some(r.hash()?),
+            _ => return Err("unknown flags"),
+        };
+        let count = r.u64()?;
+        let mut puts = Vec::new();
+        let mut removes = Vec::new();
+        for _ in 0..count {
+            match r.u8()? {
+                PUT => puts.push(decode_entry(&mut r)?),
+                REMOVE => removes.push(r.path()?),
+                _ => return Err("unknown change"),
+            }
+        }
+        if r.pos != body.len() {
+            return Err("trailing bytes");
+        }
+        // Decoded whole before anything is applied: a bad record changes nothing.
+        self.holds = holds;
+        for path in removes {
+            self.cache.remove(&path);
+        }
+        self.cache.extend(puts);
+        Ok(())
+    }
+
+    /// Encodes the state as a snapshot of `generation` (see the module docs).
+    pub fn encode(&self, generation: u64) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.cache.len() * 120);
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
         let from = self.in_progress.and_then(|(from, _)| from);
@@ -150,6 +293,7 @@ impl WorkdirState {
             | (u8::from(self.in_progress.is_some()) << 1)
             | (u8::from(from.is_some()) << 2);
         out.push(flags);
+        out.extend_from_slice(&generation.to_le_bytes());
         if let Some(h) = self.holds {
             out.extend_from_slice(h.as_bytes());
         }
@@ -161,30 +305,17 @@ impl WorkdirState {
         }
         out.extend_from_slice(&(self.cache.len() as u64).to_le_bytes());
         for (path, e) in &self.cache {
-            // Paths are at most MAX_DEPTH names of at most 64 KiB each,
-            // far below u32::MAX.
-            let len = u32::try_from(path.len()).unwrap_or(u32::MAX);
-            out.extend_from_slice(&len.to_le_bytes());
-            out.extend_from_slice(path);
-            out.push(e.kind.tag());
-            let st = &e.stat;
-            out.extend_from_slice(&st.mode.to_le_bytes());
-            out.extend_from_slice(&st.size.to_le_bytes());
-            out.extend_from_slice(&st.mtime_ns.to_le_bytes());
-            out.extend_from_slice(&st.ctime_ns.to_le_bytes());
-            out.extend_from_slice(&st.ino.to_le_bytes());
-            out.extend_from_slice(&st.dev.to_le_bytes());
-            out.extend_from_slice(&e.recorded_ns.to_le_bytes());
-            out.extend_from_slice(e.hash.as_bytes());
+            encode_entry(&mut out, path, e);
         }
         let sum = HashAlgorithm::Blake3.digest(&out);
         out.extend_from_slice(sum.as_bytes());
         out
     }
 
-    /// Decodes a state; any damage is an error naming what is wrong.
-    pub fn decode(bytes: &[u8]) -> std::result::Result<Self, &'static str> {
-        if bytes.len() < MAGIC.len() + 2 + 8 + HASH_LEN {
+    /// Decodes a snapshot into the state and its generation; any damage is
+    /// an error naming what is wrong.
+    pub fn decode(bytes: &[u8]) -> std::result::Result<(Self, u64), &'static str> {
+        if bytes.len() < MAGIC.len() + 2 + 8 + 8 + HASH_LEN {
             return Err("too short");
         }
         let (body, sum) = bytes.split_at(bytes.len() - HASH_LEN);
@@ -205,6 +336,7 @@ impl WorkdirState {
         if flags & !0b111 != 0 {
             return Err("unknown flags");
         }
+        let generation = r.u64()?;
         let holds = if flags & 1 != 0 {
             Some(r.hash()?)
         } else {
@@ -225,25 +357,7 @@ impl WorkdirState {
         let count = r.u64()?;
         let mut cache = BTreeMap::new();
         for _ in 0..count {
-            let len = usize::try_from(r.u32()?).map_err(|_| "path too long")?;
-            let path = r.take(len)?.to_vec();
-            let kind = EntryKind::from_tag(r.u8()?).ok_or("unknown entry kind")?;
-            if kind == EntryKind::Dir {
-                return Err("directory in stat cache");
-            }
-            let entry = StatEntry {
-                kind,
-                stat: FileStat {
-                    mode: r.u32()?,
-                    size: r.u64()?,
-                    mtime_ns: r.i64()?,
-                    ctime_ns: r.i64()?,
-                    ino: r.u64()?,
-                    dev: r.u64()?,
-                },
-                recorded_ns: r.i64()?,
-                hash: r.hash()?,
-            };
+            let (path, entry) = decode_entry(&mut r)?;
             if cache.insert(path, entry).is_some() {
                 return Err("duplicate path");
             }
@@ -251,115 +365,58 @@ impl WorkdirState {
         if r.pos != body.len() {
             return Err("trailing bytes");
         }
-        Ok(WorkdirState {
+        let state = WorkdirState {
             holds,
             in_progress,
             cache,
-        })
-    }
-
-    /// Reads the state at `path`: `Ok(None)` when there is no file, an error
-    /// when it cannot be read or does not decode.
-    pub fn load(path: &Path) -> Result<Option<Self>> {
-        let main = Self::load_one(path)?;
-        match Self::load_one(&Self::marker_path(path))? {
-            Some(marker) if marker.in_progress.is_some() => {
-                let mut state = main.unwrap_or_default();
-                state.in_progress = marker.in_progress;
-                state.holds = None;
-                Ok(Some(state))
-            }
-            Some(_) => Err(WorkdirError::StateCorrupt {
-                path: Self::marker_path(path),
-                reason: "marker without a checkout",
-            }),
-            None => Ok(main),
-        }
-    }
-
-    fn load_one(path: &Path) -> Result<Option<Self>> {
-        match fs::read(path) {
-            Ok(bytes) => WorkdirState::decode(&bytes).map(Some).map_err(|reason| {
-                WorkdirError::StateCorrupt {
-                    path: path.to_path_buf(),
-                    reason,
-                }
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(WorkdirError::io("read state", path, e)),
-        }
-    }
-
-    /// Like [`WorkdirState::load`], but a missing or damaged file gives an
-    /// empty state (the directory's content is then treated as unknown).
-    pub fn load_or_default(path: &Path) -> Result<Self> {
-        match WorkdirState::load(path) {
-            Ok(state) => Ok(state.unwrap_or_default()),
-            Err(WorkdirError::StateCorrupt { path, reason }) => {
-                tracing::warn!(path = %path.display(), reason, "ignoring damaged working-directory state");
-                Ok(WorkdirState::default())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Writes the state atomically: a temporary sibling renamed over
-    /// `path`, so a killed process leaves the old or the new state. With
-    /// `durable`, the file and its directory are also fsynced (power loss).
-    pub fn save(&self, path: &Path, durable: bool) -> Result<()> {
-        write_atomic(path, &self.encode(), durable)
-    }
-
-    /// The path of the small "checkout in progress" marker kept beside the
-    /// state file at `path`, so starting a checkout does not rewrite the
-    /// whole stat cache.
-    pub fn marker_path(path: &Path) -> std::path::PathBuf {
-        let mut name = path.as_os_str().to_os_string();
-        name.push(".progress");
-        name.into()
-    }
-
-    /// Records durably-enough (see [`WorkdirState::save`]) that a checkout
-    /// from `from` to `to` has started in the directory whose state is at `path`.
-    pub fn mark_in_progress(
-        path: &Path,
-        from: Option<Hash>,
-        to: Hash,
-        durable: bool,
-    ) -> Result<()> {
-        let marker = WorkdirState {
-            holds: None,
-            in_progress: Some((from, to)),
-            cache: BTreeMap::new(),
+            changed: BTreeSet::new(),
         };
-        write_atomic(&Self::marker_path(path), &marker.encode(), durable)
+        Ok((state, generation))
     }
+}
 
-    /// Removes the in-progress marker (after the final state is saved).
-    pub fn clear_in_progress(path: &Path) -> Result<()> {
-        let marker = Self::marker_path(path);
-        match fs::remove_file(&marker) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(WorkdirError::io("remove state marker", marker, e)),
-        }
-    }
+fn encode_path(out: &mut Vec<u8>, path: &[u8]) {
+    // Paths are at most MAX_DEPTH names of at most 64 KiB each, far below
+    // u32::MAX.
+    let len = u32::try_from(path.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(path);
+}
 
-    /// Drops cache entries at `path` and beneath it.
-    pub(crate) fn forget(&mut self, path: &[u8]) {
-        self.cache.remove(path);
-        let mut prefix = path.to_vec();
-        prefix.push(b'/');
-        let doomed: Vec<Vec<u8>> = self
-            .cache
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in doomed {
-            self.cache.remove(&k);
-        }
+fn encode_entry(out: &mut Vec<u8>, path: &[u8], e: &StatEntry) {
+    encode_path(out, path);
+    out.push(e.kind.tag());
+    let st = &e.stat;
+    out.extend_from_slice(&st.mode.to_le_bytes());
+    out.extend_from_slice(&st.size.to_le_bytes());
+    out.extend_from_slice(&st.mtime_ns.to_le_bytes());
+    out.extend_from_slice(&st.ctime_ns.to_le_bytes());
+    out.extend_from_slice(&st.ino.to_le_bytes());
+    out.extend_from_slice(&st.dev.to_le_bytes());
+    out.extend_from_slice(&e.recorded_ns.to_le_bytes());
+    out.extend_from_slice(e.hash.as_bytes());
+}
+
+fn decode_entry(r: &mut Reader<'_>) -> std::result::Result<(Vec<u8>, StatEntry), &'static str> {
+    let path = r.path()?;
+    let kind = EntryKind::from_tag(r.u8()?).ok_or("unknown entry kind")?;
+    if kind == EntryKind::Dir {
+        return Err("directory in stat cache");
     }
+    let entry = StatEntry {
+        kind,
+        stat: FileStat {
+            mode: r.u32()?,
+            size: r.u64()?,
+            mtime_ns: r.i64()?,
+            ctime_ns: r.i64()?,
+            ino: r.u64()?,
+            dev: r.u64()?,
+        },
+        recorded_ns: r.i64()?,
+        hash: r.hash()?,
+    };
+    Ok((path, entry))
 }
 
 struct Reader<'a> {
@@ -392,32 +449,10 @@ impl<'a> Reader<'a> {
     fn hash(&mut self) -> std::result::Result<Hash, &'static str> {
         Ok(Hash::from_bytes(self.array()?))
     }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = parent.join(tmp_name);
-    let write = || -> io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        if durable {
-            f.sync_all()?;
-        }
-        Ok(())
-    };
-    write().map_err(|e| WorkdirError::io("write state", &tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| WorkdirError::io("rename state", path, e))?;
-    if durable {
-        fs::File::open(parent)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| WorkdirError::io("sync state directory", parent, e))?;
+    fn path(&mut self) -> std::result::Result<Vec<u8>, &'static str> {
+        let len = usize::try_from(self.u32()?).map_err(|_| "path too long")?;
+        Ok(self.take(len)?.to_vec())
     }
-    Ok(())
 }
 
 /// Nanoseconds since the epoch now (0 if the clock is before 1970).
