@@ -245,20 +245,25 @@ fn run(
     let mut h_ids: Vec<SnapshotId> = vec![root_id];
     let mut g_ids: Vec<String> = vec![git(gdir, &["rev-parse", "HEAD"])?];
     let (mut h_snap, mut h_switch, mut g_snap, mut g_switch) = (vec![], vec![], vec![], vec![]);
+    // Switches that wrote or removed 1 to 5 leaves: the size the switch
+    // target is set for (a switch to a distant ancestor rewrites more).
+    let (mut h_small, mut g_small) = (vec![], vec![]);
     let bar = progress("nodes");
     bar.set_length(steps.len() as u64);
     for step in &steps {
-        let ((), d) = timed(|| {
-            Ok(engine
-                .checkout(
-                    &h_ids[step.parent],
-                    hdir,
-                    &CheckoutOptions::default(),
-                    &|_, _| {},
-                )
-                .map(|_| ())?)
+        let (report, d) = timed(|| {
+            Ok(engine.checkout(
+                &h_ids[step.parent],
+                hdir,
+                &CheckoutOptions::default(),
+                &|_, _| {},
+            )?)
         })?;
         h_switch.push(d);
+        let small = (1..=5).contains(&(report.files_written + report.removed));
+        if small {
+            h_small.push(d);
+        }
         apply(hdir, &step.edits)?;
         let (id, d) = timed(|| {
             let tree = engine.capture(hdir, &capture)?.tree;
@@ -275,6 +280,9 @@ fn run(
 
         let ((), d) = timed(|| git(gdir, &["checkout", "-q", &g_ids[step.parent]]).map(|_| ()))?;
         g_switch.push(d);
+        if small {
+            g_small.push(d);
+        }
         apply(gdir, &step.edits)?;
         let (sha, d) = timed(|| {
             git(gdir, &["add", "-A"])?;
@@ -309,6 +317,12 @@ fn run(
         Latency::from_samples(g_snap),
         Latency::from_samples(g_switch),
     );
+    let small = (!h_small.is_empty()).then(|| {
+        (
+            Latency::from_samples(h_small),
+            Latency::from_samples(g_small),
+        )
+    });
     let (h_bytes, g_bytes) = (dir_bytes(store), dir_bytes(&gdir.join(".git")));
     if json {
         output::json(&json!({
@@ -317,6 +331,11 @@ fn run(
             "helios_switch_p50_us": us(hw.p50), "helios_switch_p99_us": us(hw.p99),
             "git_snapshot_p50_us": us(gs.p50), "git_snapshot_p99_us": us(gs.p99),
             "git_switch_p50_us": us(gw.p50), "git_switch_p99_us": us(gw.p99),
+            "switch_1_to_5_files": small.map(|(h, g)| json!({
+                "steps": h.samples,
+                "helios_p50_us": us(h.p50), "helios_p99_us": us(h.p99),
+                "git_p50_us": us(g.p50), "git_p99_us": us(g.p99),
+            })),
             "helios_bytes_on_disk": h_bytes, "git_bytes_on_disk": g_bytes,
             "dedup_ratio": stats.dedup_ratio(), "restores_checked_byte_exact": checked,
             "overlay": match &overlay {
@@ -337,6 +356,10 @@ fn run(
         line(&gs.line("git snapshot (add -A + commit)"));
         line(&hw.line("helios switch (checkout)"));
         line(&gw.line("git switch (checkout)"));
+        if let Some((h, g)) = small {
+            line(&h.line("helios switch of 1-5 files"));
+            line(&g.line("git switch, same steps"));
+        }
         line(&format!(
             "bytes on disk: helios {h_bytes}, git {g_bytes}; dedup ratio {:.4}",
             stats.dedup_ratio()

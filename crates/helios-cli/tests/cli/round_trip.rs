@@ -172,6 +172,12 @@ fn bench_replays_one_trace_through_helios_and_git_byte_exact() {
         assert!(report[key].as_f64().unwrap() > 0.0, "{key}: {report}");
     }
     assert!(report["dedup_ratio"].as_f64().unwrap() > 0.5, "{report}");
+    // The seeded trace has switches of a few files; both tools timed on them.
+    let small = &report["switch_1_to_5_files"];
+    assert!(small["steps"].as_u64().unwrap() >= 1, "{report}");
+    for key in ["helios_p99_us", "git_p99_us"] {
+        assert!(small[key].as_f64().unwrap() > 0.0, "{key}: {report}");
+    }
     let overlay = &report["overlay"];
     if let Some(reason) = overlay["unavailable"].as_str() {
         eprintln!("overlay part of the bench not run here: {reason}");

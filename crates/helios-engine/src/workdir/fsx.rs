@@ -3,10 +3,18 @@
 //! Every write starts from a descriptor of the working directory's root and
 //! descends one component at a time with `openat(O_DIRECTORY | O_NOFOLLOW)`,
 //! so a symlink planted anywhere on the way is seen (and replaced when the
-//! snapshot wants a directory there) instead of being written through. Files
-//! are written under a temporary name in their final directory and renamed
-//! into place, so a reader (or a killed checkout) sees the old or the new
-//! file, never half of one.
+//! snapshot wants a directory there) instead of being written through.
+//!
+//! A regular file with no other link is rewritten in place (open without
+//! following, write, truncate): on the ext4 VM this was measured on,
+//! creating a file costs about 250 µs and rewriting one about 13 µs, and a
+//! switch rewrites mostly files that exist. Anything else (a new file, a
+//! symlink, a directory in the way, a file hard-linked from elsewhere, one
+//! that cannot be opened for writing) is written under a temporary name in
+//! its final directory and renamed into place. A checkout killed during an
+//! in-place rewrite leaves that file torn, which its in-progress record
+//! already covers: the next checkout scans, sees the changed `lstat`, and
+//! writes the file again.
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -179,15 +187,21 @@ fn write_new_file(
     file.write_all(bytes)
 }
 
-/// Writes a leaf atomically: a temporary entry in `parent`, renamed over
-/// `name`; whatever was at `name` (a file, a symlink, a whole directory) is
-/// replaced. Returns the new entry's `lstat`.
+/// Writes a leaf: a regular file at `name` with no other link is rewritten
+/// in place; otherwise a temporary entry in `parent` is renamed over
+/// `name`, replacing whatever was there (a file, a symlink, a whole
+/// directory). Returns the new entry's `lstat`.
 pub(crate) fn replace_leaf(
     parent: BorrowedFd<'_>,
     name: &[u8],
     kind: LeafKind,
     bytes: &[u8],
 ) -> io::Result<FileStat> {
+    if kind != LeafKind::Symlink
+        && let Some(stat) = rewrite_in_place(parent, name, kind, bytes)?
+    {
+        return Ok(stat);
+    }
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut tmp = TMP_PREFIX.to_vec();
     tmp.extend_from_slice(format!("{}-{n}", std::process::id()).as_bytes());
@@ -210,6 +224,46 @@ pub(crate) fn replace_leaf(
     }
     let st = rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)?;
     Ok(FileStat::from_rustix(&st))
+}
+
+/// Rewrites `name` in `parent` in place when it is a regular file with no
+/// other link; `Ok(None)` (nothing written) when it is not, or cannot be
+/// opened for writing (a running executable, a read-only file), so the
+/// caller replaces it instead.
+fn rewrite_in_place(
+    parent: BorrowedFd<'_>,
+    name: &[u8],
+    kind: LeafKind,
+    bytes: &[u8],
+) -> io::Result<Option<FileStat>> {
+    let alone = |st: &rustix::fs::Stat| is_regular(st) && st.st_nlink == 1;
+    match lstat_at(parent, name)? {
+        Some(st) if alone(&st) => {}
+        _ => return Ok(None),
+    }
+    // NONBLOCK: should a fifo take the file's place after the lstat, the
+    // open fails instead of waiting for a reader.
+    let Ok(fd) = rustix::fs::openat(
+        parent,
+        name,
+        OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return Ok(None);
+    };
+    if !alone(&rustix::fs::fstat(&fd)?) {
+        return Ok(None);
+    }
+    rustix::fs::fchmod(&fd, Mode::from_raw_mode(leaf_mode(kind)))?;
+    let mut file = File::from(fd);
+    file.write_all(bytes)?;
+    file.set_len(bytes.len() as u64)?;
+    Ok(Some(FileStat::from_rustix(&rustix::fs::fstat(&file)?)))
+}
+
+/// True when the stat describes a regular file.
+fn is_regular(st: &rustix::fs::Stat) -> bool {
+    rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile
 }
 
 /// Makes `name` in `parent` a directory: an existing directory is kept, a

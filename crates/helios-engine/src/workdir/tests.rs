@@ -312,6 +312,59 @@ fn incremental_checkout_touches_only_the_diff() {
 }
 
 #[test]
+fn checkout_rewrites_a_file_in_place_unless_it_is_linked_elsewhere() {
+    let store = MemStore::new(ALG);
+    let a = many_files(20);
+    persist(&a, &store);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("wd");
+    let st = state_file(&tmp);
+    checkout(None, &a, &store, &dir, &st, &protected_opts(), &no_progress).unwrap();
+    // A hard link from outside the working directory to one of its files.
+    let outside = tmp.path().join("outside");
+    fs::hard_link(dir.join("d1/f1.txt"), &outside).unwrap();
+    let linked_before = fs::read(&outside).unwrap();
+    let plain = dir.join("d2/f2.txt");
+    let plain_ino = fs::metadata(&plain).unwrap().ino();
+    settle();
+    let b = a
+        .apply(&[
+            Edit::file(p("d1/f1.txt"), &b"new one\n"[..]),
+            Edit::file(p("d2/f2.txt"), &b"a longer new two\n"[..]),
+            Edit::file(p("d3/f3.txt"), &b"3"[..]),
+        ])
+        .unwrap();
+    let report = checkout(
+        Some(&a),
+        &b,
+        &store,
+        &dir,
+        &st,
+        &protected_opts(),
+        &no_progress,
+    )
+    .unwrap();
+    // (Linking changed d1/f1's ctime, so this checkout scanned first.)
+    assert_eq!(report.files_written, 3);
+    assert_eq!(on_disk(&dir, &[]), expected(&b, &store));
+    assert_eq!(
+        fs::read(&outside).unwrap(),
+        linked_before,
+        "wrote through a hard link"
+    );
+    assert_eq!(
+        fs::metadata(&plain).unwrap().ino(),
+        plain_ino,
+        "not rewritten in place"
+    );
+    assert_eq!(fs::metadata(&plain).unwrap().mode() & 0o7777, 0o644);
+
+    // What the stat cache recorded for the rewritten files holds.
+    let captured = capture(&dir, &a, &CaptureOptions::default(), &st).unwrap();
+    assert_eq!(captured.tree.root_hash(), b.root_hash());
+}
+
+#[test]
 fn checkout_from_a_hand_edited_directory_converges() {
     let store = MemStore::new(ALG);
     let a = sample();
