@@ -185,6 +185,10 @@ pub(crate) struct Applier<'a> {
     pub(crate) ops: u64,
     /// Stat-cache keys of the leaves written.
     pub(crate) written: Vec<Vec<u8>>,
+    /// Rewrite modified files in place (see [`fsx::rewrite_in_place`]).
+    /// Not through an overlay, where writing to a lower file copies it up
+    /// first, which costs more than writing a new one.
+    pub(crate) rewrite_in_place: bool,
 }
 
 impl Applier<'_> {
@@ -225,10 +229,13 @@ impl Applier<'_> {
         Ok(())
     }
 
+    /// Writes the leaf or directory `entry` at `path`. `modified`: the path
+    /// holds an older version of the leaf, which may be rewritten in place.
     fn write(
         &mut self,
         path: &RepoPath,
         entry: &Entry,
+        modified: bool,
         cache: Option<&mut WorkdirState>,
     ) -> Result<()> {
         let Some(name) = path.file_name() else {
@@ -251,8 +258,18 @@ impl Applier<'_> {
             Some(kind) => {
                 let bytes = leaf_bytes(self.to, self.blobs, path, entry)?;
                 let recorded = now_ns();
-                let stat = fsx::replace_leaf(parent.as_fd(), name.as_bytes(), kind, &bytes)
-                    .map_err(|e| io_err("write", e))?;
+                let (parent, name) = (parent.as_fd(), name.as_bytes());
+                let rewritten = if modified && self.rewrite_in_place {
+                    fsx::rewrite_in_place(parent, name, kind, &bytes)
+                        .map_err(|e| io_err("write", e))?
+                } else {
+                    None
+                };
+                let stat = match rewritten {
+                    Some(stat) => stat,
+                    None => fsx::replace_leaf(parent, name, kind, &bytes)
+                        .map_err(|e| io_err("write", e))?,
+                };
                 self.report.files_written += 1;
                 self.report.bytes_written += bytes.len() as u64;
                 if let Some(state) = cache {
@@ -286,13 +303,13 @@ impl Applier<'_> {
                 Change::Deleted { path, .. } => self.remove(path, cache.as_deref_mut())?,
                 Change::TypeChanged { path, new, .. } => {
                     self.remove(path, cache.as_deref_mut())?;
-                    self.write(path, new, cache.as_deref_mut())?;
+                    self.write(path, new, false, cache.as_deref_mut())?;
                 }
-                Change::Added { path, entry }
-                | Change::Modified {
-                    path, new: entry, ..
-                } => {
-                    self.write(path, entry, cache.as_deref_mut())?;
+                Change::Added { path, entry } => {
+                    self.write(path, entry, false, cache.as_deref_mut())?;
+                }
+                Change::Modified { path, new, .. } => {
+                    self.write(path, new, true, cache.as_deref_mut())?;
                 }
             }
         }
@@ -419,6 +436,7 @@ pub fn checkout(
         report,
         ops: 0,
         written: Vec::new(),
+        rewrite_in_place: true,
     };
     applier.apply(&changes, Some(&mut state))?;
     if options.sync {

@@ -5,14 +5,14 @@
 //! so a symlink planted anywhere on the way is seen (and replaced when the
 //! snapshot wants a directory there) instead of being written through.
 //!
-//! A regular file with no other link is rewritten in place (open without
-//! following, write, truncate): on the ext4 VM this was measured on,
-//! creating a file costs about 250 µs and rewriting one about 13 µs, and a
-//! switch rewrites mostly files that exist. Anything else (a new file, a
-//! symlink, a directory in the way, a file hard-linked from elsewhere, one
-//! that cannot be opened for writing) is written under a temporary name in
-//! its final directory and renamed into place. A checkout killed during an
-//! in-place rewrite leaves that file torn, which its in-progress record
+//! Leaves are written under a temporary name in their final directory and
+//! renamed into place ([`replace_leaf`]), so a reader sees the old or the
+//! new file, never half of one. Checkout may instead rewrite a modified
+//! regular file with no other link in place ([`rewrite_in_place`]: open
+//! without following, write, truncate): on the ext4 VM this was measured
+//! on, creating a file costs about 250 µs and rewriting one about 13 µs,
+//! and a switch mostly rewrites files that exist. A checkout killed during
+//! such a rewrite leaves that file torn, which its in-progress record
 //! already covers: the next checkout scans, sees the changed `lstat`, and
 //! writes the file again.
 
@@ -187,21 +187,15 @@ fn write_new_file(
     file.write_all(bytes)
 }
 
-/// Writes a leaf: a regular file at `name` with no other link is rewritten
-/// in place; otherwise a temporary entry in `parent` is renamed over
-/// `name`, replacing whatever was there (a file, a symlink, a whole
-/// directory). Returns the new entry's `lstat`.
+/// Writes a leaf atomically: a temporary entry in `parent`, renamed over
+/// `name`; whatever was at `name` (a file, a symlink, a whole directory) is
+/// replaced. Returns the new entry's `lstat`.
 pub(crate) fn replace_leaf(
     parent: BorrowedFd<'_>,
     name: &[u8],
     kind: LeafKind,
     bytes: &[u8],
 ) -> io::Result<FileStat> {
-    if kind != LeafKind::Symlink
-        && let Some(stat) = rewrite_in_place(parent, name, kind, bytes)?
-    {
-        return Ok(stat);
-    }
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut tmp = TMP_PREFIX.to_vec();
     tmp.extend_from_slice(format!("{}-{n}", std::process::id()).as_bytes());
@@ -227,16 +221,20 @@ pub(crate) fn replace_leaf(
 }
 
 /// Rewrites `name` in `parent` in place when it is a regular file with no
-/// other link; `Ok(None)` (nothing written) when it is not, or cannot be
-/// opened for writing (a running executable, a read-only file), so the
-/// caller replaces it instead.
-fn rewrite_in_place(
+/// other link and `kind` is not a symlink; `Ok(None)` (nothing written)
+/// when it is not, or cannot be opened for writing (a running executable, a
+/// read-only file), so the caller [replaces](replace_leaf) it instead.
+/// Returns the file's new `lstat`.
+pub(crate) fn rewrite_in_place(
     parent: BorrowedFd<'_>,
     name: &[u8],
     kind: LeafKind,
     bytes: &[u8],
 ) -> io::Result<Option<FileStat>> {
     let alone = |st: &rustix::fs::Stat| is_regular(st) && st.st_nlink == 1;
+    if kind == LeafKind::Symlink {
+        return Ok(None);
+    }
     match lstat_at(parent, name)? {
         Some(st) if alone(&st) => {}
         _ => return Ok(None),

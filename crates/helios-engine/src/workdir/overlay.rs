@@ -174,6 +174,7 @@ impl OverlayMount {
             report: Report::default(),
             ops: 0,
             written: Vec::new(),
+            rewrite_in_place: false,
         };
         applier.apply(&changes, None)
     }
