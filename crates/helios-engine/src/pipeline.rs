@@ -102,12 +102,14 @@ impl Writer {
                 }
                 WriteRequest::Write(w) => {
                     sync |= w.sync;
-                    for (h, b) in &w.objects {
-                        batch.objects.push((*h, b.to_vec()));
-                    }
-                    batch.meta_puts.extend(w.meta_puts);
-                    batch.meta_deletes.extend(w.meta_deletes);
-                    batch.object_deletes.extend(w.object_deletes);
+                    // In queue order: an unpin queued behind its commit's
+                    // pin must delete the pin, not be overtaken by it.
+                    batch.append(WriteBatch {
+                        objects: w.objects.iter().map(|(h, b)| (*h, b.to_vec())).collect(),
+                        object_deletes: w.object_deletes,
+                        meta_puts: w.meta_puts,
+                        meta_deletes: w.meta_deletes,
+                    });
                     acks.extend(w.ack);
                     done.push(w.objects);
                 }

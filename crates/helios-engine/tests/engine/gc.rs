@@ -44,6 +44,32 @@ fn gc_reclaims_unpinned_snapshots_and_reports_bytes() {
 }
 
 #[test]
+fn an_unpin_queued_right_behind_its_pinned_commit_still_frees_the_snapshot() {
+    // The writer groups queued requests into one RocksDB batch; the
+    // unpin's delete of the pin key must win over the commit's put of it.
+    let (_dir, engine) = rocks_engine();
+    let base = tree(&engine, 5, "base");
+    let mut ids = Vec::new();
+    for i in 0..200u32 {
+        let vst = base
+            .edit(Edit::file(path("n.txt"), i.to_le_bytes().to_vec()))
+            .unwrap();
+        let meta = CommitMeta {
+            pin: true,
+            ..CommitMeta::default()
+        };
+        let (id, _) = engine.commit(&vst, Durability::Async, meta).unwrap();
+        engine.unpin(&id).unwrap();
+        ids.push(id);
+    }
+    let report = engine.gc().unwrap();
+    assert_eq!(report.snapshots_reclaimed, 200);
+    for id in &ids {
+        assert!(engine.snapshot(id).is_err(), "{id} survived its unpin");
+    }
+}
+
+#[test]
 fn committing_a_fork_of_a_reclaimed_snapshot_is_refused() {
     let engine = HeliosEngine::in_memory(EngineConfig::small()).unwrap();
     let base = tree(&engine, 10, "base");

@@ -43,6 +43,7 @@ rocks_cases!(
     get_many_keeps_order,
     write_modes_and_sync,
     matches_model,
+    appended_batches_apply_in_order,
 );
 
 #[test]

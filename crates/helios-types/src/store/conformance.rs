@@ -40,6 +40,10 @@ pub const CASES: &[(&str, Case)] = &[
     ("get_many_keeps_order", get_many_keeps_order),
     ("write_modes_and_sync", write_modes_and_sync),
     ("matches_model", matches_model),
+    (
+        "appended_batches_apply_in_order",
+        appended_batches_apply_in_order,
+    ),
 ];
 
 /// Runs every case in [`CASES`], each on a store made by `fresh`.
@@ -571,49 +575,104 @@ pub fn write_modes_and_sync(store: &dyn ObjectStore) {
     );
 }
 
+/// The store as a model: objects and metadata entries.
+#[derive(Default)]
+struct Model {
+    objects: BTreeMap<Hash, Vec<u8>>,
+    meta: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl Model {
+    /// Applies `batch` as [`WriteBatch`] documents: deletes before puts.
+    fn apply(&mut self, batch: &WriteBatch) {
+        for h in &batch.object_deletes {
+            self.objects.remove(h);
+        }
+        for (h, e) in &batch.objects {
+            self.objects.insert(*h, e.clone());
+        }
+        for k in &batch.meta_deletes {
+            self.meta.remove(k);
+        }
+        for (k, v) in &batch.meta_puts {
+            self.meta.insert(k.clone(), v.clone());
+        }
+    }
+
+    /// Panics unless `store` holds exactly the model.
+    fn check(&self, store: &dyn ObjectStore, case: &str) {
+        let got = all_objects(store, None, case);
+        let want: Vec<_> = self.objects.iter().map(|(h, e)| (*h, e.clone())).collect();
+        assert!(
+            got == want,
+            "{case}: objects after the sequence ({} vs model {})",
+            got.len(),
+            want.len()
+        );
+        let got_meta = all_meta(store, b"", case);
+        let want_meta: Vec<_> = self
+            .meta
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        assert_eq!(got_meta, want_meta, "{case}: meta after the sequence");
+    }
+}
+
+/// A deterministic stream of random batches over a pool of 60 blobs and 20
+/// metadata keys, so puts, re-puts and deletes of one key keep meeting.
+struct RandomBatches {
+    pool: Vec<(Hash, Vec<u8>)>,
+    rand: std::iter::Cycle<std::vec::IntoIter<u8>>,
+}
+
+impl RandomBatches {
+    fn new(store: &dyn ObjectStore, seed: u64) -> Self {
+        RandomBatches {
+            pool: (0..60usize)
+                .map(|i| blob(store, &bytes(i as u64 + 1000, (i * 37) % 700)))
+                .collect(),
+            rand: bytes(seed, 4000).into_iter().cycle(),
+        }
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.rand.next().map_or(0, usize::from) % n
+    }
+
+    fn batch(&mut self, step: usize) -> WriteBatch {
+        let mut batch = WriteBatch::new();
+        for _ in 0..self.below(6) {
+            let i = self.below(self.pool.len());
+            batch.object_deletes.push(self.pool[i].0);
+        }
+        for _ in 0..self.below(8) {
+            let i = self.below(self.pool.len());
+            let (h, e) = self.pool[i].clone();
+            batch.put_object(h, e);
+        }
+        for _ in 0..self.below(4) {
+            let key = vec![b'k', byte(self.below(20))];
+            let value = vec![byte(step), byte(self.below(256))];
+            batch.put_meta(key, value);
+        }
+        for _ in 0..self.below(3) {
+            let key = vec![b'k', byte(self.below(20))];
+            batch.meta_deletes.push(key);
+        }
+        batch
+    }
+}
+
 /// A deterministic random sequence of batches (puts, re-puts, deletes, meta
 /// changes) leaves the store equal to a `BTreeMap` model.
 pub fn matches_model(store: &dyn ObjectStore) {
     const CASE: &str = "matches_model";
-    let mut objects: BTreeMap<Hash, Vec<u8>> = BTreeMap::new();
-    let mut meta: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-    let pool: Vec<_> = (0..60usize)
-        .map(|i| blob(store, &bytes(i as u64 + 1000, (i * 37) % 700)))
-        .collect();
-    let rand = bytes(42, 4000);
-    let mut r = rand.iter().map(|b| *b as usize).cycle();
-    let mut next = move |n: usize| r.next().unwrap_or(0) % n;
+    let mut model = Model::default();
+    let mut batches = RandomBatches::new(store, 42);
     for step in 0..150 {
-        let mut batch = WriteBatch::new();
-        for _ in 0..next(6) {
-            let (h, _) = &pool[next(pool.len())];
-            batch.object_deletes.push(*h);
-        }
-        for _ in 0..next(8) {
-            let (h, e) = &pool[next(pool.len())];
-            batch.put_object(*h, e.clone());
-        }
-        for _ in 0..next(4) {
-            batch.put_meta(
-                vec![b'k', byte(next(20))],
-                vec![byte(step), byte(next(256))],
-            );
-        }
-        for _ in 0..next(3) {
-            batch.meta_deletes.push(vec![b'k', byte(next(20))]);
-        }
-        for h in &batch.object_deletes {
-            objects.remove(h);
-        }
-        for (h, e) in &batch.objects {
-            objects.insert(*h, e.clone());
-        }
-        for k in &batch.meta_deletes {
-            meta.remove(k);
-        }
-        for (k, v) in &batch.meta_puts {
-            meta.insert(k.clone(), v.clone());
-        }
+        let batch = batches.batch(step);
+        model.apply(&batch);
         let mode = if step % 5 == 0 {
             WriteMode::Sync
         } else {
@@ -621,24 +680,71 @@ pub fn matches_model(store: &dyn ObjectStore) {
         };
         write(store, batch, mode, CASE);
     }
-    let got = all_objects(store, None, CASE);
-    let want: Vec<_> = objects.iter().map(|(h, e)| (*h, e.clone())).collect();
-    assert!(
-        got == want,
-        "{CASE}: objects after the sequence ({} vs model {})",
-        got.len(),
-        want.len()
-    );
-    let got_meta = all_meta(store, b"", CASE);
-    let want_meta: Vec<_> = meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    assert_eq!(got_meta, want_meta, "{CASE}: meta after the sequence");
-    for (h, _) in &pool {
+    model.check(store, CASE);
+    for (h, _) in &batches.pool {
         assert_eq!(
             get(store, h, CASE),
-            objects.get(h).cloned(),
+            model.objects.get(h).cloned(),
             "{CASE}: get({h}) against the model"
         );
     }
+}
+
+/// Batches merged with [`WriteBatch::append`] (as a writer that groups
+/// queued requests does) leave the store as writing them one by one would:
+/// a put followed by a delete of the same key leaves nothing, a delete
+/// followed by a put leaves the put.
+pub fn appended_batches_apply_in_order(store: &dyn ObjectStore) {
+    const CASE: &str = "appended_batches_apply_in_order";
+    let (h, e) = blob(store, b"pinned then unpinned");
+    let mut put = WriteBatch::new();
+    put.put_object(h, e.clone())
+        .put_meta(b"pin".to_vec(), vec![1]);
+    let mut delete = WriteBatch::new();
+    delete.object_deletes.push(h);
+    delete.meta_deletes.push(b"pin".to_vec());
+    let mut merged = put.clone();
+    merged.append(delete.clone());
+    write(store, merged, WriteMode::Buffered, CASE);
+    assert_eq!(get(store, &h, CASE), None, "{CASE}: put then delete");
+    assert!(
+        all_meta(store, b"pin", CASE).is_empty(),
+        "{CASE}: meta put then delete"
+    );
+    let mut merged = delete;
+    merged.append(put);
+    write(store, merged, WriteMode::Buffered, CASE);
+    assert_eq!(get(store, &h, CASE), Some(e), "{CASE}: delete then put");
+    assert_eq!(
+        all_meta(store, b"pin", CASE),
+        vec![(b"pin".to_vec(), vec![1])],
+        "{CASE}: meta delete then put"
+    );
+    write(
+        store,
+        WriteBatch {
+            object_deletes: vec![h],
+            meta_deletes: vec![b"pin".to_vec()],
+            ..WriteBatch::default()
+        },
+        WriteMode::Buffered,
+        CASE,
+    );
+
+    let mut model = Model::default();
+    let mut batches = RandomBatches::new(store, 7);
+    let mut step = 0;
+    for group in 0..40 {
+        let mut merged = WriteBatch::new();
+        for _ in 0..=group % 5 {
+            let batch = batches.batch(step);
+            model.apply(&batch);
+            merged.append(batch);
+            step += 1;
+        }
+        write(store, merged, WriteMode::Buffered, CASE);
+    }
+    model.check(store, CASE);
 }
 
 /// Objects and metadata written in both modes, made durable by `sync`, are

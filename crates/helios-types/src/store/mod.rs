@@ -38,6 +38,11 @@ pub type MetaKey = Vec<u8>;
 /// Objects are stored under their hash; the caller has already hashed them
 /// with the store's algorithm (stores verify on read, not on write, because
 /// the writer just computed the hash and reads are where damage shows).
+///
+/// A store applies a batch's object deletes, then its object puts, then
+/// its metadata deletes, then its metadata puts: within one batch a put
+/// wins over a delete of the same key. [`WriteBatch::append`] merges
+/// batches in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteBatch {
     /// Encoded objects to store, keyed by their hash.
@@ -66,6 +71,25 @@ impl WriteBatch {
     pub fn put_meta(&mut self, key: impl Into<MetaKey>, value: Vec<u8>) -> &mut Self {
         self.meta_puts.push((key.into(), value));
         self
+    }
+
+    /// Adds `later` after this batch, so that writing the result leaves the
+    /// store as writing this batch and then `later` would: since deletes
+    /// are applied before puts, the puts here of keys that `later` deletes
+    /// are dropped.
+    pub fn append(&mut self, later: WriteBatch) {
+        if !later.object_deletes.is_empty() {
+            let gone: std::collections::HashSet<&Hash> = later.object_deletes.iter().collect();
+            self.objects.retain(|(hash, _)| !gone.contains(hash));
+        }
+        if !later.meta_deletes.is_empty() {
+            let gone: std::collections::HashSet<&MetaKey> = later.meta_deletes.iter().collect();
+            self.meta_puts.retain(|(key, _)| !gone.contains(key));
+        }
+        self.objects.extend(later.objects);
+        self.object_deletes.extend(later.object_deletes);
+        self.meta_puts.extend(later.meta_puts);
+        self.meta_deletes.extend(later.meta_deletes);
     }
 
     /// True when the batch would change nothing.
