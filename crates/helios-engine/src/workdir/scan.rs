@@ -127,6 +127,15 @@ pub(crate) fn leaf_kind(md: &fs::Metadata) -> Option<LeafKind> {
     }
 }
 
+/// One entry of a directory listing: its name, its type as `readdir`
+/// reported it, and the entry itself, which `lstat`s relative to the open
+/// directory.
+struct Listed {
+    name: Vec<u8>,
+    file_type: fs::FileType,
+    entry: fs::DirEntry,
+}
+
 /// One walk of a working directory against a base tree.
 pub(crate) struct Scan<'a> {
     pub(crate) root: &'a Path,
@@ -192,13 +201,17 @@ impl<'a> Scan<'a> {
             let ft = entry
                 .file_type()
                 .map_err(|e| WorkdirError::io("stat", entry.path(), e))?;
-            entries.push((entry.file_name().as_bytes().to_vec(), ft));
+            entries.push(Listed {
+                name: entry.file_name().as_bytes().to_vec(),
+                file_type: ft,
+                entry,
+            });
         }
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
         let has = |n: &str| {
             entries
                 .iter()
-                .any(|(name, ft)| name == n.as_bytes() && ft.is_file())
+                .any(|l| l.name == n.as_bytes() && l.file_type.is_file())
         };
         self.ignores.push(
             &disk,
@@ -215,25 +228,25 @@ impl<'a> Scan<'a> {
         base: &Vst,
         names: &mut Vec<Name>,
         disk: &Path,
-        entries: Vec<(Vec<u8>, fs::FileType)>,
+        entries: Vec<Listed>,
         base_listing: Option<Vec<(Name, Entry)>>,
     ) -> Result<u64> {
         let mut base_map: BTreeMap<Name, Entry> =
             base_listing.unwrap_or_default().into_iter().collect();
         let mut captured = 0;
-        for (raw, ft) in entries {
-            let full = disk.join(std::ffi::OsStr::from_bytes(&raw));
-            let name = Name::new(&raw).map_err(|source| WorkdirError::BadName {
+        for listed in entries {
+            let full = disk.join(std::ffi::OsStr::from_bytes(&listed.name));
+            let name = Name::new(&listed.name).map_err(|source| WorkdirError::BadName {
                 path: full.clone(),
                 source,
             })?;
             names.push(name.clone());
             let rel = RepoPath::from_names(names.iter().cloned());
             let keep = !is_protected(&self.options.protected, &rel)
-                && !self.ignores.ignored(&full, ft.is_dir());
+                && !self.ignores.ignored(&full, listed.file_type.is_dir());
             let base_entry = if keep { base_map.remove(&name) } else { None };
             if keep {
-                captured += u64::from(self.entry(base, names, &rel, &full, ft, base_entry)?);
+                captured += u64::from(self.entry(base, names, &rel, &full, &listed, base_entry)?);
             }
             names.pop();
         }
@@ -252,10 +265,10 @@ impl<'a> Scan<'a> {
         names: &mut Vec<Name>,
         rel: &RepoPath,
         full: &Path,
-        ft: fs::FileType,
+        listed: &Listed,
         base_entry: Option<Entry>,
     ) -> Result<bool> {
-        if ft.is_dir() {
+        if listed.file_type.is_dir() {
             let base_dir = base_entry.is_some_and(|e| e.kind == EntryKind::Dir);
             let listing = if base_dir {
                 Some(base.list(rel)?)
@@ -271,7 +284,12 @@ impl<'a> Scan<'a> {
             }
             return Ok(true);
         }
-        let md = fs::symlink_metadata(full).map_err(|e| WorkdirError::io("stat", full, e))?;
+        // `fstatat` relative to the open directory: no walk of the full
+        // path from the root for each of 100K files.
+        let md = listed
+            .entry
+            .metadata()
+            .map_err(|e| WorkdirError::io("stat", full, e))?;
         let Some(kind) = leaf_kind(&md) else {
             self.report.skipped += 1;
             tracing::warn!(path = %full.display(), "special file not captured");
