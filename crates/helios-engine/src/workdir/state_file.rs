@@ -322,8 +322,8 @@ impl StateFile {
     /// on disk, then removes the journal.
     fn fold(&self, state: &WorkdirState, known: Option<Files>, durable: bool) -> Result<Files> {
         let journal_path = self.journal_path();
-        let on_disk = read_if_exists(&journal_path)?
-            .and_then(|bytes| journal_generation(&bytes))
+        let on_disk = read_header(&journal_path)?
+            .and_then(|header| journal_generation(&header))
             .unwrap_or(0);
         let generation = known
             .map_or(0, |f| f.generation)
@@ -417,6 +417,22 @@ fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(WorkdirError::io("read state", path, e)),
     }
+}
+
+/// The first [`JOURNAL_HEADER_LEN`] bytes of the file at `path` (fewer
+/// when it is shorter), `None` when there is no file.
+fn read_header(path: &Path) -> Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let file = match fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(WorkdirError::io("read state", path, e)),
+    };
+    let mut header = Vec::with_capacity(JOURNAL_HEADER_LEN);
+    file.take(JOURNAL_HEADER_LEN as u64)
+        .read_to_end(&mut header)
+        .map_err(|e| WorkdirError::io("read state", path, e))?;
+    Ok(Some(header))
 }
 
 fn parent_of(path: &Path) -> &Path {
