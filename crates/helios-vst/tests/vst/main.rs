@@ -3,5 +3,6 @@
 
 mod common;
 mod edits;
+mod golden;
 mod lazy;
 mod model;
