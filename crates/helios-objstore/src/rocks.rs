@@ -460,8 +460,9 @@ impl ObjectStore for RocksStore {
     /// One RocksDB `WriteBatch`: object deletes, object puts, meta deletes,
     /// meta puts, in that order (so a delete and a put of the same key in
     /// one batch leave the put). `Sync` fsyncs the WAL before returning.
-    /// A re-put rewrites the same bytes under the same key: one memtable
-    /// insert, and compaction keeps a single copy.
+    /// A re-put overwrites the key without reading it first (the contract:
+    /// the last put wins, so verified bytes repair a damaged entry): one WAL
+    /// record and one memtable insert, and compaction keeps a single copy.
     fn write(&self, batch: WriteBatch, mode: WriteMode) -> StoreResult<()> {
         if batch.is_empty() {
             return if mode == WriteMode::Sync {

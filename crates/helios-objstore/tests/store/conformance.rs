@@ -35,6 +35,7 @@ rocks_cases!(
     absence_is_none,
     round_trip,
     idempotent_reput,
+    reput_replaces_stored_bytes,
     batch_applies_every_part,
     batch_is_atomic_to_readers,
     iteration_by_kind_in_hash_order,

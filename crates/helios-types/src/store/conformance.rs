@@ -29,6 +29,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("absence_is_none", absence_is_none),
     ("round_trip", round_trip),
     ("idempotent_reput", idempotent_reput),
+    ("reput_replaces_stored_bytes", reput_replaces_stored_bytes),
     ("batch_applies_every_part", batch_applies_every_part),
     ("batch_is_atomic_to_readers", batch_is_atomic_to_readers),
     (
@@ -247,6 +248,62 @@ pub fn idempotent_reput(store: &dyn ObjectStore) {
         all,
         vec![(h, enc)],
         "{CASE}: re-puts must leave exactly one entry"
+    );
+}
+
+/// A put of a hash already stored replaces its bytes (the last put wins,
+/// also within one batch), so a re-put of verified bytes repairs an entry
+/// that holds wrong ones. Stores do not verify on write, which is how the
+/// wrong bytes get in here; on disk they come from damage.
+pub fn reput_replaces_stored_bytes(store: &dyn ObjectStore) {
+    const CASE: &str = "reput_replaces_stored_bytes";
+    let (h, enc) = blob(store, b"the real contents");
+    let wrong = Blob::new(&b"other contents"[..]).encode();
+    store
+        .put(h, wrong.clone())
+        .unwrap_or_else(|e| panic!("{CASE}: put of wrong bytes failed: {e}"));
+    match store.get(&h) {
+        Err(StoreError::Corrupt { hash, .. }) => {
+            assert_eq!(hash, h, "{CASE}: Corrupt must name the hash")
+        }
+        other => panic!("{CASE}: wrong bytes under {h} must read as Corrupt, got {other:?}"),
+    }
+    store
+        .put(h, enc.clone())
+        .unwrap_or_else(|e| panic!("{CASE}: repairing re-put failed: {e}"));
+    assert_eq!(
+        get(store, &h, CASE),
+        Some(enc.clone()),
+        "{CASE}: a re-put must replace the stored bytes"
+    );
+
+    // Within one batch: the last put of a hash wins, either way round.
+    let (g, genc) = blob(store, b"batched");
+    let mut batch = WriteBatch::new();
+    batch
+        .put_object(g, genc.clone())
+        .put_object(g, wrong.clone());
+    write(store, batch, WriteMode::Sync, CASE);
+    assert!(
+        matches!(store.get(&g), Err(StoreError::Corrupt { hash, .. }) if hash == g),
+        "{CASE}: the last put of a batch must win (wrong bytes last)"
+    );
+    let mut batch = WriteBatch::new();
+    batch.put_object(g, wrong).put_object(g, genc.clone());
+    write(store, batch, WriteMode::Sync, CASE);
+    assert_eq!(
+        get(store, &g, CASE),
+        Some(genc.clone()),
+        "{CASE}: the last put of a batch must win (right bytes last)"
+    );
+    assert_eq!(
+        all_objects(store, None, CASE),
+        {
+            let mut both = vec![(h, enc), (g, genc)];
+            both.sort();
+            both
+        },
+        "{CASE}: one entry per hash after re-puts"
     );
 }
 

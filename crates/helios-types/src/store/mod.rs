@@ -40,8 +40,9 @@ pub type MetaKey = Vec<u8>;
 /// the writer just computed the hash and reads are where damage shows).
 ///
 /// A store applies a batch's object deletes, then its object puts, then
-/// its metadata deletes, then its metadata puts: within one batch a put
-/// wins over a delete of the same key. [`WriteBatch::append`] merges
+/// its metadata deletes, then its metadata puts, each in order: within one
+/// batch a put wins over a delete of the same key, and the last of several
+/// puts of a key wins. [`WriteBatch::append`] merges
 /// batches in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteBatch {
@@ -177,8 +178,15 @@ pub trait ObjectStore: Send + Sync {
     /// Whether an object is stored under `hash` (no verification, no copy).
     fn contains(&self, hash: &Hash) -> StoreResult<bool>;
 
-    /// Applies a batch atomically. Re-putting an existing object is allowed
-    /// and cheap.
+    /// Applies a batch atomically.
+    ///
+    /// A put of a hash already stored replaces the stored bytes; the last
+    /// put of a hash wins, also within one batch. Re-putting the same bytes
+    /// is therefore idempotent, and re-putting verified bytes repairs an
+    /// entry that reads as [`StoreError::Corrupt`]. Stores do not read
+    /// before writing to skip a re-put: it costs what a put costs (for
+    /// RocksDB, a WAL record and a memtable entry until compaction keeps one
+    /// copy), which is cheaper than the lookup that could avoid it.
     fn write(&self, batch: WriteBatch, mode: WriteMode) -> StoreResult<()>;
 
     /// Every object of `kind` (all objects for `None`), in hash order.
