@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use helios_types::{
-    Blob, DecodeError, EntryKind, Hash, HashAlgorithm, Name, Object, Snapshot, SnapshotId, Tree,
-    TreeEntry,
+    Blob, DecodeError, EntryKind, Hash, HashAlgorithm, Name, NameError, Object, Snapshot,
+    SnapshotId, Tree, TreeEntry,
 };
 use serde_json::{Value, json};
 
@@ -96,9 +96,19 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// Rewrites the header's length to the bytes that follow it, so an edit
+/// that adds or removes payload bytes reaches the payload checks instead of
+/// stopping at `LengthMismatch`.
+fn fix_payload_len(encoded: &mut [u8]) {
+    let len = (encoded.len() - 9) as u64;
+    encoded[1..9].copy_from_slice(&len.to_le_bytes());
+}
+
 /// Malformed encodings, each derived from a valid one by one edit, with the
-/// error variant decoding must report.
-fn malformed() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+/// exact error decoding must report. The golden file stores the error's
+/// `Debug` form, inner cause and position included, so an input refused for
+/// another reason than the one it was built for cannot pass.
+fn malformed() -> Vec<(&'static str, Vec<u8>, DecodeError)> {
     let tree = Tree::new(vec![
         entry("a", EntryKind::File, h("a"), 1),
         entry("b", EntryKind::File, h("b"), 2),
@@ -109,6 +119,7 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     // kind 1 + size 8 + hash 32 + name length 2 + name.
     let first_entry = 9 + 8 + 4;
     let second_entry = first_entry + 1 + 8 + 32 + 2 + 1;
+    let name_offset = 1 + 8 + 32 + 2;
     let mut unknown_tag = Blob::new(&b"x"[..]).encode();
     unknown_tag[0] = 0x7f;
     let mut trailing = Blob::new(&b"x"[..]).encode();
@@ -116,59 +127,199 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     let mut truncated = tree.clone();
     truncated.truncate(tree.len() - 1);
     let mut short_payload = tree[..tree.len() - 1].to_vec();
-    let declared = (short_payload.len() - 9) as u64;
-    short_payload[1..9].copy_from_slice(&declared.to_le_bytes());
+    fix_payload_len(&mut short_payload);
     let mut bad_kind = tree.clone();
     bad_kind[first_entry] = 9;
     let mut unsorted = tree.clone();
-    unsorted[second_entry + 1 + 8 + 32 + 2] = b'a';
-    let mut dotdot = Tree::new(vec![entry("xx", EntryKind::Dir, h("d"), 0)])
+    unsorted[second_entry + name_offset] = b'a';
+    let xx = Tree::new(vec![entry("xx", EntryKind::Dir, h("d"), 0)])
         .unwrap()
         .encode();
-    let name_at = first_entry + 1 + 8 + 32 + 2;
+    let name_at = first_entry + name_offset;
+    let mut dotdot = xx.clone();
     dotdot[name_at..name_at + 2].copy_from_slice(b"..");
-    let mut slash = dotdot.clone();
+    let mut slash = xx.clone();
     slash[name_at..name_at + 2].copy_from_slice(b"a/");
-    let mut nul = dotdot.clone();
+    let mut nul = xx.clone();
     nul[name_at..name_at + 2].copy_from_slice(b"a\0");
     let mut sizes = tree.clone();
     sizes[9] = 99;
-    let mut utf8 = Snapshot {
+    let snapshot = Snapshot {
         root: h("r"),
         parents: vec![],
         time_micros: 1,
         label: "ab".into(),
         metadata: BTreeMap::new(),
+    };
+    let label_at = 9 + 32 + 8 + 4 + 4;
+    let mut utf8 = snapshot.encode();
+    utf8[label_at] = 0xff;
+
+    // The name length field sits just before the name.
+    let mut empty_name = xx.clone();
+    empty_name[name_at - 2..name_at].copy_from_slice(&0u16.to_le_bytes());
+    empty_name.truncate(name_at);
+    fix_payload_len(&mut empty_name);
+    let mut dot = xx.clone();
+    dot[name_at - 2..name_at].copy_from_slice(&1u16.to_le_bytes());
+    dot.truncate(name_at);
+    dot.push(b'.');
+    fix_payload_len(&mut dot);
+    let mut swapped = tree.clone();
+    swapped[first_entry + name_offset] = b'b';
+    swapped[second_entry + name_offset] = b'a';
+    let mut tree_trailing = tree.clone();
+    tree_trailing.push(0);
+    fix_payload_len(&mut tree_trailing);
+    let mut snapshot_trailing = snapshot.encode();
+    snapshot_trailing.push(0);
+    fix_payload_len(&mut snapshot_trailing);
+    // Entry sizes u64::MAX and 2: their sum does not fit in a u64.
+    let mut overflow = tree.clone();
+    overflow[first_entry + 1..first_entry + 9].copy_from_slice(&u64::MAX.to_le_bytes());
+    let mut metadata = BTreeMap::new();
+    metadata.insert("a".to_owned(), "1".to_owned());
+    metadata.insert("b".to_owned(), "2".to_owned());
+    let with_metadata = Snapshot {
+        metadata,
+        ..snapshot
     }
     .encode();
-    let label_at = 9 + 32 + 8 + 4 + 4;
-    utf8[label_at] = 0xff;
+    // Metadata follows the two-byte label: a u32 count, then per pair a
+    // u32 length and one byte of key, the same for the value.
+    let first_key = label_at + 2 + 4 + 4;
+    let second_key = first_key + 5 + 5;
+    let mut unsorted_metadata = with_metadata.clone();
+    unsorted_metadata[first_key] = b'b';
+    unsorted_metadata[second_key] = b'a';
+    let mut duplicate_key = with_metadata;
+    duplicate_key[second_key] = b'a';
+
+    use DecodeError::*;
+    use NameError::{Dot, Empty, Nul, Slash};
     vec![
-        ("unknown object tag", unknown_tag, "UnknownTag"),
+        ("unknown object tag", unknown_tag, UnknownTag(0x7f)),
         (
             "byte after the declared payload",
             trailing,
-            "LengthMismatch",
+            LengthMismatch {
+                declared: 1,
+                actual: 2,
+            },
         ),
-        ("payload shorter than declared", truncated, "LengthMismatch"),
-        ("entry cut short", short_payload, "Truncated"),
-        ("unknown entry kind", bad_kind, "UnknownEntryKind"),
-        ("duplicate entry names", unsorted, "Unsorted"),
-        ("name `..`", dotdot, "BadName"),
-        ("name with `/`", slash, "BadName"),
-        ("name with NUL", nul, "BadName"),
-        ("total size not the sum of entries", sizes, "SizeMismatch"),
-        ("label not UTF-8", utf8, "NotUtf8"),
-        ("empty input", vec![], "Truncated"),
+        (
+            "payload shorter than declared",
+            truncated,
+            LengthMismatch {
+                declared: 100,
+                actual: 99,
+            },
+        ),
+        (
+            "entry cut short",
+            short_payload,
+            Truncated {
+                field: "entry name",
+                offset: 108,
+                needed: 1,
+                available: 0,
+            },
+        ),
+        (
+            "unknown entry kind",
+            bad_kind,
+            UnknownEntryKind { index: 0, kind: 9 },
+        ),
+        ("duplicate entry names", unsorted, Unsorted { index: 1 }),
+        (
+            "name `..`",
+            dotdot,
+            BadName {
+                index: 0,
+                source: Dot,
+            },
+        ),
+        (
+            "name with `/`",
+            slash,
+            BadName {
+                index: 0,
+                source: Slash,
+            },
+        ),
+        (
+            "name with NUL",
+            nul,
+            BadName {
+                index: 0,
+                source: Nul,
+            },
+        ),
+        (
+            "total size not the sum of entries",
+            sizes,
+            SizeMismatch {
+                declared: 99,
+                sum: Some(3),
+            },
+        ),
+        ("label not UTF-8", utf8, NotUtf8("snapshot label")),
+        (
+            "empty input",
+            vec![],
+            Truncated {
+                field: "object tag",
+                offset: 0,
+                needed: 1,
+                available: 0,
+            },
+        ),
+        (
+            "empty name",
+            empty_name,
+            BadName {
+                index: 0,
+                source: Empty,
+            },
+        ),
+        (
+            "name `.`",
+            dot,
+            BadName {
+                index: 0,
+                source: Dot,
+            },
+        ),
+        ("entries out of order", swapped, Unsorted { index: 1 }),
+        (
+            "tree byte after the last entry, counted in the header",
+            tree_trailing,
+            TrailingBytes(1),
+        ),
+        (
+            "snapshot byte after the last field, counted in the header",
+            snapshot_trailing,
+            TrailingBytes(1),
+        ),
+        (
+            "entry sizes whose sum overflows",
+            overflow,
+            SizeMismatch {
+                declared: 3,
+                sum: None,
+            },
+        ),
+        (
+            "metadata keys out of order",
+            unsorted_metadata,
+            UnsortedMetadata { index: 1 },
+        ),
+        (
+            "duplicate metadata keys",
+            duplicate_key,
+            UnsortedMetadata { index: 1 },
+        ),
     ]
-}
-
-fn variant_name(e: &DecodeError) -> String {
-    format!("{e:?}")
-        .split(['(', ' ', '{'])
-        .next()
-        .unwrap()
-        .to_owned()
 }
 
 fn vectors() -> Value {
@@ -188,7 +339,7 @@ fn vectors() -> Value {
     let invalid: Vec<Value> = malformed()
         .into_iter()
         .map(
-            |(name, bytes, error)| json!({ "name": name, "encoding": hex(&bytes), "error": error }),
+            |(name, bytes, error)| json!({ "name": name, "encoding": hex(&bytes), "error": format!("{error:?}") }),
         )
         .collect();
     json!({ "format_version": 1, "objects": valid, "malformed": invalid })
@@ -237,13 +388,20 @@ fn golden_vectors_match() {
             );
         }
     }
-    let stored_bad = stored["malformed"].as_array().unwrap();
-    assert_eq!(stored_bad.len(), malformed().len());
-    for vector in stored_bad {
+    assert_eq!(
+        stored["malformed"], expected["malformed"],
+        "the malformed vectors in the golden file are the ones this test builds"
+    );
+    for (name, bytes, error) in malformed() {
+        assert_eq!(Object::decode(&bytes), Err(error), "{name}");
+    }
+    // Decode the stored bytes too: the file alone must be enough for another
+    // implementation to check itself against.
+    for vector in stored["malformed"].as_array().unwrap() {
         let bytes = unhex(vector["encoding"].as_str().unwrap());
         let err = Object::decode(&bytes).expect_err(vector["name"].as_str().unwrap());
         assert_eq!(
-            variant_name(&err),
+            format!("{err:?}"),
             vector["error"].as_str().unwrap(),
             "{}: {err}",
             vector["name"]
