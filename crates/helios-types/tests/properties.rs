@@ -101,6 +101,121 @@ proptest! {
     }
 
     #[test]
+    fn a_different_byte_in_a_tree_or_snapshot_gives_a_different_hash(
+        obj in prop_oneof![tree().prop_map(Object::Tree), snapshot().prop_map(Object::Snapshot)],
+        at in any::<prop::sample::Index>(),
+        flip in 1u8..=255,
+    ) {
+        let mut bytes = obj.encode();
+        let i = at.index(bytes.len());
+        bytes[i] ^= flip;
+        // Whether or not the changed bytes still decode, they never share a
+        // hash with the original; if they decode, the object they decode to
+        // has a hash of its own too.
+        let decoded = Object::decode(&bytes).ok();
+        for alg in HashAlgorithm::ALL {
+            prop_assert_ne!(alg.digest(&bytes), obj.hash(alg));
+            if let Some(other) = &decoded {
+                prop_assert_ne!(other.hash(alg), obj.hash(alg));
+            }
+        }
+    }
+
+    #[test]
+    fn changing_one_tree_entry_field_changes_the_tree_hash(
+        t in tree().prop_filter("non-empty", |t| !t.entries().is_empty()),
+        which in any::<prop::sample::Index>(),
+        field in 0u8..4,
+        byte in any::<prop::sample::Index>(),
+        flip in 1u8..=255,
+    ) {
+        let mut entries = t.entries().to_vec();
+        let e = &mut entries[which.index(t.entries().len())];
+        match field {
+            0 => {
+                let mut h = *e.hash.as_bytes();
+                h[byte.index(h.len())] ^= flip;
+                e.hash = Hash::from_bytes(h);
+            }
+            1 => e.size ^= u64::from(flip),
+            2 => {
+                let mut name = e.name.as_bytes().to_vec();
+                let i = byte.index(name.len());
+                name[i] ^= flip;
+                // The new name must still be a name and not collide with a
+                // sibling; anything else is not a tree to hash.
+                let Ok(name) = Name::new(name) else {
+                    return Err(TestCaseError::reject("changed name is not valid"));
+                };
+                e.name = name;
+            }
+            _ => {
+                let others: Vec<_> = EntryKind::ALL.into_iter().filter(|k| *k != e.kind).collect();
+                e.kind = others[byte.index(others.len())];
+            }
+        }
+        let Ok(changed) = Tree::new(entries) else {
+            return Err(TestCaseError::reject("changed name collides with a sibling"));
+        };
+        for alg in HashAlgorithm::ALL {
+            prop_assert_ne!(changed.hash(alg), t.hash(alg), "field {}", field);
+        }
+    }
+
+    #[test]
+    fn changing_one_snapshot_field_changes_its_id(
+        s in snapshot(),
+        field in 0u8..6,
+        byte in any::<prop::sample::Index>(),
+        flip in 1u8..=255,
+    ) {
+        let mut changed = s.clone();
+        match field {
+            0 => {
+                let mut h = *changed.root.as_bytes();
+                h[byte.index(h.len())] ^= flip;
+                changed.root = Hash::from_bytes(h);
+            }
+            1 => changed.time_micros ^= u64::from(flip),
+            2 => match changed.parents.len() {
+                0 => changed.parents.push(SnapshotId::from_bytes([flip; 32])),
+                n => {
+                    let p = &mut changed.parents[byte.index(n)];
+                    let mut id = *p.as_bytes();
+                    id[usize::from(flip) % id.len()] ^= flip;
+                    *p = SnapshotId::from_bytes(id);
+                }
+            },
+            3 => {
+                // One byte of the label, kept UTF-8 (a label is text); an
+                // empty label gains one byte instead.
+                let mut label = changed.label.into_bytes();
+                match label.len() {
+                    0 => label.push(flip & 0x7f | 1),
+                    n => label[byte.index(n)] ^= flip,
+                }
+                let Ok(label) = String::from_utf8(label) else {
+                    return Err(TestCaseError::reject("changed label is not UTF-8"));
+                };
+                changed.label = label;
+            }
+            4 => {
+                let value = changed.metadata.entry("k".to_owned()).or_default();
+                value.push(char::from(flip & 0x7f));
+            }
+            _ => {
+                let key = changed.metadata.keys().next().cloned().unwrap_or_default();
+                let value = changed.metadata.remove(&key);
+                changed.metadata.insert(format!("{key}{}", char::from(flip & 0x7f)), value.unwrap_or_default());
+            }
+        }
+        prop_assert_ne!(&changed, &s);
+        for alg in HashAlgorithm::ALL {
+            prop_assert_ne!(changed.id(alg), s.id(alg), "field {}", field);
+        }
+    }
+
+    #[test]
     fn decoder_never_panics_and_accepts_only_canonical_bytes(
         obj in object(),
         at in any::<prop::sample::Index>(),
