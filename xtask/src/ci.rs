@@ -71,6 +71,12 @@ pub(crate) fn ci(root: &Path) -> anyhow::Result<()> {
         )),
     )?;
 
+    // Said before cargo-deny runs, so the skip shows whatever its outcome.
+    eprintln!(
+        "==> cargo-deny advisories: SKIPPED — the RustSec advisory database is fetched from a git host \
+         this network cannot reach. Known advisories are handled by hand: `im` is banned in deny.toml \
+         in favour of `imbl`."
+    );
     run(
         "cargo-deny",
         cmd(
@@ -85,11 +91,6 @@ pub(crate) fn ci(root: &Path) -> anyhow::Result<()> {
             ],
         ),
     )?;
-    eprintln!(
-        "==> cargo-deny advisories: SKIPPED — the RustSec advisory database is fetched from a git host \
-         this network cannot reach. Known advisories are handled by hand: `im` is banned in deny.toml \
-         in favour of `imbl`."
-    );
     eprintln!(
         "\nci: all gates passed in {:.0?} ({})",
         start.elapsed(),
