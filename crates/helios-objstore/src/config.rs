@@ -28,9 +28,12 @@ pub enum Compression {
 /// compactions stop rewriting large file contents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlobFiles {
-    /// Values this long or longer go to blob files. At least 1.
+    /// Values this long or longer go to blob files. At least 1, at most
+    /// `blob_file_size` (a larger threshold would send nothing to blob
+    /// files: leave `blob_files` at `None` for that).
     pub min_blob_size: u64,
-    /// Target size of one blob file. At least 1 MiB.
+    /// Target size of one blob file. At least 1 MiB, at most
+    /// [`RocksConfig::MAX_BLOB_FILE_SIZE`].
     pub blob_file_size: u64,
     /// Whether compaction rewrites old blob files to reclaim deleted values.
     pub garbage_collection: bool,
@@ -61,7 +64,8 @@ pub struct RocksConfig {
     /// recorded one, else [`OpenError::AlgorithmMismatch`].
     pub algorithm: Option<HashAlgorithm>,
     /// Bytes of the shared LRU block cache (decompressed data, index and
-    /// filter blocks). At least 1 MiB.
+    /// filter blocks). At least 1 MiB, at most
+    /// [`MAX_BLOCK_CACHE_BYTES`](Self::MAX_BLOCK_CACHE_BYTES).
     pub block_cache_bytes: usize,
     /// Bloom filter bits per key for the objects and meta column families;
     /// 0 disables the filter. At most 32. Ten bits give about 1% false
@@ -78,10 +82,12 @@ pub struct RocksConfig {
     /// so the default stays off until a release-build measurement says
     /// otherwise; turn it on for workspaces of large files.
     pub blob_files: Option<BlobFiles>,
-    /// Bytes of one memtable before it is flushed. At least 1 MiB.
+    /// Bytes of one memtable before it is flushed. At least 1 MiB, at most
+    /// [`MAX_WRITE_BUFFER_BYTES`](Self::MAX_WRITE_BUFFER_BYTES).
     pub write_buffer_bytes: usize,
     /// SST files kept open at once. Bounded so that opening a large store
-    /// does not open (and read the footer of) every file up front. At least 16.
+    /// does not open (and read the footer of) every file up front. At least
+    /// 16, at most [`MAX_OPEN_FILES`](Self::MAX_OPEN_FILES).
     pub max_open_files: u32,
     /// Background flush and compaction threads. 1..=16.
     pub background_jobs: u32,
@@ -104,6 +110,24 @@ impl Default for RocksConfig {
 }
 
 impl RocksConfig {
+    /// Upper bound of [`block_cache_bytes`](Self::block_cache_bytes): 64 GiB,
+    /// a thousand times the default. More is taken for a unit mistake.
+    pub const MAX_BLOCK_CACHE_BYTES: u64 = 64 << 30;
+
+    /// Upper bound of [`write_buffer_bytes`](Self::write_buffer_bytes):
+    /// 4 GiB. Each column family may hold two full memtables, an open
+    /// replays unflushed ones into memory, and RocksDB silently clips
+    /// anything above 64 GiB, so a larger value never means what it says.
+    pub const MAX_WRITE_BUFFER_BYTES: u64 = 4 << 30;
+
+    /// Upper bound of [`BlobFiles::blob_file_size`]: 4 GiB, sixteen times
+    /// RocksDB's default; blob garbage collection rewrites whole files.
+    pub const MAX_BLOB_FILE_SIZE: u64 = 4 << 30;
+
+    /// Upper bound of [`max_open_files`](Self::max_open_files): Linux's
+    /// default ceiling on descriptors per process (`fs.nr_open`).
+    pub const MAX_OPEN_FILES: u32 = 1 << 20;
+
     /// The default configuration that creates the store if it is missing,
     /// hashing new stores with `algorithm`.
     pub fn create(algorithm: HashAlgorithm) -> Self {
@@ -116,51 +140,97 @@ impl RocksConfig {
 
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<(), OpenError> {
-        let bad =
-            |field: &'static str, reason: String| Err(OpenError::InvalidConfig { field, reason });
-        if self.block_cache_bytes < 1 << 20 {
-            return bad(
-                "block_cache_bytes",
-                format!("{} is below 1 MiB", self.block_cache_bytes),
-            );
-        }
-        if self.bloom_bits_per_key > 32 {
-            return bad(
-                "bloom_bits_per_key",
-                format!("{} is above 32", self.bloom_bits_per_key),
-            );
-        }
-        if self.write_buffer_bytes < 1 << 20 {
-            return bad(
-                "write_buffer_bytes",
-                format!("{} is below 1 MiB", self.write_buffer_bytes),
-            );
-        }
-        if self.max_open_files < 16 {
-            return bad(
-                "max_open_files",
-                format!("{} is below 16", self.max_open_files),
-            );
-        }
-        if !(1..=16).contains(&self.background_jobs) {
-            return bad(
-                "background_jobs",
-                format!("{} is not in 1..=16", self.background_jobs),
-            );
-        }
+        const MIB: u64 = 1 << 20;
+        let cache = wide(self.block_cache_bytes);
+        in_range(
+            "block_cache_bytes",
+            cache,
+            MIB,
+            Self::MAX_BLOCK_CACHE_BYTES,
+            bytes,
+        )?;
+        let bloom = u64::from(self.bloom_bits_per_key);
+        in_range("bloom_bits_per_key", bloom, 0, 32, count)?;
+        let buffer = self.write_buffer_u64();
+        in_range(
+            "write_buffer_bytes",
+            buffer,
+            MIB,
+            Self::MAX_WRITE_BUFFER_BYTES,
+            bytes,
+        )?;
+        let files = u64::from(self.max_open_files);
+        in_range(
+            "max_open_files",
+            files,
+            16,
+            u64::from(Self::MAX_OPEN_FILES),
+            count,
+        )?;
+        in_range(
+            "background_jobs",
+            u64::from(self.background_jobs),
+            1,
+            16,
+            count,
+        )?;
         if let Some(blob) = &self.blob_files {
-            if blob.min_blob_size == 0 {
-                return bad("blob_files.min_blob_size", "must be at least 1".to_owned());
-            }
-            if blob.blob_file_size < 1 << 20 {
-                return bad(
-                    "blob_files.blob_file_size",
-                    format!("{} is below 1 MiB", blob.blob_file_size),
-                );
-            }
+            let (min, file) = (blob.min_blob_size, blob.blob_file_size);
+            in_range(
+                "blob_files.blob_file_size",
+                file,
+                MIB,
+                Self::MAX_BLOB_FILE_SIZE,
+                bytes,
+            )?;
+            in_range("blob_files.min_blob_size", min, 1, file, bytes)?;
         }
         Ok(())
     }
+
+    /// [`write_buffer_bytes`](Self::write_buffer_bytes) as `u64`, for the
+    /// limits RocksDB takes in `u64`.
+    pub(crate) fn write_buffer_u64(&self) -> u64 {
+        wide(self.write_buffer_bytes)
+    }
+}
+
+/// `n` as `u64`, saturating on a (hypothetical) target with a wider `usize`.
+fn wide(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// `Ok` when `min <= value <= max`, else the typed error naming `field`,
+/// with the bound written by `show`.
+fn in_range(
+    field: &'static str,
+    value: u64,
+    min: u64,
+    max: u64,
+    show: fn(u64) -> String,
+) -> Result<(), OpenError> {
+    let reason = if value < min {
+        format!("{value} is below {}", show(min))
+    } else if value > max {
+        format!("{value} is above {}", show(max))
+    } else {
+        return Ok(());
+    };
+    Err(OpenError::InvalidConfig { field, reason })
+}
+
+/// A byte bound, in GiB or MiB when it is a whole number of them.
+fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 && n % (1 << 30) == 0 => format!("{} GiB", n >> 30),
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n => format!("{n} bytes"),
+    }
+}
+
+/// A bound that counts things.
+fn count(n: u64) -> String {
+    n.to_string()
 }
 
 #[cfg(test)]
@@ -244,6 +314,68 @@ mod tests {
                 Err(OpenError::InvalidConfig { field, .. }) => assert_eq!(field, name),
                 other => panic!("{name}: expected InvalidConfig, got {other:?}"),
             }
+        }
+    }
+
+    /// Every size has an upper bound: one past it is refused naming the
+    /// field, the bound itself is accepted, and `usize::MAX` (which used to
+    /// overflow the WAL limit computed from the write buffer) is refused.
+    #[test]
+    fn sizes_above_their_bound_are_refused_and_the_bound_is_accepted() {
+        let blob = |min_blob_size: u64, blob_file_size: u64| RocksConfig {
+            blob_files: Some(BlobFiles {
+                min_blob_size,
+                blob_file_size,
+                ..BlobFiles::default()
+            }),
+            ..RocksConfig::default()
+        };
+        let cache = |block_cache_bytes: usize| RocksConfig {
+            block_cache_bytes,
+            ..RocksConfig::default()
+        };
+        let buffer = |write_buffer_bytes: usize| RocksConfig {
+            write_buffer_bytes,
+            ..RocksConfig::default()
+        };
+        let files = |max_open_files: u32| RocksConfig {
+            max_open_files,
+            ..RocksConfig::default()
+        };
+        let max_cache = usize::try_from(RocksConfig::MAX_BLOCK_CACHE_BYTES).unwrap_or(usize::MAX);
+        let max_buffer = usize::try_from(RocksConfig::MAX_WRITE_BUFFER_BYTES).unwrap_or(usize::MAX);
+        let max_file = RocksConfig::MAX_BLOB_FILE_SIZE;
+        let too_big: Vec<(&str, RocksConfig)> = vec![
+            ("block_cache_bytes", cache(max_cache + 1)),
+            ("block_cache_bytes", cache(usize::MAX)),
+            ("write_buffer_bytes", buffer(max_buffer + 1)),
+            ("write_buffer_bytes", buffer(usize::MAX)),
+            ("max_open_files", files(RocksConfig::MAX_OPEN_FILES + 1)),
+            ("max_open_files", files(u32::MAX)),
+            ("blob_files.blob_file_size", blob(1024, max_file + 1)),
+            ("blob_files.blob_file_size", blob(1024, u64::MAX)),
+            ("blob_files.min_blob_size", blob((1 << 20) + 1, 1 << 20)),
+            ("blob_files.min_blob_size", blob(u64::MAX, max_file)),
+        ];
+        for (name, config) in too_big {
+            match config.validate() {
+                Err(OpenError::InvalidConfig { field, reason }) => {
+                    assert_eq!(field, name, "{reason}");
+                    assert!(reason.contains("above"), "{name}: {reason}");
+                }
+                other => panic!("{name}: expected InvalidConfig, got {other:?}"),
+            }
+        }
+        for (name, config) in [
+            ("block_cache_bytes", cache(max_cache)),
+            ("write_buffer_bytes", buffer(max_buffer)),
+            ("max_open_files", files(RocksConfig::MAX_OPEN_FILES)),
+            ("blob_files", blob(max_file, max_file)),
+        ] {
+            assert!(
+                config.validate().is_ok(),
+                "{name} at its bound must be valid"
+            );
         }
     }
 }

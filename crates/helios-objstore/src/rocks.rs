@@ -285,7 +285,7 @@ fn options(
     // has flushed. `meta` and the config family take small writes and would
     // pin every WAL since creation (about 1 GiB by default), all of it read
     // again at the next open; past this total RocksDB flushes them instead.
-    db.set_max_total_wal_size(config.write_buffer_bytes as u64 * 2);
+    db.set_max_total_wal_size(config.write_buffer_u64().saturating_mul(2));
 
     let mut objects = Options::default();
     objects.set_block_based_table_factory(&table(config.bloom_bits_per_key));

@@ -175,15 +175,25 @@ fn a_rocksdb_directory_that_is_not_a_helios_store_is_refused() {
 fn invalid_config_is_refused_before_touching_disk() {
     let dir = tempfile::tempdir().expect("tempdir");
     let target = dir.path().join("s");
-    let config = RocksConfig {
+    let small_cache = RocksConfig {
         block_cache_bytes: 0,
         ..RocksConfig::create(HashAlgorithm::Blake3)
     };
-    match RocksStore::open(&target, &config) {
-        Err(OpenError::InvalidConfig { field, .. }) => assert_eq!(field, "block_cache_bytes"),
-        other => panic!("expected InvalidConfig, got {other:?}"),
+    // Once computed into a WAL limit by an unchecked multiplication.
+    let huge_buffer = RocksConfig {
+        write_buffer_bytes: usize::MAX,
+        ..RocksConfig::create(HashAlgorithm::Blake3)
+    };
+    for (config, name) in [
+        (small_cache, "block_cache_bytes"),
+        (huge_buffer, "write_buffer_bytes"),
+    ] {
+        match RocksStore::open(&target, &config) {
+            Err(OpenError::InvalidConfig { field, .. }) => assert_eq!(field, name),
+            other => panic!("expected InvalidConfig for {name}, got {other:?}"),
+        }
+        assert!(!target.exists());
     }
-    assert!(!target.exists());
 }
 
 #[test]
