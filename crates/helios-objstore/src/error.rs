@@ -99,15 +99,84 @@ pub enum OpenError {
     },
 }
 
-/// True when RocksDB reports a full disk.
-fn is_no_space(e: &rocksdb::Error) -> bool {
-    let msg = e.as_ref();
-    msg.contains("No space left") || msg.contains("NoSpace") || msg.contains("ENOSPC")
+/// What a RocksDB error means to a caller, read from its kind first and
+/// then from the exact message of the one place in RocksDB that raises it.
+/// RocksDB reports errors as text only (its Rust binding parses the kind
+/// from the message's prefix), so a loose match on a word such as "lock"
+/// would misfile errors whose path or context happens to contain it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// Another handle holds the store's LOCK file.
+    Locked,
+    /// The disk is full.
+    NoSpace,
+    /// RocksDB detected damage (a checksum mismatch, a truncated file).
+    Corruption,
+    /// Opening named a column family the directory does not have.
+    MissingColumnFamily,
+    /// Anything else.
+    Other,
+}
+
+/// The strerror texts of `fcntl(F_SETLK)` refused because another process
+/// holds the lock (POSIX allows either errno).
+const LOCK_CONFLICT_ERRNOS: [&str; 2] = ["Resource temporarily unavailable", "Permission denied"];
+
+/// ENOSPC's strerror, which is also RocksDB's name for the subcode.
+const NO_SPACE: &str = "No space left on device";
+
+fn classify(kind: &rocksdb::ErrorKind, message: &str) -> Class {
+    use rocksdb::ErrorKind;
+    match kind {
+        ErrorKind::IOError => {
+            let detail = message.strip_prefix("IO error: ").unwrap_or(message);
+            // The subcode RocksDB gives ENOSPC leads; a bare errno ends.
+            if detail.starts_with(NO_SPACE) || detail.ends_with(&format!(": {NO_SPACE}")) {
+                Class::NoSpace
+            } else if is_lock_conflict(detail) {
+                Class::Locked
+            } else {
+                Class::Other
+            }
+        }
+        ErrorKind::Corruption => Class::Corruption,
+        ErrorKind::InvalidArgument
+            if message.contains("Column family not found")
+                || message.contains("Invalid column family") =>
+        {
+            Class::MissingColumnFamily
+        }
+        _ => Class::Other,
+    }
+}
+
+/// RocksDB's `PosixFileSystem::LockFile` reports a held lock in two ways,
+/// both naming the `LOCK` file (`<context>: <dir>/LOCK: <strerror>`):
+/// "lock hold by current process, ..." when this process holds it, and
+/// "While lock file" with a conflict errno when another process does. Its
+/// other failure, "while open a file for lock" (permissions, a directory
+/// in the way), is not a held lock.
+fn is_lock_conflict(detail: &str) -> bool {
+    let Some((context, rest)) = detail.split_once(": ") else {
+        return false;
+    };
+    let Some((file, errno)) = rest.rsplit_once(": ") else {
+        return false;
+    };
+    if !file.ends_with("/LOCK") {
+        return false;
+    }
+    context.starts_with("lock hold by current process")
+        || (context == "While lock file" && LOCK_CONFLICT_ERRNOS.contains(&errno))
+}
+
+fn class_of(e: &rocksdb::Error) -> Class {
+    classify(&e.kind(), e.as_ref())
 }
 
 /// Maps a RocksDB error of operation `op` into the store contract.
 pub(crate) fn store_err(op: &'static str, e: rocksdb::Error) -> StoreError {
-    if is_no_space(&e) {
+    if class_of(&e) == Class::NoSpace {
         StoreError::NoSpace {
             op,
             source: Box::new(e),
@@ -124,7 +193,7 @@ pub(crate) fn store_err(op: &'static str, e: rocksdb::Error) -> StoreError {
 /// RocksDB detects itself (a block checksum mismatch) is reported like a
 /// hash mismatch, as corruption of that object.
 pub(crate) fn read_err(op: &'static str, hash: &Hash, e: rocksdb::Error) -> StoreError {
-    if e.kind() == rocksdb::ErrorKind::Corruption {
+    if class_of(&e) == Class::Corruption {
         StoreError::Corrupt {
             hash: *hash,
             reason: format!("storage reports damage: {e}"),
@@ -136,26 +205,122 @@ pub(crate) fn read_err(op: &'static str, hash: &Hash, e: rocksdb::Error) -> Stor
 
 /// Maps a RocksDB error met while opening `path`.
 pub(crate) fn open_err(op: &'static str, path: &std::path::Path, e: rocksdb::Error) -> OpenError {
-    let msg = e.as_ref().to_owned();
-    if msg.contains("lock") && (msg.contains("LOCK") || msg.contains("lock hold")) {
-        OpenError::Locked {
+    match class_of(&e) {
+        Class::Locked => OpenError::Locked {
             path: path.to_owned(),
             source: Box::new(e),
-        }
-    } else if msg.contains("Column family not found") || msg.contains("Invalid column family") {
-        OpenError::NotAStore {
+        },
+        Class::MissingColumnFamily => OpenError::NotAStore {
             path: path.to_owned(),
-            reason: msg,
-        }
-    } else if is_no_space(&e) {
-        OpenError::NoSpace {
+            reason: e.into_string(),
+        },
+        Class::NoSpace => OpenError::NoSpace {
             op,
             source: Box::new(e),
-        }
-    } else {
-        OpenError::Backend {
+        },
+        Class::Corruption | Class::Other => OpenError::Backend {
             op,
             source: Box::new(e),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rocksdb::ErrorKind;
+
+    use super::*;
+
+    /// Messages as RocksDB 11 words them (env/fs_posix.cc, util/status.cc).
+    #[test]
+    fn only_a_held_lock_file_is_locked() {
+        let cases = [
+            (
+                "IO error: lock hold by current process, acquire time 1700000000 \
+                 acquiring thread 140: /s/store/LOCK: No locks available",
+                Class::Locked,
+            ),
+            (
+                "IO error: While lock file: /s/store/LOCK: Resource temporarily unavailable",
+                Class::Locked,
+            ),
+            (
+                "IO error: While lock file: /s/store/LOCK: Permission denied",
+                Class::Locked,
+            ),
+            // Opening the LOCK file failed: nobody holds it.
+            (
+                "IO error: while open a file for lock: /s/store/LOCK: Permission denied",
+                Class::Other,
+            ),
+            (
+                "IO error: while open a file for lock: /s/store/LOCK: Is a directory",
+                Class::Other,
+            ),
+            // fcntl failed for a reason other than a conflict.
+            (
+                "IO error: While lock file: /s/store/LOCK: No locks available",
+                Class::Other,
+            ),
+            // "lock" and "LOCK" in a path, nothing to do with the lock.
+            (
+                "IO error: While appending to file: /srv/lock/LOCK.d/000012.log: \
+                 Input/output error",
+                Class::Other,
+            ),
+            (
+                "IO error: While opening a file for sequentially reading: \
+                 /s/lockstore/LOCK: Permission denied",
+                Class::Other,
+            ),
+            (
+                "IO error: No space left on device: While appending to file: \
+                 /s/store/000012.log: No space left on device",
+                Class::NoSpace,
+            ),
+            (
+                "Corruption: block checksum mismatch: stored = 1, computed = 2 \
+                 in /s/store/000010.sst offset 0 size 4096",
+                Class::Corruption,
+            ),
+            (
+                "Invalid argument: Column family not found: objects",
+                Class::MissingColumnFamily,
+            ),
+            (
+                "IO error: While appending to file: /s/store/000012.log: \
+                 No space left on device",
+                Class::NoSpace,
+            ),
+        ];
+        for (message, class) in cases {
+            let kind = if message.starts_with("IO error") {
+                ErrorKind::IOError
+            } else if message.starts_with("Corruption") {
+                ErrorKind::Corruption
+            } else {
+                ErrorKind::InvalidArgument
+            };
+            assert_eq!(classify(&kind, message), class, "{message}");
         }
+    }
+
+    /// The kind is checked before the text: a message that reads like a
+    /// held lock or a full disk under another kind is neither.
+    #[test]
+    fn the_kind_comes_first() {
+        let lock = "While lock file: /s/store/LOCK: Resource temporarily unavailable";
+        let full = "No space left on device: While appending to file: /s/000012.log";
+        for kind in [ErrorKind::Unknown, ErrorKind::Corruption, ErrorKind::Busy] {
+            assert_ne!(classify(&kind, lock), Class::Locked, "{kind:?}");
+            assert_ne!(classify(&kind, full), Class::NoSpace, "{kind:?}");
+        }
+        assert_eq!(
+            classify(
+                &ErrorKind::IOError,
+                "IO error: Column family not found: objects"
+            ),
+            Class::Other
+        );
     }
 }

@@ -134,7 +134,20 @@ impl RocksStore {
                 });
             }
         }
-        let exists = path.join("CURRENT").is_file();
+        // Not `is_file`, which reads an unreadable directory as an empty
+        // one and would report a store that is there as missing.
+        let current = path.join("CURRENT");
+        let exists = match std::fs::metadata(&current) {
+            Ok(m) => m.is_file(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(source) => {
+                return Err(OpenError::Io {
+                    op: "stat",
+                    path: current,
+                    source,
+                });
+            }
+        };
         if !exists && !config.create_if_missing {
             return Err(OpenError::NotFound {
                 path: path.to_owned(),

@@ -203,3 +203,74 @@ fn errors_name_the_path() {
     let err = RocksStore::open(&missing, &RocksConfig::default()).expect_err("missing");
     assert!(err.to_string().contains("gone"), "{err}");
 }
+
+/// True when this process runs as root, which bypasses file permissions
+/// (`/proc/self` is owned by the effective user).
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+#[test]
+fn a_lock_file_that_cannot_be_opened_is_not_locked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(create(dir.path(), HashAlgorithm::Blake3));
+    // RocksDB's error names the LOCK file and says "lock", yet no one holds
+    // the store: a directory in the way ("Is a directory") is not a lock.
+    let lock = dir.path().join("LOCK");
+    std::fs::remove_file(&lock).expect("remove LOCK");
+    std::fs::create_dir(&lock).expect("LOCK as a directory");
+    match RocksStore::open(dir.path(), &RocksConfig::default()) {
+        Err(OpenError::Backend { source, .. }) => {
+            let message = source.to_string();
+            assert!(message.contains("LOCK"), "{message}");
+        }
+        other => panic!("expected Backend (not Locked), got {other:?}"),
+    }
+    std::fs::remove_dir(&lock).expect("remove the directory");
+    assert_eq!(reopen(dir.path()).algorithm(), HashAlgorithm::Blake3);
+}
+
+#[test]
+fn permission_denied_is_neither_locked_nor_not_found() {
+    use std::os::unix::fs::PermissionsExt;
+    if running_as_root() {
+        #[allow(clippy::print_stderr, reason = "test report")]
+        {
+            eprintln!("skipped: root bypasses file permissions");
+        }
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(create(dir.path(), HashAlgorithm::Blake3));
+    let set_mode = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+
+    let lock = dir.path().join("LOCK");
+    set_mode(&lock, 0o000);
+    let result = RocksStore::open(dir.path(), &RocksConfig::default());
+    set_mode(&lock, 0o644);
+    match result {
+        Err(OpenError::Backend { source, .. }) => {
+            let message = source.to_string();
+            assert!(message.contains("Permission denied"), "{message}");
+        }
+        other => panic!("an unreadable LOCK file: expected Backend, got {other:?}"),
+    }
+
+    set_mode(dir.path(), 0o000);
+    let result = RocksStore::open(dir.path(), &RocksConfig::default());
+    set_mode(dir.path(), 0o755);
+    match result {
+        Err(OpenError::Io { source, .. }) => {
+            assert_eq!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied,
+                "{source}"
+            );
+        }
+        other => panic!("an unreadable store directory: expected Io, got {other:?}"),
+    }
+    assert_eq!(reopen(dir.path()).algorithm(), HashAlgorithm::Blake3);
+}
