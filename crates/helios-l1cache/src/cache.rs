@@ -161,17 +161,27 @@ impl fmt::Debug for ObjectCache {
 }
 
 impl ObjectCache {
-    /// An empty cache. The arena's pages are committed as it fills.
+    /// An empty cache. The arena is reserved here, one allocation per
+    /// shard, and its pages are committed as it fills; a reservation the
+    /// system refuses is [`ConfigError::ArenaAllocation`].
     pub fn new(config: L1Config) -> Result<Self, ConfigError> {
         config.validate()?;
         let shard_capacity = config.shard_capacity();
         let shards = (0..config.shards)
-            .map(|_| Shard {
-                ring: RwLock::new(Ring::new(shard_capacity, config.policy)),
-                counters: Counters::default(),
-                removals: AtomicU64::new(0),
+            .map(|_| {
+                let ring = Ring::new(shard_capacity, config.policy).map_err(|source| {
+                    ConfigError::ArenaAllocation {
+                        bytes: shard_capacity * config.shards,
+                        source,
+                    }
+                })?;
+                Ok(Shard {
+                    ring: RwLock::new(ring),
+                    counters: Counters::default(),
+                    removals: AtomicU64::new(0),
+                })
             })
-            .collect();
+            .collect::<Result<_, ConfigError>>()?;
         Ok(ObjectCache {
             shards,
             mask: config.shards as u64 - 1,

@@ -2,6 +2,8 @@
 //! arena relies on is checked once, here, and reported as a typed
 //! [`ConfigError`].
 
+use std::collections::TryReserveError;
+
 use helios_types::HashAlgorithm;
 
 use crate::ring::HEADER_LEN;
@@ -132,6 +134,18 @@ pub enum ConfigError {
         max_object_len: usize,
         /// The limit for this configuration.
         limit: usize,
+    },
+    /// The system refused the arena's memory: a capacity within
+    /// [`MAX_CAPACITY`] but more than the allocator grants (under Linux's
+    /// default overcommit heuristic, more than RAM plus swap in one
+    /// reservation).
+    #[error("cannot reserve an L1 arena of {bytes} bytes")]
+    ArenaAllocation {
+        /// Arena bytes asked for (`shards * (capacity / shards)`).
+        bytes: usize,
+        /// The allocator's refusal.
+        #[source]
+        source: TryReserveError,
     },
     /// `verify_hits` names an algorithm other than the wrapped store's.
     #[error("L1 verifies hits with {configured} but the store hashes with {store}")]

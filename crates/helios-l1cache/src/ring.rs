@@ -27,7 +27,7 @@
 //! 3. `stored_bytes` and `raw_bytes` are exactly the sums of the live
 //!    entries' stored and raw lengths.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, TryReserveError};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -129,16 +129,20 @@ fn widen(n: usize) -> u64 {
 }
 
 impl Ring {
-    /// An empty ring of `cap` bytes. The buffer is zero-initialised, which
-    /// the allocator serves from untouched pages: memory is committed as
-    /// the ring fills.
-    pub(crate) fn new(cap: usize, policy: EvictionPolicy) -> Self {
+    /// An empty ring of `cap` bytes, or the allocator's refusal. The
+    /// buffer's capacity is reserved here, in one allocation that is never
+    /// moved, but its length grows only as records are written (see
+    /// [`Ring::span_mut`]): the kernel commits pages as the ring fills, and
+    /// an absurd capacity is a returned error rather than an abort.
+    pub(crate) fn new(cap: usize, policy: EvictionPolicy) -> Result<Self, TryReserveError> {
         assert!(
             cap >= 2 * HEADER_LEN,
             "ring capacity {cap} below two headers"
         );
-        Ring {
-            buf: vec![0; cap],
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(cap)?;
+        Ok(Ring {
+            buf,
             cap: widen(cap),
             head: 0,
             tail: 0,
@@ -146,7 +150,20 @@ impl Ring {
             stored_bytes: 0,
             raw_bytes: 0,
             policy,
+        })
+    }
+
+    /// The buffer bytes at physical offsets `p..p + n`, for writing. Bytes
+    /// past the buffer's length are zero-filled first: that stays within
+    /// the capacity reserved by [`Ring::new`] (`p + n <= cap`), so the
+    /// buffer is never reallocated and never grows past `cap`.
+    fn span_mut(&mut self, p: usize, n: usize) -> &mut [u8] {
+        let end = p + n;
+        debug_assert!(widen(end) <= self.cap, "write past the ring's end");
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
         }
+        &mut self.buf[p..end]
     }
 
     fn phys(&self, pos: u64) -> usize {
@@ -241,8 +258,10 @@ impl Ring {
             evicted += self.pop_head();
         };
         let p = self.phys(start);
-        write_header(&mut self.buf[p..p + HEADER_LEN], &hash, stored, raw_len);
-        self.buf[p + HEADER_LEN..p + HEADER_LEN + payload.len()].copy_from_slice(payload);
+        let record = self.span_mut(p, HEADER_LEN + payload.len());
+        let (header, body) = record.split_at_mut(HEADER_LEN);
+        write_header(header, &hash, stored, raw_len);
+        body.copy_from_slice(payload);
         let slot = Slot {
             start,
             stored,
@@ -295,7 +314,7 @@ impl Ring {
         if pad >= widen(HEADER_LEN) {
             let p = self.phys(self.tail);
             write_header(
-                &mut self.buf[p..p + HEADER_LEN],
+                self.span_mut(p, HEADER_LEN),
                 &Hash::from_bytes([0; HASH_LEN]),
                 PAD,
                 0,
@@ -318,7 +337,13 @@ impl Ring {
             self.head += to_end;
             return 0;
         }
-        let (hash, stored, _raw) = parse_header(&self.buf[p..p + HEADER_LEN]);
+        // Every position the head reaches was written as a record or a
+        // padding header; an unreadable one is skipped like padding.
+        let Some(header) = self.buf.get(p..p + HEADER_LEN) else {
+            self.head += to_end;
+            return 0;
+        };
+        let (hash, stored, _raw) = parse_header(header);
         if stored == PAD {
             self.head += to_end;
             return 0;
@@ -340,6 +365,7 @@ impl Ring {
             // covered padding plus record, after the source's end.
             let (src, to) = (p, self.phys(dst));
             let n = HEADER_LEN + stored as usize;
+            self.span_mut(to, n);
             self.buf.copy_within(src..src + n, to);
             if let Some(slot) = self.index.get_mut(&hash) {
                 slot.start = dst;
@@ -443,7 +469,7 @@ mod tests {
     #[test]
     fn fifo_evicts_exactly_the_oldest_when_full() {
         let rec = HEADER_LEN + 100;
-        let mut r = Ring::new(rec * 10, EvictionPolicy::Fifo);
+        let mut r = Ring::new(rec * 10, EvictionPolicy::Fifo).unwrap();
         for i in 0..10 {
             assert_eq!(put(&mut r, i, 100), Placed::New { evicted: 0 });
         }
@@ -459,7 +485,7 @@ mod tests {
     #[test]
     fn second_chance_keeps_a_read_entry_and_evicts_the_next() {
         let rec = HEADER_LEN + 100;
-        let mut r = Ring::new(rec * 10, EvictionPolicy::SecondChance);
+        let mut r = Ring::new(rec * 10, EvictionPolicy::SecondChance).unwrap();
         for i in 0..10 {
             put(&mut r, i, 100);
         }
@@ -476,7 +502,7 @@ mod tests {
 
     #[test]
     fn wrap_pads_and_never_straddles_the_end() {
-        let mut r = Ring::new(1000, EvictionPolicy::SecondChance);
+        let mut r = Ring::new(1000, EvictionPolicy::SecondChance).unwrap();
         for i in 0..200u32 {
             let len = 37 + (i as usize * 53) % 300;
             put(&mut r, i, len);
@@ -490,7 +516,7 @@ mod tests {
 
     #[test]
     fn remove_and_clear_keep_counts_exact() {
-        let mut r = Ring::new(4096, EvictionPolicy::Fifo);
+        let mut r = Ring::new(4096, EvictionPolicy::Fifo).unwrap();
         put(&mut r, 1, 10);
         put(&mut r, 2, 20);
         assert_eq!((r.stored_bytes(), r.raw_bytes(), r.len()), (30, 30, 2));
@@ -513,10 +539,41 @@ mod tests {
     #[test]
     fn a_record_of_the_whole_capacity_fits_after_any_wrap() {
         let cap = 512;
-        let mut r = Ring::new(cap, EvictionPolicy::Fifo);
+        let mut r = Ring::new(cap, EvictionPolicy::Fifo).unwrap();
         put(&mut r, 1, 100);
         assert_eq!(put(&mut r, 2, cap - HEADER_LEN), Placed::New { evicted: 1 });
         assert_eq!(hit(&r, 2), Some(payload(2, cap - HEADER_LEN)));
+        r.check_invariants();
+    }
+
+    #[test]
+    fn an_unaddressable_capacity_is_an_error_not_an_abort() {
+        // Half the 64-bit space: beyond any address space, so no allocator
+        // grants it, whatever the overcommit policy.
+        assert!(Ring::new(usize::MAX / 2, EvictionPolicy::Fifo).is_err());
+    }
+
+    #[test]
+    fn the_buffer_is_written_lazily_and_never_reallocated() {
+        let cap = 64 << 10;
+        let mut r = Ring::new(cap, EvictionPolicy::SecondChance).unwrap();
+        assert_eq!(r.buf.len(), 0, "nothing is zero-filled up front");
+        assert!(r.buf.capacity() >= cap);
+        let base = r.buf.as_ptr();
+        put(&mut r, 0, 1000);
+        assert_eq!(
+            r.buf.len() as u64,
+            r.used(),
+            "only written bytes are touched"
+        );
+        for i in 1..500u32 {
+            put(&mut r, i, 100 + (i as usize * 97) % 3000);
+            if i % 4 == 0 {
+                hit(&r, i / 2);
+            }
+            assert!(r.buf.len() <= cap);
+        }
+        assert_eq!(r.buf.as_ptr(), base, "the arena never moved");
         r.check_invariants();
     }
 

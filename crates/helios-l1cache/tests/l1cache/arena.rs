@@ -143,6 +143,33 @@ fn invalid_configurations_are_typed_errors() {
 }
 
 #[test]
+fn an_arena_the_system_will_not_grant_is_a_typed_error_not_an_abort() {
+    // The largest valid capacity in one ring. Where the kernel refuses a
+    // reservation this large (Linux's default overcommit heuristic refuses
+    // more than RAM + swap in one go) the constructor must say so; where it
+    // grants it, pages are only committed as the ring fills, so the cache
+    // must work.
+    let config = L1Config {
+        capacity: MAX_CAPACITY,
+        shards: 1,
+        max_object_len: Some(1 << 20),
+        ..L1Config::default()
+    };
+    match ObjectCache::new(config) {
+        Err(ConfigError::ArenaAllocation { bytes, .. }) => {
+            assert_eq!(bytes, MAX_CAPACITY, "the error names the size refused");
+        }
+        Err(other) => panic!("wrong error for an ungranted arena: {other}"),
+        Ok(cache) => {
+            let obj = Rng::new(11).text(4096);
+            assert_eq!(cache.insert(key_of(&obj), &obj), InsertOutcome::Inserted);
+            assert_eq!(cache.get(&key_of(&obj)), Some(obj));
+            assert!(cache.stats().arena_used < 8192);
+        }
+    }
+}
+
+#[test]
 fn incompressible_compressible_and_empty_objects_round_trip() {
     let cache = ObjectCache::new(L1Config::with_capacity(1 << 20)).unwrap();
     let mut rng = Rng::new(1);
