@@ -203,6 +203,21 @@ pub(crate) fn read_err(op: &'static str, hash: &Hash, e: rocksdb::Error) -> Stor
     }
 }
 
+/// Maps a RocksDB error of a read that cannot name one object (a scan,
+/// `after` the last object it read, or a metadata read): damage is
+/// [`StoreError::DamagedStorage`].
+pub(crate) fn damage_err(op: &'static str, after: Option<Hash>, e: rocksdb::Error) -> StoreError {
+    if class_of(&e) == Class::Corruption {
+        StoreError::DamagedStorage {
+            op,
+            after,
+            source: Box::new(e),
+        }
+    } else {
+        store_err(op, e)
+    }
+}
+
 /// Maps a RocksDB error met while opening `path`.
 pub(crate) fn open_err(op: &'static str, path: &std::path::Path, e: rocksdb::Error) -> OpenError {
     match class_of(&e) {

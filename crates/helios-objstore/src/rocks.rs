@@ -41,7 +41,7 @@ use rocksdb::{
 };
 
 use crate::config::{Compression, RocksConfig};
-use crate::error::{OpenError, open_err, read_err, store_err};
+use crate::error::{OpenError, damage_err, open_err, read_err, store_err};
 
 /// The on-disk format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -514,18 +514,22 @@ impl ObjectStore for RocksStore {
         let tag = kind.map(ObjectKind::tag);
         let alg = self.algorithm;
         let iter = self.db.iterator_cf_opt(cf, ro, IteratorMode::Start);
+        // The last key read, skipped ones included: a damaged block met
+        // next lies after it.
+        let mut last: Option<Hash> = None;
         Ok(Box::new(iter.filter_map(move |item| {
             let (key, value) = match item {
                 Ok(kv) => kv,
-                Err(e) => return Some(Err(store_err("iterate objects", e))),
+                Err(e) => return Some(Err(damage_err("iterate objects", last, e))),
             };
-            if tag.is_some() && value.first().copied() != tag {
-                return None;
-            }
             let Some(hash) = Hash::from_slice(&key) else {
                 let reason = format!("a key of {} bytes in the objects column family", key.len());
                 return Some(Err(StoreError::backend("iterate objects", reason)));
             };
+            last = Some(hash);
+            if tag.is_some() && value.first().copied() != tag {
+                return None;
+            }
             Some(verify_object(alg, &hash, &value).map(|()| (hash, value.into_vec())))
         })))
     }
@@ -534,7 +538,7 @@ impl ObjectStore for RocksStore {
         let cf = self.cf(META_CF)?;
         self.db
             .get_cf(cf, key)
-            .map_err(|e| store_err("get meta", e))
+            .map_err(|e| damage_err("get meta", None, e))
     }
 
     fn meta_with_prefix(&self, prefix: &[u8]) -> StoreResult<MetaIter<'_>> {
@@ -550,7 +554,7 @@ impl ObjectStore for RocksStore {
         Ok(Box::new(
             iter.map(|item| match item {
                 Ok((k, v)) => Ok((k.into_vec(), v.into_vec())),
-                Err(e) => Err(store_err("iterate meta", e)),
+                Err(e) => Err(damage_err("iterate meta", None, e)),
             })
             .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(&owned))),
         ))

@@ -3,8 +3,8 @@
 //! in an SST file both fail reads with `StoreError::Corrupt { hash }`.
 
 use helios_objstore::{OBJECTS_CF, RocksStore};
-use helios_types::HashAlgorithm;
 use helios_types::store::{ObjectStore, ObjectStoreExt, StoreError};
+use helios_types::{HashAlgorithm, ObjectKind};
 
 use crate::common::{Rng, blob, create, reopen};
 
@@ -71,13 +71,26 @@ fn wrong_value_under_a_hash_is_refused_by_every_read() {
 fn flipped_bytes_in_an_sst_file_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = create(dir.path(), HashAlgorithm::Blake3);
-    // Random bytes do not compress, so they sit verbatim in the SST file.
-    let data = Rng::new(9).bytes(8192);
-    let (h, enc) = blob(&store, &data);
-    store.put(h, enc).expect("put");
+    // Random bytes do not compress, so they sit verbatim in the SST file;
+    // at 8 KiB (twice the block size) each object fills a block of its own.
+    let mut rng = Rng::new(9);
+    let mut objects: Vec<_> = (0..4)
+        .map(|_| {
+            let data = rng.bytes(8192);
+            let (h, enc) = blob(&store, &data);
+            (h, enc, data)
+        })
+        .collect();
+    objects.sort_by_key(|(h, _, _)| *h);
+    for (h, enc, _) in &objects {
+        store.put(*h, enc.clone()).expect("put");
+    }
     store.flush().expect("flush to an SST file");
     drop(store);
 
+    // Damage the third object in hash order.
+    let (h, _, data) = &objects[2];
+    let h = *h;
     let needle = &data[4000..4064];
     let mut damaged = 0;
     for entry in std::fs::read_dir(dir.path()).expect("read dir").flatten() {
@@ -99,10 +112,43 @@ fn flipped_bytes_in_an_sst_file_are_refused() {
     let store = reopen(dir.path());
     assert_corrupt(store.get(&h), h, "get after damage on disk");
     assert_corrupt(store.get_many(&[h]), h, "get_many after damage on disk");
-    assert!(
-        store.objects(None).expect("objects").any(|r| r.is_err()),
-        "iteration must report the damage"
+    assert_eq!(
+        store
+            .get(&objects[3].0)
+            .expect("an intact block still reads"),
+        Some(objects[3].1.clone())
     );
+    // A scan meets the damaged block before it knows the key inside: the
+    // error is typed as damage and names the last object read intact.
+    for kind in [None, Some(ObjectKind::Blob)] {
+        let results: Vec<_> = store.objects(kind).expect("objects").collect();
+        let read: Vec<_> = results
+            .iter()
+            .map_while(|r| r.as_ref().ok().map(|(h, _)| *h))
+            .collect();
+        assert_eq!(
+            read,
+            [objects[0].0, objects[1].0],
+            "{kind:?}: the objects before the damage"
+        );
+        match results.last() {
+            Some(Err(StoreError::DamagedStorage {
+                op: "iterate objects",
+                after,
+                ..
+            })) => assert_eq!(
+                *after,
+                Some(objects[1].0),
+                "{kind:?}: the damage lies after"
+            ),
+            Some(Err(other)) => panic!("{kind:?}: expected DamagedStorage, got {other:?}"),
+            other => panic!(
+                "{kind:?}: the scan must end with DamagedStorage, got {:?}",
+                other.map(|r| r.as_ref().map(|(h, _)| *h))
+            ),
+        }
+        assert_eq!(results.len(), 3, "{kind:?}: the scan stops at the damage");
+    }
 }
 
 #[test]

@@ -119,6 +119,24 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// The backend found damage it cannot pin to one object: a scan met a
+    /// block whose checksum fails before it could read the keys inside, or
+    /// a metadata read failed so. Object reads by hash report damage as
+    /// [`StoreError::Corrupt`] instead, naming the hash they asked for.
+    #[error(
+        "storage damage while {op}{}: {source}",
+        .after.map(|h| format!(" (after object {h})")).unwrap_or_default()
+    )]
+    DamagedStorage {
+        /// What the store was doing.
+        op: &'static str,
+        /// The last object a scan of objects read intact (they come in
+        /// hash order): the damage lies after it. `None` when no object was
+        /// read, and for metadata.
+        after: Option<Hash>,
+        /// The backend's report.
+        source: Box<dyn StdError + Send + Sync>,
+    },
     /// A caller required an object that the store does not hold.
     #[error("object {0} not found")]
     NotFound(Hash),
@@ -302,5 +320,30 @@ mod tests {
         assert_eq!(b.object_bytes(), 10);
         let e = StoreError::backend("open", "boom");
         assert_eq!(e.to_string(), "open failed: boom");
+    }
+
+    #[test]
+    fn damaged_storage_says_where_the_scan_was() {
+        let after = Hash::from_bytes([0xab; 32]);
+        let e = StoreError::DamagedStorage {
+            op: "iterate objects",
+            after: Some(after),
+            source: "checksum mismatch".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "storage damage while iterate objects (after object {after}): checksum mismatch"
+            )
+        );
+        let e = StoreError::DamagedStorage {
+            op: "get meta",
+            after: None,
+            source: "checksum mismatch".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "storage damage while get meta: checksum mismatch"
+        );
     }
 }
