@@ -50,8 +50,24 @@ pub enum EvictionPolicy {
 pub struct L1Config {
     /// Total arena bytes (compressed payloads plus a 40-byte record header
     /// each). Split evenly over the shards; the remainder of the division
-    /// is left unused, so the arena never exceeds this figure. The hash
-    /// index beside the arena (about 60 bytes per entry) is not included.
+    /// is left unused, so the arena never exceeds this figure.
+    ///
+    /// The hash index beside the arena is **not** inside this figure. Each
+    /// shard's index is a std `HashMap` whose buckets hold a 56-byte entry
+    /// (hash and location) and a control byte; the table is at most 7/8
+    /// full, grows by doubling and never shrinks, so it costs 65 to 130
+    /// bytes per entry at the shard's peak entry count, and after heavy
+    /// churn (deleted-slot markers) up to twice that. Entries are bounded
+    /// only by records, at most `capacity / 40` (every object empty):
+    ///
+    /// - worst case, objects of a few bytes each: 1.6 to 6.5 times
+    ///   `capacity` on top of it, depending on where the entry count falls
+    ///   between powers of two (the default 256 MiB: 419,430 entries per
+    ///   shard in tables of 524,288 buckets, 478 MB over 16 shards, 1.8
+    ///   times; 957 MB after churn);
+    /// - source files cached whole (records of about 4 KiB after
+    ///   compression): 2 to 3% of `capacity`; 4 KiB pieces of them
+    ///   (records of about 1.8 KiB): 4 to 7%.
     pub capacity: usize,
     /// Number of shards, a power of two. Objects are assigned to shards by
     /// their hash.

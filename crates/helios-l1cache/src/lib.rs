@@ -6,7 +6,7 @@
 //! # Design
 //!
 //! The arena is `shards` rings of `capacity / shards` bytes each (see
-//! [`ring`](crate::ring) for the record layout). An object goes to the
+//! the private `ring` module for the record layout). An object goes to the
 //! shard chosen by its hash; an insert compresses it with LZ4 outside any
 //! lock (objects that do not shrink by at least 1/16 are stored raw), then
 //! takes that shard's write lock and appends a record at the ring's tail,
@@ -19,8 +19,12 @@
 //!
 //! 1. The arena never holds more than `capacity` bytes: each ring's window
 //!    of records, headers and padding is at most its capacity (the ring
-//!    is one fixed allocation). The hash index beside it is bounded by the
-//!    number of records, at most `capacity / 40`.
+//!    is one fixed allocation, reserved up front and committed as it
+//!    fills). The hash index beside it is outside that bound: 65 to 130
+//!    bytes per entry (twice that after heavy churn), entries at most
+//!    `capacity / 40`. For source files that is 2 to 7% of `capacity`; in
+//!    the worst case, objects of a few bytes, 1.6 to 6.5 times it. See
+//!    [`L1Config::capacity`] for the figures.
 //! 2. A read returns exactly the bytes put under that hash, or nothing:
 //!    every read checks the record header (full hash and both lengths) and
 //!    the decompressed length, under the shard lock that writers need; with

@@ -578,6 +578,24 @@ mod tests {
     }
 
     #[test]
+    fn an_index_entry_is_the_56_bytes_the_docs_quote() {
+        // `L1Config::capacity` and the crate docs give the index's cost
+        // outside the bound from this size (plus a control byte a bucket).
+        assert_eq!(std::mem::size_of::<(Hash, Slot)>(), 56);
+        // And the most entries a ring can hold: one header each.
+        let mut r = Ring::new(400, EvictionPolicy::Fifo).unwrap();
+        for i in 0..25 {
+            put(&mut r, i, 0);
+        }
+        assert_eq!(
+            r.len(),
+            400 / HEADER_LEN,
+            "empty objects fill the ring by headers"
+        );
+        r.check_invariants();
+    }
+
+    #[test]
     fn digest_hasher_spreads_sequential_keys() {
         use std::hash::BuildHasher;
         let b = BuildHasherDefault::<DigestHasher>::default();
