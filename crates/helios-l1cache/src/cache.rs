@@ -265,26 +265,30 @@ impl ObjectCache {
     /// shard as needed. The caller vouches that `hash` is the object's
     /// hash (set [`L1Config::verify_hits`] to have every hit checked).
     pub fn insert(&self, hash: Hash, bytes: &[u8]) -> InsertOutcome {
-        match self.precheck(&hash, bytes.len()) {
-            Some(outcome) => outcome,
-            None => self
-                .insert_prepared(hash, &Prepared::new(bytes), None)
-                .unwrap_or(InsertOutcome::AlreadyPresent),
+        if self.reject_if_too_large(&hash, bytes.len()) {
+            return InsertOutcome::TooLarge;
         }
+        if self.touch(&hash) {
+            return InsertOutcome::AlreadyPresent;
+        }
+        self.insert_prepared(hash, &Prepared::new(bytes), None)
+            .unwrap_or(InsertOutcome::AlreadyPresent)
     }
 
-    /// The outcome of an insert decided without compressing: too large, or
-    /// already held (which marks the entry used).
-    pub(crate) fn precheck(&self, hash: &Hash, len: usize) -> Option<InsertOutcome> {
-        let shard = self.shard(hash);
+    /// True when an object of `len` bytes is too large to cache, in which
+    /// case it is counted as rejected. Checked before compressing.
+    pub(crate) fn reject_if_too_large(&self, hash: &Hash, len: usize) -> bool {
         if len > self.max_object_len {
-            bump(&shard.counters.rejected, 1);
-            return Some(InsertOutcome::TooLarge);
+            bump(&self.shard(hash).counters.rejected, 1);
+            return true;
         }
-        if shard.read().contains(hash, true) {
-            return Some(InsertOutcome::AlreadyPresent);
-        }
-        None
+        false
+    }
+
+    /// Marks the entry under `hash` as recently used; false when none is
+    /// held. Checked before compressing an object that may be cached.
+    pub(crate) fn touch(&self, hash: &Hash) -> bool {
+        self.shard(hash).read().contains(hash, true)
     }
 
     /// The removal counter of `hash`'s shard, read before a fill goes to

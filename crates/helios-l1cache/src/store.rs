@@ -86,7 +86,7 @@ impl<S: ObjectStore> L1Cache<S> {
         if self.cache.config().verify_fills {
             verify_object(self.inner.algorithm(), hash, bytes)?;
         }
-        if self.cache.precheck(hash, bytes.len()).is_none() {
+        if !self.cache.reject_if_too_large(hash, bytes.len()) && !self.cache.touch(hash) {
             self.cache
                 .insert_prepared(*hash, &Prepared::new(bytes), Some(ticket));
         }
@@ -124,7 +124,9 @@ impl<S: ObjectStore> ObjectStore for L1Cache<S> {
         let staged: Vec<(Hash, Prepared<'static>)> = batch
             .objects
             .iter()
-            .filter(|(hash, bytes)| self.cache.precheck(hash, bytes.len()).is_none())
+            .filter(|(hash, bytes)| {
+                !self.cache.reject_if_too_large(hash, bytes.len()) && !self.cache.touch(hash)
+            })
             .map(|(hash, bytes)| (*hash, Prepared::new(bytes).into_owned()))
             .collect();
         let deletes = batch.object_deletes.clone();
