@@ -43,6 +43,14 @@ pub enum MctsError {
         /// What is wrong.
         reason: String,
     },
+    /// This process may not mount overlayfs here (no permission, or no
+    /// overlayfs in the kernel): evaluate in plain mode ([`crate::FsWorkdir`])
+    /// instead.
+    #[error("overlay mode unavailable: {reason}")]
+    OverlayUnavailable {
+        /// One line saying why, from the engine.
+        reason: String,
+    },
     /// The environment's scorer failed (a checker that could not run, or
     /// printed something unexpected).
     #[error("scorer: {0}")]

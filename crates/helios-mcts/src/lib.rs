@@ -3,7 +3,8 @@
 //!
 //! - [`Mcts`] runs UCT (or PUCT with priors) over an [`Environment`]: an
 //!   action edits the parent's tree and is committed; the node is checked
-//!   out into a real [`Workdir`] and scored there; `total_reward =
+//!   out into a real [`Workdir`] (plain mode, [`FsWorkdir`], or overlay
+//!   mode, [`OverlayWorkdir`], where mounting is allowed) and scored there; `total_reward =
 //!   code_reward − engine_cost` ([`reward`]).
 //! - The search pins the nodes it holds, unpins subtrees it prunes and runs
 //!   `gc()` periodically, so pins, memory and store stay bounded.
@@ -31,4 +32,4 @@ pub use error::{MctsError, MctsResult};
 pub use reward::{CostScope, CostWeights};
 pub use search::{Mcts, Node, NodeId};
 pub use telemetry::{Distribution, Telemetry};
-pub use workdir::{FsWorkdir, SwitchStats, Workdir};
+pub use workdir::{FsWorkdir, OverlayWorkdir, SwitchStats, Workdir};

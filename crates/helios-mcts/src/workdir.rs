@@ -1,17 +1,28 @@
 //! Working directories the scorer runs in.
 //!
 //! [`Workdir`] is the seam between the search and a directory a scorer can
-//! run in: [`FsWorkdir`] switches a plain directory with the engine's
-//! incremental checkout; other implementations (an overlay mount per node)
-//! fit the same trait.
+//! run in. Two modes implement it:
+//!
+//! - plain: [`FsWorkdir`] switches one directory with the engine's
+//!   incremental checkout, touching what differs from the node it held;
+//! - overlay: [`OverlayWorkdir`] materializes a base tree (the search's
+//!   root) once as a read-only lower layer and mounts each node as an
+//!   overlayfs whose upper layer holds only the node's difference from the
+//!   base. Every node is scored in a fresh directory (a scorer's leftovers
+//!   go with the upper layer), and a switch costs the node's distance from
+//!   the base, not from the previous node. Mounting needs root or a user
+//!   namespace; [`OverlayWorkdir::new`] fails with
+//!   [`MctsError::OverlayUnavailable`] where it is not allowed, so a caller
+//!   can fall back to plain mode (a `Box<dyn Workdir>` holds either).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use helios_engine::HeliosEngine;
-use helios_engine::workdir::CheckoutOptions;
-use helios_types::SnapshotId;
-use helios_vst::Vst;
+use helios_engine::workdir::overlay::OverlayMount;
+use helios_engine::workdir::{CheckoutOptions, WorkdirError};
+use helios_engine::{EngineError, HeliosEngine};
+use helios_types::{EntryKind, SnapshotId};
+use helios_vst::{Change, Vst};
 
 use crate::error::{MctsError, MctsResult};
 
@@ -34,6 +45,31 @@ pub trait Workdir {
     fn path(&self) -> &Path;
 }
 
+/// A boxed working directory of either mode, for a caller that picks the
+/// mode at run time (overlay where allowed, plain otherwise).
+impl<W: Workdir + ?Sized> Workdir for Box<W> {
+    fn switch_to(&mut self, id: &SnapshotId, vst: &Vst) -> MctsResult<SwitchStats> {
+        (**self).switch_to(id, vst)
+    }
+
+    fn path(&self) -> &Path {
+        (**self).path()
+    }
+}
+
+/// Creates `dir` if missing and refuses it unless it is empty.
+fn empty_dir(dir: &Path) -> MctsResult<()> {
+    fs::create_dir_all(dir).map_err(|e| MctsError::io("create directory", dir, e))?;
+    let mut entries = fs::read_dir(dir).map_err(|e| MctsError::io("list", dir, e))?;
+    if entries.next().is_some() {
+        return Err(MctsError::Config(format!(
+            "working directory {} is not empty",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// A plain working directory switched by the engine's own incremental
 /// checkout ([`HeliosEngine::checkout`]): each switch writes, deletes and
 /// retypes only what differs from the snapshot the directory held.
@@ -53,14 +89,7 @@ impl<'e> FsWorkdir<'e> {
     /// directory. It starts as the empty tree.
     pub fn new(engine: &'e HeliosEngine, dir: impl Into<PathBuf>) -> MctsResult<Self> {
         let dir = dir.into();
-        fs::create_dir_all(&dir).map_err(|e| MctsError::io("create directory", &dir, e))?;
-        let mut entries = fs::read_dir(&dir).map_err(|e| MctsError::io("list", &dir, e))?;
-        if entries.next().is_some() {
-            return Err(MctsError::Config(format!(
-                "working directory {} is not empty",
-                dir.display()
-            )));
-        }
+        empty_dir(&dir)?;
         Ok(FsWorkdir {
             engine,
             current: engine.empty_tree(),
@@ -89,5 +118,145 @@ impl Workdir for FsWorkdir<'_> {
 
     fn path(&self) -> &Path {
         &self.dir
+    }
+}
+
+/// An overlay-mode working directory (Linux): `dir/lower` holds a
+/// read-only materialization of the base tree, made once; each switch
+/// unmounts the previous node and mounts the next at `dir/merged`, with
+/// its difference from the base applied through the mount into a fresh
+/// upper layer under `dir/scratch`.
+///
+/// A switch costs `base.diff(node)`, so a base near the nodes (the search's
+/// root) keeps it small. Nothing a scorer writes survives a switch, and
+/// the lower layer never changes. Dropping the value unmounts the current
+/// node (lazily, detached, if a plain unmount fails).
+#[derive(Debug)]
+pub struct OverlayWorkdir<'e> {
+    engine: &'e HeliosEngine,
+    lower: PathBuf,
+    scratch: PathBuf,
+    merged: PathBuf,
+    base: Vst,
+    mount: Option<OverlayMount>,
+}
+
+/// The engine's overlay error, with "not allowed here" kept apart so a
+/// caller can match it and fall back to plain mode.
+fn overlay_error(e: WorkdirError) -> MctsError {
+    match e {
+        WorkdirError::OverlayUnavailable { reason } => MctsError::OverlayUnavailable { reason },
+        e => MctsError::Engine(EngineError::from(e)),
+    }
+}
+
+impl<'e> OverlayWorkdir<'e> {
+    /// Uses `dir` (created if missing; it must be empty) for an overlay
+    /// working directory over `base`, and mounts `base` there.
+    ///
+    /// Mounting is tried first over an empty lower layer, so where this
+    /// process may not mount overlayfs it fails fast, before copying the
+    /// base, with [`MctsError::OverlayUnavailable`] (and leaves `dir`
+    /// empty): use [`FsWorkdir`] instead.
+    pub fn new(engine: &'e HeliosEngine, dir: impl Into<PathBuf>, base: &Vst) -> MctsResult<Self> {
+        let dir = dir.into();
+        empty_dir(&dir)?;
+        let (lower, scratch, merged) = (dir.join("lower"), dir.join("scratch"), dir.join("merged"));
+        let empty = engine.empty_tree();
+        fs::create_dir(&lower).map_err(|e| MctsError::io("create directory", &lower, e))?;
+        let probe =
+            OverlayMount::create(&lower, &empty, &empty, engine.objects(), &scratch, &merged);
+        match probe {
+            Ok(mount) => mount.unmount().map_err(overlay_error)?,
+            Err(e) => {
+                for d in [&lower, &scratch, &merged] {
+                    if d.exists() {
+                        fs::remove_dir_all(d).map_err(|e| MctsError::io("remove", d, e))?;
+                    }
+                }
+                return Err(overlay_error(e));
+            }
+        }
+        helios_engine::workdir::materialize(base, engine.objects(), &lower, &|_| true, &|_, _| {})
+            .map_err(EngineError::from)?;
+        let mut wd = OverlayWorkdir {
+            engine,
+            lower,
+            scratch,
+            merged,
+            base: base.clone(),
+            mount: None,
+        };
+        wd.mount(base)?;
+        Ok(wd)
+    }
+
+    /// The base tree the lower layer holds.
+    pub fn base(&self) -> &Vst {
+        &self.base
+    }
+
+    fn mount(&mut self, node: &Vst) -> MctsResult<()> {
+        if let Some(old) = self.mount.take() {
+            old.unmount().map_err(overlay_error)?;
+        } else if self.scratch.exists() {
+            // A failed mount may have left upper and work directories.
+            fs::remove_dir_all(&self.scratch)
+                .map_err(|e| MctsError::io("remove", &self.scratch, e))?;
+        }
+        let mount = OverlayMount::create(
+            &self.lower,
+            &self.base,
+            node,
+            self.engine.objects(),
+            &self.scratch,
+            &self.merged,
+        )
+        .map_err(overlay_error)?;
+        self.mount = Some(mount);
+        Ok(())
+    }
+}
+
+impl Workdir for OverlayWorkdir<'_> {
+    /// Mounts `vst` in place of the node held. The counts are the upper
+    /// layer the switch built: the node's difference from the base (a
+    /// switch to the base writes nothing).
+    fn switch_to(&mut self, _id: &SnapshotId, vst: &Vst) -> MctsResult<SwitchStats> {
+        self.mount(vst)?;
+        let mut stats = SwitchStats::default();
+        for change in self.base.diff(vst)? {
+            let written = match change {
+                Change::Added { entry, .. } => Some(entry),
+                Change::Modified { new, .. } => Some(new),
+                Change::TypeChanged { new, .. } => {
+                    stats.entries_removed += 1;
+                    Some(new)
+                }
+                Change::Deleted { .. } => {
+                    stats.entries_removed += 1;
+                    None
+                }
+            };
+            if let Some(entry) = written.filter(|e| e.kind != EntryKind::Dir) {
+                stats.files_written += 1;
+                stats.bytes_written += entry.size;
+            }
+        }
+        Ok(stats)
+    }
+
+    fn path(&self) -> &Path {
+        &self.merged
+    }
+}
+
+impl Drop for OverlayWorkdir<'_> {
+    fn drop(&mut self) {
+        if let Some(mount) = self.mount.take() {
+            // Errors cannot leave a destructor; a failed unmount falls back
+            // to the mount's own lazy (detached) unmount.
+            let _ = mount.unmount();
+        }
     }
 }

@@ -5,13 +5,14 @@ use std::path::Path;
 
 use helios_engine::{Durability, EngineConfig, HeliosEngine, StateManager};
 use helios_mcts::{
-    Environment, FsWorkdir, Mcts, MctsResult, NodeId, Policy, Proposal, Score, SearchConfig,
-    StateView, Workdir,
+    Environment, FsWorkdir, Mcts, MctsError, MctsResult, NodeId, OverlayWorkdir, Policy, Proposal,
+    Score, SearchConfig, StateView, Workdir,
 };
 use helios_types::RepoPath;
 use helios_vst::{Edit, Vst};
 
 use crate::common::{rocks, small_demo};
+use crate::workdir::skip;
 
 #[test]
 fn pruning_and_gc_bound_pins_and_reclaim_the_store() {
@@ -312,4 +313,85 @@ fn bad_configurations_are_refused() {
             "case {i}: {err}"
         );
     }
+}
+
+/// What a node's evaluation and statistics were, comparable across runs.
+fn outcome<W: Workdir>(mcts: &Mcts<'_, Counter, W>) -> Vec<String> {
+    mcts.nodes()
+        .iter()
+        .map(|n| {
+            format!(
+                "{} {:?} {:?} {} code {} total {} solved {} objects {} visits {} pinned {}",
+                n.id,
+                n.parent,
+                n.action,
+                n.root_hash,
+                n.code_reward,
+                n.total_reward,
+                n.solved,
+                n.commit.new_objects,
+                n.visits,
+                n.pinned
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_search_evaluated_in_overlay_mode_finds_what_plain_mode_finds() {
+    let config = SearchConfig {
+        max_nodes: 120,
+        max_depth: 5,
+        seed: 9,
+        // Objects only: commit latency differs between runs, object counts
+        // do not, so both runs see the same rewards.
+        weights: helios_mcts::CostWeights {
+            per_latency_us: 0.0,
+            per_new_object: 0.1,
+        },
+        max_live_nodes: Some(40),
+        gc_every: Some(30),
+        ..SearchConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+
+    // Each mode on its own engine: object counts depend on what the store
+    // already holds.
+    let plain_engine = HeliosEngine::in_memory(EngineConfig::small()).unwrap();
+    let wd = FsWorkdir::new(&plain_engine, dir.path().join("plain")).unwrap();
+    let root = counter_root(&plain_engine);
+    let mut plain = Mcts::new(
+        &plain_engine,
+        Counter { target: 3 },
+        wd,
+        root,
+        config.clone(),
+    )
+    .unwrap();
+    plain.run(&|_, _| {}).unwrap();
+
+    let overlay_engine = HeliosEngine::in_memory(EngineConfig::small()).unwrap();
+    let root = counter_root(&overlay_engine);
+    let wd = match OverlayWorkdir::new(&overlay_engine, dir.path().join("overlay"), &root) {
+        Ok(wd) => wd,
+        Err(MctsError::OverlayUnavailable { reason }) => return skip(&reason),
+        Err(e) => panic!("{e}"),
+    };
+    let mut overlay = Mcts::new(&overlay_engine, Counter { target: 3 }, wd, root, config).unwrap();
+    overlay.run(&|_, _| {}).unwrap();
+
+    // Pruning closes actions, so the tree may run out before the budget.
+    assert!(plain.created() > 50, "{} nodes", plain.created());
+    assert!(plain.telemetry().pruned_nodes > 0, "pruning is exercised");
+    assert_eq!(outcome(&overlay), outcome(&plain));
+    assert_eq!(overlay.best(), plain.best());
+    let best = overlay.best();
+    assert!(overlay.node(best).solved);
+    assert_eq!(overlay.actions_to(best), vec![Step::Up; 3]);
+    // The overlay directory holds exactly what the scorer read last.
+    let last = overlay.nodes().last().unwrap();
+    assert_eq!(
+        10.0 * read_counter(overlay.workdir().path()) as f64,
+        last.code_reward
+    );
 }

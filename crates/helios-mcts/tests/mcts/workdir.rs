@@ -1,10 +1,11 @@
-//! FsWorkdir turns a real directory into a tree, touching only what differs.
+//! FsWorkdir turns a real directory into a tree, touching only what differs;
+//! OverlayWorkdir mounts each tree over one read-only copy of a base.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use helios_engine::{CommitMeta, Durability, StateManager};
-use helios_mcts::{FsWorkdir, Workdir};
+use helios_mcts::{FsWorkdir, MctsError, OverlayWorkdir, Workdir};
 use helios_types::RepoPath;
 use helios_vst::{Edit, Vst};
 
@@ -120,4 +121,85 @@ fn a_workdir_must_start_empty() {
     std::fs::create_dir_all(dir.path().join("busy")).unwrap();
     std::fs::write(dir.path().join("busy/x"), b"x").unwrap();
     assert!(FsWorkdir::new(&engine, dir.path().join("busy")).is_err());
+}
+
+/// Says why an overlay test did not run: a skip is never silent.
+#[allow(clippy::print_stderr, reason = "a skipped test must say why")]
+pub(crate) fn skip(reason: &str) {
+    eprintln!("SKIPPED overlay test: {reason}");
+}
+
+#[test]
+fn overlay_switch_mounts_each_tree_fresh_over_the_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = rocks(dir.path());
+    let edits: Vec<Edit> = (0..50)
+        .map(|i| {
+            Edit::file(
+                p(&format!("d{}/f{i}.txt", i % 5)),
+                format!("file {i}\n").into_bytes(),
+            )
+        })
+        .collect();
+    let base = engine.empty_tree().apply(&edits).unwrap();
+    let (id_base, _) = engine
+        .commit(&base, Durability::Sync, CommitMeta::default())
+        .unwrap();
+    let node = base
+        .apply(&[
+            Edit::file(p("d1/f1.txt"), b"changed\n".to_vec()),
+            Edit::delete(p("d2/f2.txt")),
+            Edit::delete_tree(p("d3")),
+            Edit::file(p("new/deep/file"), b"new\n".to_vec()),
+        ])
+        .unwrap();
+    let (id_node, _) = engine
+        .commit(&node, Durability::Async, CommitMeta::default())
+        .unwrap();
+
+    let root = dir.path().join("overlay");
+    let mut wd = match OverlayWorkdir::new(&engine, &root, &base) {
+        Ok(wd) => wd,
+        Err(MctsError::OverlayUnavailable { reason }) => return skip(&reason),
+        Err(e) => panic!("{e}"),
+    };
+    let work = wd.path().to_path_buf();
+    assert_eq!(on_disk(&work), in_tree(&engine, &base));
+
+    // A switch builds the node's difference from the base, nothing else.
+    let s = wd.switch_to(&id_node, &node).unwrap();
+    assert_eq!((s.files_written, s.entries_removed), (2, 2), "{s:?}");
+    assert_eq!(s.bytes_written, 12);
+    assert_eq!(on_disk(&work), in_tree(&engine, &node));
+
+    // What a scorer leaves behind is gone at the next switch: every node is
+    // evaluated in a fresh directory.
+    std::fs::write(work.join("d0/build-output"), b"stale").unwrap();
+    std::fs::write(work.join("d0/f0.txt"), b"scribbled").unwrap();
+    let s = wd.switch_to(&id_base, &base).unwrap();
+    assert_eq!(s, Default::default(), "the base is the lower layer as is");
+    assert_eq!(on_disk(&work), in_tree(&engine, &base));
+    wd.switch_to(&id_node, &node).unwrap();
+    assert_eq!(on_disk(&work), in_tree(&engine, &node));
+
+    // The lower layer never changes; dropping the workdir unmounts it.
+    assert_eq!(on_disk(&root.join("lower")), in_tree(&engine, &base));
+    drop(wd);
+    assert!(
+        std::fs::read_dir(&work).unwrap().next().is_none(),
+        "still mounted"
+    );
+}
+
+#[test]
+fn an_overlay_workdir_must_start_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = rocks(dir.path());
+    std::fs::create_dir_all(dir.path().join("busy")).unwrap();
+    std::fs::write(dir.path().join("busy/x"), b"x").unwrap();
+    let Err(err) = OverlayWorkdir::new(&engine, dir.path().join("busy"), &engine.empty_tree())
+    else {
+        panic!("a busy directory was accepted");
+    };
+    assert!(matches!(err, MctsError::Config(_)), "{err}");
 }
