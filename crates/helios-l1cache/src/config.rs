@@ -85,8 +85,11 @@ pub struct L1Config {
     /// system and by a header check on every read.
     pub verify_hits: Option<HashAlgorithm>,
     /// For the [`L1Cache`](crate::L1Cache) wrapper: verify objects read
-    /// from the inner store against their hash before caching them (on by
-    /// default; one hash per miss, small beside a read from disk).
+    /// from the inner store or written through the wrapper against their
+    /// hash before caching them (on by default; one hash per miss or put,
+    /// small beside a read from disk or a logged write). Bytes that fail
+    /// are not cached. When off, the arena trusts them, and a re-put
+    /// replaces the held bytes, so the last put of a hash still wins.
     pub verify_fills: bool,
 }
 

@@ -9,7 +9,10 @@
 //! - `write`: the batch goes to the inner store first; only when it
 //!   succeeded are its deletes evicted from the arena and its objects
 //!   written in (write-through), so the arena never holds an object the
-//!   store refused.
+//!   store refused. Written objects are verified against their hash first
+//!   (unless `verify_fills` is off): the store keeps wrong bytes, as every
+//!   store does, and the arena drops its entry so that reads reach the
+//!   store and report them corrupt. A re-put replaces, as in the store.
 //! - `contains`: the arena, then the inner store.
 //! - `objects`, metadata and `sync`: passed through; iteration does not
 //!   fill the arena (a full scan would flush it).
@@ -94,6 +97,43 @@ impl<S: ObjectStore> L1Cache<S> {
     }
 }
 
+/// What one put of a batch does to the arena once the inner store took
+/// the batch.
+enum Staged {
+    /// Nothing: the object is too large to cache, or bytes verified
+    /// against the hash are already held (now marked used).
+    Nothing,
+    /// Cache these bytes, verified against the hash.
+    Insert(Prepared<'static>),
+    /// Replace whatever is held with these unverified bytes
+    /// (`verify_fills` off): the last put of a hash wins, as in the store.
+    Replace(Prepared<'static>),
+    /// Drop what is held: the bytes do not match the hash, the store now
+    /// holds them, and a read must reach the store to report them corrupt.
+    Evict,
+}
+
+impl<S: ObjectStore> L1Cache<S> {
+    /// Decides, before the inner write, what a put does to the arena.
+    /// The store keeps whatever bytes it is given (stores verify on read),
+    /// so the arena caches written bytes only once it has checked them.
+    fn stage(&self, hash: &Hash, bytes: &[u8]) -> Staged {
+        if self.cache.reject_if_too_large(hash, bytes.len()) {
+            return Staged::Nothing;
+        }
+        if !self.cache.config().verify_fills {
+            return Staged::Replace(Prepared::new(bytes).into_owned());
+        }
+        if verify_object(self.inner.algorithm(), hash, bytes).is_err() {
+            return Staged::Evict;
+        }
+        if self.cache.touch(hash) {
+            return Staged::Nothing;
+        }
+        Staged::Insert(Prepared::new(bytes).into_owned())
+    }
+}
+
 impl<S: ObjectStore> ObjectStore for L1Cache<S> {
     fn algorithm(&self) -> HashAlgorithm {
         self.inner.algorithm()
@@ -119,25 +159,35 @@ impl<S: ObjectStore> ObjectStore for L1Cache<S> {
     }
 
     fn write(&self, batch: WriteBatch, mode: WriteMode) -> StoreResult<()> {
-        // Compress before the write (the batch moves into the inner store)
-        // and insert only after it succeeded.
-        let staged: Vec<(Hash, Prepared<'static>)> = batch
+        // Verify and compress before the write (the batch moves into the
+        // inner store); touch the arena only after it succeeded.
+        let staged: Vec<(Hash, Staged)> = batch
             .objects
             .iter()
-            .filter(|(hash, bytes)| {
-                !self.cache.reject_if_too_large(hash, bytes.len()) && !self.cache.touch(hash)
-            })
-            .map(|(hash, bytes)| (*hash, Prepared::new(bytes).into_owned()))
+            .map(|(hash, bytes)| (*hash, self.stage(hash, bytes)))
             .collect();
         let deletes = batch.object_deletes.clone();
         self.inner.write(batch, mode)?;
-        // Deletes first: the inner store applies a batch's deletes before
-        // its puts, so an object both deleted and put stays.
+        // Deletes first, then the puts in batch order, as the inner store
+        // applies them: a put wins over a delete of the same object, and
+        // the last of several puts of one hash wins.
         for hash in &deletes {
             self.cache.remove(hash);
         }
-        for (hash, prepared) in &staged {
-            self.cache.insert_prepared(*hash, prepared, None);
+        for (hash, staged) in &staged {
+            match staged {
+                Staged::Nothing => {}
+                Staged::Insert(prepared) => {
+                    self.cache.insert_prepared(*hash, prepared, None);
+                }
+                Staged::Replace(prepared) => {
+                    self.cache.remove(hash);
+                    self.cache.insert_prepared(*hash, prepared, None);
+                }
+                Staged::Evict => {
+                    self.cache.remove(hash);
+                }
+            }
         }
         Ok(())
     }

@@ -1,8 +1,10 @@
 //! Integration tests of helios-l1cache: the standalone arena (bound,
 //! eviction, round trips, configuration errors, concurrency, a model-based
-//! property test) and the `L1Cache` wrapper over `MemStore`.
+//! property test), the `L1Cache` wrapper over `MemStore`, and the
+//! object-store conformance suite over that wrapper.
 
 mod arena;
+mod conformance;
 mod model;
 mod wrapper;
 

@@ -293,3 +293,60 @@ fn the_wrapper_over_a_small_arena_serves_every_object_correctly() {
     let s = cache.stats();
     assert!(s.evictions > 0 && s.arena_used <= s.capacity, "{s:?}");
 }
+
+#[test]
+fn a_write_of_bytes_that_do_not_match_their_hash_is_not_served_from_the_arena() {
+    let cache = L1Cache::new(Probe::default(), config()).unwrap();
+    let (h, b) = blob(&mut Rng::new(10), 2000);
+    cache.put(h, b.clone()).unwrap();
+    assert!(
+        cache.cache().contains(&h),
+        "verified bytes are written through"
+    );
+    // A re-put of wrong bytes replaces them in the store: the arena must
+    // let go of the right ones, so the read reports the damage.
+    cache.put(h, b"wrong".to_vec()).unwrap();
+    assert!(!cache.cache().contains(&h));
+    assert!(matches!(cache.get(&h), Err(StoreError::Corrupt { .. })));
+    cache.put(h, b.clone()).unwrap();
+    assert_eq!(cache.get(&h).unwrap(), Some(b), "a re-put repairs");
+    assert_eq!(
+        cache.inner().gets.load(Ordering::SeqCst),
+        1,
+        "served from the arena again"
+    );
+}
+
+#[test]
+fn without_fill_verification_the_last_put_of_a_hash_wins_in_the_arena() {
+    let trusting = L1Config {
+        verify_fills: false,
+        ..config()
+    };
+    let cache = L1Cache::new(Probe::default(), trusting).unwrap();
+    let (h, first) = blob(&mut Rng::new(11), 1500);
+    let second = b"other bytes under the same hash".to_vec();
+    cache.put(h, first).unwrap();
+    cache.put(h, second.clone()).unwrap();
+    assert_eq!(
+        cache.get(&h).unwrap(),
+        Some(second.clone()),
+        "replaced, not kept"
+    );
+    let mut batch = WriteBatch::new();
+    batch
+        .put_object(h, b"one".to_vec())
+        .put_object(h, b"two".to_vec());
+    cache.write(batch, WriteMode::Sync).unwrap();
+    assert_eq!(
+        cache.get(&h).unwrap(),
+        Some(b"two".to_vec()),
+        "the batch's last put"
+    );
+    assert_eq!(
+        cache.inner().gets.load(Ordering::SeqCst),
+        0,
+        "all from the arena"
+    );
+    assert_eq!(cache.stats().entries, 1);
+}
