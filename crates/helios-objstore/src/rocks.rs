@@ -154,12 +154,12 @@ impl RocksStore {
             });
         }
 
-        // With creation asked for, missing column families are created even
-        // when CURRENT exists: a process killed while creating the store
-        // leaves RocksDB files without them, and this finishes the job.
-        let create = !exists || config.create_if_missing;
-        let (db_opts, cfs) =
-            options(config, create).map_err(|e| open_err("build options", path, e))?;
+        // Past the check above, a missing store implies creation was asked
+        // for. With creation asked for, missing column families are created
+        // even when CURRENT exists: a process killed while creating the
+        // store leaves RocksDB files without them, and this finishes the job.
+        let (db_opts, cfs) = options(config, config.create_if_missing)
+            .map_err(|e| open_err("build options", path, e))?;
         let db =
             DB::open_cf_descriptors(&db_opts, path, cfs).map_err(|e| open_err("open", path, e))?;
         let algorithm = read_or_init_config(&db, path, config)?;

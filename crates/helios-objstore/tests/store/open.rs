@@ -274,3 +274,25 @@ fn permission_denied_is_neither_locked_nor_not_found() {
     }
     assert_eq!(reopen(dir.path()).algorithm(), HashAlgorithm::Blake3);
 }
+
+#[test]
+fn a_creation_cut_short_is_finished_only_when_create_is_asked() {
+    // What a process killed inside RocksDB's own creation leaves: CURRENT
+    // and a manifest, no column families of ours, no configuration record.
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut opts = rocksdb::Options::default();
+        opts.create_if_missing(true);
+        drop(rocksdb::DB::open(&opts, dir.path()).expect("raw create"));
+    }
+    assert!(dir.path().join("CURRENT").is_file());
+    match RocksStore::open(dir.path(), &RocksConfig::default()) {
+        Err(OpenError::NotAStore { .. }) => {}
+        other => panic!("without create: expected NotAStore, got {other:?}"),
+    }
+    let store = RocksStore::open(dir.path(), &RocksConfig::create(HashAlgorithm::Sha256))
+        .expect("create finishes the store");
+    assert_eq!(store.algorithm(), HashAlgorithm::Sha256);
+    drop(store);
+    assert_eq!(reopen(dir.path()).algorithm(), HashAlgorithm::Sha256);
+}
