@@ -148,6 +148,17 @@ pub fn source_like(rng: &mut SplitMix64, len: usize) -> Vec<u8> {
     out
 }
 
+/// `len` bytes of raw generator output: incompressible, like binaries and
+/// already-compressed files.
+pub fn noise(rng: &mut SplitMix64, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        out.extend_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
 /// Paths of a source-like layout with `files` files: directories about
 /// four deep, a few dozen entries each, e.g. `d03/d17/d05/f012.rs`.
 pub fn source_paths(files: usize) -> Vec<String> {
@@ -199,5 +210,18 @@ mod tests {
         let paths = source_paths(20_000);
         let unique: std::collections::HashSet<_> = paths.iter().collect();
         assert_eq!(unique.len(), paths.len());
+    }
+
+    #[test]
+    fn noise_is_deterministic_and_of_the_length_asked() {
+        let a = noise(&mut SplitMix64::new(3), 1001);
+        assert_eq!(a, noise(&mut SplitMix64::new(3), 1001));
+        assert_eq!(a.len(), 1001);
+        let distinct: std::collections::HashSet<u8> = a.iter().copied().collect();
+        assert!(
+            distinct.len() > 200,
+            "spread over byte values: {}",
+            distinct.len()
+        );
     }
 }

@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
+use helios_benches::{SplitMix64, noise, source_like};
 use helios_l1cache::{
     CacheStats, ConfigError, EvictionPolicy, InsertOutcome, L1Config, MAX_CAPACITY, MAX_SHARDS,
     MIN_SHARD_CAPACITY, ObjectCache, RECORD_HEADER_LEN,
 };
 use helios_types::{Hash, HashAlgorithm};
 
-use crate::{Rng, key_of};
+use crate::key_of;
 
 fn one_shard(capacity: usize, policy: EvictionPolicy) -> L1Config {
     L1Config {
@@ -161,7 +162,7 @@ fn an_arena_the_system_will_not_grant_is_a_typed_error_not_an_abort() {
         }
         Err(other) => panic!("wrong error for an ungranted arena: {other}"),
         Ok(cache) => {
-            let obj = Rng::new(11).text(4096);
+            let obj = source_like(&mut SplitMix64::new(11), 4096);
             assert_eq!(cache.insert(key_of(&obj), &obj), InsertOutcome::Inserted);
             assert_eq!(cache.get(&key_of(&obj)), Some(obj));
             assert!(cache.stats().arena_used < 8192);
@@ -172,9 +173,9 @@ fn an_arena_the_system_will_not_grant_is_a_typed_error_not_an_abort() {
 #[test]
 fn incompressible_compressible_and_empty_objects_round_trip() {
     let cache = ObjectCache::new(L1Config::with_capacity(1 << 20)).unwrap();
-    let mut rng = Rng::new(1);
-    let noise = rng.noise(4096);
-    let text = rng.text(4096);
+    let mut rng = SplitMix64::new(1);
+    let noise = noise(&mut rng, 4096);
+    let text = source_like(&mut rng, 4096);
     let empty = Vec::new();
     let tiny = b"x".to_vec();
     for obj in [&noise, &text, &empty, &tiny] {
@@ -205,8 +206,8 @@ fn incompressible_compressible_and_empty_objects_round_trip() {
 fn fifo_fills_to_the_exact_bound_then_evicts_the_oldest() {
     let rec = RECORD_HEADER_LEN + 1000;
     let cache = ObjectCache::new(one_shard(10 * rec, EvictionPolicy::Fifo)).unwrap();
-    let mut rng = Rng::new(2);
-    let objs: Vec<Vec<u8>> = (0..12).map(|_| rng.noise(1000)).collect();
+    let mut rng = SplitMix64::new(2);
+    let objs: Vec<Vec<u8>> = (0..12).map(|_| noise(&mut rng, 1000)).collect();
     let keys: Vec<Hash> = objs.iter().map(|o| key_of(o)).collect();
     for (k, o) in keys.iter().zip(&objs).take(10) {
         cache.insert(*k, o);
@@ -231,8 +232,8 @@ fn fifo_fills_to_the_exact_bound_then_evicts_the_oldest() {
 fn second_chance_keeps_recently_read_entries() {
     let rec = RECORD_HEADER_LEN + 1000;
     let cache = ObjectCache::new(one_shard(10 * rec, EvictionPolicy::SecondChance)).unwrap();
-    let mut rng = Rng::new(3);
-    let objs: Vec<Vec<u8>> = (0..11).map(|_| rng.noise(1000)).collect();
+    let mut rng = SplitMix64::new(3);
+    let objs: Vec<Vec<u8>> = (0..11).map(|_| noise(&mut rng, 1000)).collect();
     let keys: Vec<Hash> = objs.iter().map(|o| key_of(o)).collect();
     for (k, o) in keys.iter().zip(&objs).take(10) {
         cache.insert(*k, o);
@@ -262,14 +263,14 @@ fn the_bound_holds_for_every_operation_of_a_mixed_workload() {
             ..L1Config::default()
         })
         .unwrap();
-        let mut rng = Rng::new(4);
+        let mut rng = SplitMix64::new(4);
         let mut keys = Vec::new();
         for step in 0..3000u64 {
             let len = usize::try_from(rng.below(7000)).unwrap();
             let obj = if step % 3 == 0 {
-                rng.noise(len)
+                noise(&mut rng, len)
             } else {
-                rng.text(len)
+                source_like(&mut rng, len)
             };
             let k = key_of(&obj);
             let outcome = cache.insert(k, &obj);
@@ -311,7 +312,7 @@ fn oversized_objects_are_rejected_and_counted() {
         (16 << 10) / 4,
         "a quarter shard by default"
     );
-    let big = Rng::new(5).noise(cache.max_object_len() + 1);
+    let big = noise(&mut SplitMix64::new(5), cache.max_object_len() + 1);
     assert_eq!(cache.insert(key_of(&big), &big), InsertOutcome::TooLarge);
     assert!(!cache.contains(&key_of(&big)));
     let fits = &big[..cache.max_object_len()];
@@ -323,7 +324,7 @@ fn oversized_objects_are_rejected_and_counted() {
 #[test]
 fn re_put_is_a_no_op_and_remove_forgets() {
     let cache = ObjectCache::new(L1Config::with_capacity(1 << 20)).unwrap();
-    let obj = Rng::new(6).text(1000);
+    let obj = source_like(&mut SplitMix64::new(6), 1000);
     let k = key_of(&obj);
     assert_eq!(cache.insert(k, &obj), InsertOutcome::Inserted);
     assert_eq!(cache.insert(k, &obj), InsertOutcome::AlreadyPresent);
@@ -355,8 +356,8 @@ fn hit_verification_refuses_bytes_put_under_a_wrong_hash() {
 #[test]
 fn statistics_report_ratio_and_hit_rate() {
     let cache = ObjectCache::new(L1Config::with_capacity(1 << 20)).unwrap();
-    let mut rng = Rng::new(7);
-    let objs: Vec<Vec<u8>> = (0..20).map(|_| rng.text(4096)).collect();
+    let mut rng = SplitMix64::new(7);
+    let objs: Vec<Vec<u8>> = (0..20).map(|_| source_like(&mut rng, 4096)).collect();
     for o in &objs {
         cache.insert(key_of(o), o);
     }
@@ -388,15 +389,15 @@ fn concurrent_put_get_remove_under_eviction_pressure_returns_only_true_bytes() {
         ..L1Config::default()
     };
     let cache = Arc::new(ObjectCache::new(config).unwrap());
-    let mut rng = Rng::new(8);
+    let mut rng = SplitMix64::new(8);
     let pool: Arc<Vec<(Hash, Vec<u8>)>> = Arc::new(
         (0..600)
             .map(|i| {
                 let len = usize::try_from(rng.below(5000)).unwrap();
                 let obj = if i % 2 == 0 {
-                    rng.noise(len)
+                    noise(&mut rng, len)
                 } else {
-                    rng.text(len)
+                    source_like(&mut rng, len)
                 };
                 (key_of(&obj), obj)
             })
@@ -406,7 +407,7 @@ fn concurrent_put_get_remove_under_eviction_pressure_returns_only_true_bytes() {
         .map(|t| {
             let (cache, pool) = (Arc::clone(&cache), Arc::clone(&pool));
             std::thread::spawn(move || {
-                let mut rng = Rng::new(100 + t);
+                let mut rng = SplitMix64::new(100 + t);
                 let mut hits = 0u64;
                 for _ in 0..20_000 {
                     // Skewed: most operations touch the first 60 objects.

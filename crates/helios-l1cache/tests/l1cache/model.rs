@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 
+use helios_benches::{SplitMix64, noise, source_like};
 use helios_l1cache::{EvictionPolicy, InsertOutcome, L1Config, ObjectCache};
 use helios_types::Hash;
 use proptest::prelude::*;
 
-use crate::Rng;
 use crate::arena::assert_exact_accounting;
 
 #[derive(Debug, Clone)]
@@ -39,12 +39,12 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn object(seed: u16) -> Vec<u8> {
-    let mut rng = Rng::new(u64::from(seed));
+    let mut rng = SplitMix64::new(u64::from(seed));
     let len = usize::try_from(rng.below(3000)).unwrap();
     if seed.is_multiple_of(3) {
-        rng.noise(len)
+        noise(&mut rng, len)
     } else {
-        rng.text(len)
+        source_like(&mut rng, len)
     }
 }
 

@@ -5,13 +5,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
+use helios_benches::{SplitMix64, source_like};
 use helios_l1cache::{ConfigError, L1Cache, L1Config};
 use helios_types::store::{
     MemStore, MetaIter, ObjectIter, ObjectStore, StoreError, StoreResult, WriteBatch, WriteMode,
 };
 use helios_types::{Blob, Hash, HashAlgorithm, ObjectKind};
-
-use crate::Rng;
 
 /// Forwards to a `MemStore`, counting reads, optionally lying about what
 /// it holds, failing writes, or running a hook in the middle of a read.
@@ -72,15 +71,15 @@ fn config() -> L1Config {
     }
 }
 
-fn blob(rng: &mut Rng, len: usize) -> (Hash, Vec<u8>) {
-    let encoded = Blob::new(rng.text(len)).encode();
+fn blob(rng: &mut SplitMix64, len: usize) -> (Hash, Vec<u8>) {
+    let encoded = Blob::new(source_like(rng, len)).encode();
     (HashAlgorithm::Blake3.digest(&encoded), encoded)
 }
 
 #[test]
 fn a_miss_reads_the_inner_store_once_and_fills_the_arena() {
     let cache = L1Cache::new(Probe::default(), config()).unwrap();
-    let (h, b) = blob(&mut Rng::new(1), 4096);
+    let (h, b) = blob(&mut SplitMix64::new(1), 4096);
     cache.inner().mem.put(h, b.clone()).unwrap();
     assert_eq!(cache.get(&h).unwrap(), Some(b.clone()));
     assert_eq!(cache.get(&h).unwrap(), Some(b.clone()));
@@ -100,7 +99,7 @@ fn a_miss_reads_the_inner_store_once_and_fills_the_arena() {
 #[test]
 fn writes_go_through_to_the_inner_store_and_into_the_arena() {
     let cache = L1Cache::new(Probe::default(), config()).unwrap();
-    let (h, b) = blob(&mut Rng::new(2), 4096);
+    let (h, b) = blob(&mut SplitMix64::new(2), 4096);
     cache.put(h, b.clone()).unwrap();
     assert_eq!(
         cache.inner().mem.get(&h).unwrap(),
@@ -124,7 +123,7 @@ fn a_failed_inner_write_leaves_the_arena_untouched() {
         ..Probe::default()
     };
     let cache = L1Cache::new(probe, config()).unwrap();
-    let (h, b) = blob(&mut Rng::new(3), 100);
+    let (h, b) = blob(&mut SplitMix64::new(3), 100);
     assert!(matches!(cache.put(h, b), Err(StoreError::Backend { .. })));
     assert!(!cache.cache().contains(&h));
     assert_eq!(cache.stats().insertions, 0);
@@ -133,7 +132,7 @@ fn a_failed_inner_write_leaves_the_arena_untouched() {
 #[test]
 fn deletes_evict_from_the_arena() {
     let cache = L1Cache::new(Probe::default(), config()).unwrap();
-    let mut rng = Rng::new(4);
+    let mut rng = SplitMix64::new(4);
     let (h1, b1) = blob(&mut rng, 500);
     let (h2, b2) = blob(&mut rng, 500);
     cache.put(h1, b1).unwrap();
@@ -154,7 +153,7 @@ fn deletes_evict_from_the_arena() {
 #[test]
 fn corrupt_inner_data_is_an_error_and_never_cached() {
     let cache = L1Cache::new(Probe::default(), config()).unwrap();
-    let (h, b) = blob(&mut Rng::new(5), 1000);
+    let (h, b) = blob(&mut SplitMix64::new(5), 1000);
     cache.inner().mem.put(h, b).unwrap();
     cache.inner().mem.corrupt(h, b"garbage".to_vec());
     for _ in 0..2 {
@@ -167,7 +166,7 @@ fn corrupt_inner_data_is_an_error_and_never_cached() {
 
 #[test]
 fn an_inner_store_that_returns_wrong_bytes_is_caught_by_fill_verification() {
-    let mut rng = Rng::new(6);
+    let mut rng = SplitMix64::new(6);
     let (h, b) = blob(&mut rng, 1000);
     let probe = Probe {
         lie: Some(b"not the object".to_vec()),
@@ -184,7 +183,7 @@ fn a_delete_racing_a_fill_is_not_undone_by_the_fill() {
     type Wrapped = L1Cache<Arc<Probe>>;
     let probe = Arc::new(Probe::default());
     let cache: Arc<Wrapped> = Arc::new(L1Cache::new(Arc::clone(&probe), config()).unwrap());
-    let (h, b) = blob(&mut Rng::new(7), 1000);
+    let (h, b) = blob(&mut SplitMix64::new(7), 1000);
     probe.mem.put(h, b.clone()).unwrap();
     // While the miss is reading the inner store, another caller deletes the
     // object through the cache.
@@ -207,7 +206,7 @@ fn a_delete_racing_a_fill_is_not_undone_by_the_fill() {
 #[test]
 fn get_many_mixes_hits_misses_and_absent_objects() {
     let cache = L1Cache::new(Probe::default(), config()).unwrap();
-    let mut rng = Rng::new(8);
+    let mut rng = SplitMix64::new(8);
     let (h1, b1) = blob(&mut rng, 300);
     let (h2, b2) = blob(&mut rng, 300);
     let absent = Hash::from_bytes([3; 32]);
@@ -280,7 +279,7 @@ fn the_wrapper_over_a_small_arena_serves_every_object_correctly() {
         ..L1Config::default()
     };
     let cache = L1Cache::new(MemStore::new(HashAlgorithm::Blake3), config).unwrap();
-    let mut rng = Rng::new(9);
+    let mut rng = SplitMix64::new(9);
     let objs: Vec<(Hash, Vec<u8>)> = (0..200).map(|i| blob(&mut rng, 100 + i * 13)).collect();
     for (h, b) in &objs {
         cache.put(*h, b.clone()).unwrap();
@@ -297,7 +296,7 @@ fn the_wrapper_over_a_small_arena_serves_every_object_correctly() {
 #[test]
 fn a_write_of_bytes_that_do_not_match_their_hash_is_not_served_from_the_arena() {
     let cache = L1Cache::new(Probe::default(), config()).unwrap();
-    let (h, b) = blob(&mut Rng::new(10), 2000);
+    let (h, b) = blob(&mut SplitMix64::new(10), 2000);
     cache.put(h, b.clone()).unwrap();
     assert!(
         cache.cache().contains(&h),
@@ -324,7 +323,7 @@ fn without_fill_verification_the_last_put_of_a_hash_wins_in_the_arena() {
         ..config()
     };
     let cache = L1Cache::new(Probe::default(), trusting).unwrap();
-    let (h, first) = blob(&mut Rng::new(11), 1500);
+    let (h, first) = blob(&mut SplitMix64::new(11), 1500);
     let second = b"other bytes under the same hash".to_vec();
     cache.put(h, first).unwrap();
     cache.put(h, second.clone()).unwrap();
