@@ -37,7 +37,8 @@ use helios_types::store::{
 use helios_types::{Hash, HashAlgorithm, ObjectKind};
 use rocksdb::{
     BlockBasedIndexType, BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB,
-    DBCompressionType, Direction, IteratorMode, Options, ReadOptions, WriteOptions,
+    DBCompressionType, DBPinnableSlice, Direction, IteratorMode, Options, ReadOptions,
+    WriteOptions,
 };
 
 use crate::config::{Compression, RocksConfig};
@@ -238,6 +239,25 @@ impl RocksStore {
             stats.memtable_bytes += prop("rocksdb.cur-size-all-mem-tables")?;
         }
         Ok(stats)
+    }
+
+    /// The result of looking up `hash`, verified while RocksDB still pins
+    /// the value and then copied out once; the one read path of `get` and
+    /// `get_many`.
+    fn verified(
+        &self,
+        op: &'static str,
+        hash: &Hash,
+        found: Result<Option<DBPinnableSlice<'_>>, rocksdb::Error>,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        match found {
+            Ok(None) => Ok(None),
+            Ok(Some(value)) => {
+                verify_object(self.algorithm, hash, &value)?;
+                Ok(Some(value.to_vec()))
+            }
+            Err(e) => Err(read_err(op, hash, e)),
+        }
     }
 
     fn cf(&self, name: &'static str) -> StoreResult<&ColumnFamily> {
@@ -448,14 +468,8 @@ impl ObjectStore for RocksStore {
     /// verified while still pinned in RocksDB's buffer, then copied once.
     fn get(&self, hash: &Hash) -> StoreResult<Option<Vec<u8>>> {
         let cf = self.cf(OBJECTS_CF)?;
-        match self.db.get_pinned_cf(cf, hash.as_bytes()) {
-            Ok(None) => Ok(None),
-            Ok(Some(value)) => {
-                verify_object(self.algorithm, hash, &value)?;
-                Ok(Some(value.to_vec()))
-            }
-            Err(e) => Err(read_err("get object", hash, e)),
-        }
+        let found = self.db.get_pinned_cf(cf, hash.as_bytes());
+        self.verified("get object", hash, found)
     }
 
     fn contains(&self, hash: &Hash) -> StoreResult<bool> {
@@ -573,14 +587,7 @@ impl ObjectStore for RocksStore {
         hashes
             .iter()
             .zip(results)
-            .map(|(hash, result)| match result {
-                Ok(None) => Ok(None),
-                Ok(Some(value)) => {
-                    verify_object(self.algorithm, hash, &value)?;
-                    Ok(Some(value.to_vec()))
-                }
-                Err(e) => Err(read_err("multi-get objects", hash, e)),
-            })
+            .map(|(hash, found)| self.verified("multi-get objects", hash, found))
             .collect()
     }
 

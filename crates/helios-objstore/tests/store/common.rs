@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use helios_objstore::{BlobFiles, RocksConfig, RocksStore};
+use helios_objstore::{BlobFiles, META_CF, OBJECTS_CF, RocksConfig, RocksStore};
 use helios_types::store::ObjectStore;
 use helios_types::{Blob, Hash, HashAlgorithm};
 
@@ -17,6 +17,31 @@ pub(crate) fn create(dir: &Path, alg: HashAlgorithm) -> RocksStore {
 pub(crate) fn reopen(dir: &Path) -> RocksStore {
     RocksStore::open(dir, &RocksConfig::default())
         .unwrap_or_else(|e| panic!("reopen store in {dir:?}: {e}"))
+}
+
+/// Opens a closed store's directory with RocksDB directly, all three
+/// column families, to change it behind the store's back.
+pub(crate) fn raw_open(dir: &Path) -> rocksdb::DB {
+    let cfs = [rocksdb::DEFAULT_COLUMN_FAMILY_NAME, OBJECTS_CF, META_CF];
+    rocksdb::DB::open_cf(&rocksdb::Options::default(), dir, cfs)
+        .unwrap_or_else(|e| panic!("raw open of {dir:?}: {e}"))
+}
+
+/// Writes `value` under `hash` in the objects column family of a closed
+/// store, bypassing every check.
+pub(crate) fn raw_put_object(dir: &Path, hash: &Hash, value: &[u8]) {
+    let db = raw_open(dir);
+    let cf = db.cf_handle(OBJECTS_CF).expect("objects column family");
+    db.put_cf(cf, hash.as_bytes(), value)
+        .unwrap_or_else(|e| panic!("raw put in {dir:?}: {e}"));
+}
+
+/// Creates a plain RocksDB database in `dir` (the default column family
+/// only): what is left by a creation cut short, or a foreign database.
+pub(crate) fn raw_create(dir: &Path) -> rocksdb::DB {
+    let mut opts = rocksdb::Options::default();
+    opts.create_if_missing(true);
+    rocksdb::DB::open(&opts, dir).unwrap_or_else(|e| panic!("raw create in {dir:?}: {e}"))
 }
 
 /// A configuration with blob files on for values of 1 KiB and more.

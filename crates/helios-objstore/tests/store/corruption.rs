@@ -2,11 +2,11 @@
 //! value under a hash (written behind the store's back) and flipped bytes
 //! in an SST file both fail reads with `StoreError::Corrupt { hash }`.
 
-use helios_objstore::{OBJECTS_CF, RocksStore};
+use helios_objstore::RocksStore;
 use helios_types::store::{ObjectStore, ObjectStoreExt, StoreError};
 use helios_types::{HashAlgorithm, ObjectKind};
 
-use crate::common::{Rng, blob, create, reopen};
+use crate::common::{Rng, blob, create, raw_put_object, reopen};
 
 fn assert_corrupt<T: std::fmt::Debug>(
     result: Result<T, StoreError>,
@@ -36,14 +36,8 @@ fn wrong_value_under_a_hash_is_refused_by_every_read() {
     store.put(good, good_enc).expect("put");
     store.put(other, other_enc.clone()).expect("put");
     drop(store);
-    {
-        // Behind the store's back: a valid object stored under the wrong hash.
-        let opts = rocksdb::Options::default();
-        let db = rocksdb::DB::open_cf(&opts, dir.path(), ["default", OBJECTS_CF, "meta"])
-            .expect("raw open");
-        let cf = db.cf_handle(OBJECTS_CF).expect("objects cf");
-        db.put_cf(cf, good.as_bytes(), &other_enc).expect("raw put");
-    }
+    // Behind the store's back: a valid object stored under the wrong hash.
+    raw_put_object(dir.path(), &good, &other_enc);
     let store = reopen(dir.path());
     assert_corrupt(store.get(&good), good, "get");
     assert_corrupt(store.require(&good), good, "require");
@@ -158,14 +152,7 @@ fn a_damaged_store_still_serves_other_objects_and_can_be_repaired() {
     let (h, enc) = blob(&store, b"repair me");
     store.put(h, enc.clone()).expect("put");
     drop(store);
-    {
-        let opts = rocksdb::Options::default();
-        let db = rocksdb::DB::open_cf(&opts, dir.path(), ["default", OBJECTS_CF, "meta"])
-            .expect("raw open");
-        let cf = db.cf_handle(OBJECTS_CF).expect("objects cf");
-        db.put_cf(cf, h.as_bytes(), b"\x01garbage")
-            .expect("raw put");
-    }
+    raw_put_object(dir.path(), &h, b"\x01garbage");
     let store: RocksStore = reopen(dir.path());
     assert_corrupt(store.get(&h), h, "get");
     // Re-putting the right bytes (e.g. from another replica) repairs it.

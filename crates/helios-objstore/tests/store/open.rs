@@ -5,13 +5,11 @@ use helios_objstore::{FORMAT_VERSION, OpenError, RocksConfig, RocksStore};
 use helios_types::HashAlgorithm;
 use helios_types::store::ObjectStore;
 
-use crate::common::{blob, create, reopen};
+use crate::common::{blob, create, raw_create, raw_open, reopen};
 
 /// Sets a key of the store's configuration record through RocksDB directly.
 fn set_config_record(dir: &std::path::Path, key: &[u8], value: &[u8]) {
-    let opts = rocksdb::Options::default();
-    let db = rocksdb::DB::open_cf(&opts, dir, ["default", "objects", "meta"]).expect("raw open");
-    db.put(key, value).expect("raw put");
+    raw_open(dir).put(key, value).expect("raw put");
 }
 
 #[test]
@@ -154,12 +152,7 @@ fn second_open_while_locked_is_refused() {
 #[test]
 fn a_rocksdb_directory_that_is_not_a_helios_store_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    {
-        let mut opts = rocksdb::Options::default();
-        opts.create_if_missing(true);
-        let db = rocksdb::DB::open(&opts, dir.path()).expect("raw create");
-        db.put(b"k", b"v").expect("raw put");
-    }
+    raw_create(dir.path()).put(b"k", b"v").expect("raw put");
     match RocksStore::open(dir.path(), &RocksConfig::default()) {
         Err(OpenError::NotAStore { .. }) => {}
         other => panic!("expected NotAStore, got {other:?}"),
@@ -280,11 +273,7 @@ fn a_creation_cut_short_is_finished_only_when_create_is_asked() {
     // What a process killed inside RocksDB's own creation leaves: CURRENT
     // and a manifest, no column families of ours, no configuration record.
     let dir = tempfile::tempdir().expect("tempdir");
-    {
-        let mut opts = rocksdb::Options::default();
-        opts.create_if_missing(true);
-        drop(rocksdb::DB::open(&opts, dir.path()).expect("raw create"));
-    }
+    drop(raw_create(dir.path()));
     assert!(dir.path().join("CURRENT").is_file());
     match RocksStore::open(dir.path(), &RocksConfig::default()) {
         Err(OpenError::NotAStore { .. }) => {}
