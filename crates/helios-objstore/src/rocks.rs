@@ -6,7 +6,8 @@
 //!
 //! - `objects` ([`OBJECTS_CF`]): key = the 32 raw hash bytes, value = the
 //!   encoded object. The first value byte is the object kind tag, so
-//!   iteration by kind filters on it; keys sort bytewise, which is hash order.
+//!   iteration by kind filters on it (reading every value, see `objects`
+//!   below); keys sort bytewise, which is hash order.
 //! - `meta` ([`META_CF`]): the engine's metadata namespace (snapshot records,
 //!   refs, pins), keys and values opaque to this crate.
 //! - `default`: the store's own configuration, `format_version` (u32 LE)
@@ -521,6 +522,13 @@ impl ObjectStore for RocksStore {
     /// A forward scan of the objects column family (not filling the block
     /// cache, so a GC or verify pass does not evict the hot set), filtered
     /// on the kind tag and verified object by object.
+    ///
+    /// Cost: the kind is the value's first byte, not part of the key, so a
+    /// scan of one kind reads (and decompresses, and with blob files on
+    /// fetches from the blob files) every object of every kind; only the
+    /// hashing is limited to the matches. A scan of trees among mostly
+    /// blobs costs about what a scan of everything does. Making it cheaper
+    /// needs the kind in the key, a format change.
     fn objects(&self, kind: Option<ObjectKind>) -> StoreResult<ObjectIter<'_>> {
         let cf = self.cf(OBJECTS_CF)?;
         let mut ro = ReadOptions::default();

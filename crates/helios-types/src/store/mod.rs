@@ -207,7 +207,11 @@ pub trait ObjectStore: Send + Sync {
     /// copy), which is cheaper than the lookup that could avoid it.
     fn write(&self, batch: WriteBatch, mode: WriteMode) -> StoreResult<()>;
 
-    /// Every object of `kind` (all objects for `None`), in hash order.
+    /// Every object of `kind` (all objects for `None`), in hash order, each
+    /// verified. A store may read every object to find those of one kind
+    /// (RocksDB does, since the kind is inside the value), so a scan by kind
+    /// costs about a full scan: meant for garbage collection and
+    /// verification, not for hot paths.
     fn objects(&self, kind: Option<ObjectKind>) -> StoreResult<ObjectIter<'_>>;
 
     /// The metadata value under `key`.
