@@ -22,19 +22,30 @@ pub(crate) struct Prereqs {
 impl Prereqs {
     /// Makes sure building works: clang and libclang for RocksDB's bindings.
     pub(crate) fn ensure_build() -> anyhow::Result<()> {
-        if !exists("clang", "--version") || !has_libclang() {
-            apt_install(&["clang", "libclang-dev"])?;
+        let packages = build_packages();
+        if !packages.is_empty() {
+            apt_install(&packages)?;
         }
         Ok(())
     }
 
-    /// Makes sure everything is there, installing what is missing when that
-    /// is possible here.
-    pub(crate) fn ensure() -> anyhow::Result<Prereqs> {
-        let mut packages = Vec::new();
-        if !exists("clang", "--version") || !has_libclang() {
-            packages.extend(["clang", "libclang-dev"]);
+    /// Makes sure the demo can build and run: what building needs, and
+    /// python3 for the checker the demo's search runs at every node.
+    pub(crate) fn ensure_demo() -> anyhow::Result<()> {
+        let mut packages = build_packages();
+        packages.extend(python_packages());
+        if !packages.is_empty() {
+            apt_install(&packages)?;
         }
+        Ok(())
+    }
+
+    /// Makes sure everything is there (python3 too: the tests run the demo's
+    /// checker), installing what is missing when that is possible here.
+    pub(crate) fn ensure() -> anyhow::Result<Prereqs> {
+        let mut packages = build_packages();
+        // The demo's checker and the tests that run it.
+        packages.extend(python_packages());
         let llvm = Path::new(LLVM_BIN);
         if !llvm.join("llvm-cov").exists() || !llvm.join("llvm-profdata").exists() {
             packages.push("llvm-22");
@@ -48,6 +59,25 @@ impl Prereqs {
             llvm_cov: llvm.join("llvm-cov"),
             llvm_profdata: llvm.join("llvm-profdata"),
         })
+    }
+}
+
+/// The Debian packages building needs that are missing here.
+fn build_packages() -> Vec<&'static str> {
+    if exists("clang", "--version") && has_libclang() {
+        Vec::new()
+    } else {
+        vec!["clang", "libclang-dev"]
+    }
+}
+
+/// `python3` when it is missing: the demo scores every node by running its
+/// workspace's checker with it (`python3 -B -I -S tests/check.py`).
+fn python_packages() -> Vec<&'static str> {
+    if exists("python3", "--version") {
+        Vec::new()
+    } else {
+        vec!["python3"]
     }
 }
 

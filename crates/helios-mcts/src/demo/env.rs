@@ -94,6 +94,39 @@ impl DemoEnv {
         }
     }
 
+    /// The scorer error for an interpreter that could not be started: it
+    /// says that the demo needs python3, since that is what to install.
+    fn cannot_start(&self, e: &std::io::Error) -> MctsError {
+        MctsError::Scorer(format!(
+            "cannot run the checker's interpreter `{}` (the demo needs python3 on PATH): {e}",
+            self.python.display()
+        ))
+    }
+
+    /// Checks that the interpreter starts and is Python 3, before a search
+    /// commits anything.
+    pub fn check_interpreter(&self) -> MctsResult<()> {
+        let out = Command::new(&self.python)
+            .args([
+                "-I",
+                "-S",
+                "-c",
+                "import sys; sys.exit(sys.version_info[0] != 3)",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| self.cannot_start(&e))?;
+        if !out.status.success() {
+            return Err(MctsError::Scorer(format!(
+                "`{}` is not a working python3 ({}): {}",
+                self.python.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+
     /// Runs the checker in `dir`: (checks passed, checks, exit status 0).
     pub fn run_checker(&self, dir: &Path) -> MctsResult<(u32, u32, bool)> {
         // -B: no bytecode files (a stale .pyc could survive a same-size,
@@ -103,7 +136,7 @@ impl DemoEnv {
             .current_dir(dir)
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| MctsError::Scorer(format!("cannot run {}: {e}", self.python.display())))?;
+            .map_err(|e| self.cannot_start(&e))?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let last = stdout
             .lines()

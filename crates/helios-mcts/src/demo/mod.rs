@@ -354,6 +354,8 @@ impl<'e> DemoSearch<'e> {
     pub fn start(engine: &'e HeliosEngine, config: &DemoConfig) -> MctsResult<Self> {
         let started = Instant::now();
         config.validate()?;
+        let env = DemoEnv::new(engine.algorithm(), &config.python, config.reward_scale);
+        env.check_interpreter()?;
         let root = engine.empty_tree().apply(&workspace_edits(config)?)?;
         let (workdir, remove_workdir) = match &config.workdir {
             Some(dir) => (dir.clone(), false),
@@ -366,7 +368,6 @@ impl<'e> DemoSearch<'e> {
             }
         };
         let wd = FsWorkdir::new(engine, &workdir)?;
-        let env = DemoEnv::new(engine.algorithm(), &config.python, config.reward_scale);
         let search = match Mcts::new(engine, env, wd, root, config.search_config()) {
             Ok(s) => s,
             Err(e) => {

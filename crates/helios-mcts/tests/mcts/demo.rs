@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use helios_engine::StateManager;
+use helios_mcts::MctsError;
 use helios_mcts::demo::{BEST_REF, DemoSearch, run_demo};
 
 use crate::common::{rocks, small_demo};
@@ -115,4 +116,22 @@ fn run_demo_reports_one_json_line_and_cleans_up() {
         .filter(|n| n.starts_with(&format!("helios-demo-{}-", std::process::id())))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_missing_interpreter_is_a_scorer_error_naming_it_before_any_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = rocks(dir.path());
+    let config = helios_mcts::demo::DemoConfig {
+        python: dir.path().join("no-such-interpreter"),
+        ..small_demo(dir.path(), 10, 40)
+    };
+    let err = DemoSearch::start(&engine, &config).unwrap_err();
+    assert!(matches!(err, MctsError::Scorer(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("no-such-interpreter"), "{text}");
+    assert!(text.contains("python3"), "{text}");
+    // Checked first: nothing was committed and no directory was made.
+    assert!(engine.list_snapshots().unwrap().is_empty());
+    assert!(!dir.path().join("work").exists());
 }
