@@ -2,6 +2,7 @@
 //! prerequisites set up first.
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::Stdio;
 
 use anyhow::{Context, bail};
@@ -46,17 +47,19 @@ pub(crate) fn bench(only: Option<&str>) -> anyhow::Result<()> {
             bail!("bench {bench} failed");
         }
     }
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let path = std::path::Path::new(&target).join("bench-report.txt");
+    let path = target_dir().join("bench-report.txt");
     std::fs::write(&path, report.join("\n") + "\n")?;
     eprintln!("\n==> report ({}):\n{}", path.display(), report.join("\n"));
     Ok(())
 }
 
 /// Builds the CLI in release and runs `helios demo` with the given
-/// arguments on a fresh RocksDB store.
+/// arguments on a fresh RocksDB store, `<target dir>/demo-store`, removed
+/// first: a commit's new-object count (and so every reward) must not depend
+/// on what earlier runs left in the store.
+/// A `--store` among the arguments is used as given instead (and kept).
 pub(crate) fn demo(args: &[String]) -> anyhow::Result<()> {
-    Prereqs::ensure_build()?;
+    Prereqs::ensure_demo()?;
     let mut run = cmd(
         "cargo",
         &[
@@ -69,6 +72,40 @@ pub(crate) fn demo(args: &[String]) -> anyhow::Result<()> {
             "demo",
         ],
     );
+    if !names_store(args) {
+        let store = target_dir().join("demo-store");
+        if store.exists() {
+            std::fs::remove_dir_all(&store)
+                .with_context(|| format!("removing the last demo's store {}", store.display()))?;
+        }
+        eprintln!("==> demo store: {} (fresh)", store.display());
+        run.arg("--store").arg(&store);
+    }
     run.args(args);
     crate::cmd::run("demo", run)
+}
+
+/// The cargo target directory, as cargo picks it for this workspace.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
+}
+
+/// True when the arguments choose the store themselves.
+fn names_store(args: &[String]) -> bool {
+    args.iter()
+        .any(|a| a == "--store" || a.starts_with("--store="))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_store;
+
+    #[test]
+    fn a_store_flag_in_either_form_is_the_callers() {
+        let args = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(names_store(&args(&["--nodes", "5", "--store", "x"])));
+        assert!(names_store(&args(&["--store=x"])));
+        assert!(!names_store(&args(&["--nodes", "5", "--json"])));
+        assert!(!names_store(&args(&["--storex"])));
+    }
 }
