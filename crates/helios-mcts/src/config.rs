@@ -53,7 +53,8 @@ pub struct SearchConfig {
     /// Visits every child needs before its siblings are ranked for pruning.
     pub prune_min_visits: u64,
     /// Most nodes pinned at once: beyond it, the worst leaf off the best
-    /// path is pruned. `None`: no cap.
+    /// path is pruned. At least `2 · max_depth + 1`, what the best path and
+    /// the current path (never pruned) can hold. `None`: no cap.
     pub max_live_nodes: Option<usize>,
     /// Run `gc()` after every this many nodes. `None`: never.
     pub gc_every: Option<usize>,
@@ -103,10 +104,14 @@ impl SearchConfig {
                 "keep_best_children must be at least 1".into(),
             ));
         }
-        if self.max_live_nodes.is_some_and(|n| n < 2) {
-            return Err(MctsError::Config(
-                "max_live_nodes must be at least 2".into(),
-            ));
+        // The best path and the current path are never pruned: a cap below
+        // what they can hold together would be exceeded, not enforced.
+        let protected = 2 * self.max_depth + 1;
+        if let Some(cap) = self.max_live_nodes.filter(|&n| n < protected) {
+            return Err(MctsError::Config(format!(
+                "max_live_nodes = {cap} must be at least 2 · max_depth + 1 = {protected} \
+                 (the best path and the current path are never pruned)"
+            )));
         }
         if self.gc_every == Some(0) {
             return Err(MctsError::Config("gc_every must be at least 1".into()));

@@ -22,6 +22,7 @@ mod env;
 mod error;
 pub mod reward;
 mod rng;
+mod score_cache;
 mod search;
 mod telemetry;
 mod workdir;

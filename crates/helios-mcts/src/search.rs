@@ -9,7 +9,8 @@
 //!    [`CommitMetrics`] are recorded on the node.
 //! 3. **Evaluation** switches the working directory to the node (timed) and
 //!    asks the environment to score it; scores are cached by root hash, so a
-//!    transposition runs the scorer once. `total_reward = code_reward −
+//!    transposition runs the scorer once (while its score is among the
+//!    cache's most recently used: the cache is bounded). `total_reward = code_reward −
 //!    engine_cost` (see [`crate::reward`]).
 //! 4. **Backpropagation** adds the new node's total reward to every node on
 //!    the path.
@@ -18,6 +19,16 @@
 //! cap on live nodes prunes the worst leaves; a pruned subtree is unpinned
 //! and its trees dropped, so periodic `gc()` reclaims what only it held.
 //! The path to the best node is never pruned.
+//!
+//! # Memory
+//!
+//! What grows with the number of nodes is one record per node (its
+//! statistics and metrics, a few hundred bytes plus its action), kept so a
+//! run can be audited. Everything heavy is bounded: trees and untried
+//! actions are held only by live nodes (at most `max_live_nodes`), the
+//! score cache holds at most its capacity
+//! ([`Mcts::set_score_cache_capacity`]), and the store holds what live
+//! nodes reach plus the garbage of the last `gc_every` nodes.
 //!
 //! # Invariants
 //!
@@ -28,7 +39,7 @@
 //!    weights.commit_cost(&commit)`, `path_cost` is the parent's plus its
 //!    own, and `total_reward == code_reward − engine_cost`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -37,10 +48,11 @@ use helios_types::{Hash, SnapshotId};
 use helios_vst::Vst;
 
 use crate::config::{Policy, SearchConfig};
-use crate::env::{Environment, Proposal, Score, StateView};
+use crate::env::{Environment, Proposal, StateView};
 use crate::error::{MctsError, MctsResult};
 use crate::reward::{CostScope, latency_us};
 use crate::rng::Rng;
+use crate::score_cache::ScoreCache;
 use crate::telemetry::{Distribution, Telemetry};
 use crate::workdir::{SwitchStats, Workdir};
 
@@ -145,7 +157,7 @@ pub struct Mcts<'e, E: Environment, W: Workdir> {
     workdir: W,
     config: SearchConfig,
     nodes: Vec<Node<E::Action>>,
-    cache: HashMap<Hash, Score>,
+    cache: ScoreCache,
     rng: Rng,
     reward_min: f64,
     reward_max: f64,
@@ -175,6 +187,10 @@ impl<E: Environment, W: Workdir> fmt::Debug for Mcts<'_, E, W> {
 }
 
 impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
+    /// Scores the cache holds unless told otherwise: a few hundred kilobytes
+    /// (a hash and a score each, with the bookkeeping of recency).
+    pub const DEFAULT_SCORE_CACHE_CAPACITY: usize = 4096;
+
     /// Starts a search at `root`: commits it (the root's own commit does
     /// not count as engine cost), pins it, checks it out into `workdir`
     /// and scores it.
@@ -235,7 +251,7 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
             vst: Some(root),
             exhausted: terminal,
         };
-        let mut cache = HashMap::new();
+        let mut cache = ScoreCache::new(Self::DEFAULT_SCORE_CACHE_CAPACITY);
         if config.cache_scores {
             cache.insert(node.root_hash, score);
         }
@@ -307,8 +323,9 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         Ok(report)
     }
 
-    /// Unpins every live node (the search can no longer expand). Returns
-    /// how many were unpinned.
+    /// Unpins every live node (the search can no longer expand) and drops
+    /// what only expansion needs: trees, untried actions, cached scores.
+    /// Returns how many were unpinned.
     pub fn release(&mut self) -> MctsResult<u64> {
         let mut n = 0;
         for node in &mut self.nodes {
@@ -316,12 +333,34 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
                 self.engine.unpin(&node.snapshot)?;
                 node.pinned = false;
                 node.vst = None;
+                node.untried = Some(Vec::new());
                 node.exhausted = true;
                 n += 1;
+                self.live -= 1;
             }
         }
-        self.live = 0;
+        self.cache.clear();
         Ok(n)
+    }
+
+    /// Bounds the score cache to `capacity` scores (default
+    /// [`Self::DEFAULT_SCORE_CACHE_CAPACITY`]); the least recently used
+    /// go first. Zero is refused: turn caching off with
+    /// [`SearchConfig::cache_scores`].
+    pub fn set_score_cache_capacity(&mut self, capacity: usize) -> MctsResult<()> {
+        if capacity == 0 {
+            return Err(MctsError::Config(
+                "score cache capacity must be at least 1 (cache_scores = false turns it off)"
+                    .into(),
+            ));
+        }
+        self.cache.set_capacity(capacity);
+        Ok(())
+    }
+
+    /// Scores held in the cache now.
+    pub fn score_cache_len(&self) -> usize {
+        self.cache.len()
     }
 
     /// Nodes created by actions so far (the root not counted).
@@ -399,6 +438,8 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
             iterations: self.iterations,
             scorer_runs: self.scorer_runs,
             score_cache_hits: self.cache_hits,
+            score_cache_entries: self.cache.len() as u64,
+            score_cache_evictions: self.cache.evictions(),
             live_nodes: self.live,
             peak_live_nodes: self.peak_live,
             pruned_nodes: self.pruned,
@@ -601,10 +642,15 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         let switch = self.workdir.switch_to(&snapshot, &vst)?;
         let switch_latency = start.elapsed();
         let root_hash = vst.root_hash();
-        let (score, scorer_latency) = match self.cache.get(&root_hash) {
+        let cached = if self.config.cache_scores {
+            self.cache.get(&root_hash)
+        } else {
+            None
+        };
+        let (score, scorer_latency) = match cached {
             Some(score) => {
                 self.cache_hits += 1;
-                (*score, None)
+                (score, None)
             }
             None => {
                 let start = Instant::now();
@@ -731,7 +777,8 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         let mut stack = vec![id];
         while let Some(n) = stack.pop() {
             let node = &mut self.nodes[n.0];
-            stack.append(&mut node.children);
+            // Taken, not drained: the record keeps no allocation.
+            stack.extend(std::mem::take(&mut node.children));
             if node.pinned {
                 self.engine.unpin(&node.snapshot)?;
                 node.pinned = false;

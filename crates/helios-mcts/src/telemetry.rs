@@ -83,6 +83,10 @@ pub struct Telemetry {
     pub scorer_runs: u64,
     /// Evaluations answered from the score cache (equal root hash).
     pub score_cache_hits: u64,
+    /// Scores held in the (bounded) score cache at the end.
+    pub score_cache_entries: u64,
+    /// Scores the cache evicted to stay within its capacity.
+    pub score_cache_evictions: u64,
     /// Nodes pinned at the end.
     pub live_nodes: u64,
     /// Most nodes pinned at once.
@@ -134,8 +138,15 @@ impl Telemetry {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "search: {} nodes in {:.2} s ({} iterations), {} scorer runs, {} score-cache hits",
-            self.nodes, self.wall_seconds, self.iterations, self.scorer_runs, self.score_cache_hits
+            "search: {} nodes in {:.2} s ({} iterations), {} scorer runs, {} score-cache hits \
+             ({} held, {} evicted)",
+            self.nodes,
+            self.wall_seconds,
+            self.iterations,
+            self.scorer_runs,
+            self.score_cache_hits,
+            self.score_cache_entries,
+            self.score_cache_evictions
         );
         let _ = writeln!(
             s,

@@ -1,7 +1,9 @@
 //! The generic search: pruning and gc bound pins and store; PUCT; a tree
 //! that runs out of actions ends the search early.
 
+use std::cell::Cell;
 use std::path::Path;
+use std::sync::Arc;
 
 use helios_engine::{Durability, EngineConfig, HeliosEngine, StateManager};
 use helios_mcts::{
@@ -9,6 +11,7 @@ use helios_mcts::{
     Score, SearchConfig, StateView, Workdir,
 };
 use helios_types::RepoPath;
+use helios_types::store::{MemStore, ObjectStore};
 use helios_vst::{Edit, Vst};
 
 use crate::common::{rocks, small_demo};
@@ -282,6 +285,12 @@ fn bad_configurations_are_refused() {
             gc_every: Some(0),
             ..SearchConfig::default()
         },
+        // The best and the current path alone could hold 2 · 8 + 1 pins.
+        SearchConfig {
+            max_depth: 8,
+            max_live_nodes: Some(16),
+            ..SearchConfig::default()
+        },
         SearchConfig {
             weights: helios_mcts::CostWeights {
                 per_latency_us: -1.0,
@@ -394,4 +403,199 @@ fn a_search_evaluated_in_overlay_mode_finds_what_plain_mode_finds() {
         10.0 * read_counter(overlay.workdir().path()) as f64,
         last.code_reward
     );
+}
+
+/// Eight slot files; an action rewrites one with a value that names the
+/// depth, so states keep coming (a long search never runs out) while some
+/// lines meet again (transpositions). Switching costs a file or two.
+struct Slots;
+
+const SLOTS: u8 = 8;
+
+fn slots_root(engine: &HeliosEngine) -> Vst {
+    let edits: Vec<Edit> = (0..SLOTS)
+        .map(|i| {
+            Edit::file(
+                RepoPath::parse(format!("slots/{i}")).unwrap(),
+                b"0\n".to_vec(),
+            )
+        })
+        .collect();
+    engine.empty_tree().apply(&edits).unwrap()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct SetSlot {
+    slot: u8,
+    depth: usize,
+}
+
+impl std::fmt::Display for SetSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "slot{} = {}", self.slot, self.depth)
+    }
+}
+
+impl Environment for Slots {
+    type Action = SetSlot;
+
+    fn actions(&self, state: &StateView<'_, SetSlot>) -> MctsResult<Vec<Proposal<SetSlot>>> {
+        let depth = state.depth() + 1;
+        Ok((0..SLOTS)
+            .map(|slot| {
+                Proposal::uniform(SetSlot {
+                    slot,
+                    depth: depth / 2,
+                })
+            })
+            .collect())
+    }
+
+    fn edits(&self, _vst: &Vst, a: &SetSlot) -> MctsResult<Vec<Edit>> {
+        Ok(vec![Edit::file(
+            RepoPath::parse(format!("slots/{}", a.slot)).unwrap(),
+            format!("{}\n", a.depth).into_bytes(),
+        )])
+    }
+
+    fn score(&self, dir: &Path, _vst: &Vst) -> MctsResult<Score> {
+        // A pure function of the files: the slots' values, weighted.
+        let mut reward = 0.0;
+        for slot in 0..SLOTS {
+            let text = std::fs::read_to_string(dir.join(format!("slots/{slot}"))).unwrap();
+            let value: f64 = text.trim().parse().unwrap();
+            reward += value * f64::from(slot % 3);
+        }
+        Ok(Score {
+            code_reward: reward,
+            solved: false,
+        })
+    }
+}
+
+/// Objects and encoded bytes in a store.
+fn store_size(store: &MemStore) -> (u64, u64) {
+    store
+        .objects(None)
+        .unwrap()
+        .fold((0, 0), |(n, bytes), item| {
+            let (_, encoded) = item.unwrap();
+            (n + 1, bytes + encoded.len() as u64)
+        })
+}
+
+#[test]
+fn a_long_search_keeps_pins_score_cache_and_store_bounded() {
+    const NODES: usize = 3000;
+    const CAP: usize = 100;
+    const GC_EVERY: usize = 100;
+    const CACHE: usize = 64;
+    let store = Arc::new(MemStore::new(
+        EngineConfig::small().algorithm.unwrap_or_default(),
+    ));
+    let l2: Arc<dyn ObjectStore> = store.clone();
+    let engine = HeliosEngine::over_store(l2, EngineConfig::small()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wd = FsWorkdir::new(&engine, dir.path().join("w")).unwrap();
+    let config = SearchConfig {
+        max_nodes: NODES,
+        // Never solved: the tree does not run out. The cap must hold the
+        // best and the current path (2 · 40 + 1 nodes).
+        max_depth: 40,
+        seed: 21,
+        keep_best_children: Some(3),
+        max_live_nodes: Some(CAP),
+        gc_every: Some(GC_EVERY),
+        ..SearchConfig::default()
+    };
+    let mut mcts = Mcts::new(&engine, Slots, wd, slots_root(&engine), config).unwrap();
+    mcts.set_score_cache_capacity(CACHE).unwrap();
+
+    // The store's peak over the run, sampled every 50 nodes (between gc
+    // runs too, where garbage waits for the next one).
+    let peak_objects = Cell::new(0u64);
+    let peak_bytes = Cell::new(0u64);
+    mcts.run(&|done, _| {
+        if done % 50 == 0 {
+            let (n, bytes) = store_size(&store);
+            peak_objects.set(peak_objects.get().max(n));
+            peak_bytes.set(peak_bytes.get().max(bytes));
+        }
+    })
+    .unwrap();
+    mcts.collect().unwrap();
+    engine.flush().unwrap();
+    let t = mcts.telemetry();
+    assert_eq!(t.nodes, NODES as u64, "the tree ran out early");
+
+    // Pins: never more than the cap (one over while a new node waits for
+    // the pruning of its iteration).
+    assert!(
+        t.peak_live_nodes <= CAP as u64 + 1,
+        "peak {}",
+        t.peak_live_nodes
+    );
+    assert_eq!(mcts.pinned().len() as u64, t.live_nodes);
+    assert!(t.live_nodes <= CAP as u64);
+    // The engine holds trees in memory only for snapshots gc has not
+    // reclaimed: after the last gc, only the live ones.
+    assert!(
+        engine.stats().hot_snapshots <= CAP as u64 + 1,
+        "{} hot snapshots",
+        engine.stats().hot_snapshots
+    );
+
+    // The score cache: at its capacity, not at the number of states.
+    assert!(mcts.score_cache_len() <= CACHE);
+    assert!(t.score_cache_entries <= CACHE as u64);
+    assert!(t.score_cache_evictions > 0, "{t:?}");
+    assert!(t.scorer_runs > CACHE as u64, "{t:?}");
+
+    // Pruned records keep no tree, no untried actions, no children.
+    let pruned: Vec<_> = mcts.nodes().iter().filter(|n| !n.pinned).collect();
+    assert!(pruned.len() >= NODES - CAP);
+    assert!(
+        pruned
+            .iter()
+            .all(|n| n.vst().is_none() && n.children().is_empty())
+    );
+
+    // The store: the root's objects plus what the live nodes (and, between
+    // gc runs, the nodes made since the last one) added; nothing that
+    // grows with the number of nodes.
+    let nodes = mcts.nodes();
+    let root_objects = nodes[0].commit.new_objects;
+    let per_node = nodes[1..]
+        .iter()
+        .map(|n| n.commit.new_objects)
+        .max()
+        .unwrap();
+    let created: u64 = nodes[1..].iter().map(|n| n.commit.new_objects).sum();
+    let bound = root_objects + (CAP + GC_EVERY + 1) as u64 * per_node;
+    assert!(
+        created > 4 * bound,
+        "a bound of {bound} would not show anything"
+    );
+    let (objects, bytes) = store_size(&store);
+    assert!(
+        objects <= root_objects + (CAP as u64 + 1) * per_node,
+        "{objects} objects after gc"
+    );
+    assert!(
+        peak_objects.get() <= bound,
+        "peak {} > {bound}",
+        peak_objects.get()
+    );
+    let per_byte = nodes
+        .iter()
+        .map(|n| n.commit.new_objects_size)
+        .max()
+        .unwrap();
+    assert!(
+        bytes <= (CAP as u64 + 2) * per_byte,
+        "{bytes} bytes after gc"
+    );
+    assert!(peak_bytes.get() <= (CAP + GC_EVERY + 2) as u64 * per_byte);
+    // Every pruned snapshot was reclaimed.
+    assert_eq!(t.gc_snapshots_reclaimed, t.pruned_nodes, "{t:?}");
 }
