@@ -431,7 +431,9 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
     pub fn telemetry(&self) -> Telemetry {
         let made = &self.nodes[1..];
         let root = &self.nodes[0];
-        let cost_sum: f64 = made.iter().map(|n| n.engine_cost).sum();
+        // Each commit once: `commit_cost`, not `engine_cost`, which under
+        // the path scope repeats every ancestor's commit.
+        let cost_sum: f64 = made.iter().map(|n| n.commit_cost).sum();
         let code_sum: f64 = made.iter().map(|n| n.code_reward.abs()).sum();
         Telemetry {
             nodes: made.len() as u64,
@@ -463,6 +465,11 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
             } else {
                 0.0
             },
+            engine_cost_share_per_node: Distribution::of(
+                made.iter()
+                    .filter(|n| n.code_reward != 0.0)
+                    .map(|n| n.engine_cost / n.code_reward.abs()),
+            ),
             root_commit_us: latency_us(root.commit.commit_latency),
             initial_switch_us: latency_us(self.initial_switch),
             root_new_objects: root.commit.new_objects,

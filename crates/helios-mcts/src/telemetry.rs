@@ -109,9 +109,17 @@ pub struct Telemetry {
     pub engine_cost: Distribution,
     /// Code reward per node.
     pub code_reward: Distribution,
-    /// Σ engine cost / Σ |code reward| over the nodes: the share of reward
-    /// the engine's cost took (0 when costs are off).
+    /// The share of reward engine cost took, over the whole search:
+    /// Σ per-commit cost / Σ |code reward| over the nodes created, each
+    /// commit counted once whatever the [`crate::CostScope`] (under the
+    /// path scope a commit weighs on many rewards; it is not added up once
+    /// per descendant here). 0 when costs are off or every code reward is
+    /// 0; above 1 when cost outweighs the code reward.
     pub engine_cost_share: f64,
+    /// The same share node by node: the cost that entered the node's
+    /// reward (by the scope: its own commit, or its path's) / |its code
+    /// reward|, over the nodes whose code reward is not 0.
+    pub engine_cost_share_per_node: Distribution,
     /// The root's commit (the whole workspace), µs.
     pub root_commit_us: f64,
     /// The root's first checkout into an empty directory, µs.
@@ -162,8 +170,13 @@ impl Telemetry {
         let _ = writeln!(s, "engine cost per node    {}", self.engine_cost);
         let _ = writeln!(
             s,
-            "engine cost share of reward: {:.1}%",
+            "engine cost share of reward: {:.1}% (Σ commit cost / Σ |code reward|)",
             self.engine_cost_share * 100.0
+        );
+        let _ = writeln!(
+            s,
+            "  per node (cost in reward / |code reward|)  {}",
+            self.engine_cost_share_per_node
         );
         let _ = writeln!(
             s,

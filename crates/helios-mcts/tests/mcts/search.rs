@@ -87,12 +87,12 @@ fn pruning_and_gc_bound_pins_and_reclaim_the_store() {
 
 /// A counter in one file: `+1`, `-1`, or `+1` with a junk file; the reward
 /// is the counter, solved at `target`.
-struct Counter {
-    target: i64,
+pub(crate) struct Counter {
+    pub(crate) target: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Step {
+pub(crate) enum Step {
     Up,
     Down,
     UpWithJunk,
@@ -178,7 +178,7 @@ impl Environment for Counter {
     }
 }
 
-fn counter_root(engine: &HeliosEngine) -> Vst {
+pub(crate) fn counter_root(engine: &HeliosEngine) -> Vst {
     engine
         .empty_tree()
         .apply(&[
