@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use helios_engine::EngineError;
-use helios_types::SnapshotId;
 use helios_vst::VstError;
+
+use crate::search::NodeId;
 
 /// Everything a search can fail with. Variants name the operation and the
 /// path or snapshot concerned and keep the lower layer's error as the source.
@@ -26,22 +27,13 @@ pub enum MctsError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// A file the working directory must hold has no bytes anywhere: not
-    /// pending in the tree and not in the store.
-    #[error("the bytes of {path} (snapshot {snapshot}) are not in the store")]
-    MissingContent {
-        /// The workspace path.
-        path: String,
-        /// The snapshot being checked out.
-        snapshot: SnapshotId,
-    },
-    /// A file's stored bytes do not decode as a blob.
-    #[error("the stored bytes of {path} are not a blob: {reason}")]
-    CorruptContent {
-        /// The workspace path.
-        path: String,
-        /// What is wrong.
-        reason: String,
+    /// A node id this search never made (from another search, or made up).
+    #[error("no node {id} in this search (it has {nodes} nodes)")]
+    UnknownNode {
+        /// The id asked for.
+        id: NodeId,
+        /// Nodes the search holds (ids `#0` up to this, exclusive).
+        nodes: usize,
     },
     /// This process may not mount overlayfs here (no permission, or no
     /// overlayfs in the kernel): evaluate in plain mode ([`crate::FsWorkdir`])

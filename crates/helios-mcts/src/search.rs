@@ -373,7 +373,21 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         &self.nodes
     }
 
+    /// One node, or [`MctsError::UnknownNode`] for an id this search did
+    /// not make.
+    pub fn try_node(&self, id: NodeId) -> MctsResult<&Node<E::Action>> {
+        self.nodes.get(id.0).ok_or(MctsError::UnknownNode {
+            id,
+            nodes: self.nodes.len(),
+        })
+    }
+
     /// One node.
+    ///
+    /// # Panics
+    ///
+    /// If this search did not make `id`; [`Mcts::try_node`] returns an
+    /// error instead.
     pub fn node(&self, id: NodeId) -> &Node<E::Action> {
         &self.nodes[id.0]
     }
@@ -383,8 +397,22 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         self.best
     }
 
+    /// Nodes from the root to `id`, root first, or
+    /// [`MctsError::UnknownNode`] for an id this search did not make.
+    pub fn try_path_to(&self, id: NodeId) -> MctsResult<Vec<NodeId>> {
+        self.try_node(id)?;
+        Ok(self.path_to(id))
+    }
+
     /// Nodes from the root to `id`, root first.
+    ///
+    /// # Panics
+    ///
+    /// If this search did not make `id`; [`Mcts::try_path_to`] returns an
+    /// error instead.
     pub fn path_to(&self, id: NodeId) -> Vec<NodeId> {
+        // A node's parent was made before it, so every id on the way up is
+        // valid once `id` is.
         let mut path = vec![id];
         let mut cur = id;
         while let Some(p) = self.nodes[cur.0].parent {
@@ -395,7 +423,19 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         path
     }
 
+    /// The actions from the root to `id`, or [`MctsError::UnknownNode`]
+    /// for an id this search did not make.
+    pub fn try_actions_to(&self, id: NodeId) -> MctsResult<Vec<E::Action>> {
+        self.try_node(id)?;
+        Ok(self.actions_to(id))
+    }
+
     /// The actions from the root to `id`.
+    ///
+    /// # Panics
+    ///
+    /// If this search did not make `id`; [`Mcts::try_actions_to`] returns
+    /// an error instead.
     pub fn actions_to(&self, id: NodeId) -> Vec<E::Action> {
         self.path_to(id)
             .iter()
@@ -482,10 +522,6 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         }
     }
 
-    fn history(&self, id: NodeId) -> Vec<E::Action> {
-        self.actions_to(id)
-    }
-
     fn iterate(&mut self) -> MctsResult<()> {
         self.iterations += 1;
         let mut path = vec![NodeId::ROOT];
@@ -526,7 +562,7 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         if node.untried.is_some() {
             return Ok(());
         }
-        let history = self.history(id);
+        let history = self.actions_to(id);
         let vst = node.vst.as_ref().ok_or_else(|| {
             MctsError::Environment(format!("node {id} was pruned and cannot be expanded"))
         })?;
@@ -681,7 +717,7 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         self.reward_min = self.reward_min.min(total_reward);
         self.reward_max = self.reward_max.max(total_reward);
 
-        let mut history = self.history(parent_id);
+        let mut history = self.actions_to(parent_id);
         history.push(proposal.action.clone());
         let terminal = depth >= self.config.max_depth
             || self.env.is_terminal(

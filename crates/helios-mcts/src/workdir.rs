@@ -81,7 +81,6 @@ fn empty_dir(dir: &Path) -> MctsResult<()> {
 pub struct FsWorkdir<'e> {
     engine: &'e HeliosEngine,
     dir: PathBuf,
-    current: Vst,
 }
 
 impl<'e> FsWorkdir<'e> {
@@ -90,25 +89,17 @@ impl<'e> FsWorkdir<'e> {
     pub fn new(engine: &'e HeliosEngine, dir: impl Into<PathBuf>) -> MctsResult<Self> {
         let dir = dir.into();
         empty_dir(&dir)?;
-        Ok(FsWorkdir {
-            engine,
-            current: engine.empty_tree(),
-            dir,
-        })
-    }
-
-    /// The tree the directory holds.
-    pub fn current(&self) -> &Vst {
-        &self.current
+        Ok(FsWorkdir { engine, dir })
     }
 }
 
 impl Workdir for FsWorkdir<'_> {
-    fn switch_to(&mut self, id: &SnapshotId, vst: &Vst) -> MctsResult<SwitchStats> {
+    /// Checks snapshot `id` out; the engine restores its tree (hot
+    /// snapshots from memory) and records what the directory holds.
+    fn switch_to(&mut self, id: &SnapshotId, _vst: &Vst) -> MctsResult<SwitchStats> {
         let report =
             self.engine
                 .checkout(id, &self.dir, &CheckoutOptions::default(), &|_, _| {})?;
-        self.current = vst.clone();
         Ok(SwitchStats {
             files_written: report.files_written,
             entries_removed: report.removed,

@@ -215,9 +215,9 @@ fn puct_solves_and_cost_steers_away_from_junk() {
     )
     .unwrap();
     mcts.run(&|_, _| {}).unwrap();
-    let best = mcts.node(mcts.best());
-    assert!(best.solved, "{:?}", mcts.actions_to(best.id));
-    assert_eq!(mcts.actions_to(best.id), vec![Step::Up; 4]);
+    let best = mcts.try_node(mcts.best()).unwrap();
+    assert!(best.solved, "{:?}", mcts.try_actions_to(best.id));
+    assert_eq!(mcts.try_actions_to(best.id).unwrap(), vec![Step::Up; 4]);
     // The directory holds exactly what the scorer read for the last node.
     let last = mcts.nodes().last().unwrap();
     assert_eq!(
@@ -265,7 +265,11 @@ fn an_exhausted_tree_ends_the_search_early() {
     assert_eq!(t.live_nodes, 13);
     assert_eq!(t.pruned_nodes, 0);
     // Memory-only snapshots are pinned but have no stored form to verify.
-    assert!(engine.verify(&mcts.node(NodeId(1)).snapshot).is_err());
+    assert!(
+        engine
+            .verify(&mcts.try_node(NodeId(1)).unwrap().snapshot)
+            .is_err()
+    );
     assert!(!t.render().is_empty());
 }
 
@@ -395,8 +399,8 @@ fn a_search_evaluated_in_overlay_mode_finds_what_plain_mode_finds() {
     assert_eq!(outcome(&overlay), outcome(&plain));
     assert_eq!(overlay.best(), plain.best());
     let best = overlay.best();
-    assert!(overlay.node(best).solved);
-    assert_eq!(overlay.actions_to(best), vec![Step::Up; 3]);
+    assert!(overlay.try_node(best).unwrap().solved);
+    assert_eq!(overlay.try_actions_to(best).unwrap(), vec![Step::Up; 3]);
     // The overlay directory holds exactly what the scorer read last.
     let last = overlay.nodes().last().unwrap();
     assert_eq!(
@@ -598,4 +602,47 @@ fn a_long_search_keeps_pins_score_cache_and_store_bounded() {
     assert!(peak_bytes.get() <= (CAP + GC_EVERY + 2) as u64 * per_byte);
     // Every pruned snapshot was reclaimed.
     assert_eq!(t.gc_snapshots_reclaimed, t.pruned_nodes, "{t:?}");
+}
+
+#[test]
+fn a_node_id_the_search_never_made_is_a_typed_error() {
+    let engine = HeliosEngine::in_memory(EngineConfig::small()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wd = FsWorkdir::new(&engine, dir.path().join("w")).unwrap();
+    let config = SearchConfig {
+        max_nodes: 5,
+        ..SearchConfig::default()
+    };
+    let mut mcts = Mcts::new(
+        &engine,
+        Counter { target: 99 },
+        wd,
+        counter_root(&engine),
+        config,
+    )
+    .unwrap();
+    mcts.run(&|_, _| {}).unwrap();
+    let last = NodeId(mcts.created());
+    assert_eq!(mcts.try_node(last).unwrap().id, last);
+    let path = mcts.try_path_to(last).unwrap();
+    assert_eq!(path.first(), Some(&NodeId::ROOT));
+    assert_eq!(path.last(), Some(&last));
+    assert_eq!(
+        mcts.try_actions_to(last).unwrap().len(),
+        mcts.try_node(last).unwrap().depth
+    );
+    assert!(mcts.try_actions_to(NodeId::ROOT).unwrap().is_empty());
+
+    let stranger = NodeId(mcts.created() + 1);
+    for err in [
+        mcts.try_node(stranger).map(|_| ()).unwrap_err(),
+        mcts.try_path_to(stranger).map(|_| ()).unwrap_err(),
+        mcts.try_actions_to(stranger).map(|_| ()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(err, MctsError::UnknownNode { id, nodes: 6 } if id == stranger),
+            "{err}"
+        );
+        assert!(err.to_string().contains("#6"), "{err}");
+    }
 }
