@@ -36,7 +36,7 @@ pub(crate) fn leaf_bytes(
         .map_err(|source| WorkdirError::Store {
             path: path.clone(),
             hash,
-            source,
+            source: Box::new(source),
         })?
         .ok_or_else(|| WorkdirError::MissingBlob {
             path: path.clone(),

@@ -61,8 +61,9 @@ pub enum WorkdirError {
         path: RepoPath,
         /// The blob's hash.
         hash: Hash,
-        /// The store's error.
-        source: StoreError,
+        /// The store's error, boxed: this variant also carries a path and a
+        /// hash, and every `Result` of the engine carries the largest one.
+        source: Box<StoreError>,
     },
     /// The store returned something that is not a blob.
     #[error("{path}: object {hash} is not a blob: {source}")]
