@@ -66,11 +66,12 @@ pub(crate) struct MemLoader {
 }
 
 impl MemLoader {
-    pub(crate) fn absorb(&self, new: &NewObjects) {
+    /// Takes the trees of an export made under `alg`.
+    pub(crate) fn absorb(&self, new: &NewObjects, alg: HashAlgorithm) {
         let mut trees = self.trees.lock().unwrap();
         for o in &new.objects {
             assert_eq!(
-                ALG.digest(&o.encoded),
+                alg.digest(&o.encoded),
                 o.hash,
                 "exported object hashes to its key"
             );

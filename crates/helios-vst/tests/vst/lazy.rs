@@ -21,7 +21,7 @@ fn stored() -> (Vst, Arc<MemLoader>) {
     let v = Vst::new(ALG).apply(&edits).unwrap();
     let loader = Arc::new(MemLoader::default());
     let new = v.unpersisted_objects();
-    loader.absorb(&new);
+    loader.absorb(&new, ALG);
     new.marker.mark_persisted();
     (v, loader)
 }

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use helios_types::{Blob, EntryKind, Name, RepoPath};
-use helios_vst::{Edit, LeafKind, Vst, VstError};
+use helios_types::{Blob, EntryKind, HashAlgorithm, Name, RepoPath};
+use helios_vst::{Content, Edit, LeafKind, Vst, VstError};
 use proptest::prelude::*;
 
-use crate::common::{ALG, MEntry, MemLoader, Model, reference};
+use crate::common::{MEntry, MemLoader, Model, reference};
 
 /// The error a model predicts, compared with the VST's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +37,8 @@ enum Op {
         path: Vec<Name>,
         kind: LeafKind,
         content: u8,
+        /// Written by its blob's hash and size rather than by bytes.
+        stored: bool,
         parents: bool,
     },
     SetExec {
@@ -60,20 +62,26 @@ fn bytes(content: u8) -> Vec<u8> {
     vec![content; content as usize % 5]
 }
 
-fn to_edit(op: &Op) -> Edit {
+fn to_edit(op: &Op, alg: HashAlgorithm) -> Edit {
     let rp = |p: &Vec<Name>| RepoPath::from_names(p.iter().cloned());
     match op {
         Op::Write {
             path,
             kind,
             content,
+            stored,
             parents,
         } => {
-            let e = Edit::write(
-                rp(path),
-                *kind,
-                helios_vst::Content::Bytes(bytes(*content).into()),
-            );
+            let bytes = bytes(*content);
+            let content = if *stored {
+                Content::Stored {
+                    hash: Blob::hash_of(alg, &bytes),
+                    size: bytes.len() as u64,
+                }
+            } else {
+                Content::Bytes(bytes.into())
+            };
+            let e = Edit::write(rp(path), *kind, content);
             if *parents { e } else { e.without_parents() }
         }
         Op::SetExec { path, on } => Edit::set_executable(rp(path), *on),
@@ -158,9 +166,21 @@ fn model_apply(model: &mut Model, op: &Op) -> Result<(), Expected> {
     Ok(())
 }
 
+/// Few names, so that paths collide often; one is not UTF-8 and sorts
+/// after the others by bytes, one is long.
 fn arb_path() -> impl Strategy<Value = Vec<Name>> {
-    prop::collection::vec(prop::sample::select(vec!["a", "b", "c"]), 1..=3)
-        .prop_map(|v| v.into_iter().map(|s| Name::new(s).unwrap()).collect())
+    let names = vec![
+        Name::new("a").unwrap(),
+        Name::new("b").unwrap(),
+        Name::new("c").unwrap(),
+        Name::new([0xC3, 0x28]).unwrap(),
+        Name::new("l".repeat(200)).unwrap(),
+    ];
+    prop::collection::vec(prop::sample::select(names), 1..=3)
+}
+
+fn arb_alg() -> impl Strategy<Value = HashAlgorithm> {
+    prop::sample::select(HashAlgorithm::ALL.to_vec())
 }
 
 fn arb_kind() -> impl Strategy<Value = LeafKind> {
@@ -169,8 +189,8 @@ fn arb_kind() -> impl Strategy<Value = LeafKind> {
 
 fn arb_op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (arb_path(), arb_kind(), any::<u8>(), prop::bool::weighted(0.8))
-            .prop_map(|(path, kind, content, parents)| Op::Write { path, kind, content, parents }),
+        6 => (arb_path(), arb_kind(), any::<u8>(), any::<bool>(), prop::bool::weighted(0.8))
+            .prop_map(|(path, kind, content, stored, parents)| Op::Write { path, kind, content, stored, parents }),
         1 => (arb_path(), any::<bool>()).prop_map(|(path, on)| Op::SetExec { path, on }),
         2 => arb_path().prop_map(|path| Op::Delete { path }),
         1 => arb_path().prop_map(|path| Op::DeleteTree { path }),
@@ -194,8 +214,8 @@ fn arb_step() -> impl Strategy<Value = Step> {
 }
 
 /// Asserts that `v` holds exactly `model`.
-fn check(v: &Vst, model: &Model) -> Result<(), TestCaseError> {
-    let (root, size) = reference(model, ALG);
+fn check(v: &Vst, model: &Model, alg: HashAlgorithm) -> Result<(), TestCaseError> {
+    let (root, size) = reference(model, alg);
     prop_assert_eq!(v.root_hash(), root);
     prop_assert_eq!(v.total_size(), size);
     let files: Vec<_> = v
@@ -208,7 +228,7 @@ fn check(v: &Vst, model: &Model) -> Result<(), TestCaseError> {
         .iter()
         .filter_map(|(p, e)| match e {
             MEntry::Leaf(kind, b) => {
-                Some((p.clone(), *kind, Blob::hash_of(ALG, b), b.len() as u64))
+                Some((p.clone(), *kind, Blob::hash_of(alg, b), b.len() as u64))
             }
             MEntry::Dir => None,
         })
@@ -226,8 +246,8 @@ fn check(v: &Vst, model: &Model) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn run(steps: &[Step]) -> Result<Vec<(Vst, Model)>, TestCaseError> {
-    let mut versions = vec![(Vst::new(ALG), Model::new())];
+fn run(steps: &[Step], alg: HashAlgorithm) -> Result<Vec<(Vst, Model)>, TestCaseError> {
+    let mut versions = vec![(Vst::new(alg), Model::new())];
     for step in steps {
         match step {
             Step::Fork { from } => {
@@ -239,10 +259,10 @@ fn run(steps: &[Step]) -> Result<Vec<(Vst, Model)>, TestCaseError> {
                 let before = v.root_hash();
                 let mut next = model.clone();
                 let expected = ops.iter().try_for_each(|op| model_apply(&mut next, op));
-                let edits: Vec<_> = ops.iter().map(to_edit).collect();
+                let edits: Vec<_> = ops.iter().map(|op| to_edit(op, alg)).collect();
                 match (v.apply(&edits), expected) {
                     (Ok(nv), Ok(())) => {
-                        check(&nv, &next)?;
+                        check(&nv, &next, alg)?;
                         versions.push((nv, next));
                     }
                     (Err(err), Err(want)) => prop_assert_eq!(observed(err), want),
@@ -264,29 +284,30 @@ proptest! {
     /// Contents always equal the model; the root equals the helios-types
     /// root of the model (so it depends only on content); forks are isolated.
     #[test]
-    fn vst_matches_model(steps in prop::collection::vec(arb_step(), 1..40)) {
-        let versions = run(&steps)?;
+    fn vst_matches_model(steps in prop::collection::vec(arb_step(), 1..40), alg in arb_alg()) {
+        let versions = run(&steps, alg)?;
         for (v, model) in &versions {
-            check(v, model)?;
+            check(v, model, alg)?;
         }
     }
 
     /// Applying diff(a, b) to a yields b, for any two versions.
     #[test]
-    fn diff_applies(steps in prop::collection::vec(arb_step(), 1..30), pick in any::<(usize, usize)>()) {
-        let versions = run(&steps)?;
+    fn diff_applies(steps in prop::collection::vec(arb_step(), 1..30), pick in any::<(usize, usize)>(), alg in arb_alg()) {
+        let versions = run(&steps, alg)?;
         let (a, _) = &versions[pick.0 % versions.len()];
         let (b, bm) = &versions[pick.1 % versions.len()];
         let d = a.diff(b).unwrap();
         prop_assert_eq!(d.is_empty(), a.root_hash() == b.root_hash());
         let applied = a.apply_diff(&d).unwrap();
-        check(&applied, bm)?;
+        check(&applied, bm, alg)?;
     }
 
-    /// Any change to any file changes the root.
+    /// Any change to any file changes the root: its bytes, its kind, its
+    /// executable bit, its presence.
     #[test]
-    fn any_change_changes_the_root(steps in prop::collection::vec(arb_step(), 1..30), pick in any::<usize>()) {
-        let versions = run(&steps)?;
+    fn any_change_changes_the_root(steps in prop::collection::vec(arb_step(), 1..30), pick in any::<usize>(), alg in arb_alg()) {
+        let versions = run(&steps, alg)?;
         let (v, model) = &versions[versions.len() - 1];
         let leaves: Vec<_> = model.iter().filter(|(_, e)| matches!(e, MEntry::Leaf(..))).collect();
         prop_assume!(!leaves.is_empty());
@@ -300,12 +321,16 @@ proptest! {
         prop_assert_ne!(v.edit(Edit::write(path.clone(), kind, helios_vst::Content::Bytes(other.into()))).unwrap().root_hash(), root);
         let other_kind = if kind == LeafKind::Symlink { LeafKind::File } else { LeafKind::Symlink };
         prop_assert_ne!(v.edit(Edit::write(path.clone(), other_kind, helios_vst::Content::Bytes(bytes.clone().into()))).unwrap().root_hash(), root);
+        if kind != LeafKind::Symlink {
+            let flipped = v.edit(Edit::set_executable(path.clone(), kind == LeafKind::File)).unwrap();
+            prop_assert_ne!(flipped.root_hash(), root);
+        }
         prop_assert_ne!(v.edit(Edit::delete(path)).unwrap().root_hash(), root);
     }
 
     /// The same files written in any order give the same root.
     #[test]
-    fn order_does_not_matter(writes in prop::collection::btree_map(arb_path(), any::<u8>(), 1..12), seed in any::<usize>()) {
+    fn order_does_not_matter(writes in prop::collection::btree_map(arb_path(), any::<u8>(), 1..12), seed in any::<usize>(), alg in arb_alg()) {
         // Keep only paths that are not a prefix of another (files, not dirs).
         let files: Vec<_> = writes.iter().filter(|(p, _)| !writes.keys().any(|q| q.len() > p.len() && q.starts_with(p))).collect();
         let edit = |(p, c): &(&Vec<Name>, &u8)| Edit::file(RepoPath::from_names(p.iter().cloned()), bytes(**c));
@@ -315,15 +340,15 @@ proptest! {
         for i in 0..n {
             shuffled.swap(i, seed.wrapping_mul(i + 7) % n);
         }
-        let one_by_one = shuffled.iter().fold(Vst::new(ALG), |v, f| v.edit(edit(f)).unwrap());
-        prop_assert_eq!(Vst::new(ALG).apply(&forward).unwrap().root_hash(), one_by_one.root_hash());
+        let one_by_one = shuffled.iter().fold(Vst::new(alg), |v, f| v.edit(edit(f)).unwrap());
+        prop_assert_eq!(Vst::new(alg).apply(&forward).unwrap().root_hash(), one_by_one.root_hash());
     }
 
     /// Export round trip: what `unpersisted_objects` lists is enough to
     /// restore the tree from a store, and nothing is listed twice.
     #[test]
-    fn export_restores(steps in prop::collection::vec(arb_step(), 1..20)) {
-        let versions = run(&steps)?;
+    fn export_restores(steps in prop::collection::vec(arb_step(), 1..20), alg in arb_alg()) {
+        let versions = run(&steps, alg)?;
         let loader = Arc::new(MemLoader::default());
         for (v, model) in &versions {
             let new = v.unpersisted_objects();
@@ -331,11 +356,11 @@ proptest! {
             hashes.sort();
             hashes.dedup();
             prop_assert_eq!(hashes.len(), new.objects.len());
-            loader.absorb(&new);
+            loader.absorb(&new, alg);
             new.marker.mark_persisted();
             prop_assert!(v.unpersisted_objects().objects.is_empty());
-            let restored = Vst::restore(ALG, v.root_hash(), loader.clone()).unwrap();
-            check(&restored, model)?;
+            let restored = Vst::restore(alg, v.root_hash(), loader.clone()).unwrap();
+            check(&restored, model, alg)?;
         }
     }
 }
