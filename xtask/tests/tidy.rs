@@ -2,16 +2,26 @@
 //! `cargo test` (and so `cargo xtask ci`) enforces them. Each names the
 //! offending file so the fix is obvious.
 //!
-//! The checks read code, not text: comments and literals are blanked first,
-//! `use` trees are expanded (`use std::{fs, thread}`) and a path's first
-//! segment is resolved through the file's imports (`thread::spawn` after
-//! `use std::thread`, `spawn(..)` after `use std::thread::spawn`), so the way
-//! an import is written never hides what it brings in. Manifests are read in
-//! every form Cargo accepts (`[dependencies.a]`, `package = "a"`). The
-//! scanner's unit tests at the end show each check failing on a bad input.
+//! Rust is parsed with `syn`, so comments and literals are never code. `use`
+//! trees are expanded (`use std::{fs, thread}`) and a path's first segment is
+//! resolved through the file's imports (`spawn(..)` after
+//! `use std::thread::spawn`), so the way an import is written never hides
+//! what it brings in. Imports are resolved file-wide, not per scope, and a
+//! macro's body is read as tokens. "Shipped" code is the file without its
+//! `#[cfg(test)]` items (see [`Code::shipped_only`]). Dependencies come from
+//! `cargo metadata`, Cargo's own reading of every manifest form. The unit
+//! tests at the end show each check failing on a bad input.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use proc_macro2::{TokenStream, TokenTree};
+use serde::Deserialize;
+use syn::ext::IdentExt;
+use syn::visit::{self, Visit};
+use syn::{Attribute, Ident, ImplItem, Item, ItemFn, Meta, TraitItem, UseTree};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -20,62 +30,33 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Every file under `dirs` that `wanted` accepts (`target` and hidden
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every `.rs` file under the given directories (`target` and hidden
 /// directories skipped).
-fn files(dirs: &[&str], wanted: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
-    fn walk(dir: &Path, wanted: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name();
-            if name == "target" || name.to_string_lossy().starts_with('.') {
+fn rust_files(dirs: &[&str]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let (path, name) = (entry.path(), entry.file_name());
+            let name = name.to_string_lossy();
+            if name == "target" || name.starts_with('.') {
                 continue;
-            }
-            if path.is_dir() {
-                walk(&path, wanted, out);
-            } else if wanted(&path) {
+            } else if path.is_dir() {
+                walk(&path, out);
+            } else if name.ends_with(".rs") {
                 out.push(path);
             }
         }
     }
     let mut out = Vec::new();
-    for d in dirs {
-        walk(&root().join(d), &wanted, &mut out);
+    for dir in dirs {
+        walk(&root().join(dir), &mut out);
     }
     assert!(!out.is_empty(), "no files found under {dirs:?}");
     out.sort();
     out
-}
-
-/// Every `.rs` file under the given top-level directories.
-fn rust_files(dirs: &[&str]) -> Vec<PathBuf> {
-    files(dirs, |p| p.extension().is_some_and(|e| e == "rs"))
-}
-
-/// Every package manifest in the repository except the workspace root's
-/// (whose `[workspace.dependencies]` only defines versions).
-fn manifests() -> Vec<PathBuf> {
-    let top = root().join("Cargo.toml");
-    files(&["crates", "benches", "xtask", "fuzz"], |p| {
-        p.file_name().is_some_and(|n| n == "Cargo.toml") && p != top
-    })
-}
-
-fn read(path: &Path) -> String {
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn library_crates() -> Vec<PathBuf> {
-    let mut crates: Vec<_> = fs::read_dir(root().join("crates"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("src/lib.rs").exists())
-        .collect();
-    crates.sort();
-    crates
 }
 
 /// `conformance.rs` is test support that ships behind a feature for other
@@ -86,14 +67,38 @@ fn is_test_support(file: &Path) -> bool {
 
 /// The shipped source files of every crate but `owner`.
 fn shipped_files_outside(owner: &str) -> Vec<PathBuf> {
-    rust_files(&["crates"])
-        .into_iter()
-        .filter(|f| {
-            !f.starts_with(root().join("crates").join(owner))
-                && f.to_string_lossy().contains("/src/")
-                && !is_test_support(f)
-        })
+    let owner = root().join("crates").join(owner);
+    let shipped = |f: &PathBuf| f.to_string_lossy().contains("/src/") && !is_test_support(f);
+    let files = rust_files(&["crates"]).into_iter();
+    files
+        .filter(|f| !f.starts_with(&owner) && shipped(f))
         .collect()
+}
+
+/// Asserts that `check` finds nothing in any of `files`, read whole or
+/// (`shipped`) without their `#[cfg(test)]` items.
+fn assert_clean(files: Vec<PathBuf>, shipped: bool, what: &str, check: fn(&Code) -> Vec<String>) {
+    for file in files {
+        let code = Code::scan(&read(&file), shipped);
+        let found = check(&code.unwrap_or_else(|e| panic!("{}: {e}", file.display())));
+        assert!(found.is_empty(), "{} {what}: {found:?}", file.display());
+    }
+}
+
+/// Asserts that no package but those in the `exempt` directories has a
+/// dependency that `bad` accepts.
+fn assert_no_dependency(exempt: &[&str], what: &str, bad: fn(&Dependency) -> bool) {
+    for package in packages() {
+        let manifest = &package.manifest_path;
+        if exempt
+            .iter()
+            .any(|e| *manifest == root().join(e).join("Cargo.toml"))
+        {
+            continue;
+        }
+        let found: Vec<_> = package.dependencies.iter().filter(|d| bad(d)).collect();
+        assert!(found.is_empty(), "{} {what}: {found:?}", manifest.display());
+    }
 }
 
 #[test]
@@ -110,73 +115,45 @@ fn every_module_opens_with_a_doc_comment() {
 
 #[test]
 fn no_stubs_in_shipped_code() {
-    let stubs: Vec<_> = rust_files(&["crates", "xtask/src"])
-        .into_iter()
-        .filter(|p| p.components().any(|c| c.as_os_str() == "src"))
-        .filter(|p| has_stub(&read(p)))
-        .collect();
-    assert!(stubs.is_empty(), "stubs in library code: {stubs:#?}");
+    let files = rust_files(&["crates", "xtask/src"]).into_iter();
+    let files = files.filter(|p| p.components().any(|c| c.as_os_str() == "src"));
+    assert_clean(files.collect(), true, "has stubs", stubs);
 }
 
-/// Whether shipped code calls `todo!` or `unimplemented!`.
-fn has_stub(text: &str) -> bool {
-    macros_called(&shipped_part(text))
-        .into_iter()
-        .any(|m| m == "todo" || m == "unimplemented")
+/// The `todo!` and `unimplemented!` calls in code.
+fn stubs(code: &Code) -> Vec<String> {
+    let stub = |m: &&String| *m == "todo" || *m == "unimplemented";
+    code.macros.iter().filter(stub).cloned().collect()
 }
 
 #[test]
 fn ignored_tests_say_why() {
-    let bare: Vec<_> = rust_files(&["crates", "xtask"])
-        .into_iter()
-        .filter(|p| {
-            read(p)
-                .lines()
-                .any(|l| l.trim() == concat!("#[", "ignore]"))
-        })
-        .collect();
-    assert!(
-        bare.is_empty(),
-        "ignored tests without a reason (and the command that runs it): {bare:#?}"
-    );
+    let what = "has ignored tests without a reason (and the command that runs them)";
+    let bare = |c: &Code| c.bare_ignores.clone();
+    assert_clean(rust_files(&["crates", "xtask"]), false, what, bare);
 }
 
 #[test]
 fn only_helios_objstore_links_rocksdb() {
+    let what = "depends on RocksDB; only helios-objstore may (use it through helios-objstore)";
+    assert_no_dependency(&["crates/helios-objstore"], what, links_rocksdb);
     let objstore = root().join("crates/helios-objstore");
-    for manifest in manifests() {
-        if manifest.starts_with(&objstore) {
-            continue;
-        }
-        let linking: Vec<_> = dependencies(&read(&manifest))
-            .into_iter()
-            .filter(links_rocksdb)
-            .collect();
-        assert!(
-            linking.is_empty(),
-            "{} depends on RocksDB ({linking:?}); only helios-objstore may (use it through helios-objstore)",
-            manifest.display()
-        );
-    }
-    for file in rust_files(&["crates", "benches", "xtask", "fuzz/fuzz_targets"]) {
-        if file.starts_with(&objstore) {
-            continue;
-        }
-        let named = banned_paths(&code_only(&read(&file)), &["rocksdb", "librocksdb_sys"]);
-        assert!(
-            named.is_empty(),
-            "{} names RocksDB: {named:?}",
-            file.display()
-        );
-    }
+    let files = rust_files(&["crates", "benches", "xtask", "fuzz/fuzz_targets"]).into_iter();
+    let files = files.filter(|f| !f.starts_with(&objstore)).collect();
+    let rocksdb = |c: &Code| banned_paths(c, &["rocksdb", "librocksdb_sys"]);
+    assert_clean(files, false, "names RocksDB", rocksdb);
+}
+
+/// Whether a dependency brings in RocksDB (the crate, its `-sys` crate or a
+/// fork), under whatever name the manifest gives it.
+fn links_rocksdb(dep: &Dependency) -> bool {
+    dep.name.contains("rocksdb") || dep.rename.as_ref().is_some_and(|r| r.contains("rocksdb"))
 }
 
 #[test]
 fn helios_types_does_no_io() {
-    for file in rust_files(&["crates/helios-types/src"]) {
-        let io = io_uses(&read(&file));
-        assert!(io.is_empty(), "{} does I/O: {io:?}", file.display());
-    }
+    let files = rust_files(&["crates/helios-types/src"]);
+    assert_clean(files, true, "does I/O", io_uses);
 }
 
 /// Every hashed byte is laid out by `codec.rs`: no other file of
@@ -186,21 +163,12 @@ fn helios_types_does_no_io() {
 #[test]
 fn hashed_bytes_are_laid_out_only_in_codec() {
     let codec = root().join("crates/helios-types/src/codec.rs");
-    for file in rust_files(&["crates/helios-types/src", "crates/helios-vst/src"]) {
-        if file == codec || is_test_support(&file) {
-            continue;
-        }
-        let layout = byte_layout(&read(&file));
-        assert!(
-            layout.is_empty(),
-            "{} lays out bytes outside codec.rs: {layout:?}",
-            file.display()
-        );
-    }
-    let manifest = read(&root().join("crates/helios-types/Cargo.toml"));
-    let serializers: Vec<_> = dependencies(&manifest)
-        .into_iter()
-        .filter(|d| d.ships() && SERIALIZERS.iter().any(|s| d.package.starts_with(s)))
+    let files = rust_files(&["crates/helios-types/src", "crates/helios-vst/src"]).into_iter();
+    let files = files.filter(|f| *f != codec && !is_test_support(f));
+    let what = "lays out bytes outside codec.rs";
+    assert_clean(files.collect(), true, what, byte_layout);
+    let serializers: Vec<_> = (package("helios-types").dependencies.iter())
+        .filter(|d| d.ships() && SERIALIZERS.iter().any(|s| d.name.starts_with(s)))
         .collect();
     assert!(
         serializers.is_empty(),
@@ -208,14 +176,14 @@ fn hashed_bytes_are_laid_out_only_in_codec() {
     );
 }
 
-/// Integer-to-bytes conversions and `std::hash` in shipped code.
-fn byte_layout(text: &str) -> Vec<String> {
-    let code = shipped_part(text);
-    let mut found = banned_paths(&code, &["std::hash", "core::hash"]);
-    found.extend(tokens(&code).into_iter().filter_map(|t| match t {
-        Tok::Ident(name) if LAYOUT_FNS.contains(&name) => Some(name.to_owned()),
-        _ => None,
-    }));
+/// Integer-to-bytes conversions and `std::hash` in code.
+fn byte_layout(code: &Code) -> Vec<String> {
+    let mut found = banned_paths(code, &["std::hash", "core::hash"]);
+    let layout = code
+        .idents
+        .iter()
+        .filter(|i| LAYOUT_FNS.contains(&i.as_str()));
+    found.extend(layout.cloned());
     found
 }
 
@@ -231,90 +199,115 @@ const SERIALIZERS: &[&str] = &["serde", "bincode", "postcard", "rmp", "ciborium"
 
 #[test]
 fn helios_vst_does_no_io() {
-    for file in rust_files(&["crates/helios-vst/src"]) {
-        let io = io_uses(&read(&file));
-        assert!(io.is_empty(), "{} does I/O: {io:?}", file.display());
-    }
+    let files = rust_files(&["crates/helios-vst/src"]);
+    assert_clean(files, true, "does I/O", io_uses);
+}
+
+/// What a crate can use to do I/O: the std modules that reach the file
+/// system, network, processes, environment and terminal, and the printing
+/// macros.
+const IO_PATHS: &[&str] = &[
+    "std::fs",
+    "std::io",
+    "std::net",
+    "std::process",
+    "std::os",
+    "std::env",
+];
+const IO_MACROS: &[&str] = &["print", "println", "eprint", "eprintln", "dbg"];
+
+/// Every way code can do I/O.
+fn io_uses(code: &Code) -> Vec<String> {
+    let mut found = banned_paths(code, IO_PATHS);
+    let printing = code
+        .macros
+        .iter()
+        .filter(|m| IO_MACROS.contains(&m.as_str()));
+    found.extend(printing.map(|m| format!("{m}!")));
+    found
 }
 
 #[test]
 fn only_helios_engine_spawns_threads() {
-    for file in shipped_files_outside("helios-engine") {
-        let spawns = banned_paths(&shipped_part(&read(&file)), THREAD_PATHS);
-        assert!(
-            spawns.is_empty(),
-            "{} spawns threads: {spawns:?}",
-            file.display()
-        );
-    }
+    assert_clean(
+        shipped_files_outside("helios-engine"),
+        true,
+        "spawns threads",
+        spawns,
+    );
 }
+
+fn spawns(code: &Code) -> Vec<String> {
+    banned_paths(code, THREAD_PATHS)
+}
+
+/// What starts a thread: std's spawning functions and the crates that run
+/// thread pools.
+const THREAD_PATHS: &[&str] = &[
+    "std::thread::spawn",
+    "std::thread::Builder",
+    "std::thread::scope",
+    "crossbeam::scope",
+    "crossbeam::thread",
+    "crossbeam_utils::thread",
+    "rayon",
+    "tokio",
+];
 
 #[test]
 fn only_helios_engine_owns_channels() {
-    for file in shipped_files_outside("helios-engine") {
-        let channels = banned_paths(&shipped_part(&read(&file)), CHANNEL_PATHS);
-        assert!(
-            channels.is_empty(),
-            "{} makes channels: {channels:?}",
-            file.display()
-        );
-    }
-    let engine = root().join("crates/helios-engine");
-    for manifest in manifests() {
-        if manifest.starts_with(&engine) {
-            continue;
-        }
-        let channel_deps: Vec<_> = dependencies(&read(&manifest))
-            .into_iter()
-            .filter(|d| d.ships() && CHANNEL_CRATES.contains(&d.package.as_str()))
-            .collect();
-        assert!(
-            channel_deps.is_empty(),
-            "{} depends on a channel crate: {channel_deps:?}",
-            manifest.display()
-        );
-    }
+    assert_clean(
+        shipped_files_outside("helios-engine"),
+        true,
+        "makes channels",
+        channels,
+    );
+    let what = "depends on a channel crate";
+    let channel_crate = |d: &Dependency| d.ships() && CHANNEL_CRATES.contains(&d.name.as_str());
+    assert_no_dependency(&["crates/helios-engine"], what, channel_crate);
 }
+
+fn channels(code: &Code) -> Vec<String> {
+    banned_paths(code, CHANNEL_PATHS)
+}
+
+/// What makes a channel.
+const CHANNEL_PATHS: &[&str] = &[
+    "std::sync::mpsc",
+    "crossbeam_channel",
+    "crossbeam::channel",
+    "flume",
+    "async_channel",
+    "tokio::sync::mpsc",
+];
+const CHANNEL_CRATES: &[&str] = &["crossbeam-channel", "crossbeam", "flume", "async-channel"];
 
 #[test]
 fn only_helios_cli_and_xtask_use_anyhow() {
-    for manifest in manifests() {
-        let dir = manifest.parent().unwrap();
-        if dir == root().join("xtask") || dir == root().join("crates/helios-cli") {
-            continue;
-        }
-        let anyhow: Vec<_> = dependencies(&read(&manifest))
-            .into_iter()
-            .filter(|d| d.ships() && d.package == "anyhow")
-            .collect();
-        assert!(
-            anyhow.is_empty(),
-            "{}: library crates return typed errors, not anyhow",
-            manifest.display()
-        );
-    }
+    let what = "is a library crate: return typed errors, not anyhow";
+    let anyhow = |d: &Dependency| d.ships() && d.name == "anyhow";
+    assert_no_dependency(&["xtask", "crates/helios-cli"], what, anyhow);
 }
 
 #[test]
 fn library_crates_forbid_unsafe_and_require_docs() {
-    for dir in library_crates() {
-        let lib = read(&dir.join("src/lib.rs"));
-        assert!(
-            lib.contains("#![forbid(unsafe_code)]"),
-            "{}: add #![forbid(unsafe_code)]",
-            dir.display()
-        );
-        assert!(
-            lib.contains("#![deny(missing_docs)]"),
-            "{}: add #![deny(missing_docs)]",
-            dir.display()
-        );
-        let manifest = read(&dir.join("Cargo.toml"));
-        assert!(
-            manifest.contains("[lints]\nworkspace = true"),
-            "{}: inherit [workspace.lints]",
-            dir.display()
-        );
+    let crates = fs::read_dir(root().join("crates")).unwrap().flatten();
+    for dir in crates
+        .map(|e| e.path())
+        .filter(|p| p.join("src/lib.rs").exists())
+    {
+        for (file, needed) in [
+            ("src/lib.rs", "#![forbid(unsafe_code)]"),
+            ("src/lib.rs", "#![deny(missing_docs)]"),
+            ("Cargo.toml", "[lints]\nworkspace = true"),
+        ] {
+            let text = read(&dir.join(file));
+            assert!(
+                text.contains(needed),
+                "{}/{file}: add {needed}",
+                dir.display()
+            );
+        }
     }
 }
 
@@ -342,14 +335,10 @@ fn layers_depend_only_downwards() {
         ),
     ];
     for (krate, deps) in allowed {
-        let manifest = read(&root().join("crates").join(krate).join("Cargo.toml"));
-        for dep in dependencies(&manifest) {
-            if dep.ships() && dep.package.starts_with("helios-") {
-                assert!(
-                    deps.contains(&dep.package.as_str()),
-                    "{krate} may not depend on {}",
-                    dep.package
-                );
+        for dep in &package(krate).dependencies {
+            if dep.ships() && dep.name.starts_with("helios-") {
+                let allowed = deps.contains(&dep.name.as_str());
+                assert!(allowed, "{krate} may not depend on {}", dep.name);
             }
         }
     }
@@ -367,669 +356,392 @@ fn im_is_not_in_the_dependency_tree() {
 }
 
 // ---------------------------------------------------------------------------
-// The scanner: just enough of Rust's and Cargo's syntax for the checks to
-// see what code names, however its imports are grouped or renamed. Each
-// function is tested on small strings at the end of this file, which is what
-// shows that the checks built on them can fail.
+// Reading Rust: a `syn` visitor that records what a file names.
 
-/// `text` with comments and the contents of string and char literals
-/// replaced by spaces (newlines kept), so a rule is never broken or met by
-/// prose or by data.
-fn code_only(text: &str) -> String {
-    let c: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let blank = |ch: char| if ch == '\n' { '\n' } else { ' ' };
-    let is_ident = |ch: char| ch.is_alphanumeric() || ch == '_';
-    let mut i = 0;
-    while i < c.len() {
-        let at = |k: usize| c.get(k).copied().unwrap_or('\0');
-        if at(i) == '/' && at(i + 1) == '/' {
-            while i < c.len() && c[i] != '\n' {
-                out.push(' ');
-                i += 1;
-            }
-        } else if at(i) == '/' && at(i + 1) == '*' {
-            let mut depth = 0;
-            while i < c.len() {
-                if at(i) == '/' && at(i + 1) == '*' {
-                    depth += 1;
-                    out.push_str("  ");
-                    i += 2;
-                } else if at(i) == '*' && at(i + 1) == '/' {
-                    depth -= 1;
-                    out.push_str("  ");
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    out.push(blank(c[i]));
-                    i += 1;
-                }
-            }
-        } else if at(i) == '"' {
-            out.push('"');
-            i += 1;
-            while i < c.len() && c[i] != '"' {
-                if c[i] == '\\' && i + 1 < c.len() {
-                    out.push(' ');
-                    i += 1;
-                }
-                out.push(blank(c[i]));
-                i += 1;
-            }
-            out.push('"');
-            i += 1;
-        } else if at(i) == '\'' {
-            // A char literal ('x', '\n', '\u{..}') or a lifetime ('a).
-            let end = if at(i + 1) == '\\' {
-                (i + 2..c.len()).find(|&k| k > i + 2 && c[k] == '\'')
-            } else if at(i + 2) == '\'' {
-                Some(i + 2)
-            } else {
-                None
-            };
-            match end {
-                Some(end) => {
-                    out.push('\'');
-                    out.extend(c[i + 1..end].iter().map(|&ch| blank(ch)));
-                    out.push('\'');
-                    i = end + 1;
-                }
-                None => {
-                    out.push('\'');
-                    i += 1;
-                }
-            }
-        } else if is_ident(at(i)) && (i == 0 || !is_ident(c[i - 1])) {
-            // A raw string (r"..", br#".."#, cr".."), or an identifier,
-            // copied whole so that a string prefix is never mistaken for
-            // the start of a raw string in the middle of a word.
-            let r = if matches!(at(i), 'b' | 'c') && at(i + 1) == 'r' {
-                i + 1
-            } else {
-                i
-            };
-            let mut q = r + 1;
-            while at(q) == '#' {
-                q += 1;
-            }
-            if at(r) == 'r' && at(q) == '"' {
-                let hashes = q - r - 1;
-                out.extend(&c[i..=q]);
-                i = q + 1;
-                while i < c.len() {
-                    if c[i] == '"' && (1..=hashes).all(|h| at(i + h) == '#') {
-                        out.extend(&c[i..=i + hashes]);
-                        i += hashes + 1;
-                        break;
-                    }
-                    out.push(blank(c[i]));
-                    i += 1;
-                }
-            } else {
-                while i < c.len() && is_ident(c[i]) {
-                    out.push(c[i]);
-                    i += 1;
-                }
-            }
-        } else {
-            out.push(c[i]);
-            i += 1;
-        }
-    }
-    out
+/// What one file's code names.
+#[derive(Default)]
+struct Code {
+    /// Leave out every item marked `#[cfg(test)]`: the test module, a
+    /// test-only function or impl at any depth, and test-only items of
+    /// impls and traits. (A test module in its own file, `mod tests;`, is
+    /// read like any other file.)
+    shipped_only: bool,
+    imports: Vec<Import>,
+    /// Every other path as written: in expressions, types, patterns and
+    /// macro names, and each `a::b` in a macro's body.
+    written: Vec<Vec<String>>,
+    /// The last segment of every macro called (`println`, `todo`).
+    macros: Vec<String>,
+    /// Every identifier, method names included.
+    idents: Vec<String>,
+    /// The functions marked `#[ignore]` without a reason.
+    bare_ignores: Vec<String>,
 }
 
-/// The code of a source file that ships: [`code_only`] with the top-level
-/// `#[cfg(test)] mod … { … }` blocks blanked. Test-only items elsewhere (a
-/// `#[cfg(test)] fn` inside an `impl`) are kept, and so is everything after
-/// them.
-fn shipped_part(text: &str) -> String {
-    const ATTR: &str = "#[cfg(test)]";
-    let code = code_only(text);
-    let bytes = code.as_bytes();
-    let mut cuts = Vec::new();
-    let mut depth = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'{' => depth += 1,
-            b'}' => depth = depth.saturating_sub(1),
-            b'#' if depth == 0 && code[i..].starts_with(ATTR) => {
-                if let Some(end) = test_module_end(&code, i + ATTR.len()) {
-                    cuts.push((i, end));
-                    i = end;
-                    continue;
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    let mut out = code.clone();
-    for (start, end) in cuts.into_iter().rev() {
-        let blanked: String = code[start..end]
-            .chars()
-            .map(|ch| if ch == '\n' { '\n' } else { ' ' })
-            .collect();
-        out.replace_range(start..end, &blanked);
-    }
-    out
-}
-
-/// If the item after a `#[cfg(test)]` ending at `from` is an inline module,
-/// the offset just past its closing brace.
-fn test_module_end(code: &str, from: usize) -> Option<usize> {
-    let mut rest = code[from..].trim_start();
-    // Further attributes (`#[path = ".."]`, `#[allow(..)]`) may follow.
-    while let Some(attr) = rest.strip_prefix("#[") {
-        rest = attr[attr.find(']')? + 1..].trim_start();
-    }
-    for visibility in ["pub(crate) ", "pub(super) ", "pub "] {
-        if let Some(r) = rest.strip_prefix(visibility) {
-            rest = r.trim_start();
-        }
-    }
-    let after_name = rest
-        .strip_prefix("mod ")?
-        .trim_start()
-        .trim_start_matches(|ch: char| ch.is_alphanumeric() || ch == '_');
-    let body = after_name.trim_start().strip_prefix('{')?;
-    let open = code.len() - body.len() - 1;
-    let mut depth = 0usize;
-    for (k, b) in code.bytes().enumerate().skip(open) {
-        match b {
-            b'{' => depth += 1,
-            b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(k + 1);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Tok<'a> {
-    Ident(&'a str),
-    /// `::`
-    Sep,
-    Punct(char),
-}
-
-/// The identifiers, `::` separators and punctuation of code (numbers and
-/// whitespace dropped; `r#name` read as `name`).
-fn tokens(code: &str) -> Vec<Tok<'_>> {
-    let mut out = Vec::new();
-    let mut it = code.char_indices().peekable();
-    while let Some((i, ch)) = it.next() {
-        if ch.is_alphanumeric() || ch == '_' {
-            let mut end = i + ch.len_utf8();
-            while let Some(&(k, n)) = it.peek() {
-                if !(n.is_alphanumeric() || n == '_') {
-                    break;
-                }
-                end = k + n.len_utf8();
-                it.next();
-            }
-            let word = &code[i..end];
-            if word == "r" && it.peek().is_some_and(|&(_, n)| n == '#') {
-                it.next();
-                continue;
-            }
-            if !ch.is_ascii_digit() {
-                out.push(Tok::Ident(word));
-            }
-        } else if ch == ':' && it.peek().is_some_and(|&(_, n)| n == ':') {
-            it.next();
-            out.push(Tok::Sep);
-        } else if !ch.is_whitespace() {
-            out.push(Tok::Punct(ch));
-        }
-    }
-    out
-}
-
-/// One path that code names: `segments` from the crate root when an import
-/// resolved it; `glob` for `use a::b::*`, which may bring in anything below.
-#[derive(Debug, Clone, PartialEq)]
-struct NamedPath {
-    segments: Vec<String>,
-    glob: bool,
-}
-
-impl NamedPath {
-    /// True if this path is `banned` or lies below it, or is a glob that
-    /// may import it.
-    fn reaches(&self, banned: &str) -> bool {
-        let banned: Vec<&str> = banned.split("::").collect();
-        let n = self.segments.len().min(banned.len());
-        let common = self.segments[..n].iter().zip(&banned).all(|(a, b)| a == b);
-        common && (self.segments.len() >= banned.len() || self.glob)
-    }
-}
-
-/// One import: the path and the name it binds (`None` for globs and `_`).
+/// One import: the path it names (ending in `*` for a glob) and the name it
+/// binds (none for a glob or `as _`).
 struct Import {
-    path: NamedPath,
+    path: Vec<String>,
     binding: Option<String>,
 }
 
-/// Parses one use tree at `toks[*i..]` below `prefix`, pushing what it
-/// imports. Stops at the `,`, `}` or `;` that ends the tree.
-fn parse_use_tree(toks: &[Tok<'_>], i: &mut usize, prefix: &[String], out: &mut Vec<Import>) {
-    let mut path = prefix.to_vec();
-    let mut named_self = false;
-    if toks.get(*i) == Some(&Tok::Sep) {
-        *i += 1;
+impl Code {
+    fn scan(text: &str, shipped_only: bool) -> syn::Result<Code> {
+        let file = syn::parse_file(text)?;
+        let mut code = Code {
+            shipped_only,
+            ..Code::default()
+        };
+        if !(shipped_only && test_only(&file.attrs)) {
+            code.visit_file(&file);
+        }
+        Ok(code)
     }
-    loop {
-        match toks.get(*i) {
-            Some(Tok::Ident(s)) if *s != "as" => {
-                path.push((*s).to_owned());
-                *i += 1;
+
+    /// Every path the code names: each import, and each other path with its
+    /// first segment resolved through the imports (`thread::spawn` after
+    /// `use std::thread` is `std::thread::spawn`). A single name that no
+    /// import binds is a local or a prelude item, and is left out.
+    fn paths(&self) -> Vec<Vec<String>> {
+        let mut paths: Vec<_> = self.imports.iter().map(|i| i.path.clone()).collect();
+        for path in &self.written {
+            let import = self
+                .imports
+                .iter()
+                .find(|i| i.binding.as_ref() == Some(&path[0]));
+            match import {
+                Some(import) => paths.push([&import.path[..], &path[1..]].concat()),
+                None if path.len() > 1 => paths.push(path.clone()),
+                None => {}
             }
-            Some(Tok::Punct('*')) => {
-                *i += 1;
-                out.push(Import {
-                    path: NamedPath {
-                        segments: path,
-                        glob: true,
-                    },
-                    binding: None,
-                });
-                return;
+        }
+        paths
+    }
+
+    /// Records the imports of a use tree below `path`.
+    fn import(&mut self, tree: &UseTree, mut path: Vec<String>) {
+        let (last, rename) = match tree {
+            UseTree::Path(p) => {
+                path.push(name(&p.ident));
+                return self.import(&p.tree, path);
             }
-            Some(Tok::Punct('{')) => {
-                *i += 1;
-                while let Some(tok) = toks.get(*i) {
-                    match tok {
-                        Tok::Punct('}') => {
-                            *i += 1;
-                            break;
-                        }
-                        Tok::Punct(',') => *i += 1,
-                        _ => {
-                            let before = *i;
-                            parse_use_tree(toks, i, &path, out);
-                            if *i == before {
-                                *i += 1;
-                            }
-                        }
-                    }
+            UseTree::Group(g) => {
+                for tree in &g.items {
+                    self.import(tree, path.clone());
                 }
                 return;
             }
-            _ => break,
+            UseTree::Glob(_) => ("*".to_owned(), None),
+            UseTree::Name(n) => (name(&n.ident), None),
+            UseTree::Rename(r) => (name(&r.ident), Some(name(&r.rename))),
+        };
+        // `a::{self}` names `a` itself.
+        if last != "self" {
+            path.push(last);
         }
-        if toks.get(*i) == Some(&Tok::Sep) {
-            *i += 1;
-        } else {
-            break;
-        }
+        let binding = rename.or_else(|| path.last().cloned());
+        self.bind(path, binding);
     }
-    if path.last().is_some_and(|s| s == "self") {
-        path.pop();
-        named_self = true;
+
+    /// Records that `binding` names `path`; globs and `_` bind nothing.
+    fn bind(&mut self, path: Vec<String>, binding: Option<String>) {
+        let binding = binding.filter(|b| b != "_" && b != "*");
+        self.imports.push(Import { path, binding });
     }
-    let mut binding = path.last().cloned();
-    if toks.get(*i) == Some(&Tok::Ident("as")) {
-        binding = match toks.get(*i + 1) {
-            Some(Tok::Ident(alias)) if *alias != "_" => Some((*alias).to_owned()),
+
+    /// A macro's body is tokens, not syntax, until the macro is expanded:
+    /// read the paths (`a::b`), macro calls (`a!`) and identifiers in it.
+    fn tokens(&mut self, tokens: TokenStream) {
+        let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+        let ident = |k: usize| match tokens.get(k) {
+            Some(TokenTree::Ident(i)) => Some(name(i)),
             _ => None,
         };
-        *i += 2;
-    }
-    if path.len() > prefix.len() || named_self {
-        out.push(Import {
-            path: NamedPath {
-                segments: path,
-                glob: false,
-            },
-            binding,
-        });
-    }
-}
-
-/// Every path `code` names: each import with its use tree expanded
-/// (`use std::{fs, thread}` names `std::fs` and `std::thread`), and each
-/// path in the code with its first segment resolved through the imports
-/// (`thread::spawn` after `use std::thread` names `std::thread::spawn`).
-fn named_paths(code: &str) -> Vec<NamedPath> {
-    let toks = tokens(code);
-    let mut imports = Vec::new();
-    let mut in_use = vec![false; toks.len()];
-    let mut i = 0;
-    while i < toks.len() {
-        let start = i;
-        match (&toks[i], toks.get(i + 1)) {
-            (Tok::Ident("use"), _) => {
-                i += 1;
-                parse_use_tree(&toks, &mut i, &[], &mut imports);
+        let punct =
+            |k: usize, ch| matches!(tokens.get(k), Some(TokenTree::Punct(p)) if p.as_char() == ch);
+        let mut k = 0;
+        while k < tokens.len() {
+            if let TokenTree::Group(g) = &tokens[k] {
+                self.tokens(g.stream());
             }
-            // `extern crate a as b;` binds `b` to `a`.
-            (Tok::Ident("extern"), Some(Tok::Ident("crate"))) => {
-                i += 2;
-                parse_use_tree(&toks, &mut i, &[], &mut imports);
-            }
-            _ => {
-                i += 1;
-                continue;
-            }
-        }
-        in_use[start..i.min(toks.len())].fill(true);
-    }
-    let resolve = |first: &str| {
-        imports
-            .iter()
-            .find(|imp| imp.binding.as_deref() == Some(first))
-            .map(|imp| imp.path.segments.clone())
-    };
-    let mut out: Vec<NamedPath> = imports.iter().map(|imp| imp.path.clone()).collect();
-    let mut i = 0;
-    while i < toks.len() {
-        if in_use[i] {
-            i += 1;
-            continue;
-        }
-        // `::std::fs` starts at the root; the `::` of `Vec::<u8>::new` or
-        // `<T as Trait>::f` continues something else.
-        let rooted = toks[i] == Tok::Sep
-            && !(i > 0 && matches!(toks[i - 1], Tok::Ident(_) | Tok::Punct('>')));
-        let mut k = i + usize::from(rooted);
-        let mut segments = Vec::new();
-        while let Some(Tok::Ident(s)) = toks.get(k) {
-            segments.push((*s).to_owned());
-            k += 1;
-            if toks.get(k) == Some(&Tok::Sep) && matches!(toks.get(k + 1), Some(Tok::Ident(_))) {
+            let mut path = Vec::new();
+            while let Some(segment) = ident(k) {
+                path.push(segment);
                 k += 1;
-            } else {
-                break;
+                if !(punct(k, ':') && punct(k + 1, ':') && ident(k + 2).is_some()) {
+                    break;
+                }
+                k += 2;
+            }
+            match path.last() {
+                None => k += 1,
+                Some(last) => {
+                    if punct(k, '!') {
+                        self.macros.push(last.clone());
+                    }
+                    self.idents.extend(path.iter().cloned());
+                    self.written.push(path);
+                }
             }
         }
-        if segments.len() >= 2 || (rooted && !segments.is_empty()) {
-            if !rooted && let Some(mut full) = resolve(&segments[0]) {
-                full.extend(segments.drain(1..));
-                segments = full;
-            }
-            out.push(NamedPath {
-                segments,
-                glob: false,
-            });
-        }
-        i = k.max(i + 1);
     }
-    out
 }
 
-/// The macros `code` invokes, by their last path segment (`std::println!`
-/// and `println!` are both `println`).
-fn macros_called(code: &str) -> Vec<&str> {
-    let toks = tokens(code);
-    toks.windows(2)
-        .filter_map(|w| match w {
-            [Tok::Ident(name), Tok::Punct('!')] => Some(*name),
-            _ => None,
-        })
-        .collect()
+/// The attributes of a node of the syntax enum `$ty`, for the `$kind`s that
+/// can carry `#[cfg(test)]`.
+macro_rules! attrs {
+    ($node:expr, $ty:ident: $($kind:ident)*) => {
+        match $node { $($ty::$kind(i) => &i.attrs[..],)* _ => &[] }
+    };
 }
 
-/// The paths under `banned` that `code` names, as `a::b::c` strings.
-fn banned_paths(code: &str, banned: &[&str]) -> Vec<String> {
-    let mut found: Vec<String> = named_paths(code)
-        .into_iter()
-        .filter(|p| banned.iter().any(|b| p.reaches(b)))
-        .map(|p| p.segments.join("::") + if p.glob { "::*" } else { "" })
+impl<'ast> Visit<'ast> for Code {
+    fn visit_item(&mut self, item: &'ast Item) {
+        let attrs = attrs!(item, Item: Const Enum ExternCrate Fn ForeignMod Impl Macro Mod Static
+            Struct Trait TraitAlias Type Union Use);
+        if self.shipped_only && test_only(attrs) {
+            return;
+        }
+        match item {
+            Item::Use(u) => self.import(&u.tree, Vec::new()),
+            // `extern crate a as b;` binds `b` to `a`.
+            Item::ExternCrate(e) => {
+                let binding = e.rename.as_ref().map_or(&e.ident, |(_, r)| r);
+                self.bind(vec![name(&e.ident)], Some(name(binding)));
+            }
+            _ => visit::visit_item(self, item),
+        }
+    }
+
+    fn visit_impl_item(&mut self, item: &'ast ImplItem) {
+        if !(self.shipped_only && test_only(attrs!(item, ImplItem: Const Fn Type Macro))) {
+            visit::visit_impl_item(self, item);
+        }
+    }
+
+    fn visit_trait_item(&mut self, item: &'ast TraitItem) {
+        if !(self.shipped_only && test_only(attrs!(item, TraitItem: Const Fn Type Macro))) {
+            visit::visit_trait_item(self, item);
+        }
+    }
+
+    fn visit_item_fn(&mut self, f: &'ast ItemFn) {
+        let bare = |a: &Attribute| a.path().is_ident("ignore") && matches!(a.meta, Meta::Path(_));
+        if f.attrs.iter().any(bare) {
+            self.bare_ignores.push(name(&f.sig.ident));
+        }
+        visit::visit_item_fn(self, f);
+    }
+
+    fn visit_path(&mut self, path: &'ast syn::Path) {
+        let segments = path.segments.iter().map(|s| name(&s.ident));
+        self.written.push(segments.collect());
+        visit::visit_path(self, path);
+    }
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        let last = mac.path.segments.last();
+        self.macros.extend(last.map(|s| name(&s.ident)));
+        self.tokens(mac.tokens.clone());
+        visit::visit_macro(self, mac);
+    }
+
+    fn visit_ident(&mut self, ident: &'ast Ident) {
+        self.idents.push(name(ident));
+    }
+}
+
+/// An identifier without its `r#`.
+fn name(ident: &Ident) -> String {
+    ident.unraw().to_string()
+}
+
+/// Whether the attributes include `#[cfg(test)]`.
+fn test_only(attrs: &[Attribute]) -> bool {
+    let test = |a: &Attribute| a.parse_args::<Ident>().is_ok_and(|p| p == "test");
+    attrs.iter().any(|a| a.path().is_ident("cfg") && test(a))
+}
+
+/// The paths under `banned` that code names, as `a::b::c` strings; a glob
+/// (`a::*`) that may import one of them counts.
+fn banned_paths(code: &Code, banned: &[&str]) -> Vec<String> {
+    let reaches = |path: &Vec<String>, banned: &str| {
+        let banned: Vec<&str> = banned.split("::").collect();
+        let glob = path.last().is_some_and(|s| s == "*");
+        path.iter().zip(&banned).all(|(p, b)| p == b || p == "*")
+            && (path.len() >= banned.len() || glob)
+    };
+    let mut found: Vec<String> = code
+        .paths()
+        .iter()
+        .filter(|p| banned.iter().any(|b| reaches(p, b)))
+        .map(|p| p.join("::"))
         .collect();
     found.dedup();
     found
 }
 
-/// What a crate can use to do I/O: the std modules that reach the file
-/// system, network, processes, environment and terminal, and the printing
-/// macros.
-const IO_PATHS: &[&str] = &[
-    "std::fs",
-    "std::io",
-    "std::net",
-    "std::process",
-    "std::os",
-    "std::env",
-];
-const IO_MACROS: &[&str] = &["print", "println", "eprint", "eprintln", "dbg"];
+// ---------------------------------------------------------------------------
+// Reading manifests: `cargo metadata`, Cargo's own reading of them
+// (`[dependencies.a]`, `package = "a"`, `workspace = true`, target tables).
 
-/// Every way a file's shipped code can do I/O.
-fn io_uses(text: &str) -> Vec<String> {
-    let code = shipped_part(text);
-    let mut found = banned_paths(&code, IO_PATHS);
-    found.extend(
-        macros_called(&code)
-            .into_iter()
-            .filter(|m| IO_MACROS.contains(m))
-            .map(|m| format!("{m}!")),
-    );
-    found
+#[derive(Deserialize)]
+struct Metadata {
+    packages: Vec<Package>,
 }
 
-/// What starts a thread: std's spawning functions and the crates that run
-/// thread pools.
-const THREAD_PATHS: &[&str] = &[
-    "std::thread::spawn",
-    "std::thread::Builder",
-    "std::thread::scope",
-    "crossbeam::scope",
-    "crossbeam::thread",
-    "crossbeam_utils::thread",
-    "rayon",
-    "tokio",
-];
-
-/// What makes a channel.
-const CHANNEL_PATHS: &[&str] = &[
-    "std::sync::mpsc",
-    "crossbeam_channel",
-    "crossbeam::channel",
-    "flume",
-    "async_channel",
-    "tokio::sync::mpsc",
-];
-const CHANNEL_CRATES: &[&str] = &["crossbeam-channel", "crossbeam", "flume", "async-channel"];
-
-/// One dependency a manifest declares.
-#[derive(Debug, PartialEq)]
-struct Dependency {
-    /// `dependencies`, `dev-dependencies` or `build-dependencies`.
-    table: String,
-    /// The name the crate uses for it.
+#[derive(Deserialize)]
+struct Package {
     name: String,
-    /// The package it is (`package = ".."`, else the name).
-    package: String,
+    manifest_path: PathBuf,
+    dependencies: Vec<Dependency>,
+}
+
+/// One dependency a manifest declares, in `cargo metadata`'s words.
+#[derive(Debug, Deserialize)]
+struct Dependency {
+    /// The package it is.
+    name: String,
+    /// The name the crate uses for it, if another (`a = { package = "b" }`).
+    rename: Option<String>,
+    /// `None` for a normal dependency, else `dev` or `build`.
+    kind: Option<String>,
+    /// The `[target.'..']` table it is declared in, if any.
+    target: Option<String>,
 }
 
 impl Dependency {
     /// Whether the crate's shipped code can use it (not a dev-dependency).
     fn ships(&self) -> bool {
-        self.table != "dev-dependencies"
+        self.kind.as_deref() != Some("dev")
     }
 }
 
-/// The dependencies a `Cargo.toml` declares, in every form Cargo accepts:
-/// `[dependencies]` lines (`a = ".."`, `a.workspace = true`,
-/// `a = { package = "b" }`), `[dependencies.a]` tables, and the same under
-/// `[target.'cfg(..)'.…]`. `[workspace.dependencies]` only defines versions
-/// for members and is not a dependency.
-fn dependencies(manifest: &str) -> Vec<Dependency> {
-    const TABLES: [&str; 3] = ["dependencies", "dev-dependencies", "build-dependencies"];
-    let unquote = |s: &str| s.trim().trim_matches(['"', '\'']).to_owned();
-    let package_in = |s: &str| {
-        let at = s.find("package")?;
-        let value = s[at + "package".len()..].trim_start().strip_prefix('=')?;
-        let value = value.trim_start().strip_prefix('"')?;
-        Some(value[..value.find('"')?].to_owned())
-    };
-    let mut out = Vec::new();
-    // In a `[dependencies]` table: its kind. In a `[dependencies.a]`
-    // table: the index of `a` in `out`.
-    let mut list: Option<String> = None;
-    let mut single: Option<usize> = None;
-    for line in manifest.lines() {
-        let line = strip_toml_comment(line).trim();
-        if let Some(header) = line.strip_prefix('[') {
-            list = None;
-            single = None;
-            if header.starts_with('[') {
-                continue;
-            }
-            let parts = split_toml_key(header.trim_end_matches(']'));
-            if parts.first().map(String::as_str) == Some("workspace") {
-                continue;
-            }
-            let n = parts.len();
-            if n >= 1 && TABLES.contains(&parts[n - 1].as_str()) {
-                list = Some(parts[n - 1].clone());
-            } else if n >= 2 && TABLES.contains(&parts[n - 2].as_str()) {
-                out.push(Dependency {
-                    table: parts[n - 2].clone(),
-                    name: parts[n - 1].clone(),
-                    package: parts[n - 1].clone(),
-                });
-                single = Some(out.len() - 1);
-            }
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        if let Some(table) = &list {
-            let name = unquote(split_toml_key(key).first().map_or(key, String::as_str));
-            let package = package_in(value).unwrap_or_else(|| name.clone());
-            out.push(Dependency {
-                table: table.clone(),
-                name,
-                package,
-            });
-        } else if let Some(index) = single
-            && key.trim() == "package"
-        {
-            out[index].package = unquote(value);
-        }
-    }
-    out
+/// Every package of the workspace and of `fuzz/`, a workspace of its own so
+/// that `cargo fuzz` builds it apart.
+fn packages() -> &'static [Package] {
+    static PACKAGES: OnceLock<Vec<Package>> = OnceLock::new();
+    PACKAGES.get_or_init(|| {
+        let mut packages = metadata(&root().join("Cargo.toml"));
+        packages.extend(metadata(&root().join("fuzz/Cargo.toml")));
+        packages
+    })
 }
 
-/// A TOML line without its `#` comment (a `#` inside quotes is kept).
-fn strip_toml_comment(line: &str) -> &str {
-    let mut quoted = None;
-    for (i, ch) in line.char_indices() {
-        match (ch, quoted) {
-            ('"' | '\'', None) => quoted = Some(ch),
-            (q, Some(open)) if q == open => quoted = None,
-            ('#', None) => return &line[..i],
-            _ => {}
-        }
-    }
-    line
+fn package(name: &str) -> &'static Package {
+    let found = packages().iter().find(|p| p.name == name);
+    found.unwrap_or_else(|| panic!("no package {name}"))
 }
 
-/// The dotted parts of a TOML key, quotes removed (`target.'cfg(unix)'.dependencies`).
-fn split_toml_key(key: &str) -> Vec<String> {
-    let mut parts = vec![String::new()];
-    let mut quoted = None;
-    for ch in key.trim().chars() {
-        match (ch, quoted) {
-            ('"' | '\'', None) => quoted = Some(ch),
-            (q, Some(open)) if q == open => quoted = None,
-            ('.', None) => parts.push(String::new()),
-            (c, _) => parts.last_mut().expect("never empty").push(c),
-        }
-    }
-    parts.into_iter().map(|p| p.trim().to_owned()).collect()
-}
-
-/// Whether a dependency brings in RocksDB (the crate, its `-sys` crate or a
-/// fork), under whatever name the manifest gives it.
-fn links_rocksdb(dep: &Dependency) -> bool {
-    dep.name.contains("rocksdb") || dep.package.contains("rocksdb")
+/// The packages of the workspace whose root manifest is `manifest`.
+/// `--no-deps` resolves nothing (so it needs no network), and leaves out
+/// `[workspace.dependencies]`, which only define versions for members.
+fn metadata(manifest: &Path) -> Vec<Package> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut command = Command::new(cargo);
+    command.args(["metadata", "--no-deps", "--format-version=1"]);
+    let out = command
+        .arg("--manifest-path")
+        .arg(manifest)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", manifest.display());
+    let metadata: Metadata = serde_json::from_slice(&out.stdout).unwrap();
+    metadata.packages
 }
 
 // ---------------------------------------------------------------------------
-// The scanner on small inputs: every check above fails on the bad input
+// The readers on small inputs: every check above fails on the bad input
 // here, and passes on the look-alikes that are not violations.
 
-#[test]
-fn code_only_blanks_comments_and_literals_but_keeps_code() {
-    let src = "let a = \"std::fs\"; // std::fs\n/* std::fs /* nested */ std::fs */ std::io::stdin();\n\
-               let c = '\"'; let r = r#\"std::fs \"quoted\"\"#; fn f<'a>(x: &'a str) {}";
-    let code = code_only(src);
-    assert_eq!(code.lines().count(), src.lines().count(), "newlines kept");
-    assert_eq!(code.matches("std::fs").count(), 0, "{code}");
-    assert!(code.contains("std::io::stdin()"), "{code}");
-    assert!(
-        code.contains("fn f<'a>(x: &'a str)"),
-        "lifetimes are code: {code}"
+fn all(src: &str) -> Code {
+    Code::scan(src, false).unwrap()
+}
+
+fn shipped(src: &str) -> Code {
+    Code::scan(src, true).unwrap()
+}
+
+/// The dependencies `cargo metadata` reads from a throw-away package whose
+/// manifest ends with `tables`. Its `[workspace.dependencies]` define
+/// `rocksdb` and `crossbeam-channel` for `workspace = true`.
+fn dependencies(tables: &str) -> Vec<Dependency> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tidy-{}-{n}", std::process::id()));
+    fs::create_dir_all(dir.join("src")).unwrap();
+    fs::write(dir.join("src/lib.rs"), "").unwrap();
+    let manifest = format!(
+        "[package]\nname = \"fixture\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
+         [workspace.dependencies]\nrocksdb = \"0.25\"\ncrossbeam-channel = \"0.5\"\n\n{tables}"
     );
-    assert_eq!(
-        banned_paths(&code, &["std::io"]),
-        ["std::io::stdin"],
-        "the code after a char literal holding a quote is still read"
-    );
+    fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    let packages = metadata(&dir.join("Cargo.toml"));
+    fs::remove_dir_all(&dir).unwrap();
+    packages.into_iter().next().unwrap().dependencies
 }
 
 #[test]
-fn shipped_part_cuts_only_the_top_level_test_module() {
-    let src = "impl A {\n    #[cfg(test)]\n    fn check(&self) {}\n    fn late(&self) { todo!() }\n}\n\
-               #[cfg(test)]\nfn helper() {}\nfn shipped() { std::fs::read(\"x\"); }\n\
-               #[cfg(test)]\n#[allow(dead_code)]\nmod tests {\n    fn t() { std::thread::spawn(|| {}); unimplemented!() }\n}\n";
-    let shipped = shipped_part(src);
-    assert!(
-        has_stub(src),
-        "a stub after an inner test-only item is seen"
-    );
-    assert_eq!(io_uses(src), ["std::fs::read"]);
-    assert!(
-        !shipped.contains("spawn"),
-        "the test module is cut: {shipped}"
-    );
-    assert!(!shipped.contains("unimplemented"), "{shipped}");
-    // Before the fix everything after the first `#[cfg(test)]` was dropped.
-    let old_cut = src.split("#[cfg(test)]").next().unwrap();
-    assert!(!old_cut.contains("todo!"));
-    // A test module in its own file (`mod tests;`) cuts nothing.
-    let file_module = "#[cfg(test)]\nmod tests;\nfn f() { todo!() }\n";
-    assert!(has_stub(file_module));
-    assert!(!has_stub(
-        "fn f() {}\n#[cfg(test)]\nmod tests { fn t() { todo!() } }\n"
-    ));
-    assert!(!has_stub(
-        "// todo!() later\nfn f() -> &'static str { \"todo!()\" }\n"
-    ));
+fn comments_and_literals_are_not_code() {
+    let src = "/// Reads std::fs::read.\nfn f() {\n    let a = \"std::fs\"; // std::fs\n    \
+               /* std::fs /* nested */ std::fs */ std::io::stdin();\n    \
+               let c = '\"'; let r = r#\"std::fs \"quoted\"\"#; println!(\"std::fs\");\n}\n\
+               fn g<'a>(x: &'a str) {}\n";
+    assert!(banned_paths(&all(src), &["std::fs"]).is_empty());
+    // The code after a char literal holding a quote is still read.
+    assert_eq!(banned_paths(&all(src), &["std::io"]), ["std::io::stdin"]);
+}
+
+#[test]
+fn shipped_code_leaves_out_cfg_test_items() {
+    let src = "impl A {\n    #[cfg(test)]\n    fn check(&self) { todo!() }\n    \
+               fn late(&self) { unimplemented!() }\n}\n\
+               #[cfg(test)]\nfn helper() { std::fs::write(\"y\", b\"\"); }\n\
+               fn shipped() { std::fs::read(\"x\"); }\n\
+               #[cfg(test)]\n#[allow(dead_code)]\nmod tests {\n    \
+               fn t() { std::thread::spawn(|| {}); }\n}\n";
+    // Only the stub after the test-only method is seen.
+    assert_eq!(stubs(&shipped(src)), ["unimplemented"]);
+    assert_eq!(io_uses(&shipped(src)), ["std::fs::read"]);
+    assert!(spawns(&shipped(src)).is_empty());
+    assert_eq!(spawns(&all(src)), ["std::thread::spawn"]);
+    for stubbed in [
+        // A test module in its own file is read as a file; its declaration
+        // hides nothing after it.
+        "#[cfg(test)]\nmod tests;\nfn f() { todo!() }\n",
+        "fn f() { vec![todo!()]; }",
+    ] {
+        assert!(!stubs(&shipped(stubbed)).is_empty(), "{stubbed:?}");
+    }
+    for fine in [
+        "fn f() {}\n#[cfg(test)]\nmod tests { fn t() { todo!() } }\n",
+        "#![cfg(test)]\nfn f() { todo!() }\n",
+        "// todo!() later\nfn f() -> &'static str { \"todo!()\" }\n",
+    ] {
+        assert!(stubs(&shipped(fine)).is_empty(), "{fine:?}");
+    }
 }
 
 #[test]
 fn use_trees_are_expanded_and_paths_resolved_through_imports() {
-    let paths = |code: &str| -> Vec<String> {
-        named_paths(code)
-            .into_iter()
-            .map(|p| p.segments.join("::") + if p.glob { "::*" } else { "" })
-            .collect()
-    };
-    assert_eq!(
-        paths("use std::{fs, io::{self, Write as _}, sync::*};"),
-        ["std::fs", "std::io", "std::io::Write", "std::sync::*"]
-    );
-    assert_eq!(
-        paths("use std::thread as t; fn f() { t::scope(|s| {}); }"),
-        ["std::thread", "std::thread::scope"]
-    );
-    assert_eq!(
-        paths("fn f() { ::std::net::TcpStream::connect(a); <X as core::fmt::Debug>::fmt; }"),
-        ["std::net::TcpStream::connect", "core::fmt::Debug"]
-    );
-    assert_eq!(paths("extern crate rocksdb as db;"), ["rocksdb"]);
+    // Each case is `source => the paths it names`.
+    for case in [
+        "use std::{fs, io::{self, Read as _}, os::*}; => std::fs std::io std::io::Read std::os::*",
+        "use std::thread as t; fn f() { t::scope(|s| {}); } => std::thread std::thread::scope",
+        "use std::thread::spawn; fn f() { spawn(g); } => std::thread::spawn std::thread::spawn",
+        "use std::io; fn f() -> io::Result<()> { Ok(()) } => std::io std::io::Result",
+        "fn f() { ::std::net::TcpStream::connect(a); } => std::net::TcpStream::connect",
+        "fn f() { <X as core::fmt::Debug>::fmt; } => core::fmt::Debug::fmt",
+        "fn f() { assert!(std::fs::exists(p)); } => std::fs::exists",
+        "extern crate rocksdb as db; fn f() { db::DB::open(); } => rocksdb rocksdb::DB::open",
+    ] {
+        let (src, named) = case.split_once(" => ").unwrap();
+        let paths: Vec<_> = all(src).paths().iter().map(|p| p.join("::")).collect();
+        assert_eq!(paths.join(" "), named, "{src:?}");
+    }
 }
 
 #[test]
@@ -1038,28 +750,30 @@ fn io_check_sees_every_spelling_of_io() {
         "use std::{fs, thread};",
         "use std::fs::File; fn f() { File::open(\"x\"); }",
         "fn f() { std::fs::write(\"x\", b\"\"); }",
+        "fn f() -> std::io::Result<()> { Ok(()) }",
         "use std::io::{self, Write};",
         "use std as s;\nfn f() { s::process::exit(1) }",
         "use std::*;",
         "fn f() { let _ = std::env::var(\"HOME\"); }",
         "fn f() { println!(\"{}\", 1); }",
         "fn f() { eprintln!(\"x\"); }",
+        "fn f() { dbg!(1); }",
     ] {
-        assert!(!io_uses(bad).is_empty(), "missed I/O in {bad:?}");
+        assert!(!io_uses(&shipped(bad)).is_empty(), "missed I/O in {bad:?}");
     }
     for fine in [
         "use std::fmt;\nuse std::sync::Arc;",
         "//! Never touches std::fs.\nfn f() -> &'static str { \"std::io\" }",
+        "fn f() -> String { format!(\"std::io::stdin\") }",
         "use crate::io::Reader;",
         "#[cfg(test)]\nmod tests { use std::fs; }",
     ] {
-        assert_eq!(io_uses(fine), Vec::<String>::new(), "{fine:?}");
+        assert!(io_uses(&shipped(fine)).is_empty(), "{fine:?}");
     }
 }
 
 #[test]
 fn thread_check_sees_grouped_and_renamed_spawns() {
-    let spawns = |code: &str| banned_paths(&shipped_part(code), THREAD_PATHS);
     for bad in [
         "use std::thread::spawn;\nfn f() { spawn(|| {}); }",
         "use std::thread;\nfn f() { thread::spawn(|| {}); }",
@@ -1068,21 +782,25 @@ fn thread_check_sees_grouped_and_renamed_spawns() {
         "use std::thread::*;",
         "fn f() { std::thread::Builder::new(); }",
         "fn f() { rayon::spawn(|| {}); }",
+        "fn f() { let _v = vec![std::thread::spawn(g)]; }",
+        "use std::thread;\nmacro_rules! go { () => { thread::spawn(|| {}) } }",
     ] {
-        assert!(!spawns(bad).is_empty(), "missed a spawn in {bad:?}");
+        assert!(
+            !spawns(&shipped(bad)).is_empty(),
+            "missed a spawn in {bad:?}"
+        );
     }
     for fine in [
         "thread_local! { static X: u8 = 0; }",
         "fn f() { std::thread::sleep(d); std::thread::current(); }",
         "use std::thread;\nfn f() { thread::yield_now(); }",
     ] {
-        assert_eq!(spawns(fine), Vec::<String>::new(), "{fine:?}");
+        assert!(spawns(&shipped(fine)).is_empty(), "{fine:?}");
     }
 }
 
 #[test]
 fn channel_check_sees_std_and_crossbeam_channels() {
-    let channels = |code: &str| banned_paths(&shipped_part(code), CHANNEL_PATHS);
     for bad in [
         "use std::sync::mpsc;",
         "use std::sync::{Arc, mpsc::channel};",
@@ -1090,86 +808,77 @@ fn channel_check_sees_std_and_crossbeam_channels() {
         "use crossbeam::channel::unbounded;",
         "use crossbeam_channel as cc;",
     ] {
-        assert!(!channels(bad).is_empty(), "missed a channel in {bad:?}");
+        assert!(
+            !channels(&shipped(bad)).is_empty(),
+            "missed a channel in {bad:?}"
+        );
     }
-    assert_eq!(
-        channels("use std::sync::{Arc, Mutex};"),
-        Vec::<String>::new()
-    );
-    let manifest = "[dependencies]\ncrossbeam-channel.workspace = true\n";
-    assert!(
-        dependencies(manifest)
-            .iter()
-            .any(|d| d.ships() && CHANNEL_CRATES.contains(&d.package.as_str()))
-    );
+    assert!(channels(&shipped("use std::sync::{Arc, Mutex};")).is_empty());
+    let deps = dependencies("[dependencies]\ncrossbeam-channel.workspace = true\n");
+    let channel_crate = |d: &Dependency| CHANNEL_CRATES.contains(&d.name.as_str());
+    assert!(deps.iter().any(|d| d.ships() && channel_crate(d)));
 }
 
 #[test]
 fn manifest_reader_finds_dependencies_in_every_form() {
-    let rocks = |m: &str| -> Vec<String> {
-        dependencies(m)
-            .into_iter()
-            .filter(links_rocksdb)
-            .map(|d| format!("{}:{}", d.table, d.name))
-            .collect()
-    };
+    let deps = dependencies(
+        "[dependencies]\nrocksdb.workspace = true\n\
+         db = { package = \"rocksdb\", version = \"0.25\" }\nanyhow = \"1\"\n\n\
+         [dependencies.helios-engine]\nversion = \"0.1\"\n\n\
+         [dev-dependencies]\nrocksdb = \"0.25\"\nanyhow = \"1\"\n\n\
+         [build-dependencies.sys]\npackage = \"librocksdb-sys\"\nversion = \"0.17\"\n\n\
+         [target.'cfg(unix)'.dependencies]\nlibrocksdb-sys = \"0.17\"\n",
+    );
+    // Each as `kind package rename target`.
+    let mut read = Vec::new();
+    for d in &deps {
+        let kind = d.kind.as_deref().unwrap_or("normal");
+        let rename = d.rename.as_deref().unwrap_or("-");
+        let target = d.target.as_deref().unwrap_or("-");
+        read.push(format!("{kind} {} {rename} {target}", d.name));
+    }
+    read.sort();
     assert_eq!(
-        rocks("[dependencies]\nrocksdb = \"0.25\"\n"),
-        ["dependencies:rocksdb"]
+        read,
+        [
+            "build librocksdb-sys sys -",
+            "dev anyhow - -",
+            "dev rocksdb - -",
+            "normal anyhow - -",
+            "normal helios-engine - -",
+            "normal librocksdb-sys - cfg(unix)",
+            "normal rocksdb - -",
+            "normal rocksdb db -",
+        ]
     );
-    assert_eq!(
-        rocks("[dependencies]\nrocksdb.workspace = true\n"),
-        ["dependencies:rocksdb"]
+    assert_eq!(deps.iter().filter(|d| links_rocksdb(d)).count(), 5);
+    let shipped_anyhow = deps.iter().filter(|d| d.name == "anyhow" && d.ships());
+    assert_eq!(shipped_anyhow.count(), 1, "a dev-dependency does not ship");
+    // A feature, a comment and `[workspace.dependencies]` are not dependencies.
+    let look_alikes = dependencies(
+        "[features]\nrocksdb = []\n\n\
+         [dependencies]\nhelios-objstore = \"0.1\"\n# rocksdb = \"0.25\"\n",
     );
-    assert_eq!(
-        rocks("[dependencies.rocksdb]\nversion = \"0.25\"\nfeatures = [\"lz4\"]\n"),
-        ["dependencies:rocksdb"]
-    );
-    assert_eq!(
-        rocks("[dependencies]\ndb = { package = \"rocksdb\", version = \"0.25\" }\n"),
-        ["dependencies:db"]
-    );
-    assert_eq!(
-        rocks("[dev-dependencies.db]\npackage = \"rocksdb\"\nversion = \"0.25\"\n"),
-        ["dev-dependencies:db"]
-    );
-    assert_eq!(
-        rocks("[target.'cfg(unix)'.dependencies]\nlibrocksdb-sys = \"0.17\"\n"),
-        ["dependencies:librocksdb-sys"]
-    );
-    assert_eq!(
-        rocks(
-            "[package]\nname = \"x\"\n[features]\nrocksdb = []\n\
-             [dependencies]\nhelios-objstore.workspace = true\n# rocksdb = \"0.25\"\n\
-             [workspace.dependencies]\nrocksdb = \"0.25\"\n"
-        ),
-        Vec::<String>::new()
-    );
-    let anyhow = |m: &str| {
-        dependencies(m)
-            .into_iter()
-            .any(|d| d.ships() && d.package == "anyhow")
-    };
-    assert!(anyhow("[dependencies]\nanyhow = \"1\"\n"));
-    assert!(anyhow("[build-dependencies.anyhow]\nversion = \"1\"\n"));
-    assert!(!anyhow("[dev-dependencies]\nanyhow = \"1\"\n"));
-    assert!(
-        dependencies("[dependencies.helios-engine]\npath = \"../x\"\n")
-            .iter()
-            .any(|d| d.ships() && d.package == "helios-engine"),
-        "layers_depend_only_downwards sees table-form dependencies"
-    );
+    assert!(!look_alikes.iter().any(links_rocksdb));
 }
 
 #[test]
 fn byte_layout_check_sees_integer_encoding_and_std_hash() {
-    assert_eq!(
-        byte_layout("fn f(n: u64) -> [u8; 8] { n.to_le_bytes() }"),
-        ["to_le_bytes"]
-    );
-    assert_eq!(
-        byte_layout("use std::hash::{Hash, Hasher};"),
-        ["std::hash::Hash", "std::hash::Hasher"]
-    );
-    assert!(byte_layout("#[derive(Hash)]\nstruct A;\n// to_le_bytes\n").is_empty());
+    for case in [
+        "fn f(n: u64) -> [u8; 8] { n.to_le_bytes() } => to_le_bytes",
+        "fn f(b: [u8; 8]) -> u64 { u64::from_be_bytes(b) } => from_be_bytes",
+        "use std::hash::{Hash, Hasher}; => std::hash::Hash std::hash::Hasher",
+    ] {
+        let (src, found) = case.split_once(" => ").unwrap();
+        assert_eq!(byte_layout(&shipped(src)).join(" "), found, "{src:?}");
+    }
+    assert!(byte_layout(&shipped("#[derive(Hash)]\nstruct A;\n// to_le_bytes\n")).is_empty());
+}
+
+#[test]
+fn ignored_tests_are_found_without_a_reason() {
+    let src = "#[test]\n#[ignore]\nfn bare() {}\n\
+               #[test]\n#[ignore = \"slow: cargo test -- --ignored\"]\nfn said() {}\n\
+               // #[ignore]\nconst S: &str = \"#[ignore]\";\n";
+    assert_eq!(all(src).bare_ignores, ["bare"]);
 }
