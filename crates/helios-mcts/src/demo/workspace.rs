@@ -281,41 +281,41 @@ pub(crate) fn waste(site: usize) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// Test support: runs the checker over a package whose every site holds
+/// `pick(site)`; returns the checks passed per site.
+#[cfg(test)]
+pub(crate) fn passes(pick: impl Fn(&Site) -> &'static str) -> Vec<usize> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = vec![
+        ("src/calc/__init__.py".to_owned(), Vec::new()),
+        ("tests/check.py".to_owned(), checker_source().into_bytes()),
+    ];
+    files.extend(SITES.iter().map(|s| (s.path(), s.source(pick(s)))));
+    for (path, bytes) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    let out = std::process::Command::new("python3")
+        .args(["-B", "-I", "-S", "tests/check.py"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let all_ok = stdout.lines().filter(|l| l.starts_with("ok ")).count() == check_count();
+    assert_eq!(out.status.success(), all_ok, "{stdout}");
+    SITES
+        .iter()
+        .map(|s| {
+            let prefix = format!("ok   {}:", s.module);
+            stdout.lines().filter(|l| l.starts_with(&prefix)).count()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
-
-    /// Runs the checker over a package whose every site holds `pick(site)`;
-    /// returns the checks passed per site.
-    fn passes(pick: impl Fn(&Site) -> &'static str) -> Vec<usize> {
-        let dir = tempfile::tempdir().unwrap();
-        let mut files = vec![
-            ("src/calc/__init__.py".to_owned(), Vec::new()),
-            ("tests/check.py".to_owned(), checker_source().into_bytes()),
-        ];
-        files.extend(SITES.iter().map(|s| (s.path(), s.source(pick(s)))));
-        for (path, bytes) in files {
-            let p = dir.path().join(path);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, bytes).unwrap();
-        }
-        let out = Command::new("python3")
-            .args(["-B", "-I", "-S", "tests/check.py"])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        let all_ok = stdout.lines().filter(|l| l.starts_with("ok ")).count() == check_count();
-        assert_eq!(out.status.success(), all_ok, "{stdout}");
-        SITES
-            .iter()
-            .map(|s| {
-                let prefix = format!("ok   {}:", s.module);
-                stdout.lines().filter(|l| l.starts_with(&prefix)).count()
-            })
-            .collect()
-    }
 
     #[test]
     fn only_the_correct_variant_passes_every_check() {

@@ -4,21 +4,31 @@ use std::collections::HashSet;
 
 use helios_engine::StateManager;
 use helios_mcts::MctsError;
-use helios_mcts::demo::{BEST_REF, DemoSearch, run_demo};
+use helios_mcts::demo::{BEST_REF, DemoConfig, DemoSearch, run_demo};
 
 use crate::common::{rocks, small_demo};
+
+/// The default demo over `dir`, but with `nodes` nodes and `files` files.
+fn demo_defaults(dir: &std::path::Path, nodes: usize, files: usize) -> DemoConfig {
+    DemoConfig {
+        nodes,
+        files,
+        workdir: Some(dir.join("work")),
+        store: dir.join("store"),
+        ..DemoConfig::default()
+    }
+}
 
 #[test]
 fn thousand_node_search_on_rocksdb_finds_the_fix_and_every_pin_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let engine = rocks(dir.path());
+    // The default action space (defects, depth, children kept), which must
+    // hold 1,000 nodes even under a tighter pin cap than the default's.
     let config = helios_mcts::demo::DemoConfig {
         max_live_nodes: Some(300),
         gc_every: Some(200),
-        // Four defects: a state space that 1,000 nodes under a 300-pin cap
-        // do not exhaust.
-        defects: 4,
-        ..small_demo(dir.path(), 1000, 400)
+        ..demo_defaults(dir.path(), 1000, 400)
     };
     let mut demo = DemoSearch::start(&engine, &config).unwrap();
     let calls = std::cell::Cell::new(0usize);
@@ -29,7 +39,8 @@ fn thousand_node_search_on_rocksdb_finds_the_fix_and_every_pin_verifies() {
     })
     .unwrap();
     let report = demo.report().unwrap();
-    assert!(report.nodes >= 1000, "{}", report.render());
+    assert_eq!(report.nodes, 1000, "{}", report.render());
+    assert!(!report.exhausted);
     assert_eq!(calls.get(), 1000);
     assert!(report.solved, "{}", report.render());
     assert!(report.best_code_reward >= 100.0 - 1e-9);
@@ -134,4 +145,28 @@ fn a_missing_interpreter_is_a_scorer_error_naming_it_before_any_commit() {
     // Checked first: nothing was committed and no directory was made.
     assert!(engine.list_snapshots().unwrap().is_empty());
     assert!(!dir.path().join("work").exists());
+}
+
+#[test]
+fn a_search_that_runs_out_of_actions_reports_the_shortfall() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = rocks(dir.path());
+    // One defect and one step deep: the root offers four actions, and no
+    // node below it offers any.
+    let config = DemoConfig {
+        defects: 1,
+        max_depth: 1,
+        ..small_demo(dir.path(), 50, 40)
+    };
+    let report = run_demo(&engine, &config, &|_, _| {}).unwrap();
+    assert_eq!(report.nodes, 4, "{}", report.render());
+    assert_eq!(report.nodes_requested, 50);
+    assert!(report.exhausted);
+    assert!(
+        report
+            .render()
+            .contains("exhausted its actions after 4 of 50 nodes"),
+        "{}",
+        report.render()
+    );
 }
