@@ -26,16 +26,27 @@ pub enum FixKind {
     Wasteful,
 }
 
-/// One demo action: a kind of fix applied to one site.
+/// One demo action: a kind of fix applied to one site. Only [`DemoEnv`]
+/// makes them, so the site always exists (its fields are private: an
+/// action built by hand with a wrong index would be a panic waiting in
+/// `edits` and `Display`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DemoAction {
-    /// Index of the site (module) it edits.
-    pub site: usize,
-    /// What it writes there.
-    pub kind: FixKind,
+    site: usize,
+    kind: FixKind,
 }
 
 impl DemoAction {
+    /// Index of the site (module) it edits.
+    pub fn site(&self) -> usize {
+        self.site
+    }
+
+    /// What it writes there.
+    pub fn kind(&self) -> FixKind {
+        self.kind
+    }
+
     /// True for the wasteful variant.
     pub fn is_wasteful(&self) -> bool {
         self.kind == FixKind::Wasteful
