@@ -12,7 +12,7 @@ use helios_vst::Change;
 use serde_json::{Value, json};
 
 use crate::output::{self, line, note, progress, reporter};
-use crate::{Cli, Command, DurabilityArg};
+use crate::{Cli, Command, DemoArgs, DurabilityArg};
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let store = cli.store.as_path();
@@ -40,11 +40,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fsck => fsck(&open(store)?, json),
         Command::Stats => stats(&open(store)?, json),
         Command::Bench { files, nodes, seed } => crate::bench::bench(files, nodes, seed, json),
-        Command::Demo {
-            nodes,
-            seed,
-            waste_experiment,
-        } => demo(store, nodes, seed, waste_experiment, json),
+        Command::Demo(args) => demo(store, &args, json),
     }
 }
 
@@ -430,45 +426,133 @@ fn stats(engine: &HeliosEngine, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn demo(
-    store: &Path,
-    nodes: usize,
-    seed: u64,
-    experiment: Option<u64>,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    use helios_mcts::demo::{DemoConfig, run_demo, waste_experiment};
-    let engine = HeliosEngine::open(store, EngineConfig::default())
-        .with_context(|| format!("opening or creating {}", store.display()))?;
+fn demo(store: &Path, args: &DemoArgs, json: bool) -> anyhow::Result<ExitCode> {
+    use helios_mcts::CostWeights;
+    use helios_mcts::demo::{DemoConfig, experiment_seeds, run_demo, waste_experiment};
     let config = DemoConfig {
-        nodes,
-        seed,
+        nodes: args.nodes,
+        seed: args.seed,
+        files: args.files,
+        defects: args.defects,
+        weights: if args.cost_off {
+            CostWeights::OFF
+        } else {
+            CostWeights {
+                per_latency_us: args.cost_per_us,
+                per_new_object: args.cost_per_object,
+            }
+        },
         store: store.to_path_buf(),
         ..DemoConfig::default()
     };
-    if let Some(seeds) = experiment {
-        let seeds: Vec<u64> = (seed..seed + seeds).collect();
+    // Bad flags fail before a store is created.
+    config.validate()?;
+    let seeds = args
+        .waste_experiment
+        .map(|count| experiment_seeds(args.seed, count))
+        .transpose()?;
+    let engine = HeliosEngine::open(store, EngineConfig::default())
+        .with_context(|| format!("opening or creating {}", store.display()))?;
+    if let Some(seeds) = seeds {
         let bar = progress("runs");
+        let report = reporter(&bar);
         let table = waste_experiment(&engine, &config, &seeds, &|done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
+            report(done as u64, total as u64);
         })?;
         bar.finish_and_clear();
         engine.close()?;
-        line(&table.to_markdown());
+        if table.exhausted_runs() > 0 {
+            note(&format!(
+                "{} of {} runs exhausted their actions before {} nodes",
+                table.exhausted_runs(),
+                2 * table.rows.len(),
+                table.nodes
+            ));
+        }
+        if json {
+            output::json(&experiment_json(&table));
+        } else {
+            line(table.render().trim_end());
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let bar = progress("nodes");
-    let report = run_demo(&engine, &config, &|done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
+    let report = reporter(&bar);
+    let demo = run_demo(&engine, &config, &|done, total| {
+        report(done as u64, total as u64);
     })?;
     bar.finish_and_clear();
     engine.close()?;
+    if demo.exhausted {
+        note(&demo.shortfall());
+    }
     if json {
-        line(&report.to_json());
+        output::json(&demo_json(&demo));
     } else {
-        line(&report.render());
+        line(demo.render().trim_end());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `helios demo --json`: the report's scalar fields and the best path.
+fn demo_json(r: &helios_mcts::demo::DemoReport) -> Value {
+    json!({
+        "nodes": r.nodes,
+        "nodes_requested": r.nodes_requested,
+        "exhausted": r.exhausted,
+        "solved": r.solved,
+        "best_reward": r.best_reward,
+        "best_code_reward": r.best_code_reward,
+        "best_engine_cost": r.best_engine_cost,
+        "best_path": r.best_path,
+        "best_path_wasteful": r.best_path_wasteful,
+        "wasteful_node_share": r.wasteful_node_share,
+        "dedup_ratio": r.dedup_ratio,
+        "commit_p50_us": r.commit_p50_us,
+        "commit_p99_us": r.commit_p99_us,
+        "switch_p50_us": r.switch_p50_us,
+        "switch_p99_us": r.switch_p99_us,
+        "bytes_stored": r.bytes_stored,
+        "bytes_new": r.bytes_new,
+        "bytes_logical": r.bytes_logical,
+        "gc_reclaimed_bytes": r.gc_reclaimed_bytes,
+        "engine_cost_share": r.engine_cost_share,
+        "files": r.files,
+        "seed": r.seed,
+        "wall_seconds": r.wall_seconds,
+    })
+}
+
+/// `helios demo --waste-experiment N --json`: the settings, one row per
+/// seed with both runs, and the counts of the README's total row.
+fn experiment_json(t: &helios_mcts::demo::WasteExperiment) -> Value {
+    let outcome = |o: &helios_mcts::demo::WasteOutcome| {
+        json!({
+            "solved": o.solved,
+            "wasteful": o.wasteful,
+            "best_reward": o.best_reward,
+            "wasteful_node_share": o.wasteful_node_share,
+            "bytes_new": o.bytes_new,
+            "nodes": o.nodes,
+            "exhausted": o.exhausted,
+        })
+    };
+    let count =
+        |pick: fn(&helios_mcts::demo::WasteRow) -> bool| t.rows.iter().filter(|r| pick(r)).count();
+    json!({
+        "seeds": t.rows.len(),
+        "nodes": t.nodes,
+        "files": t.files,
+        "cost_per_us": t.weights.per_latency_us,
+        "cost_per_object": t.weights.per_new_object,
+        "wasteful_on": count(|r| r.on.wasteful),
+        "wasteful_off": count(|r| r.off.wasteful),
+        "solved_on": count(|r| r.on.solved),
+        "solved_off": count(|r| r.off.solved),
+        "rows": t.rows.iter().map(|r| json!({
+            "seed": r.seed,
+            "on": outcome(&r.on),
+            "off": outcome(&r.off),
+        })).collect::<Vec<_>>(),
+    })
 }

@@ -10,7 +10,7 @@ mod output;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Content-addressed snapshots of code workspaces for tree search.
 ///
@@ -147,21 +147,44 @@ pub(crate) enum Command {
         seed: u64,
     },
     /// The MCTS demonstration: a search over code edits in a generated
-    /// 2,000-file workspace with seeded defects and a real checker, whose
-    /// reward pays for the engine's own cost. Creates the store if needed.
-    Demo {
-        /// Nodes the search creates (each a commit, a switch and a check).
-        #[arg(long, default_value_t = 1000)]
-        nodes: usize,
-        /// Seed of the workspace and the search.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Instead of one search, run this many seeds with the engine-cost
-        /// weights on and off, and print how often the best path carries a
-        /// wasteful edit.
-        #[arg(long, value_name = "SEEDS")]
-        waste_experiment: Option<u64>,
-    },
+    /// 2,000-file workspace with seeded defects and a real checker (run
+    /// with python3), whose reward pays for the engine's own cost. Creates
+    /// the store if needed. With --json the last stdout line is one JSON
+    /// object.
+    Demo(DemoArgs),
+}
+
+/// What `helios demo` is told.
+#[derive(Args, Debug)]
+pub(crate) struct DemoArgs {
+    /// Nodes the search creates (each a commit, a switch and a check).
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) nodes: usize,
+    /// Seed of the workspace and the search (the first seed of an
+    /// experiment).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Files in the generated workspace (at least 16).
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) files: usize,
+    /// Functions of the package that carry a seeded defect (1 to 5).
+    #[arg(long, default_value_t = 4)]
+    pub(crate) defects: usize,
+    /// Engine cost per microsecond of commit latency.
+    #[arg(long, default_value_t = 0.01, value_name = "WEIGHT")]
+    pub(crate) cost_per_us: f64,
+    /// Engine cost per new object a commit creates.
+    #[arg(long, default_value_t = 0.1, value_name = "WEIGHT")]
+    pub(crate) cost_per_object: f64,
+    /// Leave engine cost out of the reward (both weights zero).
+    #[arg(long, conflicts_with_all = ["cost_per_us", "cost_per_object", "waste_experiment"])]
+    pub(crate) cost_off: bool,
+    /// Instead of one search, run this many consecutive seeds from
+    /// --seed, each with the engine-cost weights on and off, and print
+    /// how often the best path carries a wasteful edit (a Markdown
+    /// table; with --json, one JSON object).
+    #[arg(long, value_name = "SEEDS")]
+    pub(crate) waste_experiment: Option<u64>,
 }
 
 /// The error and its causes on one line. Our error types already show

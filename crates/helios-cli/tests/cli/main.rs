@@ -1,11 +1,12 @@
 //! The `helios` binary end to end, on real directories and real stores:
-//! the quick start and round trips, damage and bad input, and a checkout
-//! killed half-way.
+//! the quick start and round trips, damage and bad input, a checkout
+//! killed half-way, and the demo.
 
 // A skipped part says why on stderr.
 #![allow(clippy::print_stderr)]
 
 mod common;
 mod damage;
+mod demo;
 mod interrupted;
 mod round_trip;

@@ -14,7 +14,8 @@
 //! [`run_demo`] is the whole demo; [`DemoSearch`] exposes the steps (and
 //! the search's nodes) for tests; [`waste_experiment`] compares how often
 //! the final best path carries a wasteful variant with the cost weights on
-//! and off.
+//! and off. Reports are plain data with text renderings; the CLI turns
+//! them into JSON.
 
 mod env;
 #[cfg(test)]
@@ -139,7 +140,9 @@ impl DemoConfig {
         }
     }
 
-    fn validate(&self) -> MctsResult<()> {
+    /// Checks every value before anything is generated, committed or
+    /// opened: a caller can validate flags before creating a store.
+    pub fn validate(&self) -> MctsResult<()> {
         if self.files < MIN_FILES {
             return Err(MctsError::Config(format!(
                 "files = {} is below {MIN_FILES}",
@@ -219,35 +222,6 @@ pub struct DemoReport {
 }
 
 impl DemoReport {
-    /// One line of JSON with the report's scalar fields and the best path.
-    pub fn to_json(&self) -> String {
-        let mut j = JsonLine::default();
-        j.num("nodes", self.nodes as f64);
-        j.num("nodes_requested", self.nodes_requested as f64);
-        j.bool("exhausted", self.exhausted);
-        j.bool("solved", self.solved);
-        j.num("best_reward", self.best_reward);
-        j.num("best_code_reward", self.best_code_reward);
-        j.num("best_engine_cost", self.best_engine_cost);
-        j.strings("best_path", &self.best_path);
-        j.bool("best_path_wasteful", self.best_path_wasteful);
-        j.num("wasteful_node_share", self.wasteful_node_share);
-        j.num("dedup_ratio", self.dedup_ratio);
-        j.num("commit_p50_us", self.commit_p50_us);
-        j.num("commit_p99_us", self.commit_p99_us);
-        j.num("switch_p50_us", self.switch_p50_us);
-        j.num("switch_p99_us", self.switch_p99_us);
-        j.num("bytes_stored", self.bytes_stored as f64);
-        j.num("bytes_new", self.bytes_new as f64);
-        j.num("bytes_logical", self.bytes_logical as f64);
-        j.num("gc_reclaimed_bytes", self.gc_reclaimed_bytes as f64);
-        j.num("engine_cost_share", self.engine_cost_share);
-        j.num("files", self.files as f64);
-        j.num("seed", self.seed as f64);
-        j.num("wall_seconds", self.wall_seconds);
-        j.finish()
-    }
-
     /// The line that says the search made fewer nodes than asked.
     pub fn shortfall(&self) -> String {
         format!(
@@ -298,65 +272,6 @@ impl DemoReport {
         );
         s
     }
-}
-
-#[derive(Default)]
-struct JsonLine(String);
-
-impl JsonLine {
-    fn key(&mut self, k: &str) {
-        self.0.push(if self.0.is_empty() { '{' } else { ',' });
-        push_json_string(&mut self.0, k);
-        self.0.push(':');
-    }
-    fn num(&mut self, k: &str, v: f64) {
-        self.key(k);
-        if v.is_finite() {
-            let _ = write!(self.0, "{v}");
-        } else {
-            self.0.push_str("null");
-        }
-    }
-    fn bool(&mut self, k: &str, v: bool) {
-        self.key(k);
-        self.0.push_str(if v { "true" } else { "false" });
-    }
-    fn strings(&mut self, k: &str, v: &[String]) {
-        self.key(k);
-        self.0.push('[');
-        for (i, s) in v.iter().enumerate() {
-            if i > 0 {
-                self.0.push(',');
-            }
-            push_json_string(&mut self.0, s);
-        }
-        self.0.push(']');
-    }
-    fn finish(mut self) -> String {
-        if self.0.is_empty() {
-            self.0.push('{');
-        }
-        self.0.push('}');
-        self.0
-    }
-}
-
-fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// A demo search in progress: the steps of [`run_demo`], with the search
@@ -523,6 +438,10 @@ pub struct WasteOutcome {
     pub wasteful_node_share: f64,
     /// Bytes the commits created.
     pub bytes_new: u64,
+    /// Nodes the run made.
+    pub nodes: u64,
+    /// It ran out of actions before its node budget.
+    pub exhausted: bool,
 }
 
 /// One seed, cost weights on and off.
@@ -542,63 +461,111 @@ pub struct WasteRow {
 pub struct WasteExperiment {
     /// The weights of the "on" runs.
     pub weights: CostWeights,
-    /// Nodes per run.
+    /// Nodes asked of each run.
     pub nodes: usize,
+    /// Files in each run's workspace.
+    pub files: usize,
     /// One row per seed.
     pub rows: Vec<WasteRow>,
 }
 
+/// `count` consecutive seeds from `first`: the seeds of a waste experiment.
+/// An empty range, or one past `u64::MAX`, is a configuration error.
+pub fn experiment_seeds(first: u64, count: u64) -> MctsResult<Vec<u64>> {
+    if count == 0 {
+        return Err(MctsError::Config(
+            "the waste experiment needs at least one seed".into(),
+        ));
+    }
+    let last = first.checked_add(count - 1).ok_or_else(|| {
+        MctsError::Config(format!(
+            "{count} seeds from {first} run past the largest seed, {}",
+            u64::MAX
+        ))
+    })?;
+    Ok((first..=last).collect())
+}
+
 impl WasteExperiment {
-    fn rate(&self, pick: impl Fn(&WasteRow) -> &WasteOutcome) -> f64 {
+    fn count(&self, pick: impl Fn(&WasteRow) -> bool) -> usize {
+        self.rows.iter().filter(|r| pick(r)).count()
+    }
+
+    fn rate(&self, pick: impl Fn(&WasteRow) -> bool) -> f64 {
         if self.rows.is_empty() {
             return 0.0;
         }
-        self.rows.iter().filter(|r| pick(r).wasteful).count() as f64 / self.rows.len() as f64
+        self.count(pick) as f64 / self.rows.len() as f64
     }
 
     /// Share of seeds whose best path is wasteful, cost weights on.
     pub fn wasteful_rate_on(&self) -> f64 {
-        self.rate(|r| &r.on)
+        self.rate(|r| r.on.wasteful)
     }
 
     /// Share of seeds whose best path is wasteful, cost weights off.
     pub fn wasteful_rate_off(&self) -> f64 {
-        self.rate(|r| &r.off)
+        self.rate(|r| r.off.wasteful)
     }
 
-    /// A Markdown table: one row per seed and a total.
+    /// Runs that ran out of actions before their node budget.
+    pub fn exhausted_runs(&self) -> usize {
+        self.count(|r| r.on.exhausted) + self.count(|r| r.off.exhausted)
+    }
+
+    /// The Markdown table, one row per seed and a total, in the README's
+    /// layout.
     pub fn to_markdown(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "| seed | weights on ({} /µs, {} /object): best path wasteful | solved | wasteful nodes | weights off: best path wasteful | solved | wasteful nodes |",
-            self.weights.per_latency_us, self.weights.per_new_object
-        );
-        s.push_str("|---|---|---|---|---|---|---|\n");
         let yn = |b: bool| if b { "yes" } else { "no" };
+        let mut s = String::from(
+            "| seed | best path wasteful, cost on | best path wasteful, cost off | solved (on / off) |\n\
+             |---|---|---|---|\n",
+        );
         for r in &self.rows {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.0}% | {} | {} | {:.0}% |",
+                "| {} | {} | {} | {} / {} |",
                 r.seed,
                 yn(r.on.wasteful),
-                yn(r.on.solved),
-                r.on.wasteful_node_share * 100.0,
                 yn(r.off.wasteful),
-                yn(r.off.solved),
-                r.off.wasteful_node_share * 100.0
+                yn(r.on.solved),
+                yn(r.off.solved)
             );
         }
         let n = self.rows.len();
-        let count = |pick: fn(&WasteRow) -> bool| self.rows.iter().filter(|r| pick(r)).count();
         let _ = writeln!(
             s,
-            "| **all ({n} seeds, {} nodes each)** | **{}/{n}** | {}/{n} | | **{}/{n}** | {}/{n} | |",
+            "| **all** | **{} / {n}** | **{} / {n}** | {} / {} |",
+            self.count(|r| r.on.wasteful),
+            self.count(|r| r.off.wasteful),
+            self.count(|r| r.on.solved),
+            self.count(|r| r.off.solved),
+        );
+        s
+    }
+
+    /// The table and a line on what it ran: seeds, nodes, files, weights,
+    /// and the share of nodes made by wasteful actions either way.
+    pub fn render(&self) -> String {
+        let mean = |pick: fn(&WasteRow) -> f64| {
+            if self.rows.is_empty() {
+                0.0
+            } else {
+                self.rows.iter().map(pick).sum::<f64>() / self.rows.len() as f64
+            }
+        };
+        let mut s = self.to_markdown();
+        let _ = writeln!(
+            s,
+            "\n{} seeds, {} nodes each, {}-file workspace; cost on = {} per µs + {} per new object; \
+             wasteful nodes: {:.0}% with cost on, {:.0}% off",
+            self.rows.len(),
             self.nodes,
-            count(|r| r.on.wasteful),
-            count(|r| r.on.solved),
-            count(|r| r.off.wasteful),
-            count(|r| r.off.solved),
+            self.files,
+            self.weights.per_latency_us,
+            self.weights.per_new_object,
+            mean(|r| r.on.wasteful_node_share) * 100.0,
+            mean(|r| r.off.wasteful_node_share) * 100.0
         );
         s
     }
@@ -606,13 +573,26 @@ impl WasteExperiment {
 
 /// Runs the demo for every seed twice, with `base.weights` and with the
 /// weights off, and tabulates whether the final best path carries a
-/// wasteful variant. Runs gc between runs. `progress(done, total)` counts runs.
+/// wasteful variant. Runs gc between runs. `progress(done, total)` counts
+/// runs. Weights that are off already leave nothing to compare: an error.
 pub fn waste_experiment(
     engine: &HeliosEngine,
     base: &DemoConfig,
     seeds: &[u64],
     progress: &dyn Fn(usize, usize),
 ) -> MctsResult<WasteExperiment> {
+    base.validate()?;
+    if base.weights.is_off() {
+        return Err(MctsError::Config(
+            "the waste experiment compares the cost weights with weights off; they are off already"
+                .into(),
+        ));
+    }
+    if seeds.is_empty() {
+        return Err(MctsError::Config(
+            "the waste experiment needs at least one seed".into(),
+        ));
+    }
     let mut rows = Vec::with_capacity(seeds.len());
     let total = seeds.len() * 2;
     let mut done = 0;
@@ -634,6 +614,8 @@ pub fn waste_experiment(
             best_reward: report.best_reward,
             wasteful_node_share: report.wasteful_node_share,
             bytes_new: report.bytes_new,
+            nodes: report.nodes,
+            exhausted: report.exhausted,
         })
     };
     for &seed in seeds {
@@ -644,6 +626,7 @@ pub fn waste_experiment(
     Ok(WasteExperiment {
         weights: base.weights,
         nodes: base.nodes,
+        files: base.files,
         rows,
     })
 }
@@ -652,56 +635,60 @@ pub fn waste_experiment(
 mod tests {
     use super::*;
 
-    fn outcome(wasteful: bool) -> WasteOutcome {
+    fn outcome(wasteful: bool, solved: bool) -> WasteOutcome {
         WasteOutcome {
-            solved: true,
+            solved,
             wasteful,
             best_reward: 90.0,
-            wasteful_node_share: 0.25,
+            wasteful_node_share: if wasteful { 0.5 } else { 0.25 },
             bytes_new: 1,
+            nodes: 10,
+            exhausted: false,
         }
     }
 
     #[test]
-    fn waste_table_counts_and_renders() {
+    fn waste_table_counts_and_renders_in_the_readme_layout() {
+        let row = |seed, on, off| WasteRow { seed, on, off };
         let t = WasteExperiment {
             weights: CostWeights::default(),
             nodes: 10,
+            files: 300,
             rows: vec![
-                WasteRow {
-                    seed: 1,
-                    on: outcome(false),
-                    off: outcome(true),
-                },
-                WasteRow {
-                    seed: 2,
-                    on: outcome(false),
-                    off: outcome(false),
-                },
-                WasteRow {
-                    seed: 3,
-                    on: outcome(true),
-                    off: outcome(true),
-                },
-                WasteRow {
-                    seed: 4,
-                    on: outcome(false),
-                    off: outcome(true),
-                },
+                row(1, outcome(false, true), outcome(true, true)),
+                row(2, outcome(false, true), outcome(false, false)),
+                row(3, outcome(true, true), outcome(true, true)),
+                row(4, outcome(false, true), outcome(true, true)),
             ],
         };
         assert_eq!(t.wasteful_rate_on(), 0.25);
         assert_eq!(t.wasteful_rate_off(), 0.75);
-        let md = t.to_markdown();
-        assert_eq!(md.lines().count(), 2 + 4 + 1);
-        assert!(md.contains("**1/4**") && md.contains("**3/4**"), "{md}");
+        assert_eq!(t.exhausted_runs(), 0);
+        assert_eq!(
+            t.to_markdown(),
+            "| seed | best path wasteful, cost on | best path wasteful, cost off | solved (on / off) |\n\
+             |---|---|---|---|\n\
+             | 1 | no | yes | yes / yes |\n\
+             | 2 | no | no | yes / no |\n\
+             | 3 | yes | yes | yes / yes |\n\
+             | 4 | no | yes | yes / yes |\n\
+             | **all** | **1 / 4** | **3 / 4** | 4 / 3 |\n"
+        );
+        let text = t.render();
+        assert!(text.starts_with(&t.to_markdown()), "{text}");
+        assert!(
+            text.contains("4 seeds, 10 nodes each, 300-file workspace; cost on = 0.01 per µs + 0.1 per new object; wasteful nodes: 31% with cost on, 44% off"),
+            "{text}"
+        );
     }
 
     #[test]
-    fn json_strings_are_escaped() {
-        let mut j = JsonLine::default();
-        j.strings("p", &["a \"b\"\n\\".to_owned()]);
-        j.num("x", f64::NAN);
-        assert_eq!(j.finish(), r#"{"p":["a \"b\"\n\\"],"x":null}"#);
+    fn experiment_seeds_are_consecutive_and_never_overflow() {
+        assert_eq!(experiment_seeds(1, 5).unwrap(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(experiment_seeds(u64::MAX, 1).unwrap(), vec![u64::MAX]);
+        for (first, count) in [(u64::MAX, 2), (u64::MAX - 2, 4), (7, 0)] {
+            let err = experiment_seeds(first, count).unwrap_err();
+            assert!(matches!(err, MctsError::Config(_)), "{err}");
+        }
     }
 }

@@ -3,8 +3,8 @@
 use std::collections::HashSet;
 
 use helios_engine::StateManager;
-use helios_mcts::MctsError;
-use helios_mcts::demo::{BEST_REF, DemoConfig, DemoSearch, run_demo};
+use helios_mcts::demo::{BEST_REF, DemoConfig, DemoSearch, run_demo, waste_experiment};
+use helios_mcts::{CostWeights, MctsError};
 
 use crate::common::{rocks, small_demo};
 
@@ -80,37 +80,15 @@ fn thousand_node_search_on_rocksdb_finds_the_fix_and_every_pin_verifies() {
 }
 
 #[test]
-fn run_demo_reports_one_json_line_and_cleans_up() {
+fn run_demo_reports_and_cleans_up() {
     let dir = tempfile::tempdir().unwrap();
     let engine = rocks(dir.path());
     let mut config = small_demo(dir.path(), 80, 120);
     config.workdir = None;
     let report = run_demo(&engine, &config, &|_, _| {}).unwrap();
-    let json = report.to_json();
-    assert_eq!(json.lines().count(), 1);
-    assert!(json.starts_with('{') && json.ends_with('}'), "{json}");
-    for key in [
-        "nodes",
-        "solved",
-        "best_reward",
-        "best_path",
-        "best_path_wasteful",
-        "dedup_ratio",
-        "commit_p50_us",
-        "commit_p99_us",
-        "switch_p50_us",
-        "switch_p99_us",
-        "bytes_stored",
-        "bytes_logical",
-        "gc_reclaimed_bytes",
-        "wall_seconds",
-    ] {
-        assert!(
-            json.contains(&format!("\"{key}\":")),
-            "{key} missing from {json}"
-        );
-    }
-    assert!(json.contains("\"nodes\":80,"), "{json}");
+    assert_eq!((report.nodes, report.nodes_requested), (80, 80));
+    assert!(!report.exhausted);
+    assert!(!report.best_path.is_empty() && report.best_path.len() <= config.max_depth);
     assert!(report.bytes_stored > 0, "RocksDB files on disk");
     assert!(report.bytes_logical > report.bytes_new);
     assert!(report.wall_seconds > 0.0);
@@ -169,4 +147,21 @@ fn a_search_that_runs_out_of_actions_reports_the_shortfall() {
         "{}",
         report.render()
     );
+}
+
+#[test]
+fn a_waste_experiment_with_the_cost_off_already_is_refused_before_any_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = rocks(dir.path());
+    let config = DemoConfig {
+        weights: CostWeights::OFF,
+        ..small_demo(dir.path(), 10, 40)
+    };
+    let runs = std::cell::Cell::new(0);
+    let err =
+        waste_experiment(&engine, &config, &[1, 2], &|_, _| runs.set(runs.get() + 1)).unwrap_err();
+    assert!(matches!(err, MctsError::Config(_)), "{err}");
+    assert!(err.to_string().contains("off already"), "{err}");
+    assert_eq!(runs.get(), 0);
+    assert!(engine.list_snapshots().unwrap().is_empty());
 }
