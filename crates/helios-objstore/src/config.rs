@@ -74,13 +74,13 @@ pub struct RocksConfig {
     /// Compression of SST blocks and blob files.
     pub compression: Compression,
     /// Blob files for large values; `None` (the default) keeps every value
-    /// in the LSM tree. Measured with the `objstore` bench (3300 source-like
-    /// values of 16–144 KiB, debug build on a loaded 2-core machine): blob
-    /// files on cut write + flush + compaction from 4.1 s to 2.3 s, left disk
-    /// use equal (LZ4 either way), but raised the median large point read
-    /// from 65 µs to 88 µs. Commits of source files are mostly small values,
-    /// so the default stays off until a release-build measurement says
-    /// otherwise; turn it on for workspaces of large files.
+    /// in the LSM tree. Measured with the `objstore` bench (3,300
+    /// source-like values of 16–144 KiB, release build, 2026-12-03): blob
+    /// files cut write + flush + compaction from 2.33 s to 1.54 s, left disk
+    /// use equal (129 MiB, LZ4 either way), but raised the large point read
+    /// from 50 / 122 µs to 73 / 168 µs (P50 / P99). Commits of source files
+    /// are mostly small values read more often than written, so the default
+    /// stays off; turn it on for workspaces of large files written once.
     pub blob_files: Option<BlobFiles>,
     /// Bytes of one memtable before it is flushed. At least 1 MiB, at most
     /// [`MAX_WRITE_BUFFER_BYTES`](Self::MAX_WRITE_BUFFER_BYTES).
