@@ -35,11 +35,12 @@ enum Task {
     /// `cargo xtask precommit`).
     InstallHooks,
     /// Install what building and testing need (clang/libclang for RocksDB's
-    /// bindings, LLVM 22 tools, cargo-llvm-cov, cargo-deny) without running
-    /// anything else.
+    /// bindings, python3 for the demo's checker, LLVM 22 tools,
+    /// cargo-llvm-cov, cargo-deny) without running anything else.
     Setup,
-    /// The main job: build the CLI in release and run the MCTS demo on an
-    /// embedded RocksDB store (arguments after `--` go to `helios demo`).
+    /// The main job: install clang/libclang and python3 if missing, build
+    /// the CLI in release and run the MCTS demo on a fresh embedded RocksDB
+    /// store in `target/demo-store` (arguments after `--` go to `helios demo`).
     Demo {
         /// Passed to `helios demo` (e.g. `--nodes 1000 --seed 7 --json`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
