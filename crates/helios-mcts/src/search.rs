@@ -375,21 +375,11 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
 
     /// One node, or [`MctsError::UnknownNode`] for an id this search did
     /// not make.
-    pub fn try_node(&self, id: NodeId) -> MctsResult<&Node<E::Action>> {
+    pub fn node(&self, id: NodeId) -> MctsResult<&Node<E::Action>> {
         self.nodes.get(id.0).ok_or(MctsError::UnknownNode {
             id,
             nodes: self.nodes.len(),
         })
-    }
-
-    /// One node.
-    ///
-    /// # Panics
-    ///
-    /// If this search did not make `id`; [`Mcts::try_node`] returns an
-    /// error instead.
-    pub fn node(&self, id: NodeId) -> &Node<E::Action> {
-        &self.nodes[id.0]
     }
 
     /// The node with the highest total reward found (earliest on ties).
@@ -399,18 +389,20 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
 
     /// Nodes from the root to `id`, root first, or
     /// [`MctsError::UnknownNode`] for an id this search did not make.
-    pub fn try_path_to(&self, id: NodeId) -> MctsResult<Vec<NodeId>> {
-        self.try_node(id)?;
-        Ok(self.path_to(id))
+    pub fn path_to(&self, id: NodeId) -> MctsResult<Vec<NodeId>> {
+        self.node(id)?;
+        Ok(self.path_of(id))
     }
 
-    /// Nodes from the root to `id`, root first.
-    ///
-    /// # Panics
-    ///
-    /// If this search did not make `id`; [`Mcts::try_path_to`] returns an
-    /// error instead.
-    pub fn path_to(&self, id: NodeId) -> Vec<NodeId> {
+    /// The actions from the root to `id`, or [`MctsError::UnknownNode`]
+    /// for an id this search did not make.
+    pub fn actions_to(&self, id: NodeId) -> MctsResult<Vec<E::Action>> {
+        self.node(id)?;
+        Ok(self.actions_of(id))
+    }
+
+    /// [`Mcts::path_to`] for an id this search made (it holds it).
+    fn path_of(&self, id: NodeId) -> Vec<NodeId> {
         // A node's parent was made before it, so every id on the way up is
         // valid once `id` is.
         let mut path = vec![id];
@@ -423,21 +415,9 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         path
     }
 
-    /// The actions from the root to `id`, or [`MctsError::UnknownNode`]
-    /// for an id this search did not make.
-    pub fn try_actions_to(&self, id: NodeId) -> MctsResult<Vec<E::Action>> {
-        self.try_node(id)?;
-        Ok(self.actions_to(id))
-    }
-
-    /// The actions from the root to `id`.
-    ///
-    /// # Panics
-    ///
-    /// If this search did not make `id`; [`Mcts::try_actions_to`] returns
-    /// an error instead.
-    pub fn actions_to(&self, id: NodeId) -> Vec<E::Action> {
-        self.path_to(id)
+    /// [`Mcts::actions_to`] for an id this search made (it holds it).
+    fn actions_of(&self, id: NodeId) -> Vec<E::Action> {
+        self.path_of(id)
             .iter()
             .filter_map(|n| self.nodes[n.0].action.clone())
             .collect()
@@ -562,7 +542,7 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         if node.untried.is_some() {
             return Ok(());
         }
-        let history = self.actions_to(id);
+        let history = self.actions_of(id);
         let vst = node.vst.as_ref().ok_or_else(|| {
             MctsError::Environment(format!("node {id} was pruned and cannot be expanded"))
         })?;
@@ -717,7 +697,7 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         self.reward_min = self.reward_min.min(total_reward);
         self.reward_max = self.reward_max.max(total_reward);
 
-        let mut history = self.actions_to(parent_id);
+        let mut history = self.actions_of(parent_id);
         history.push(proposal.action.clone());
         let terminal = depth >= self.config.max_depth
             || self.env.is_terminal(
@@ -770,7 +750,7 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
     }
 
     fn protected(&self, path: &[NodeId]) -> HashSet<NodeId> {
-        let mut keep: HashSet<NodeId> = self.path_to(self.best).into_iter().collect();
+        let mut keep: HashSet<NodeId> = self.path_of(self.best).into_iter().collect();
         keep.extend(path.iter().copied());
         keep
     }
@@ -834,7 +814,7 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         }
         if let Some(parent) = self.nodes[id.0].parent {
             self.nodes[parent.0].children.retain(|c| *c != id);
-            let path = self.path_to(parent);
+            let path = self.path_of(parent);
             self.refresh_exhausted(&path);
         }
         Ok(())

@@ -349,8 +349,8 @@ impl<'e> DemoSearch<'e> {
     pub fn report(&self) -> MctsResult<DemoReport> {
         self.engine.flush()?;
         let s = &self.search;
-        let best = s.node(s.best());
-        let actions = s.actions_to(best.id);
+        let best = s.node(s.best())?;
+        let actions = s.actions_to(best.id)?;
         let made = &s.nodes()[1..];
         let wasteful = made
             .iter()
@@ -398,7 +398,7 @@ impl<'e> DemoSearch<'e> {
             return Ok(());
         }
         if self.config.durability != Durability::Memory {
-            let best = self.search.node(self.search.best()).snapshot;
+            let best = self.search.node(self.search.best())?.snapshot;
             self.engine.set_ref(BEST_REF, &best)?;
         }
         self.search.release()?;

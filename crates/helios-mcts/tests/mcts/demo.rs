@@ -66,10 +66,13 @@ fn thousand_node_search_on_rocksdb_finds_the_fix_and_every_pin_verifies() {
     }
     // The best node and its ancestors are all live.
     let best = search.best();
-    for id in search.path_to(best) {
-        assert!(search.node(id).pinned, "best path node {id} was pruned");
+    for id in search.path_to(best).unwrap() {
+        assert!(
+            search.node(id).unwrap().pinned,
+            "best path node {id} was pruned"
+        );
     }
-    let best_node = search.node(best);
+    let best_node = search.node(best).unwrap();
     assert!(best_node.solved);
     let best_snapshot = best_node.snapshot;
 

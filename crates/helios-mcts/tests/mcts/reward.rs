@@ -127,7 +127,7 @@ fn node_scope_is_the_per_commit_formula_and_path_scope_sums_it_from_the_root() {
             assert!((n.commit_cost - own).abs() < 1e-9, "node {}", n.id);
             // Every commit from the root (excluded) to the node, summed
             // afresh from the recorded metrics.
-            let path: Vec<NodeId> = mcts.try_path_to(n.id).unwrap();
+            let path: Vec<NodeId> = mcts.path_to(n.id).unwrap();
             assert_eq!(path.len(), n.depth + 1);
             let along: f64 = path[1..].iter().map(|id| issue_cost(&nodes[id.0])).sum();
             assert!((n.path_cost - along).abs() < 1e-9, "node {}", n.id);

@@ -215,9 +215,9 @@ fn puct_solves_and_cost_steers_away_from_junk() {
     )
     .unwrap();
     mcts.run(&|_, _| {}).unwrap();
-    let best = mcts.try_node(mcts.best()).unwrap();
-    assert!(best.solved, "{:?}", mcts.try_actions_to(best.id));
-    assert_eq!(mcts.try_actions_to(best.id).unwrap(), vec![Step::Up; 4]);
+    let best = mcts.node(mcts.best()).unwrap();
+    assert!(best.solved, "{:?}", mcts.actions_to(best.id));
+    assert_eq!(mcts.actions_to(best.id).unwrap(), vec![Step::Up; 4]);
     // The directory holds exactly what the scorer read for the last node.
     let last = mcts.nodes().last().unwrap();
     assert_eq!(
@@ -267,7 +267,7 @@ fn an_exhausted_tree_ends_the_search_early() {
     // Memory-only snapshots are pinned but have no stored form to verify.
     assert!(
         engine
-            .verify(&mcts.try_node(NodeId(1)).unwrap().snapshot)
+            .verify(&mcts.node(NodeId(1)).unwrap().snapshot)
             .is_err()
     );
     assert!(!t.render().is_empty());
@@ -399,8 +399,8 @@ fn a_search_evaluated_in_overlay_mode_finds_what_plain_mode_finds() {
     assert_eq!(outcome(&overlay), outcome(&plain));
     assert_eq!(overlay.best(), plain.best());
     let best = overlay.best();
-    assert!(overlay.try_node(best).unwrap().solved);
-    assert_eq!(overlay.try_actions_to(best).unwrap(), vec![Step::Up; 3]);
+    assert!(overlay.node(best).unwrap().solved);
+    assert_eq!(overlay.actions_to(best).unwrap(), vec![Step::Up; 3]);
     // The overlay directory holds exactly what the scorer read last.
     let last = overlay.nodes().last().unwrap();
     assert_eq!(
@@ -623,21 +623,21 @@ fn a_node_id_the_search_never_made_is_a_typed_error() {
     .unwrap();
     mcts.run(&|_, _| {}).unwrap();
     let last = NodeId(mcts.created());
-    assert_eq!(mcts.try_node(last).unwrap().id, last);
-    let path = mcts.try_path_to(last).unwrap();
+    assert_eq!(mcts.node(last).unwrap().id, last);
+    let path = mcts.path_to(last).unwrap();
     assert_eq!(path.first(), Some(&NodeId::ROOT));
     assert_eq!(path.last(), Some(&last));
     assert_eq!(
-        mcts.try_actions_to(last).unwrap().len(),
-        mcts.try_node(last).unwrap().depth
+        mcts.actions_to(last).unwrap().len(),
+        mcts.node(last).unwrap().depth
     );
-    assert!(mcts.try_actions_to(NodeId::ROOT).unwrap().is_empty());
+    assert!(mcts.actions_to(NodeId::ROOT).unwrap().is_empty());
 
     let stranger = NodeId(mcts.created() + 1);
     for err in [
-        mcts.try_node(stranger).map(|_| ()).unwrap_err(),
-        mcts.try_path_to(stranger).map(|_| ()).unwrap_err(),
-        mcts.try_actions_to(stranger).map(|_| ()).unwrap_err(),
+        mcts.node(stranger).map(|_| ()).unwrap_err(),
+        mcts.path_to(stranger).map(|_| ()).unwrap_err(),
+        mcts.actions_to(stranger).map(|_| ()).unwrap_err(),
     ] {
         assert!(
             matches!(err, MctsError::UnknownNode { id, nodes: 6 } if id == stranger),
