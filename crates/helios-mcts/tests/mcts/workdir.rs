@@ -15,6 +15,29 @@ fn p(s: &str) -> RepoPath {
     RepoPath::parse(s).unwrap()
 }
 
+/// `n` small files spread over directories `d0`, `d1`, … (`dirs` of them).
+fn spread_files(n: usize, dirs: usize) -> Vec<Edit> {
+    (0..n)
+        .map(|i| {
+            Edit::file(
+                p(&format!("d{}/f{i}.txt", i % dirs)),
+                format!("file {i}\n").into_bytes(),
+            )
+        })
+        .collect()
+}
+
+/// What makes a node from a base of [`spread_files`]: a rewrite, a delete,
+/// a subtree delete and a new file in new directories.
+fn node_edits() -> Vec<Edit> {
+    vec![
+        Edit::file(p("d1/f1.txt"), b"changed\n".to_vec()),
+        Edit::delete(p("d2/f2.txt")),
+        Edit::delete_tree(p("d3")),
+        Edit::file(p("new/deep/file"), b"new\n".to_vec()),
+    ]
+}
+
 fn on_disk(root: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for e in std::fs::read_dir(dir).unwrap() {
@@ -58,14 +81,7 @@ fn in_tree(engine: &helios_engine::HeliosEngine, vst: &Vst) -> BTreeMap<String, 
 fn switch_writes_only_the_difference_and_reads_from_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let engine = rocks(dir.path());
-    let mut edits: Vec<Edit> = (0..200)
-        .map(|i| {
-            Edit::file(
-                p(&format!("d{}/f{i}.txt", i % 10)),
-                format!("file {i}\n").into_bytes(),
-            )
-        })
-        .collect();
+    let mut edits = spread_files(200, 10);
     edits.push(Edit::executable(
         p("bin/run"),
         b"#!/bin/sh\necho hi\n".to_vec(),
@@ -74,14 +90,7 @@ fn switch_writes_only_the_difference_and_reads_from_the_store() {
     let (id_a, _) = engine
         .commit(&a, Durability::Sync, CommitMeta::default())
         .unwrap();
-    let b = a
-        .apply(&[
-            Edit::file(p("d1/f1.txt"), b"changed\n".to_vec()),
-            Edit::delete(p("d2/f2.txt")),
-            Edit::delete_tree(p("d3")),
-            Edit::file(p("new/deep/file"), b"new\n".to_vec()),
-        ])
-        .unwrap();
+    let b = a.apply(&node_edits()).unwrap();
     let (id_b, _) = engine
         .commit(&b, Durability::Sync, CommitMeta::default())
         .unwrap();
@@ -133,26 +142,12 @@ pub(crate) fn skip(reason: &str) {
 fn overlay_switch_mounts_each_tree_fresh_over_the_base() {
     let dir = tempfile::tempdir().unwrap();
     let engine = rocks(dir.path());
-    let edits: Vec<Edit> = (0..50)
-        .map(|i| {
-            Edit::file(
-                p(&format!("d{}/f{i}.txt", i % 5)),
-                format!("file {i}\n").into_bytes(),
-            )
-        })
-        .collect();
+    let edits = spread_files(50, 5);
     let base = engine.empty_tree().apply(&edits).unwrap();
     let (id_base, _) = engine
         .commit(&base, Durability::Sync, CommitMeta::default())
         .unwrap();
-    let node = base
-        .apply(&[
-            Edit::file(p("d1/f1.txt"), b"changed\n".to_vec()),
-            Edit::delete(p("d2/f2.txt")),
-            Edit::delete_tree(p("d3")),
-            Edit::file(p("new/deep/file"), b"new\n".to_vec()),
-        ])
-        .unwrap();
+    let node = base.apply(&node_edits()).unwrap();
     let (id_node, _) = engine
         .commit(&node, Durability::Async, CommitMeta::default())
         .unwrap();
