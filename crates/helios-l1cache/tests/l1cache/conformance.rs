@@ -6,48 +6,19 @@
 use helios_l1cache::{L1Cache, L1Config, MIN_SHARD_CAPACITY};
 use helios_types::HashAlgorithm;
 use helios_types::store::MemStore;
-use helios_types::store::conformance::{self, CASES};
+use helios_types::store::conformance;
 
 /// The wrapper as the engine builds it: default arena over a fresh store.
 fn cached(algorithm: HashAlgorithm, config: L1Config) -> L1Cache<MemStore> {
     L1Cache::new(MemStore::new(algorithm), config).expect("valid L1 configuration")
 }
 
-macro_rules! wrapper_cases {
-    ($($case:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $case() {
-                let store = cached(HashAlgorithm::Blake3, L1Config::with_capacity(4 << 20));
-                conformance::$case(&store);
-            }
-        )*
-
-        #[test]
-        fn every_case_has_a_wrapper_test() {
-            let named = [$(stringify!($case)),*];
-            for (name, _) in CASES {
-                assert!(named.contains(name), "conformance case {name} has no L1Cache test");
-            }
-        }
-    };
-}
-
-wrapper_cases!(
-    absence_is_none,
-    round_trip,
-    idempotent_reput,
-    reput_replaces_stored_bytes,
-    batch_applies_every_part,
-    batch_is_atomic_to_readers,
-    iteration_by_kind_in_hash_order,
-    meta_prefix_scans,
-    deletes,
-    get_many_keeps_order,
-    write_modes_and_sync,
-    matches_model,
-    appended_batches_apply_in_order,
-);
+helios_types::conformance_tests!(|case: conformance::Case| {
+    case(&cached(
+        HashAlgorithm::Blake3,
+        L1Config::with_capacity(4 << 20),
+    ));
+});
 
 #[test]
 fn the_suite_passes_over_an_arena_that_evicts_constantly() {
@@ -59,7 +30,7 @@ fn the_suite_passes_over_an_arena_that_evicts_constantly() {
         ..L1Config::default()
     };
     let mut evictions = 0;
-    for (_, case) in CASES {
+    for (_, case) in conformance::CASES {
         let store = cached(HashAlgorithm::Blake3, tiny.clone());
         case(&store);
         evictions += store.stats().evictions;

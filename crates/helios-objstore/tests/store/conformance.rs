@@ -6,46 +6,14 @@
 use helios_objstore::{MemStore, RocksStore};
 use helios_types::HashAlgorithm;
 use helios_types::store::ObjectStore as _;
-use helios_types::store::conformance::{self, CASES};
+use helios_types::store::conformance;
 
 use crate::common::{blob_config, create, reopen};
 
-macro_rules! rocks_cases {
-    ($($case:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $case() {
-                let dir = tempfile::tempdir().expect("tempdir");
-                let store = create(dir.path(), HashAlgorithm::Blake3);
-                conformance::$case(&store);
-            }
-        )*
-
-        #[test]
-        fn every_case_has_a_rocks_test() {
-            let named = [$(stringify!($case)),*];
-            for (name, _) in CASES {
-                assert!(named.contains(name), "conformance case {name} has no RocksStore test");
-            }
-        }
-    };
-}
-
-rocks_cases!(
-    absence_is_none,
-    round_trip,
-    idempotent_reput,
-    reput_replaces_stored_bytes,
-    batch_applies_every_part,
-    batch_is_atomic_to_readers,
-    iteration_by_kind_in_hash_order,
-    meta_prefix_scans,
-    deletes,
-    get_many_keeps_order,
-    write_modes_and_sync,
-    matches_model,
-    appended_batches_apply_in_order,
-);
+helios_types::conformance_tests!(|case: conformance::Case| {
+    let dir = tempfile::tempdir().expect("tempdir");
+    case(&create(dir.path(), HashAlgorithm::Blake3));
+});
 
 #[test]
 fn rocks_store_passes_the_suite_with_sha256() {

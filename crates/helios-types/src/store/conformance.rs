@@ -47,6 +47,56 @@ pub const CASES: &[(&str, Case)] = &[
     ),
 ];
 
+/// Defines, in the calling test module, one `#[test]` per case of
+/// [`CASES`] (named after the case) and a test that no case of [`CASES`] is
+/// missing from this list. `$run` is a `Fn(Case)` that makes a fresh store,
+/// keeps alive whatever the store needs (a temporary directory), and runs
+/// the case on it:
+///
+/// ```ignore
+/// helios_types::conformance_tests!(|case: Case| {
+///     let dir = tempfile::tempdir().unwrap();
+///     case(&open_store(dir.path()));
+/// });
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($run:expr) => {
+        $crate::conformance_tests!(@each $run;
+            absence_is_none,
+            round_trip,
+            idempotent_reput,
+            reput_replaces_stored_bytes,
+            batch_applies_every_part,
+            batch_is_atomic_to_readers,
+            iteration_by_kind_in_hash_order,
+            meta_prefix_scans,
+            deletes,
+            get_many_keeps_order,
+            write_modes_and_sync,
+            matches_model,
+            appended_batches_apply_in_order,
+        );
+    };
+    (@each $run:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let run: &dyn Fn($crate::store::conformance::Case) = &$run;
+                run($crate::store::conformance::$case);
+            }
+        )*
+
+        #[test]
+        fn every_conformance_case_has_a_test() {
+            let listed = [$(stringify!($case)),*];
+            for (name, _) in $crate::store::conformance::CASES {
+                assert!(listed.contains(name), "conformance case {name} has no test");
+            }
+        }
+    };
+}
+
 /// Runs every case in [`CASES`], each on a store made by `fresh`.
 pub fn run_all<S: ObjectStore>(mut fresh: impl FnMut() -> S) {
     for (_, case) in CASES {
