@@ -188,11 +188,22 @@ pub(crate) fn counter_root(engine: &HeliosEngine) -> Vst {
         .unwrap()
 }
 
+/// A search for `target` on the counter environment from [`counter_root`],
+/// evaluated in a plain directory `dir/w`.
+fn counter_search<'e>(
+    engine: &'e HeliosEngine,
+    dir: &Path,
+    target: i64,
+    config: SearchConfig,
+) -> MctsResult<Mcts<'e, Counter, FsWorkdir<'e>>> {
+    let wd = FsWorkdir::new(engine, dir.join("w"))?;
+    Mcts::new(engine, Counter { target }, wd, counter_root(engine), config)
+}
+
 #[test]
 fn puct_solves_and_cost_steers_away_from_junk() {
     let engine = HeliosEngine::in_memory(EngineConfig::small()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let wd = FsWorkdir::new(&engine, dir.path().join("w")).unwrap();
     let config = SearchConfig {
         max_nodes: 150,
         policy: Policy::Puct { exploration: 1.5 },
@@ -206,14 +217,7 @@ fn puct_solves_and_cost_steers_away_from_junk() {
         },
         ..SearchConfig::default()
     };
-    let mut mcts = Mcts::new(
-        &engine,
-        Counter { target: 4 },
-        wd,
-        counter_root(&engine),
-        config,
-    )
-    .unwrap();
+    let mut mcts = counter_search(&engine, dir.path(), 4, config).unwrap();
     mcts.run(&|_, _| {}).unwrap();
     let best = mcts.node(mcts.best()).unwrap();
     assert!(best.solved, "{:?}", mcts.actions_to(best.id));
@@ -238,7 +242,6 @@ fn puct_solves_and_cost_steers_away_from_junk() {
 fn an_exhausted_tree_ends_the_search_early() {
     let engine = HeliosEngine::in_memory(EngineConfig::small()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let wd = FsWorkdir::new(&engine, dir.path().join("w")).unwrap();
     let config = SearchConfig {
         max_nodes: 1000,
         max_depth: 2,
@@ -248,14 +251,7 @@ fn an_exhausted_tree_ends_the_search_early() {
         gc_every: None,
         ..SearchConfig::default()
     };
-    let mut mcts = Mcts::new(
-        &engine,
-        Counter { target: 99 },
-        wd,
-        counter_root(&engine),
-        config,
-    )
-    .unwrap();
+    let mut mcts = counter_search(&engine, dir.path(), 99, config).unwrap();
     mcts.run(&|_, _| {}).unwrap();
     // 3 children of the root, 3 under each: 12 nodes, then nothing is left.
     assert_eq!(mcts.created(), 12);
@@ -311,16 +307,9 @@ fn bad_configurations_are_refused() {
     ];
     for (i, config) in bad.into_iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
-        let wd = FsWorkdir::new(&engine, dir.path().join("w")).unwrap();
-        let err = Mcts::new(
-            &engine,
-            Counter { target: 1 },
-            wd,
-            counter_root(&engine),
-            config,
-        )
-        .err()
-        .unwrap_or_else(|| panic!("case {i} accepted"));
+        let err = counter_search(&engine, dir.path(), 1, config)
+            .err()
+            .unwrap_or_else(|| panic!("case {i} accepted"));
         assert!(
             matches!(err, helios_mcts::MctsError::Config(_)),
             "case {i}: {err}"
@@ -608,19 +597,11 @@ fn a_long_search_keeps_pins_score_cache_and_store_bounded() {
 fn a_node_id_the_search_never_made_is_a_typed_error() {
     let engine = HeliosEngine::in_memory(EngineConfig::small()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let wd = FsWorkdir::new(&engine, dir.path().join("w")).unwrap();
     let config = SearchConfig {
         max_nodes: 5,
         ..SearchConfig::default()
     };
-    let mut mcts = Mcts::new(
-        &engine,
-        Counter { target: 99 },
-        wd,
-        counter_root(&engine),
-        config,
-    )
-    .unwrap();
+    let mut mcts = counter_search(&engine, dir.path(), 99, config).unwrap();
     mcts.run(&|_, _| {}).unwrap();
     let last = NodeId(mcts.created());
     assert_eq!(mcts.node(last).unwrap().id, last);
