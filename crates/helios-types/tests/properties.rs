@@ -9,6 +9,12 @@ use helios_types::{
 };
 use proptest::prelude::*;
 
+/// A 32-byte digest with the byte at `at` (mod 32) xored with `flip`.
+fn flip_byte(mut bytes: [u8; 32], at: usize, flip: u8) -> [u8; 32] {
+    bytes[at % bytes.len()] ^= flip;
+    bytes
+}
+
 fn hash() -> impl Strategy<Value = Hash> {
     any::<[u8; 32]>().prop_map(Hash::from_bytes)
 }
@@ -133,9 +139,7 @@ proptest! {
         let e = &mut entries[which.index(t.entries().len())];
         match field {
             0 => {
-                let mut h = *e.hash.as_bytes();
-                h[byte.index(h.len())] ^= flip;
-                e.hash = Hash::from_bytes(h);
+                e.hash = Hash::from_bytes(flip_byte(*e.hash.as_bytes(), byte.index(32), flip));
             }
             1 => e.size ^= u64::from(flip),
             2 => {
@@ -172,18 +176,14 @@ proptest! {
         let mut changed = s.clone();
         match field {
             0 => {
-                let mut h = *changed.root.as_bytes();
-                h[byte.index(h.len())] ^= flip;
-                changed.root = Hash::from_bytes(h);
+                changed.root = Hash::from_bytes(flip_byte(*changed.root.as_bytes(), byte.index(32), flip));
             }
             1 => changed.time_micros ^= u64::from(flip),
             2 => match changed.parents.len() {
                 0 => changed.parents.push(SnapshotId::from_bytes([flip; 32])),
                 n => {
                     let p = &mut changed.parents[byte.index(n)];
-                    let mut id = *p.as_bytes();
-                    id[usize::from(flip) % id.len()] ^= flip;
-                    *p = SnapshotId::from_bytes(id);
+                    *p = SnapshotId::from_bytes(flip_byte(*p.as_bytes(), usize::from(flip), flip));
                 }
             },
             3 => {
