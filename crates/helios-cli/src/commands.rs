@@ -25,9 +25,12 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             durability,
             gitignore,
         } => commit(&open(store)?, &workdir, message, durability, gitignore),
-        Command::Checkout { id, workdir, full } => {
-            checkout(&open(store)?, &id, &workdir, full, json)
-        }
+        Command::Checkout {
+            id,
+            workdir,
+            full,
+            force,
+        } => checkout(&open(store)?, &id, &workdir, full, force, json),
         Command::Diff { a, b } => diff(&open(store)?, &a, &b, json),
         Command::Log { id, limit } => log(&open(store)?, id.as_deref(), limit, json),
         Command::Show { id } => show(&open(store)?, &id, json),
@@ -132,12 +135,14 @@ fn checkout(
     name: &str,
     workdir: &Path,
     full: bool,
+    force: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let id = resolve(engine, name)?;
     let bar = progress("checkout");
     let options = CheckoutOptions {
         full,
+        force,
         ..CheckoutOptions::default()
     };
     let report = engine.checkout(&id, workdir, &options, &reporter(&bar))?;

@@ -71,6 +71,10 @@ pub(crate) enum Command {
         /// Scan the whole directory instead of trusting its recorded state.
         #[arg(long)]
         full: bool,
+        /// Discard untracked or changed files that the checkout would
+        /// delete or overwrite (without it, checkout refuses and lists them).
+        #[arg(long)]
+        force: bool,
     },
     /// List what changed between two snapshots.
     Diff {

@@ -11,7 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Sender, bounded};
 use helios_l1cache::L1Cache;
 use helios_objstore::{MemStore, RocksConfig, RocksStore};
-use helios_types::store::ObjectStore;
+use helios_types::store::{ObjectStore, StoreError};
 use helios_types::{Hash, HashAlgorithm, Snapshot, SnapshotId};
 use helios_vst::{Change, Vst};
 
@@ -21,7 +21,7 @@ use crate::gc::GcState;
 use crate::keys;
 use crate::layers::{L2, LayerLoader, Layers};
 use crate::metrics::{CommitMetrics, Histogram};
-use crate::pipeline::{StoreWrite, WriteRequest, Writer, WriterStats};
+use crate::pipeline::{Stall, StoreWrite, WriteRequest, Writer, WriterStats};
 use crate::stats::EngineStats;
 
 /// How durable a commit must be before `commit` returns.
@@ -169,6 +169,8 @@ pub struct HeliosEngine {
     pub(crate) rocks: Option<Arc<RocksStore>>,
     tx: RwLock<Option<Sender<WriteRequest>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// Set while queued writes wait for the store to take writes again.
+    stall: Stall,
     pub(crate) hot: RwLock<HashMap<SnapshotId, Hot>>,
     pub(crate) pins: Mutex<HashMap<SnapshotId, u32>>,
     refs_lock: Mutex<()>,
@@ -260,7 +262,8 @@ impl HeliosEngine {
             max_objects: config.batch_max_objects,
             max_bytes: config.batch_max_bytes,
             stats: writer_stats.clone(),
-            failed: None,
+            stall: Stall::default(),
+            backlog: Vec::new(),
             on_written: Box::new(move |objects| {
                 // A reclaimed object written again is live again.
                 let mut t = write(&tombstones);
@@ -271,6 +274,7 @@ impl HeliosEngine {
                 }
             }),
         };
+        let stall = Arc::clone(&writer.stall);
         let handle = std::thread::Builder::new()
             .name("helios-writer".into())
             .spawn(move || writer.run())
@@ -282,6 +286,7 @@ impl HeliosEngine {
             rocks,
             tx: RwLock::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
+            stall,
             hot: RwLock::default(),
             pins: Mutex::default(),
             refs_lock: Mutex::default(),
@@ -337,6 +342,18 @@ impl HeliosEngine {
         done.recv()
             .map_err(|_| EngineError::Closed)?
             .map_err(EngineError::WriteFailed)
+    }
+
+    /// While earlier writes wait as the writer's backlog, retries them (a
+    /// flush) and fails if they still cannot be written: new work is not
+    /// queued behind a store that refuses writes.
+    fn retry_stalled_writes(&self) -> EngineResult<()> {
+        let stalled = self
+            .stall
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        if stalled { self.flush() } else { Ok(()) }
     }
 
     fn check_open(&self) -> EngineResult<()> {
@@ -477,6 +494,14 @@ impl StateManager for HeliosEngine {
         }
         let root = vst.root_hash();
         let new = vst.unpersisted_objects();
+        let max = self.layers.l2().max_value_len();
+        if let Some(o) = new.objects.iter().find(|o| o.encoded.len() as u64 > max) {
+            return Err(EngineError::ObjectTooLarge {
+                hash: o.hash,
+                len: o.encoded.len() as u64,
+                max,
+            });
+        }
         let pin = meta.pin;
         let gate = read(&self.gc_state.gate);
         let snapshot = Snapshot {
@@ -495,8 +520,11 @@ impl StateManager for HeliosEngine {
         }
         let metrics_objects = new.objects.len() as u64;
         let metrics_bytes = new.encoded_bytes();
-        self.gc_state.admit(&new.objects, id)?;
+        self.gc_state.admit(root, &new.objects, id)?;
         let durable = durability != Durability::Memory;
+        if durable {
+            self.retry_stalled_writes()?;
+        }
         write(&self.hot).insert(
             id,
             Hot {
@@ -531,7 +559,8 @@ impl StateManager for HeliosEngine {
             self.submit(WriteRequest::Write(write))?;
             // Queued is enough for the lineage: later commits of this tree
             // need not export these objects again, because the queue writes
-            // in order and stops at its first failure.
+            // in order and keeps a failed write as backlog ahead of
+            // everything later (see `pipeline::Writer`).
             new.marker.mark_persisted();
             drop(gate);
             if sync {
@@ -746,18 +775,22 @@ impl StateManager for HeliosEngine {
         let Some(tx) = tx else { return Ok(()) };
         drop(tx);
         if let Some(handle) = lock(&self.writer).take() {
-            handle
-                .join()
-                .map_err(|_| EngineError::WriteFailed("writer thread panicked".into()))?;
+            handle.join().map_err(|_| EngineError::WriterPanicked)?;
         }
-        if self.writer_stats.failures.load(Ordering::Relaxed) > 0 {
-            return Err(EngineError::WriteFailed(
-                "some background writes failed; see the log".into(),
-            ));
+        // The writer tried its backlog once more as it stopped.
+        if let Some(e) = self.stall.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Err(EngineError::WriteFailed(e));
         }
         self.layers.l2().sync()?;
         if let Some(rocks) = &self.rocks {
-            rocks.flush_if_large()?;
+            match rocks.flush_if_large() {
+                // Everything is in the WAL already: a flush that finds no
+                // room is only postponed to the next open.
+                Err(e @ StoreError::NoSpace { .. }) => {
+                    tracing::warn!(error = %e, "memtable not flushed at close");
+                }
+                other => other?,
+            }
         }
         Ok(())
     }

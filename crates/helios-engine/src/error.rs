@@ -37,6 +37,17 @@ pub enum EngineError {
     /// from a snapshot that was neither pinned nor named by a ref.
     #[error("commit references object {0}, which gc reclaimed; pin snapshots you fork from")]
     Reclaimed(Hash),
+    /// A commit holds an object longer than the store can hold; nothing of
+    /// it was written. (Files this large are the large-file issue's work.)
+    #[error("object {hash} is {len} bytes; the store holds objects of at most {max} bytes")]
+    ObjectTooLarge {
+        /// The object.
+        hash: Hash,
+        /// Its encoded length.
+        len: u64,
+        /// The store's limit.
+        max: u64,
+    },
     /// A named ref does not exist.
     #[error("ref `{0}` not found")]
     RefNotFound(String),
@@ -46,10 +57,14 @@ pub enum EngineError {
     /// The engine was closed; no further call is possible.
     #[error("engine is closed")]
     Closed,
-    /// The background writer failed to write queued commits; they will be
-    /// retried by the next commit of the same trees, and `flush` reports it.
+    /// The store refused queued writes (a full disk, say). They stay queued
+    /// and are retried, in order, by the next flush or commit; `close`
+    /// reports the ones still unwritten.
     #[error("background write failed: {0}")]
-    WriteFailed(String),
+    WriteFailed(#[source] std::sync::Arc<StoreError>),
+    /// The writer thread panicked; what it had not written is lost.
+    #[error("the writer thread panicked")]
+    WriterPanicked,
     /// Opening the store failed.
     #[error("cannot open store: {0}")]
     Open(#[from] helios_objstore::OpenError),
@@ -62,6 +77,18 @@ pub enum EngineError {
     /// A working-directory operation failed.
     #[error(transparent)]
     Workdir(#[from] crate::workdir::WorkdirError),
+    /// A working directory would overlap the store: it is the store, lies
+    /// inside it, or holds it below its top level (where it could not be
+    /// protected as one entry).
+    #[error("{} cannot be a working directory: {problem} the store at {}", dir.display(), store.display())]
+    WorkdirOverlapsStore {
+        /// The directory asked for.
+        dir: std::path::PathBuf,
+        /// The store's directory.
+        store: std::path::PathBuf,
+        /// "it is", "it lies inside" or "it holds, below its top level,".
+        problem: &'static str,
+    },
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),

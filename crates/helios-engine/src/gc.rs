@@ -1,4 +1,5 @@
-//! Garbage collection: mark from refs and pins, sweep the rest of L2.
+//! Garbage collection: mark from refs, pins and the snapshots working
+//! directories hold; sweep the rest of L2.
 //!
 //! Safe while commits continue:
 //! 1. From the moment a collection starts, every commit records what it
@@ -16,6 +17,8 @@
 //!    written after the deletion.
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt as _;
 use std::sync::{Arc, Mutex, RwLock};
 
 use helios_types::store::ObjectStore;
@@ -44,10 +47,15 @@ pub(crate) struct GcState {
 }
 
 impl GcState {
-    /// Admits a commit's new objects: refuses references to reclaimed
-    /// objects, and while a collection runs, protects everything the commit
+    /// Admits a commit's new objects: refuses a root or references to
+    /// reclaimed objects, and while a collection runs, protects everything the commit
     /// creates or points at.
-    pub(crate) fn admit(&self, objects: &[NewObject], id: SnapshotId) -> EngineResult<()> {
+    pub(crate) fn admit(
+        &self,
+        root: Hash,
+        objects: &[NewObject],
+        id: SnapshotId,
+    ) -> EngineResult<()> {
         let mut protect = lock(&self.protect);
         let tombstones = read(&self.tombstones);
         if protect.is_none() && tombstones.is_empty() {
@@ -59,8 +67,11 @@ impl GcState {
             let tree = Tree::decode(&o.encoded).map_err(|e| EngineError::corrupt(o.hash, e))?;
             referenced.extend(tree.entries().iter().map(|e| e.hash));
         }
+        // The root too: a tree restored from a reclaimed snapshot and
+        // committed unchanged creates nothing and references nothing new.
         if let Some(h) = referenced
             .iter()
+            .chain([&root])
             .find(|h| tombstones.contains(h) && !created.contains(h))
         {
             return Err(EngineError::Reclaimed(*h));
@@ -156,6 +167,20 @@ fn mark_and_sweep(engine: &HeliosEngine) -> EngineResult<GcReport> {
     engine.flush()?;
     let mut roots: HashSet<SnapshotId> = engine.refs()?.into_values().collect();
     roots.extend(engine.pinned()?);
+    // What working directories hold is the base of their next capture.
+    roots.extend(lock(&engine.heads).values());
+    let mut gone_workdirs = Vec::new();
+    for item in engine.layers.l2().meta_with_prefix(keys::WORKDIR)? {
+        let (key, value) = item?;
+        let dir = std::path::Path::new(OsStr::from_bytes(&key[keys::WORKDIR.len()..]));
+        match SnapshotId::from_slice(&value) {
+            Some(id) if dir.is_dir() => {
+                roots.insert(id);
+            }
+            // The directory is gone: its record keeps nothing alive.
+            _ => gone_workdirs.push(key),
+        }
+    }
     let mut marked = HashSet::new();
     for id in &roots {
         let hot = read(&engine.hot).get(id).cloned();
@@ -195,7 +220,11 @@ fn mark_and_sweep(engine: &HeliosEngine) -> EngineResult<GcReport> {
     write(&engine.gc_state.tombstones).extend(candidates.iter().map(|(h, _)| *h));
     let deletion = StoreWrite {
         object_deletes: candidates.iter().map(|(h, _)| *h).collect(),
-        meta_deletes: dead_snapshots.iter().map(keys::snapshot).collect(),
+        meta_deletes: dead_snapshots
+            .iter()
+            .map(keys::snapshot)
+            .chain(gone_workdirs)
+            .collect(),
         ..StoreWrite::default()
     };
     engine.submit(crate::pipeline::WriteRequest::Write(deletion))?;

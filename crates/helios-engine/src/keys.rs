@@ -5,6 +5,7 @@
 //! | `snap/` + 32-byte id | the encoded `Snapshot` object (its hash is the id) |
 //! | `ref/` + UTF-8 name | 32-byte snapshot id |
 //! | `pin/` + 32-byte id | empty: the snapshot is pinned |
+//! | `wd/` + canonical directory path | 32-byte id of the snapshot it holds |
 
 use helios_types::SnapshotId;
 
@@ -13,6 +14,7 @@ use crate::error::{EngineError, EngineResult};
 pub(crate) const SNAP: &[u8] = b"snap/";
 pub(crate) const REF: &[u8] = b"ref/";
 pub(crate) const PIN: &[u8] = b"pin/";
+pub(crate) const WORKDIR: &[u8] = b"wd/";
 
 pub(crate) fn with_prefix(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + rest.len());
@@ -27,6 +29,11 @@ pub(crate) fn snapshot(id: &SnapshotId) -> Vec<u8> {
 
 pub(crate) fn pin(id: &SnapshotId) -> Vec<u8> {
     with_prefix(PIN, id.as_bytes())
+}
+
+/// The key of a working directory's head, by its canonical path.
+pub(crate) fn workdir(dir: &std::path::Path) -> Vec<u8> {
+    with_prefix(WORKDIR, dir.as_os_str().as_encoded_bytes())
 }
 
 /// The key of a ref, after checking its name: 1..=255 bytes, no control

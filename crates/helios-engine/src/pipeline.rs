@@ -8,19 +8,23 @@
 //! one batch when they are waiting, which is group commit: one WAL fsync
 //! serves every `Sync` commit in the group.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 use helios_types::Hash;
-use helios_types::store::{ObjectStore, WriteBatch, WriteMode};
+use helios_types::store::{ObjectStore, StoreError, WriteBatch, WriteMode};
 
 use crate::layers::Layers;
 use crate::metrics::Histogram;
 
+/// Why queued writes are not stored: the store's error, shared by every
+/// request the failed batch answers.
+pub(crate) type WriteError = Arc<StoreError>;
+
 /// The answer to a request that asked for one.
-pub(crate) type Ack = Sender<Result<(), String>>;
+pub(crate) type Ack = Sender<Result<(), WriteError>>;
 
 /// Everything the writer channel carries.
 pub(crate) enum WriteRequest {
@@ -31,7 +35,7 @@ pub(crate) enum WriteRequest {
 }
 
 /// One atomic unit of work: a commit, a ref update, a pin.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct StoreWrite {
     pub(crate) objects: Vec<(Hash, Arc<[u8]>)>,
     pub(crate) meta_puts: Vec<(Vec<u8>, Vec<u8>)>,
@@ -56,9 +60,18 @@ pub(crate) struct WriterStats {
 /// Called with the hashes of every object that reached L2.
 pub(crate) type OnWritten = Box<dyn Fn(&[(Hash, Arc<[u8]>)]) + Send>;
 
-/// The writer stops writing after its first failure (fail-stop, as
-/// RocksDB does on a background error): later batches may reference objects
-/// of the failed one, and writing them would store dangling snapshots.
+/// The first failure not yet overcome, shared with the engine: while it is
+/// set, the engine retries (a flush) before queuing a commit, and refuses
+/// the commit if the retry fails, so the backlog stays what was queued
+/// before the failure was seen.
+pub(crate) type Stall = Arc<Mutex<Option<WriteError>>>;
+
+/// Writes in queue order. A batch that fails (a full disk) is not dropped:
+/// it stays as the backlog, written again ahead of the next request, and
+/// later requests join it. Nothing queued is skipped — later commits may
+/// reference objects of the failed batch, and writing them alone would
+/// store dangling snapshots — and once the store takes writes again
+/// (space freed) the backlog lands whole, in order.
 pub(crate) struct Writer {
     pub(crate) layers: Arc<Layers>,
     pub(crate) rx: Receiver<WriteRequest>,
@@ -66,7 +79,9 @@ pub(crate) struct Writer {
     pub(crate) max_bytes: usize,
     pub(crate) stats: Arc<WriterStats>,
     pub(crate) on_written: OnWritten,
-    pub(crate) failed: Option<String>,
+    pub(crate) stall: Stall,
+    /// Writes that failed, oldest first, to be retried before anything else.
+    pub(crate) backlog: Vec<StoreWrite>,
 }
 
 impl Writer {
@@ -85,35 +100,41 @@ impl Writer {
             }
             self.write_group(group);
         }
+        if !self.backlog.is_empty() {
+            // One last attempt at close: space may have been freed.
+            self.write_group(Vec::new());
+        }
     }
 
     fn write_group(&mut self, group: Vec<WriteRequest>) {
         let _span = tracing::debug_span!("writer.batch", requests = group.len()).entered();
         let start = Instant::now();
-        let mut batch = WriteBatch::new();
-        let mut sync = false;
+        let mut writes = std::mem::take(&mut self.backlog);
+        let mut sync = !writes.is_empty();
         let mut acks = Vec::new();
-        let mut done = Vec::new();
         for request in group {
             match request {
                 WriteRequest::Flush(ack) => {
                     sync = true;
                     acks.push(ack);
                 }
-                WriteRequest::Write(w) => {
+                WriteRequest::Write(mut w) => {
                     sync |= w.sync;
-                    // In queue order: an unpin queued behind its commit's
-                    // pin must delete the pin, not be overtaken by it.
-                    batch.append(WriteBatch {
-                        objects: w.objects.iter().map(|(h, b)| (*h, b.to_vec())).collect(),
-                        object_deletes: w.object_deletes,
-                        meta_puts: w.meta_puts,
-                        meta_deletes: w.meta_deletes,
-                    });
-                    acks.extend(w.ack);
-                    done.push(w.objects);
+                    acks.extend(w.ack.take());
+                    writes.push(w);
                 }
             }
+        }
+        let mut batch = WriteBatch::new();
+        for w in &writes {
+            // In queue order: an unpin queued behind its commit's pin must
+            // delete the pin, not be overtaken by it.
+            batch.append(WriteBatch {
+                objects: w.objects.iter().map(|(h, b)| (*h, b.to_vec())).collect(),
+                object_deletes: w.object_deletes.clone(),
+                meta_puts: w.meta_puts.clone(),
+                meta_deletes: w.meta_deletes.clone(),
+            });
         }
         let object_count = batch.objects.len() as u64;
         let byte_count = batch.object_bytes() as u64;
@@ -122,12 +143,7 @@ impl Writer {
         } else {
             WriteMode::Buffered
         };
-        let result = if let Some(first) = &self.failed {
-            Err(helios_types::store::StoreError::backend(
-                "write",
-                format!("the writer stopped after an earlier failure: {first}"),
-            ))
-        } else if batch.is_empty() {
+        let result = if batch.is_empty() {
             if sync {
                 self.layers.l2().sync()
             } else {
@@ -138,9 +154,15 @@ impl Writer {
         };
         let answer = match result {
             Ok(()) => {
-                for objects in done {
-                    self.layers.remove_inflight(&objects);
-                    (self.on_written)(&objects);
+                for w in &writes {
+                    self.layers.remove_inflight(&w.objects);
+                    (self.on_written)(&w.objects);
+                }
+                if lock_stall(&self.stall).take().is_some() {
+                    tracing::info!(
+                        writes = writes.len(),
+                        "the store takes writes again; backlog written"
+                    );
                 }
                 self.stats.batches.fetch_add(1, Ordering::Relaxed);
                 self.stats
@@ -151,11 +173,13 @@ impl Writer {
             }
             Err(e) => {
                 // Objects stay in the in-flight table, so this process can
-                // still read what it committed; nothing more is written.
-                tracing::error!(error = %e, "background write failed");
+                // still read what it committed; the writes wait as backlog.
+                tracing::error!(error = %e, backlog = writes.len(), "background write failed");
                 self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                self.failed.get_or_insert_with(|| e.to_string());
-                Err(e.to_string())
+                let e: WriteError = Arc::new(e);
+                lock_stall(&self.stall).get_or_insert_with(|| Arc::clone(&e));
+                self.backlog = writes;
+                Err(e)
             }
         };
         self.stats.batch_latency.record(start.elapsed());
@@ -164,4 +188,9 @@ impl Writer {
             let _ = ack.send(answer.clone());
         }
     }
+}
+
+fn lock_stall(stall: &Stall) -> std::sync::MutexGuard<'_, Option<WriteError>> {
+    // Holds a plain Option; a panic elsewhere cannot leave it torn.
+    stall.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -25,8 +25,6 @@ use crate::keys;
 use crate::pipeline::{StoreWrite, WriteRequest};
 use crate::workdir::{self, CaptureOptions, Captured, CheckoutOptions, Report, StateFile};
 
-const WORKDIR: &[u8] = b"wd/";
-
 /// How many working directories keep their decoded state in memory (about
 /// 25 MB each at 100K files); the least recently used one is dropped first.
 const KEPT_STATE_FILES: usize = 8;
@@ -72,6 +70,7 @@ impl HeliosEngine {
         filter: &dyn Fn(&RepoPath) -> bool,
         progress: &dyn Fn(u64, u64),
     ) -> EngineResult<Report> {
+        self.check_workdir(dir)?;
         let vst = self.restore(id)?;
         let report = workdir::materialize(&vst, self.objects(), dir, filter, progress)?;
         self.record_head(dir, id)?;
@@ -88,13 +87,13 @@ impl HeliosEngine {
         options: &CheckoutOptions,
         progress: &dyn Fn(u64, u64),
     ) -> EngineResult<Report> {
+        let mut options = options.clone();
+        options.capture.protected.extend(self.check_workdir(dir)?);
         let to = self.restore(id)?;
         let from = match self.workdir_head(dir)? {
             Some(held) => self.restore(&held).ok(),
             None => None,
         };
-        let mut options = options.clone();
-        self.protect_store(dir, &mut options.capture)?;
         let state = self.state_file(dir)?;
         let report = workdir::checkout(
             from.as_ref(),
@@ -113,12 +112,26 @@ impl HeliosEngine {
     /// that only changed files are read (see [`workdir::capture`]). Commit
     /// the result to make a snapshot.
     pub fn capture(&self, dir: &Path, options: &CaptureOptions) -> EngineResult<Captured> {
+        let mut options = options.clone();
+        options.protected.extend(self.check_workdir(dir)?);
+        // A file whose blob the store cannot hold is refused before it is
+        // read, not after minutes of hashing.
+        let max_blob = self.layers.l2().max_value_len();
+        let max_file = max_blob.saturating_sub(helios_types::HEADER_LEN as u64);
+        options.max_file_size = options.max_file_size.min(max_file);
         let base = match self.workdir_head(dir)? {
-            Some(held) => self.restore(&held)?,
+            Some(held) => match self.restore(&held) {
+                Ok(vst) => vst,
+                // Reclaimed by gc before heads were roots, say: every file
+                // is read again instead of failing the commit.
+                Err(EngineError::SnapshotNotFound(_) | EngineError::MissingObject(_)) => {
+                    tracing::warn!(%held, dir = %dir.display(), "the snapshot this directory held is gone; reading every file");
+                    Vst::new(self.alg)
+                }
+                Err(e) => return Err(e),
+            },
             None => Vst::new(self.alg),
         };
-        let mut options = options.clone();
-        self.protect_store(dir, &mut options)?;
         let state = self.state_file(dir)?;
         Ok(workdir::capture(dir, &base, &options, &state)?)
     }
@@ -129,7 +142,7 @@ impl HeliosEngine {
         let dir = canonical(dir)?;
         lock(&self.heads).insert(dir.clone(), *id);
         if self.is_durable(id)? {
-            let key = keys::with_prefix(WORKDIR, dir.as_os_str().as_encoded_bytes());
+            let key = keys::workdir(&dir);
             let write = StoreWrite {
                 meta_puts: vec![(key, id.as_bytes().to_vec())],
                 ..StoreWrite::default()
@@ -142,13 +155,11 @@ impl HeliosEngine {
     /// The snapshot `dir` was last checked out to, materialized at or
     /// committed from, if the engine knows.
     pub fn workdir_head(&self, dir: &Path) -> EngineResult<Option<SnapshotId>> {
-        let Ok(dir) = canonical(dir) else {
-            return Ok(None);
-        };
+        let dir = resolved(dir)?;
         if let Some(id) = lock(&self.heads).get(&dir) {
             return Ok(Some(*id));
         }
-        let key = keys::with_prefix(WORKDIR, dir.as_os_str().as_encoded_bytes());
+        let key = keys::workdir(&dir);
         Ok(self
             .layers
             .get_meta(&key)?
@@ -172,23 +183,71 @@ impl HeliosEngine {
         }))
     }
 
-    /// Adds the store directory to the protected paths when it lies inside
-    /// `dir`.
-    fn protect_store(&self, dir: &Path, options: &mut CaptureOptions) -> EngineResult<()> {
+    /// Refuses a working directory that would overlap the store: one that
+    /// is the store, lies inside it, or holds it below its top level. A
+    /// store that is a top-level entry of `dir` is returned, to be
+    /// protected: checkout leaves it alone and capture skips it.
+    pub fn check_workdir(&self, dir: &Path) -> EngineResult<Option<RepoPath>> {
         let Some(store) = &self.path else {
-            return Ok(());
+            return Ok(None);
         };
-        let (Ok(store), Ok(dir)) = (canonical(store), canonical(dir)) else {
-            return Ok(());
+        let (store, dir) = (resolved(store)?, resolved(dir)?);
+        let refuse = |problem| {
+            Err(EngineError::WorkdirOverlapsStore {
+                dir: dir.clone(),
+                store: store.clone(),
+                problem,
+            })
         };
-        if let Ok(rel) = store.strip_prefix(&dir)
-            && let Ok(rel) = RepoPath::parse(rel.as_os_str().as_encoded_bytes())
-            && !rel.is_root()
-            && !options.protected.contains(&rel)
-        {
-            options.protected.push(rel);
+        if dir == store {
+            return refuse("it is");
         }
-        Ok(())
+        if dir.starts_with(&store) {
+            return refuse("it lies inside");
+        }
+        let Ok(rel) = store.strip_prefix(&dir) else {
+            return Ok(None);
+        };
+        match RepoPath::parse(rel.as_os_str().as_encoded_bytes()) {
+            Ok(rel) if rel.names().len() == 1 => Ok(Some(rel)),
+            _ => refuse("it holds, below its top level,"),
+        }
+    }
+}
+
+/// The absolute, symlink-free form of a path that may not exist yet: its
+/// deepest existing ancestor canonicalized, the rest appended. Creates
+/// nothing.
+fn resolved(path: &Path) -> EngineResult<PathBuf> {
+    let io_err = |e| EngineError::Workdir(workdir::WorkdirError::io("resolve", path, e));
+    let absolute = std::path::absolute(path).map_err(io_err)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        match existing.canonicalize() {
+            Ok(mut out) => {
+                for part in rest.iter().rev() {
+                    match part {
+                        std::path::Component::ParentDir => {
+                            out.pop();
+                        }
+                        std::path::Component::Normal(name) => out.push(name),
+                        _ => {}
+                    }
+                }
+                return Ok(out);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let (Some(parent), Some(last)) =
+                    (existing.parent(), existing.components().next_back())
+                else {
+                    return Err(io_err(e));
+                };
+                rest.push(last);
+                existing = parent;
+            }
+            Err(e) => return Err(io_err(e)),
+        }
     }
 }
 

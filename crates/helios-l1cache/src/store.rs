@@ -196,6 +196,10 @@ impl<S: ObjectStore> ObjectStore for L1Cache<S> {
         self.inner.objects(kind)
     }
 
+    fn max_value_len(&self) -> u64 {
+        self.inner.max_value_len()
+    }
+
     fn get_meta(&self, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
         self.inner.get_meta(key)
     }

@@ -97,9 +97,12 @@ impl Workdir for FsWorkdir<'_> {
     /// Checks snapshot `id` out; the engine restores its tree (hot
     /// snapshots from memory) and records what the directory holds.
     fn switch_to(&mut self, id: &SnapshotId, _vst: &Vst) -> MctsResult<SwitchStats> {
-        let report =
-            self.engine
-                .checkout(id, &self.dir, &CheckoutOptions::default(), &|_, _| {})?;
+        // The search owns this directory: whatever is in it is its own.
+        let options = CheckoutOptions {
+            force: true,
+            ..CheckoutOptions::default()
+        };
+        let report = self.engine.checkout(id, &self.dir, &options, &|_, _| {})?;
         Ok(SwitchStats {
             files_written: report.files_written,
             entries_removed: report.removed,

@@ -499,6 +499,7 @@ impl ObjectStore for RocksStore {
                 Ok(())
             };
         }
+        batch.check_value_lens(self.max_value_len())?;
         let objects = self.cf(OBJECTS_CF)?;
         let meta = self.cf(META_CF)?;
         let mut wb = rocksdb::WriteBatch::default();
@@ -604,6 +605,13 @@ impl ObjectStore for RocksStore {
         self.db
             .flush_wal(true)
             .map_err(|e| store_err("sync WAL", e))
+    }
+
+    /// RocksDB stores a value's length in 32 bits. Its C API drops the
+    /// status of a longer put, so [`write`](ObjectStore::write) checks
+    /// first: a longer value would vanish from an acknowledged batch.
+    fn max_value_len(&self) -> u64 {
+        u64::from(u32::MAX)
     }
 }
 

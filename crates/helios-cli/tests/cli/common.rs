@@ -1,6 +1,9 @@
 //! Running the real `helios` binary against a store and a directory.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// `helios ARGS` with `HELIOS_STORE=store`, run in `dir`.
@@ -37,4 +40,35 @@ pub(crate) fn fails(store: &Path, dir: &Path, args: &[&str]) -> String {
 
 pub(crate) fn last_line(s: &str) -> String {
     s.lines().last().unwrap().to_owned()
+}
+
+/// Everything a snapshot fixes about a directory, path by path (the store
+/// excluded): file bytes and executable bit, symlink targets, directories.
+pub(crate) fn contents(root: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path.strip_prefix(root).unwrap().to_path_buf();
+            if rel == Path::new(".helios") {
+                continue;
+            }
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let what = if meta.is_dir() {
+                stack.push(path);
+                "dir".to_owned()
+            } else if meta.file_type().is_symlink() {
+                format!("-> {}", fs::read_link(&path).unwrap().display())
+            } else {
+                let exec = meta.permissions().mode() & 0o111 != 0;
+                format!(
+                    "{exec} {}",
+                    String::from_utf8_lossy(&fs::read(&path).unwrap())
+                )
+            };
+            out.insert(rel, what);
+        }
+    }
+    out
 }

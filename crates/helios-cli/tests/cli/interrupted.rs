@@ -1,45 +1,14 @@
 //! A checkout killed with SIGKILL part-way leaves a directory the next
 //! checkout finishes: after the rerun it is exactly the target snapshot.
+//! A commit in between is refused rather than snapshot a half-switched
+//! directory.
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Instant;
 
-use crate::common::{command, last_line, ok};
-
-/// Everything a snapshot fixes about a directory, path by path (the store
-/// excluded): file bytes and executable bit, symlink targets, directories.
-fn contents(root: &Path) -> BTreeMap<PathBuf, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path.strip_prefix(root).unwrap().to_path_buf();
-            if rel == Path::new(".helios") {
-                continue;
-            }
-            let meta = fs::symlink_metadata(&path).unwrap();
-            let what = if meta.is_dir() {
-                stack.push(path);
-                "dir".to_owned()
-            } else if meta.file_type().is_symlink() {
-                format!("-> {}", fs::read_link(&path).unwrap().display())
-            } else {
-                let exec = meta.permissions().mode() & 0o111 != 0;
-                format!(
-                    "{exec} {}",
-                    String::from_utf8_lossy(&fs::read(&path).unwrap())
-                )
-            };
-            out.insert(rel, what);
-        }
-    }
-    out
-}
+use crate::common::{command, contents, helios, last_line, ok};
 
 /// Two snapshots of 2,000 files that differ everywhere: every file
 /// rewritten, one directory in ten deleted, new ones added.
@@ -82,7 +51,7 @@ fn a_killed_checkout_is_finished_by_the_next_one() {
     let full = start.elapsed();
     assert_eq!(contents(&work), expected[0]);
 
-    let mut interrupted = 0;
+    let (mut interrupted, mut refused) = (0, 0);
     for round in 1..=8u32 {
         let target = usize::try_from(round % 2).unwrap();
         let mut child = command(&store, &work, &["checkout", &ids[target]])
@@ -95,6 +64,20 @@ fn a_killed_checkout_is_finished_by_the_next_one() {
         let running = child.try_wait().unwrap().is_none();
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+
+        // A commit now must not snapshot a half-switched directory: it is
+        // refused while the checkout's marker is there.
+        let commit = helios(&store, &work, &["commit"]);
+        if commit.status.success() {
+            assert!(
+                expected.contains(&contents(&work)),
+                "round {round}: a commit captured a half-switched directory"
+            );
+        } else {
+            let err = String::from_utf8_lossy(&commit.stderr);
+            assert!(err.contains("interrupted"), "round {round}: {err}");
+            refused += 1;
+        }
 
         let rerun: serde_json::Value =
             serde_json::from_str(&ok(&store, &work, &["checkout", &ids[target], "--json"]))
@@ -109,7 +92,7 @@ fn a_killed_checkout_is_finished_by_the_next_one() {
         }
     }
     assert!(
-        interrupted > 0,
+        interrupted > 0 && refused > 0,
         "no kill landed part-way through a checkout ({full:?} each)"
     );
     let fsck = ok(&store, &work, &["fsck"]);

@@ -10,3 +10,4 @@ mod damage;
 mod demo;
 mod interrupted;
 mod round_trip;
+mod safety;

@@ -129,6 +129,13 @@ fn quick_start_round_trip_and_incremental_checkout() {
         serde_json::from_str(&ok(&store, &work, &["fsck", "--json"])).unwrap();
     assert_eq!(fsck["snapshots"], 2);
     assert_eq!(fsck["damaged"].as_array().unwrap().len(), 0);
+    // `a` is held by two working directories, which keeps it from gc;
+    // once neither holds it, it is collected.
+    let gc: serde_json::Value =
+        serde_json::from_str(&ok(&store, &work, &["gc", "--json"])).unwrap();
+    assert_eq!(gc["snapshots_reclaimed"], 0, "{gc}");
+    fs::remove_dir_all(&copy).unwrap();
+    ok(&store, &work, &["checkout", &b]);
     let gc: serde_json::Value =
         serde_json::from_str(&ok(&store, &work, &["gc", "--json"])).unwrap();
     assert!(

@@ -15,6 +15,7 @@ use helios_vst::{Change, Entry, LeafKind, Vst};
 
 use super::error::{Result, WorkdirError};
 use super::fsx;
+use super::guard::Known;
 use super::scan::{Scan, touches_protected};
 use super::state::{StatEntry, WorkdirState, now_ns};
 use super::state_file::StateFile;
@@ -318,12 +319,15 @@ impl Applier<'_> {
 }
 
 /// Why the fast path cannot be used, or `None` when every path the diff
-/// touches is on disk as the stat cache recorded it.
+/// touches is on disk as the stat cache recorded it and every directory it
+/// removes holds only what `from` has there (ignored files aside).
 fn fast_path_blocker(
     root: BorrowedFd<'_>,
+    dir: &Path,
     from: &Vst,
     changes: &[Change],
     state: &WorkdirState,
+    options: &CheckoutOptions,
 ) -> Result<Option<&'static str>> {
     for change in changes {
         let path = change.path();
@@ -331,16 +335,15 @@ fn fast_path_blocker(
             continue;
         };
         let parent_path = path.parent();
-        let io_err = |e| WorkdirError::io("stat", path.to_string(), e);
+        let io_err = |e| WorkdirError::io("stat", fsx::disk_path(dir, path), e);
         let parent = fsx::walk_dirs(root, parent_path.names(), false).map_err(io_err)?;
         let st = match parent {
             Some(parent) => fsx::lstat_at(parent.as_fd(), name.as_bytes()).map_err(io_err)?,
-            None if from
-                .get(&parent_path)?
-                .is_some_and(|e| e.kind == EntryKind::Dir) =>
-            {
+            None if is_dir_in(from, &parent_path)? => {
                 return Ok(Some("a directory on the way is missing or not a directory"));
             }
+            // `from` has a leaf (or nothing) on the way: an earlier change
+            // of this diff replaces it with the directory.
             None => None,
         };
         let old = match change {
@@ -360,6 +363,12 @@ fn fast_path_blocker(
             if !fsx::is_dir(&st) {
                 return Ok(Some("a directory was replaced"));
             }
+            let mut scan = Scan::new(dir, &options.capture, state.cache(), true, from.algorithm());
+            if scan.differs_beneath(root, from, path)? {
+                return Ok(Some(
+                    "a directory the target removes holds untracked or changed files",
+                ));
+            }
             continue;
         }
         let now = super::state::FileStat::from_rustix(&st);
@@ -374,7 +383,84 @@ fn fast_path_blocker(
     Ok(None)
 }
 
+/// Whether `tree` has a directory at `path` (false when a leaf stands on the way).
+fn is_dir_in(tree: &Vst, path: &RepoPath) -> Result<bool> {
+    match tree.get(path) {
+        Ok(entry) => Ok(entry.is_some_and(|e| e.kind == EntryKind::Dir)),
+        Err(helios_vst::VstError::NotADirectory { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Refuses, before anything is written, changes that would touch a
+/// protected path or write a name the file system cannot hold.
+fn check_writable(
+    root: BorrowedFd<'_>,
+    dir: &Path,
+    changes: &[Change],
+    options: &CheckoutOptions,
+) -> Result<()> {
+    let name_max = fsx::name_max(root).map_err(|e| WorkdirError::io("statvfs", dir, e))?;
+    for change in changes {
+        let path = change.path();
+        if touches_protected(&options.capture.protected, path) {
+            return Err(WorkdirError::Protected { path: path.clone() });
+        }
+        if matches!(change, Change::Deleted { .. }) {
+            continue;
+        }
+        if let Some(long) = path
+            .names()
+            .iter()
+            .find(|n| n.as_bytes().len() as u64 > name_max)
+        {
+            return Err(WorkdirError::NameTooLong {
+                path: path.clone(),
+                len: long.as_bytes().len(),
+                max: name_max,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Takes the directory's lock (see [`fsx::DirLock`]) for one operation.
+pub(crate) fn lock(
+    root: BorrowedFd<'_>,
+    dir: &Path,
+    timeout: std::time::Duration,
+) -> Result<fsx::DirLock> {
+    fsx::DirLock::acquire(root, timeout)
+        .map_err(|e| WorkdirError::io("lock", dir, e))?
+        .ok_or_else(|| WorkdirError::Busy {
+            path: dir.to_path_buf(),
+        })
+}
+
+/// Runs a write of the state files; on a full disk, forgets the state
+/// instead (removing files needs no space), so the next operation scans
+/// rather than trusting a stale record. Returns false when it had to.
+pub(crate) fn record_or_forget(
+    state_file: &StateFile,
+    write: impl FnOnce() -> Result<()>,
+) -> Result<bool> {
+    match write() {
+        Ok(()) => Ok(true),
+        Err(WorkdirError::Io { source, .. }) if source.kind() == io::ErrorKind::StorageFull => {
+            tracing::warn!(path = %state_file.path().display(), "no space to record the working directory's state; forgetting it");
+            state_file.forget()?;
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Makes `dir` hold exactly `to` (outside ignored and protected paths).
+///
+/// `from` is the tree the caller believes the directory holds. Files that
+/// the switch would delete or overwrite and that neither `from` nor (after
+/// an interrupted checkout) the store knows are refused with
+/// [`WorkdirError::WouldLoseFiles`] unless [`CheckoutOptions::force`].
 pub fn checkout(
     from: Option<&Vst>,
     to: &Vst,
@@ -387,12 +473,14 @@ pub fn checkout(
     let _span = tracing::info_span!("checkout", dir = %dir.display()).entered();
     fs::create_dir_all(dir).map_err(|e| WorkdirError::io("create directory", dir, e))?;
     let root = fsx::open_root(dir).map_err(|e| WorkdirError::io("open", dir, e))?;
+    let _lock = lock(root.as_fd(), dir, options.capture.lock_timeout)?;
     let mut state = state_file.load()?;
     let to_root = to.root_hash();
+    let interrupted = state.in_progress.is_some();
 
     let mut fallback = if options.full {
         Some("a full scan was requested")
-    } else if state.in_progress.is_some() {
+    } else if interrupted {
         Some("an earlier checkout was interrupted")
     } else if from.is_none() {
         Some("the caller does not know what the directory holds")
@@ -404,28 +492,44 @@ pub fn checkout(
     let mut changes = Vec::new();
     if let (None, Some(from)) = (fallback, from) {
         changes = from.diff(to)?;
-        fallback = fast_path_blocker(root.as_fd(), from, &changes, &state)?;
+        fallback = fast_path_blocker(root.as_fd(), dir, from, &changes, &state, options)?;
     }
     let mut report = Report::default();
+    let mut leftovers = Vec::new();
+    let mut scanned = None;
     if let Some(reason) = fallback {
         tracing::debug!(reason, "checkout scans the directory");
         let mut scan = Scan::new(dir, &options.capture, state.cache(), true, to.algorithm());
-        let actual = scan.run(to)?;
-        report = scan.report;
+        let actual = scan.run(root.as_fd(), to)?;
+        leftovers = std::mem::take(&mut scan.leftovers);
+        report = std::mem::take(&mut scan.report);
         state.replace_cache(scan.new_cache);
         changes = actual.diff(to)?;
+        scanned = Some(actual);
     }
     report.fast_path = fallback.is_none();
     report.fallback = fallback;
-    for change in &changes {
-        if touches_protected(&options.capture.protected, change.path()) {
-            return Err(WorkdirError::Protected {
-                path: change.path().clone(),
+    check_writable(root.as_fd(), dir, &changes, options)?;
+    if let (Some(actual), false) = (&scanned, options.force) {
+        // The directory holds something the record does not vouch for:
+        // refuse to destroy what only the user has.
+        let known = Known {
+            held: from,
+            interrupted,
+            store: blobs,
+        };
+        let paths = known.at_risk(actual, &changes)?;
+        if !paths.is_empty() {
+            return Err(WorkdirError::WouldLoseFiles {
+                dir: dir.to_path_buf(),
+                paths,
             });
         }
     }
 
-    state_file.mark_in_progress(state.holds.take(), to_root, options.sync)?;
+    let marked = record_or_forget(state_file, || {
+        state_file.mark_in_progress(state.holds.take(), to_root, options.sync)
+    })?;
     let mut applier = Applier {
         root: root.as_fd(),
         dir,
@@ -438,6 +542,14 @@ pub fn checkout(
         written: Vec::new(),
         rewrite_in_place: true,
     };
+    for leftover in &leftovers {
+        // Temporary files of a killed checkout: ours, never a user's.
+        if let (Some(name), Some(parent)) = (leftover.file_name(), applier.parent(leftover, false)?)
+        {
+            fsx::remove_tree_at(parent.as_fd(), name.as_bytes())
+                .map_err(|e| WorkdirError::io("remove", fsx::disk_path(dir, leftover), e))?;
+        }
+    }
     applier.apply(&changes, Some(&mut state))?;
     if options.sync {
         rustix::fs::syncfs(&root).map_err(|e| WorkdirError::io("sync", dir, e.into()))?;
@@ -451,7 +563,9 @@ pub fn checkout(
     }
     state.in_progress = None;
     state.holds = Some(to_root);
-    state_file.save(state, options.sync)?;
+    let saved = record_or_forget(state_file, || state_file.save(state, options.sync))?;
     state_file.clear_in_progress()?;
-    Ok(applier.report)
+    let mut report = applier.report;
+    report.state_unrecorded = !(marked && saved);
+    Ok(report)
 }

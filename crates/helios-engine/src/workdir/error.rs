@@ -117,9 +117,96 @@ pub enum WorkdirError {
         /// One line saying why.
         reason: String,
     },
+    /// Checkout would delete or overwrite files whose content no snapshot
+    /// of the directory holds: files the directory's recorded state does
+    /// not know (untracked), or changed since the last checkout or capture.
+    /// Nothing was written. Commit them first, or check out with `force`.
+    #[error(
+        "{}: checkout would delete or overwrite {} untracked or changed file(s): {}; \
+         commit them first, or pass --force to discard them",
+        dir.display(),
+        paths.len(),
+        list_paths(paths)
+    )]
+    WouldLoseFiles {
+        /// The working directory.
+        dir: PathBuf,
+        /// The files at risk, in path order.
+        paths: Vec<RepoPath>,
+    },
+    /// Another checkout or capture of the same directory is running (in
+    /// this process or another) and did not finish in time.
+    #[error("{}: another Helios operation is using this directory", path.display())]
+    Busy {
+        /// The working directory.
+        path: PathBuf,
+    },
+    /// A checkout of the directory was interrupted, so it holds part of
+    /// one snapshot and part of another: it cannot be captured until a
+    /// checkout finishes the switch.
+    #[error(
+        "{}: an interrupted checkout left this directory half-switched; \
+         run the checkout again to finish it before committing",
+        path.display()
+    )]
+    CheckoutInterrupted {
+        /// The working directory.
+        path: PathBuf,
+    },
+    /// A file is larger than the store can hold as one object.
+    #[error("{}: file is {size} bytes, more than the {limit} bytes the store can hold as one object", path.display())]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The largest file the store takes.
+        limit: u64,
+    },
+    /// An entry changed while it was being read (replaced by another file,
+    /// a symlink or a fifo, or rewritten during every read): capture again.
+    #[error("{}: changed while it was being read; try again", path.display())]
+    Changed {
+        /// The entry.
+        path: PathBuf,
+    },
+    /// Directories nest deeper than a tree can hold.
+    #[error(
+        "{path}: directories nest deeper than {} levels",
+        helios_vst::MAX_DEPTH
+    )]
+    TooDeep {
+        /// The directory at the limit.
+        path: RepoPath,
+    },
+    /// A snapshot path has a name the target file system cannot hold.
+    #[error("{path}: a name of {len} bytes is longer than the {max} bytes this file system allows")]
+    NameTooLong {
+        /// The snapshot path.
+        path: RepoPath,
+        /// The name's length.
+        len: usize,
+        /// The file system's limit.
+        max: u64,
+    },
     /// A fault injected by [`crate::workdir::CheckoutOptions::fail_after_ops`].
     #[error("injected failure after {0} file operations")]
     Injected(u64),
+}
+
+/// The first few paths, for an error line.
+fn list_paths(paths: &[RepoPath]) -> String {
+    const SHOWN: usize = 10;
+    let mut text = paths
+        .iter()
+        .take(SHOWN)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if paths.len() > SHOWN {
+        text.push_str(&format!(" and {} more", paths.len() - SHOWN));
+    }
+    text
 }
 
 impl WorkdirError {

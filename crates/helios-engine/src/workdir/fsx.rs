@@ -48,12 +48,31 @@ pub(crate) fn disk_path(root: &Path, path: &RepoPath) -> PathBuf {
     root.join(OsStr::from_bytes(&path.to_bytes()))
 }
 
-/// The permission bits a leaf is written with.
+/// The permission bits a leaf is written with: the owner's exactly (read
+/// and write, plus execute for executables), group and other bits as the
+/// process umask allows (0o644 / 0o755 under the usual 022).
 pub(crate) fn leaf_mode(kind: LeafKind) -> u32 {
-    match kind {
+    let base = match kind {
         LeafKind::Executable => 0o755,
         LeafKind::File | LeafKind::Symlink => 0o644,
-    }
+    };
+    base & !(umask() & 0o077)
+}
+
+/// The process umask, read once from `/proc/self/status` (setting it to
+/// read it back would race with other threads creating files); 022 where
+/// the kernel does not report it.
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                let line = status.lines().find(|l| l.starts_with("Umask:"))?;
+                u32::from_str_radix(line["Umask:".len()..].trim(), 8).ok()
+            })
+            .unwrap_or(0o022)
+    })
 }
 
 fn is_not_dir(e: &io::Error) -> bool {
@@ -136,6 +155,151 @@ pub(crate) fn walk_dirs(
         )
         .map(Some)
         .map_err(Into::into),
+    }
+}
+
+/// Opens the directory `name` in `parent` without following a symlink and
+/// checks that it is the directory `seen` (an `lstat` of it) describes;
+/// `Ok(None)` when something else took its place.
+pub(crate) fn open_dir_like(
+    parent: BorrowedFd<'_>,
+    name: &[u8],
+    seen: &rustix::fs::Stat,
+) -> io::Result<Option<OwnedFd>> {
+    let fd = match open_dir_at(parent, name) {
+        Ok(fd) => fd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound || is_not_dir(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let st = rustix::fs::fstat(&fd)?;
+    Ok((st.st_dev == seen.st_dev && st.st_ino == seen.st_ino).then_some(fd))
+}
+
+/// What [`read_leaf_at`] found.
+pub(crate) enum LeafRead {
+    /// The leaf's bytes (a symlink's target).
+    Bytes(Vec<u8>),
+    /// The entry is no longer the leaf the `lstat` described, or it changed
+    /// while it was read.
+    Changed,
+}
+
+/// Reads the leaf `name` in `parent`, which must still be the leaf `seen`
+/// describes: a regular file is opened with `O_NOFOLLOW | O_NONBLOCK` (a
+/// symlink or fifo put in its place is refused, never followed or waited
+/// on), checked by `fstat` against `seen`, read, and checked again; a
+/// symlink's target is read with `readlinkat`.
+pub(crate) fn read_leaf_at(
+    parent: BorrowedFd<'_>,
+    name: &[u8],
+    kind: LeafKind,
+    seen: &FileStat,
+) -> io::Result<LeafRead> {
+    if kind == LeafKind::Symlink {
+        return match rustix::fs::readlinkat(parent, name, Vec::new()) {
+            Ok(target) if target.as_bytes().len() as u64 == seen.size => {
+                Ok(LeafRead::Bytes(target.into_bytes()))
+            }
+            Ok(_) | Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOENT) => {
+                Ok(LeafRead::Changed)
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
+    let fd = match rustix::fs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOENT | rustix::io::Errno::NXIO) => {
+            return Ok(LeafRead::Changed);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let same = |st: &rustix::fs::Stat| is_regular(st) && FileStat::from_rustix(st) == *seen;
+    if !same(&rustix::fs::fstat(&fd)?) {
+        return Ok(LeafRead::Changed);
+    }
+    let mut file = File::from(fd);
+    let mut bytes = Vec::with_capacity(usize::try_from(seen.size).unwrap_or(0));
+    io::Read::read_to_end(&mut file, &mut bytes)?;
+    if bytes.len() as u64 != seen.size || !same(&rustix::fs::fstat(&file)?) {
+        return Ok(LeafRead::Changed);
+    }
+    Ok(LeafRead::Bytes(bytes))
+}
+
+/// The content of the regular file `name` in `parent` (an ignore file),
+/// `None` when there is no regular file by that name. Never follows a
+/// symlink; at most 1 MiB is read.
+pub(crate) fn read_small_file_at(
+    parent: BorrowedFd<'_>,
+    name: &[u8],
+) -> io::Result<Option<Vec<u8>>> {
+    const LIMIT: u64 = 1 << 20;
+    let fd = match rustix::fs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOENT | rustix::io::Errno::NXIO) => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !is_regular(&rustix::fs::fstat(&fd)?) {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut io::Read::take(File::from(fd), LIMIT), &mut bytes)?;
+    Ok(Some(bytes))
+}
+
+/// The longest name the file system holding `dir` accepts.
+pub(crate) fn name_max(dir: BorrowedFd<'_>) -> io::Result<u64> {
+    Ok(rustix::fs::fstatvfs(dir)?.f_namemax)
+}
+
+/// An exclusive lock on a working directory, held while it lives: one
+/// checkout or capture of a directory at a time, across threads and
+/// processes (and stores). It is a `flock` on the directory itself, so it
+/// leaves nothing in the directory and dies with its holder.
+#[derive(Debug)]
+pub(crate) struct DirLock {
+    _fd: OwnedFd,
+}
+
+impl DirLock {
+    /// Takes the lock on the directory open as `dir`, waiting up to
+    /// `timeout` for another holder to let go; `Ok(None)` when it did not.
+    pub(crate) fn acquire(
+        dir: BorrowedFd<'_>,
+        timeout: std::time::Duration,
+    ) -> io::Result<Option<DirLock>> {
+        use rustix::fs::FlockOperation;
+        // A descriptor of our own: flock belongs to the open file
+        // description, so a second open in this process conflicts too.
+        let fd = rustix::fs::openat(
+            dir,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return Ok(Some(DirLock { _fd: fd })),
+                Err(rustix::io::Errno::WOULDBLOCK) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 }
 

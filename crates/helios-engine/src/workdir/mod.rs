@@ -71,6 +71,9 @@
 mod apply;
 mod error;
 mod fsx;
+mod guard;
+#[cfg(test)]
+mod model_tests;
 pub mod overlay;
 mod scan;
 pub mod state;
@@ -78,7 +81,9 @@ mod state_file;
 #[cfg(test)]
 mod tests;
 
+use std::os::fd::AsFd as _;
 use std::path::Path;
+use std::time::Duration;
 
 use helios_types::RepoPath;
 use helios_vst::Vst;
@@ -91,14 +96,35 @@ pub use scan::{GITIGNORE, HELIOSIGNORE};
 pub use state::{FileStat, StatEntry, WorkdirState};
 pub use state_file::StateFile;
 
+/// How long an operation waits for another one on the same directory to
+/// finish before it fails with [`WorkdirError::Busy`].
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What to capture and what never to touch.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CaptureOptions {
     /// Also honour `.gitignore` files (`.heliosignore` files always count).
     pub gitignore: bool,
     /// Paths relative to the directory that are never captured, written or
     /// removed: the store directory (e.g. `.helios`).
     pub protected: Vec<RepoPath>,
+    /// Files larger than this are refused with
+    /// [`WorkdirError::FileTooLarge`] before a byte is read (the engine
+    /// sets what its store can hold).
+    pub max_file_size: u64,
+    /// How long to wait for another operation on the directory.
+    pub lock_timeout: Duration,
+}
+
+impl Default for CaptureOptions {
+    fn default() -> Self {
+        CaptureOptions {
+            gitignore: false,
+            protected: Vec::new(),
+            max_file_size: u64::MAX,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
+    }
 }
 
 /// How [`checkout`] runs.
@@ -108,6 +134,10 @@ pub struct CheckoutOptions {
     pub capture: CaptureOptions,
     /// Scan the directory even when the recorded state allows the fast path.
     pub full: bool,
+    /// Discard untracked and changed files that the target deletes or
+    /// overwrites. Without it such files make checkout fail with
+    /// [`WorkdirError::WouldLoseFiles`] before anything is written.
+    pub force: bool,
     /// `syncfs` the directory's file system before recording completion.
     pub sync: bool,
     /// Fault injection for crash tests: fail with
@@ -141,6 +171,9 @@ pub struct Report {
     pub fast_path: bool,
     /// Why checkout scanned the directory instead, if it did.
     pub fallback: Option<&'static str>,
+    /// The directory's state could not be recorded (no space left where it
+    /// is kept): it was forgotten, so the next operation scans.
+    pub state_unrecorded: bool,
 }
 
 /// The tree a capture read, with its report.
@@ -165,12 +198,19 @@ pub fn capture(
     state: &StateFile,
 ) -> Result<Captured, WorkdirError> {
     let _span = tracing::info_span!("capture", dir = %dir.display()).entered();
+    let root = fsx::open_root(dir).map_err(|e| WorkdirError::io("open", dir, e))?;
+    let _lock = apply::lock(root.as_fd(), dir, options.lock_timeout)?;
     let mut recorded = state.load()?;
+    if recorded.in_progress.is_some() {
+        return Err(WorkdirError::CheckoutInterrupted {
+            path: dir.to_path_buf(),
+        });
+    }
     let mut scan = scan::Scan::new(dir, options, recorded.cache(), false, base.algorithm());
-    let tree = scan.run(base)?;
-    let report = scan.report;
+    let tree = scan.run(root.as_fd(), base)?;
+    let mut report = std::mem::take(&mut scan.report);
     recorded.replace_cache(scan.new_cache);
     recorded.holds = Some(tree.root_hash());
-    state.save(recorded, false)?;
+    report.state_unrecorded = !apply::record_or_forget(state, || state.save(recorded, false))?;
     Ok(Captured { tree, report })
 }

@@ -19,20 +19,19 @@
 
 use std::ffi::CString;
 use std::fs;
-use std::os::fd::AsFd as _;
+use std::os::fd::{AsFd as _, BorrowedFd};
 use std::os::unix::ffi::OsStrExt as _;
-use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use helios_types::store::ObjectStore;
 use helios_types::{Blob, EntryKind, Name, RepoPath};
-use helios_vst::{Content, Edit, Entry, Vst};
+use helios_vst::{Content, Edit, Entry, LeafKind, Vst};
 use rustix::mount::{MountFlags, UnmountFlags};
 
 use super::apply::Applier;
 use super::error::{Result, WorkdirError};
-use super::scan::{GITIGNORE, HELIOSIGNORE, IgnoreStack, is_protected, leaf_kind, read_leaf};
+use super::scan::{IgnoreStack, is_protected};
 use super::{CaptureOptions, Captured, Report, fsx};
 
 /// A mounted overlay working directory. Unmount it with
@@ -208,7 +207,16 @@ impl OverlayMount {
             ignores: IgnoreStack::default(),
         };
         let listing = self.base.list(&RepoPath::root())?;
-        scan.dir(&mut Vec::new(), Some(listing))?;
+        let upper =
+            fsx::open_root(&self.upper).map_err(|e| WorkdirError::io("open", &self.upper, e))?;
+        let merged =
+            fsx::open_root(&self.merged).map_err(|e| WorkdirError::io("open", &self.merged, e))?;
+        scan.dir(
+            upper.as_fd(),
+            merged.as_fd(),
+            &mut Vec::new(),
+            Some(listing),
+        )?;
         scan.report.edits = scan.edits.len() as u64;
         let tree = self.base.apply(&scan.edits)?;
         Ok(Captured {
@@ -291,96 +299,143 @@ impl UpperScan<'_> {
         Ok(false)
     }
 
+    /// Walks one directory of the upper layer (open as `upper`), with the
+    /// same directory of the mount (open as `merged`) for its ignore rules.
     fn dir(
         &mut self,
+        upper: BorrowedFd<'_>,
+        merged: BorrowedFd<'_>,
         names: &mut Vec<Name>,
         base_listing: Option<Vec<(Name, Entry)>>,
     ) -> Result<()> {
         let rel_dir = RepoPath::from_names(names.iter().cloned());
-        let upper = fsx::disk_path(&self.mount.upper, &rel_dir);
-        let merged = fsx::disk_path(&self.mount.merged, &rel_dir);
-        let present = |f: &str| fs::symlink_metadata(merged.join(f)).is_ok_and(|m| m.is_file());
-        self.ignores.push(
-            &merged,
-            present(HELIOSIGNORE),
-            self.options.gitignore && present(GITIGNORE),
+        if names.len() >= helios_vst::MAX_DEPTH {
+            return Err(WorkdirError::TooDeep { path: rel_dir });
+        }
+        let upper_path = fsx::disk_path(&self.mount.upper, &rel_dir);
+        let merged_path = fsx::disk_path(&self.mount.merged, &rel_dir);
+        self.ignores
+            .push(merged, &merged_path, self.options.gitignore);
+        let result = self.entries(
+            upper,
+            merged,
+            names,
+            &upper_path,
+            &merged_path,
+            base_listing,
         );
-        let result = self.entries(names, &upper, &merged, base_listing);
         self.ignores.pop();
         result
     }
 
     fn entries(
         &mut self,
+        upper: BorrowedFd<'_>,
+        merged: BorrowedFd<'_>,
         names: &mut Vec<Name>,
-        upper: &Path,
-        merged: &Path,
+        upper_path: &Path,
+        merged_path: &Path,
         base_listing: Option<Vec<(Name, Entry)>>,
     ) -> Result<()> {
         let base: std::collections::BTreeMap<Name, Entry> =
             base_listing.unwrap_or_default().into_iter().collect();
-        let mut raw_names = Vec::new();
-        for entry in
-            fs::read_dir(upper).map_err(|e| WorkdirError::io("read directory", upper, e))?
-        {
-            let entry = entry.map_err(|e| WorkdirError::io("read directory", upper, e))?;
-            raw_names.push(entry.file_name().as_bytes().to_vec());
-        }
+        let mut raw_names =
+            fsx::list_dir(upper).map_err(|e| WorkdirError::io("read directory", upper_path, e))?;
         raw_names.sort();
         for raw in raw_names {
             let os = std::ffi::OsStr::from_bytes(&raw);
-            let (up, mp) = (upper.join(os), merged.join(os));
+            let (up, mp) = (upper_path.join(os), merged_path.join(os));
             let name = Name::new(&raw).map_err(|source| WorkdirError::BadName {
                 path: up.clone(),
                 source,
             })?;
+            let Some(st) =
+                fsx::lstat_at(upper, &raw).map_err(|e| WorkdirError::io("stat", &up, e))?
+            else {
+                continue;
+            };
             names.push(name.clone());
             let rel = RepoPath::from_names(names.iter().cloned());
-            let md = fs::symlink_metadata(&up).map_err(|e| WorkdirError::io("stat", &up, e))?;
             let base_entry = base.get(&name).copied();
             let skip = is_protected(&self.options.protected, &rel)
-                || self.ignores.ignored(&mp, md.is_dir());
-            if !skip {
-                self.entry(names, &rel, &up, &md, base_entry)?;
-            }
+                || self.ignores.ignored(&mp, fsx::is_dir(&st));
+            let outcome = if skip {
+                Ok(())
+            } else {
+                self.entry(upper, merged, names, &rel, &up, &st, base_entry)
+            };
             names.pop();
+            outcome?;
         }
         Ok(())
     }
 
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one entry's context in both layers"
+    )]
     fn entry(
         &mut self,
+        upper: BorrowedFd<'_>,
+        merged: BorrowedFd<'_>,
         names: &mut Vec<Name>,
         rel: &RepoPath,
         up: &Path,
-        md: &fs::Metadata,
+        st: &rustix::fs::Stat,
         base_entry: Option<Entry>,
     ) -> Result<()> {
-        let ft = md.file_type();
-        if ft.is_char_device() && md.rdev() == 0 {
+        use rustix::fs::FileType;
+        let name = names.last().expect("entry has a name").as_bytes().to_vec();
+        let file_type = FileType::from_raw_mode(st.st_mode);
+        if file_type == FileType::CharacterDevice && st.st_rdev == 0 {
             if base_entry.is_some() {
                 self.edits.push(Edit::delete_tree(rel.clone()));
             }
             return Ok(());
         }
-        if ft.is_dir() {
+        if file_type == FileType::Directory {
+            let changed = || WorkdirError::Changed { path: up.into() };
+            let sub_upper = fsx::open_dir_like(upper, &name, st)
+                .map_err(|e| WorkdirError::io("open directory", up, e))?
+                .ok_or_else(changed)?;
+            let sub_merged = fsx::enter_dir(merged, &name, false)
+                .map_err(|e| WorkdirError::io("open directory", up, e))?
+                .ok_or_else(changed)?;
             let base_dir = base_entry.is_some_and(|e| e.kind == EntryKind::Dir);
             if base_dir && !self.opaque(up)? {
                 let listing = self.mount.base.list(rel)?;
-                return self.dir(names, Some(listing));
+                return self.dir(sub_upper.as_fd(), sub_merged.as_fd(), names, Some(listing));
             }
             if base_entry.is_some() {
                 self.edits.push(Edit::delete_tree(rel.clone()));
             }
             self.edits.push(Edit::make_dir(rel.clone()));
-            return self.dir(names, None);
+            return self.dir(sub_upper.as_fd(), sub_merged.as_fd(), names, None);
         }
-        let Some(kind) = leaf_kind(md) else {
-            self.report.skipped += 1;
-            return Ok(());
+        let kind = match file_type {
+            FileType::Symlink => LeafKind::Symlink,
+            FileType::RegularFile if st.st_mode & 0o100 != 0 => LeafKind::Executable,
+            FileType::RegularFile => LeafKind::File,
+            _ => {
+                self.report.skipped += 1;
+                return Ok(());
+            }
         };
         self.report.files_scanned += 1;
-        let bytes = read_leaf(up, kind).map_err(|e| WorkdirError::io("read", up, e))?;
+        let stat = super::state::FileStat::from_rustix(st);
+        if stat.size > self.options.max_file_size {
+            return Err(WorkdirError::FileTooLarge {
+                path: up.into(),
+                size: stat.size,
+                limit: self.options.max_file_size,
+            });
+        }
+        let bytes = match fsx::read_leaf_at(upper, &name, kind, &stat)
+            .map_err(|e| WorkdirError::io("read", up, e))?
+        {
+            fsx::LeafRead::Bytes(bytes) => bytes,
+            fsx::LeafRead::Changed => return Err(WorkdirError::Changed { path: up.into() }),
+        };
         self.report.files_hashed += 1;
         self.report.bytes_hashed += bytes.len() as u64;
         let hash = Blob::hash_of(self.mount.base.algorithm(), &bytes);

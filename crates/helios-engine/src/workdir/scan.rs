@@ -7,21 +7,31 @@
 //! the same directory, so it emits edits only for what differs: a leaf whose
 //! `lstat` equals its settled cache entry and whose cached hash equals the
 //! base's entry is neither read nor hashed, and produces no edit.
+//!
+//! It walks by descriptor, as checkout writes: each directory is opened
+//! relative to its parent with `O_NOFOLLOW`, each entry is `lstat`ed
+//! relative to its directory, and a leaf is opened with
+//! `O_NOFOLLOW | O_NONBLOCK` and must be, by `fstat`, the file the `lstat`
+//! saw (device, inode, type) and unchanged after it was read. A directory
+//! swapped for a symlink mid-scan cannot pull files from outside, a file
+//! swapped for a fifo cannot hang the walk, and a file rewritten while it
+//! is read is read again (or reported, see [`WorkdirError::Changed`]).
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::Read as _;
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use helios_types::{Blob, EntryKind, Hash, HashAlgorithm, Name, RepoPath};
-use helios_vst::{Content, Edit, Entry, LeafKind, Vst};
+use helios_vst::{Content, Edit, Entry, LeafKind, MAX_DEPTH, Vst};
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
-use rustix::fs::{Mode, OFlags};
 
 use super::error::{Result, WorkdirError};
+use super::fsx::{self, LeafRead};
 use super::state::{FileStat, StatEntry};
 use super::{CaptureOptions, Report};
 
@@ -29,6 +39,10 @@ use super::{CaptureOptions, Report};
 pub const HELIOSIGNORE: &str = ".heliosignore";
 /// Name of git's ignore file, read when [`CaptureOptions::gitignore`] is set.
 pub const GITIGNORE: &str = ".gitignore";
+
+/// How often a leaf that changes while it is read is read again before the
+/// scan gives up on it.
+const READ_ATTEMPTS: u32 = 3;
 
 /// The ignore matchers of the directories from the root down to the one
 /// being walked; deeper files win, `.heliosignore` before `.gitignore`.
@@ -38,17 +52,29 @@ pub(crate) struct IgnoreStack {
 }
 
 impl IgnoreStack {
-    /// Loads the ignore files of directory `dir` (absolute) that exist.
-    pub(crate) fn push(&mut self, dir: &Path, helios: bool, git: bool) {
+    /// Loads the ignore files of the directory open as `dir_fd` (whose
+    /// path, for matching, is `dir`). The files are read through the
+    /// descriptor without following symlinks; a missing one counts as empty.
+    pub(crate) fn push(&mut self, dir_fd: BorrowedFd<'_>, dir: &Path, gitignore: bool) {
         let mut level = Vec::new();
-        for (present, file) in [(helios, HELIOSIGNORE), (git, GITIGNORE)] {
-            if !present {
+        for (wanted, file) in [(true, HELIOSIGNORE), (gitignore, GITIGNORE)] {
+            if !wanted {
                 continue;
             }
+            let text = match fsx::read_small_file_at(dir_fd, file.as_bytes()) {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => continue,
+                Err(err) => {
+                    tracing::warn!(dir = %dir.display(), file, %err, "ignore file unreadable");
+                    continue;
+                }
+            };
             let path = dir.join(file);
             let mut builder = GitignoreBuilder::new(dir);
-            if let Some(err) = builder.add(&path) {
-                tracing::warn!(path = %path.display(), %err, "ignore file partly unreadable");
+            for line in String::from_utf8_lossy(&text).lines() {
+                if let Err(err) = builder.add_line(Some(path.clone()), line) {
+                    tracing::warn!(path = %path.display(), %err, "ignore rule skipped");
+                }
             }
             match builder.build() {
                 Ok(gi) => level.push(gi),
@@ -95,62 +121,44 @@ pub(crate) fn touches_protected(protected: &[RepoPath], path: &RepoPath) -> bool
     })
 }
 
-/// Reads a leaf's bytes without following a final symlink.
-pub(crate) fn read_leaf(path: &Path, kind: LeafKind) -> std::io::Result<Vec<u8>> {
-    if kind == LeafKind::Symlink {
-        return Ok(fs::read_link(path)?.as_os_str().as_bytes().to_vec());
-    }
-    let fd = rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let mut out = Vec::new();
-    fs::File::from(fd).read_to_end(&mut out)?;
-    Ok(out)
+/// What the walk makes of one directory entry, from its `lstat`.
+enum Found {
+    Dir,
+    Leaf(LeafKind),
+    /// A fifo, socket or device: never captured.
+    Special,
 }
 
-/// The leaf kind of an `lstat`, `None` for directories and special files.
-pub(crate) fn leaf_kind(md: &fs::Metadata) -> Option<LeafKind> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let ft = md.file_type();
-    if ft.is_symlink() {
-        Some(LeafKind::Symlink)
-    } else if ft.is_file() {
-        Some(if md.permissions().mode() & 0o100 != 0 {
-            LeafKind::Executable
-        } else {
-            LeafKind::File
-        })
-    } else {
-        None
+fn classify(st: &rustix::fs::Stat) -> Found {
+    use rustix::fs::FileType;
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::Directory => Found::Dir,
+        FileType::Symlink => Found::Leaf(LeafKind::Symlink),
+        FileType::RegularFile if st.st_mode & 0o100 != 0 => Found::Leaf(LeafKind::Executable),
+        FileType::RegularFile => Found::Leaf(LeafKind::File),
+        _ => Found::Special,
     }
-}
-
-/// One entry of a directory listing: its name, its type as `readdir`
-/// reported it, and the entry itself, which `lstat`s relative to the open
-/// directory.
-struct Listed {
-    name: Vec<u8>,
-    file_type: fs::FileType,
-    entry: fs::DirEntry,
 }
 
 /// One walk of a working directory against a base tree.
 pub(crate) struct Scan<'a> {
-    pub(crate) root: &'a Path,
-    pub(crate) options: &'a CaptureOptions,
-    pub(crate) old_cache: &'a BTreeMap<Vec<u8>, StatEntry>,
+    /// The directory's path: for error messages and ignore matching only;
+    /// every access goes through descriptors.
+    root: &'a Path,
+    options: &'a CaptureOptions,
+    old_cache: &'a BTreeMap<Vec<u8>, StatEntry>,
     pub(crate) new_cache: BTreeMap<Vec<u8>, StatEntry>,
     /// Emit found leaves by hash only (for checkout's diff) instead of
     /// with their bytes, and trust settled cache entries even when the
     /// base differs.
-    pub(crate) hash_only: bool,
-    pub(crate) alg: HashAlgorithm,
-    pub(crate) started_ns: i64,
+    hash_only: bool,
+    alg: HashAlgorithm,
+    started_ns: i64,
     pub(crate) report: Report,
-    pub(crate) edits: Vec<Edit>,
-    pub(crate) ignores: IgnoreStack,
+    edits: Vec<Edit>,
+    ignores: IgnoreStack,
+    /// Temporary files an interrupted checkout left (never captured).
+    pub(crate) leftovers: Vec<RepoPath>,
 }
 
 impl<'a> Scan<'a> {
@@ -172,83 +180,101 @@ impl<'a> Scan<'a> {
             report: Report::default(),
             edits: Vec::new(),
             ignores: IgnoreStack::default(),
+            leftovers: Vec::new(),
         }
     }
 
-    /// Walks the whole directory against `base` and returns `base` with the
-    /// edits applied.
-    pub(crate) fn run(&mut self, base: &Vst) -> Result<Vst> {
-        fs::symlink_metadata(self.root).map_err(|e| WorkdirError::io("stat", self.root, e))?;
+    /// Walks the whole directory (open as `root_fd`) against `base` and
+    /// returns `base` with the edits applied.
+    pub(crate) fn run(&mut self, root_fd: BorrowedFd<'_>, base: &Vst) -> Result<Vst> {
         let listing = base.list(&RepoPath::root())?;
-        self.dir(base, &mut Vec::new(), Some(listing))?;
+        self.dir(root_fd, base, &mut Vec::new(), Some(listing))?;
         let edits = std::mem::take(&mut self.edits);
         self.report.edits = edits.len() as u64;
         Ok(base.apply(&edits)?)
     }
 
+    /// Walks only the directory at `path` (a directory of `base`) and says
+    /// whether anything beneath it differs from `base`: a new, changed or
+    /// missing leaf that is not ignored. Ignore rules of the directories
+    /// above it apply. Costs what the subtree holds.
+    pub(crate) fn differs_beneath(
+        &mut self,
+        root_fd: BorrowedFd<'_>,
+        base: &Vst,
+        path: &RepoPath,
+    ) -> Result<bool> {
+        let names = path.names();
+        let mut fd: Option<OwnedFd> = None;
+        for (depth, name) in names.iter().enumerate() {
+            let parent = fd.as_ref().map_or(root_fd, |f| f.as_fd());
+            let here = RepoPath::from_names(names[..depth].iter().cloned());
+            self.ignores.push(
+                parent,
+                &fsx::disk_path(self.root, &here),
+                self.options.gitignore,
+            );
+            match fsx::enter_dir(parent, name.as_bytes(), false) {
+                Ok(Some(next)) => fd = Some(next),
+                Ok(None) => return Ok(true),
+                Err(e) => return Err(WorkdirError::io("open directory", self.disk(path), e)),
+            }
+        }
+        let dir_fd = fd.as_ref().map_or(root_fd, |f| f.as_fd());
+        let listing = base.list(path)?;
+        self.dir(dir_fd, base, &mut names.to_vec(), Some(listing))?;
+        Ok(!self.edits.is_empty())
+    }
+
+    fn disk(&self, path: &RepoPath) -> PathBuf {
+        fsx::disk_path(self.root, path)
+    }
+
     /// Scans one directory; returns how many entries were captured in it.
     fn dir(
         &mut self,
+        fd: BorrowedFd<'_>,
         base: &Vst,
         names: &mut Vec<Name>,
         base_listing: Option<Vec<(Name, Entry)>>,
     ) -> Result<u64> {
-        let disk = super::fsx::disk_path(self.root, &RepoPath::from_names(names.iter().cloned()));
-        let mut entries = Vec::new();
-        let read = fs::read_dir(&disk).map_err(|e| WorkdirError::io("read directory", &disk, e))?;
-        for entry in read {
-            let entry = entry.map_err(|e| WorkdirError::io("read directory", &disk, e))?;
-            let ft = entry
-                .file_type()
-                .map_err(|e| WorkdirError::io("stat", entry.path(), e))?;
-            entries.push(Listed {
-                name: entry.file_name().as_bytes().to_vec(),
-                file_type: ft,
-                entry,
-            });
+        let here = RepoPath::from_names(names.iter().cloned());
+        if names.len() >= MAX_DEPTH {
+            return Err(WorkdirError::TooDeep { path: here });
         }
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        let has = |n: &str| {
-            entries
-                .iter()
-                .any(|l| l.name == n.as_bytes() && l.file_type.is_file())
-        };
-        self.ignores.push(
-            &disk,
-            has(HELIOSIGNORE),
-            self.options.gitignore && has(GITIGNORE),
-        );
-        let result = self.entries(base, names, &disk, entries, base_listing);
+        let disk = self.disk(&here);
+        let mut listing =
+            fsx::list_dir(fd).map_err(|e| WorkdirError::io("read directory", &disk, e))?;
+        listing.sort();
+        self.ignores.push(fd, &disk, self.options.gitignore);
+        let result = self.entries(fd, base, names, &disk, listing, base_listing);
         self.ignores.pop();
         result
     }
 
     fn entries(
         &mut self,
+        fd: BorrowedFd<'_>,
         base: &Vst,
         names: &mut Vec<Name>,
         disk: &Path,
-        entries: Vec<Listed>,
+        listing: Vec<Vec<u8>>,
         base_listing: Option<Vec<(Name, Entry)>>,
     ) -> Result<u64> {
         let mut base_map: BTreeMap<Name, Entry> =
             base_listing.unwrap_or_default().into_iter().collect();
         let mut captured = 0;
-        for listed in entries {
-            let full = disk.join(std::ffi::OsStr::from_bytes(&listed.name));
-            let name = Name::new(&listed.name).map_err(|source| WorkdirError::BadName {
+        for raw in listing {
+            let full = disk.join(OsStr::from_bytes(&raw));
+            let name = Name::new(&raw).map_err(|source| WorkdirError::BadName {
                 path: full.clone(),
                 source,
             })?;
             names.push(name.clone());
             let rel = RepoPath::from_names(names.iter().cloned());
-            let keep = !is_protected(&self.options.protected, &rel)
-                && !self.ignores.ignored(&full, listed.file_type.is_dir());
-            let base_entry = if keep { base_map.remove(&name) } else { None };
-            if keep {
-                captured += u64::from(self.entry(base, names, &rel, &full, &listed, base_entry)?);
-            }
+            let outcome = self.entry(fd, base, names, &rel, &full, &mut base_map);
             names.pop();
+            captured += u64::from(outcome?);
         }
         // What the base has and the disk does not (or no longer captures).
         let prefix = RepoPath::from_names(names.iter().cloned());
@@ -258,52 +284,81 @@ impl<'a> Scan<'a> {
         Ok(captured)
     }
 
-    /// Captures one entry; false when it was skipped (a special file).
+    /// Captures one entry; false when it was not captured (gone, ignored,
+    /// protected, a leftover or a special file). Takes its base entry out
+    /// of `base_map` when it is captured.
     fn entry(
         &mut self,
+        fd: BorrowedFd<'_>,
         base: &Vst,
         names: &mut Vec<Name>,
         rel: &RepoPath,
         full: &Path,
-        listed: &Listed,
-        base_entry: Option<Entry>,
+        base_map: &mut BTreeMap<Name, Entry>,
     ) -> Result<bool> {
-        if listed.file_type.is_dir() {
-            let base_dir = base_entry.is_some_and(|e| e.kind == EntryKind::Dir);
-            let listing = if base_dir {
-                Some(base.list(rel)?)
-            } else {
-                if base_entry.is_some() {
-                    self.edits.push(Edit::delete_tree(rel.clone()));
-                }
-                None
-            };
-            let inside = self.dir(base, names, listing)?;
-            if inside == 0 && !base_dir {
-                self.edits.push(Edit::make_dir(rel.clone()));
-            }
-            return Ok(true);
+        let name = names.last().expect("entry has a name").clone();
+        if is_protected(&self.options.protected, rel) {
+            return Ok(false);
         }
-        // `fstatat` relative to the open directory: no walk of the full
-        // path from the root for each of 100K files.
-        let md = listed
-            .entry
-            .metadata()
-            .map_err(|e| WorkdirError::io("stat", full, e))?;
-        let Some(kind) = leaf_kind(&md) else {
-            self.report.skipped += 1;
-            tracing::warn!(path = %full.display(), "special file not captured");
+        if name.as_bytes().starts_with(fsx::TMP_PREFIX) {
+            self.leftovers.push(rel.clone());
+            return Ok(false);
+        }
+        let Some(st) =
+            fsx::lstat_at(fd, name.as_bytes()).map_err(|e| WorkdirError::io("stat", full, e))?
+        else {
+            // Gone since the listing: as if it had not been there.
             return Ok(false);
         };
-        if base_entry.is_some_and(|e| e.kind == EntryKind::Dir) {
-            self.edits.push(Edit::delete_tree(rel.clone()));
+        let found = classify(&st);
+        if self.ignores.ignored(full, matches!(found, Found::Dir)) {
+            return Ok(false);
         }
-        self.leaf(rel, full, kind, FileStat::from_metadata(&md), base_entry)?;
-        Ok(true)
+        let base_entry = base_map.remove(&name);
+        match found {
+            Found::Dir => {
+                let sub = fsx::open_dir_like(fd, name.as_bytes(), &st)
+                    .map_err(|e| WorkdirError::io("open directory", full, e))?
+                    .ok_or_else(|| WorkdirError::Changed { path: full.into() })?;
+                let base_dir = base_entry.is_some_and(|e| e.kind == EntryKind::Dir);
+                let listing = if base_dir {
+                    Some(base.list(rel)?)
+                } else {
+                    if base_entry.is_some() {
+                        self.edits.push(Edit::delete_tree(rel.clone()));
+                    }
+                    None
+                };
+                let inside = self.dir(sub.as_fd(), base, names, listing)?;
+                if inside == 0 && !base_dir {
+                    self.edits.push(Edit::make_dir(rel.clone()));
+                }
+                Ok(true)
+            }
+            Found::Leaf(kind) => {
+                if base_entry.is_some_and(|e| e.kind == EntryKind::Dir) {
+                    self.edits.push(Edit::delete_tree(rel.clone()));
+                }
+                let stat = FileStat::from_rustix(&st);
+                self.leaf(fd, &name, rel, full, kind, stat, base_entry)?;
+                Ok(true)
+            }
+            Found::Special => {
+                if let Some(entry) = base_entry {
+                    base_map.insert(name, entry);
+                }
+                self.report.skipped += 1;
+                tracing::warn!(path = %full.display(), "special file not captured");
+                Ok(false)
+            }
+        }
     }
 
+    #[allow(clippy::too_many_arguments, reason = "one leaf's context")]
     fn leaf(
         &mut self,
+        fd: BorrowedFd<'_>,
+        name: &Name,
         rel: &RepoPath,
         full: &Path,
         kind: LeafKind,
@@ -333,7 +388,14 @@ impl<'a> Scan<'a> {
             self.new_cache.insert(key, c);
             return Ok(());
         }
-        let bytes = read_leaf(full, kind).map_err(|e| WorkdirError::io("read", full, e))?;
+        if stat.size > self.options.max_file_size {
+            return Err(WorkdirError::FileTooLarge {
+                path: full.into(),
+                size: stat.size,
+                limit: self.options.max_file_size,
+            });
+        }
+        let (bytes, stat) = self.read(fd, name, full, kind, stat)?;
         self.report.files_hashed += 1;
         self.report.bytes_hashed += bytes.len() as u64;
         let hash = Blob::hash_of(self.alg, &bytes);
@@ -355,5 +417,33 @@ impl<'a> Scan<'a> {
             Edit::write(rel.clone(), kind, Content::Bytes(Arc::from(bytes)))
         });
         Ok(())
+    }
+
+    /// Reads a leaf that must still be the file `stat` describes; one that
+    /// changes while it is read is read again, a few times, with a fresh
+    /// `lstat`. Returns the bytes and the `lstat` they belong to.
+    fn read(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        name: &Name,
+        full: &Path,
+        kind: LeafKind,
+        mut stat: FileStat,
+    ) -> Result<(Vec<u8>, FileStat)> {
+        let io_err = |e: io::Error| WorkdirError::io("read", full, e);
+        for _ in 0..READ_ATTEMPTS {
+            match fsx::read_leaf_at(fd, name.as_bytes(), kind, &stat).map_err(io_err)? {
+                LeafRead::Bytes(bytes) => return Ok((bytes, stat)),
+                LeafRead::Changed => {}
+            }
+            let Some(st) = fsx::lstat_at(fd, name.as_bytes()).map_err(io_err)? else {
+                break;
+            };
+            match classify(&st) {
+                Found::Leaf(now) if now == kind => stat = FileStat::from_rustix(&st),
+                _ => break,
+            }
+        }
+        Err(WorkdirError::Changed { path: full.into() })
     }
 }

@@ -179,8 +179,10 @@ impl StateFile {
             }
             Ok(None) => {}
             Err(WorkdirError::StateCorrupt { path, reason }) => {
-                // Unreadable, it still says a checkout started.
+                // Unreadable, it still says a checkout started (to an
+                // unknown target, which no tree hashes to).
                 tracing::warn!(path = %path.display(), reason, "damaged checkout marker");
+                state.in_progress = Some((None, Hash::from_bytes([0; HASH_LEN])));
                 state.holds = None;
             }
             Err(e) => return Err(e),
@@ -352,6 +354,24 @@ impl StateFile {
         let mut marker = WorkdirState::default();
         marker.in_progress = Some((from, to));
         write_atomic(&self.marker_path(), &marker.encode(0), durable)
+    }
+
+    /// Forgets everything recorded about the directory but the
+    /// in-progress marker: the next operation scans it. Removing files
+    /// needs no space, so this works where [`save`](StateFile::save) fails
+    /// on a full disk.
+    pub fn forget(&self) -> Result<()> {
+        let mut inner = self.inner();
+        inner.files = None;
+        inner.decoded = None;
+        for path in [self.path.clone(), self.journal_path()] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(WorkdirError::io("remove state", path, e)),
+            }
+        }
+        Ok(())
     }
 
     /// Removes the in-progress marker (after the final state is saved).

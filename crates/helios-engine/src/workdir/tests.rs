@@ -18,7 +18,7 @@ const ALG: HashAlgorithm = HashAlgorithm::Blake3;
 
 /// What a path holds, as compared in tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Node {
+pub(super) enum Node {
     File(Vec<u8>),
     Exec(Vec<u8>),
     Link(Vec<u8>),
@@ -42,7 +42,7 @@ fn persist(vst: &Vst, store: &dyn ObjectStore) {
 }
 
 /// The tree as a path → node map (directories included).
-fn expected(vst: &Vst, store: &dyn ObjectStore) -> BTreeMap<Vec<u8>, Node> {
+pub(super) fn expected(vst: &Vst, store: &dyn ObjectStore) -> BTreeMap<Vec<u8>, Node> {
     fn walk(
         vst: &Vst,
         store: &dyn ObjectStore,
@@ -76,7 +76,7 @@ fn expected(vst: &Vst, store: &dyn ObjectStore) -> BTreeMap<Vec<u8>, Node> {
 }
 
 /// The directory as a path → node map, skipping top-level names in `skip`.
-fn on_disk(dir: &Path, skip: &[&str]) -> BTreeMap<Vec<u8>, Node> {
+pub(super) fn on_disk(dir: &Path, skip: &[&str]) -> BTreeMap<Vec<u8>, Node> {
     fn walk(dir: &Path, prefix: &[u8], skip: &[&str], out: &mut BTreeMap<Vec<u8>, Node>) {
         for entry in fs::read_dir(dir).unwrap() {
             let entry = entry.unwrap();
@@ -146,6 +146,7 @@ fn protected_opts() -> CheckoutOptions {
         capture: CaptureOptions {
             gitignore: false,
             protected: vec![p(".helios")],
+            ..CaptureOptions::default()
         },
         ..CheckoutOptions::default()
     }
@@ -395,10 +396,24 @@ fn checkout_from_a_hand_edited_directory_converges() {
         // The fast path trusts the record for paths the diff does not touch:
         // a caller that knows tools ran asks for a full scan.
         let from = from_known.then_some(&a);
-        let opts = CheckoutOptions {
+        let mut opts = CheckoutOptions {
             full: from_known,
             ..protected_opts()
         };
+        // The edits are the user's: checkout refuses to destroy them...
+        let err = checkout(from, &b, &store, &dir, &st, &opts, &no_progress).unwrap_err();
+        let WorkdirError::WouldLoseFiles { paths, .. } = &err else {
+            panic!("{err}")
+        };
+        assert!(paths.contains(&p("junk.o")), "{err}");
+        assert!(paths.contains(&p("README")), "{err}");
+        assert_eq!(
+            fs::read(dir.join("junk.o")).unwrap(),
+            b"junk",
+            "nothing changed"
+        );
+        // ...until told to discard them.
+        opts.force = true;
         let report = checkout(from, &b, &store, &dir, &st, &opts, &no_progress).unwrap();
         assert!(!report.fast_path);
         assert!(report.fallback.is_some());
@@ -471,9 +486,13 @@ fn a_symlink_where_the_tree_has_a_directory_is_replaced_not_followed() {
         Edit::file(p("a/x"), &b"inside"[..]),
         Edit::file(p("a/y/z"), &b"deeper"[..]),
     ]);
-    // Also the fast path: a stale record claims the directory holds `target` minus `a/y/z`.
+    // The planted link is not ours: replacing it needs `force`.
     let st = state_file(&tmp);
-    checkout(
+    let forced = CheckoutOptions {
+        force: true,
+        ..protected_opts()
+    };
+    let err = checkout(
         None,
         &target,
         &store,
@@ -482,7 +501,9 @@ fn a_symlink_where_the_tree_has_a_directory_is_replaced_not_followed() {
         &protected_opts(),
         &no_progress,
     )
-    .unwrap();
+    .unwrap_err();
+    assert!(matches!(err, WorkdirError::WouldLoseFiles { .. }), "{err}");
+    checkout(None, &target, &store, &dir, &st, &forced, &no_progress).unwrap();
     assert!(
         fs::read_dir(&outside).unwrap().next().is_none(),
         "wrote outside the directory"
@@ -500,7 +521,7 @@ fn a_symlink_where_the_tree_has_a_directory_is_replaced_not_followed() {
         &store,
         &dir,
         &st,
-        &protected_opts(),
+        &forced,
         &no_progress,
     )
     .unwrap();
@@ -563,6 +584,7 @@ fn capture_honours_ignore_rules_and_never_captures_the_store() {
     let mut options = CaptureOptions {
         gitignore: false,
         protected: vec![p(".helios")],
+        ..CaptureOptions::default()
     };
     let paths = |c: &Captured| -> Vec<String> {
         c.tree
@@ -654,7 +676,10 @@ fn capture_of_a_missing_directory_is_a_typed_error_and_changes_nothing() {
         &st,
     )
     .unwrap_err();
-    assert!(matches!(err, WorkdirError::Io { op: "stat", .. }), "{err}");
+    let WorkdirError::Io { source, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(source.kind(), std::io::ErrorKind::NotFound, "{err}");
     assert!(!st.path().exists());
 }
 

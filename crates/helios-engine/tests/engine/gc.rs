@@ -87,6 +87,44 @@ fn committing_a_fork_of_a_reclaimed_snapshot_is_refused() {
 }
 
 #[test]
+fn committing_a_reclaimed_tree_unchanged_is_refused() {
+    let engine = HeliosEngine::in_memory(EngineConfig::small()).unwrap();
+    let base = tree(&engine, 10, "base");
+    engine
+        .commit(&base, Durability::Async, CommitMeta::default())
+        .unwrap();
+    engine.gc().unwrap();
+    // Nothing new to write and no new tree pointing at reclaimed objects:
+    // the root itself is what gc took.
+    match engine.commit(&base, Durability::Async, CommitMeta::default()) {
+        Err(EngineError::Reclaimed(h)) => assert_eq!(h, base.root_hash()),
+        other => panic!("expected Reclaimed, got {other:?}"),
+    }
+}
+
+#[test]
+fn what_a_working_directory_holds_survives_gc() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engine = HeliosEngine::open(tmp.path().join("store"), EngineConfig::small()).unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::write(work.join("a"), b"a").unwrap();
+    let captured = engine.capture(&work, &Default::default()).unwrap();
+    let (id, _) = engine
+        .commit(&captured.tree, Durability::Sync, CommitMeta::default())
+        .unwrap();
+    engine.record_head(&work, &id).unwrap();
+    assert_eq!(engine.gc().unwrap().snapshots_reclaimed, 0);
+    std::fs::write(work.join("b"), b"b").unwrap();
+    let captured = engine.capture(&work, &Default::default()).unwrap();
+    let (next, _) = engine
+        .commit(&captured.tree, Durability::Sync, CommitMeta::default())
+        .unwrap();
+    engine.verify(&next).unwrap();
+    engine.verify(&id).unwrap();
+}
+
+#[test]
 fn gc_during_commits_never_breaks_a_pinned_snapshot() {
     let engine = Arc::new(HeliosEngine::in_memory(EngineConfig::small()).unwrap());
     let base = tree(&engine, 30, "base");

@@ -80,3 +80,8 @@ fn rocks_store_with_blob_files_survives_reopen() {
         RocksStore::open(dir.path(), &config).expect("reopen")
     });
 }
+
+#[test]
+fn a_store_with_a_value_limit_passes_the_suite() {
+    conformance::run_all(|| MemStore::with_max_value_len(HashAlgorithm::Blake3, 2 << 20));
+}

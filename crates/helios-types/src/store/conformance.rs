@@ -45,6 +45,10 @@ pub const CASES: &[(&str, Case)] = &[
         "appended_batches_apply_in_order",
         appended_batches_apply_in_order,
     ),
+    (
+        "values_over_the_limit_are_refused_whole",
+        values_over_the_limit_are_refused_whole,
+    ),
 ];
 
 /// Defines, in the calling test module, one `#[test]` per case of
@@ -76,6 +80,7 @@ macro_rules! conformance_tests {
             write_modes_and_sync,
             matches_model,
             appended_batches_apply_in_order,
+            values_over_the_limit_are_refused_whole,
         );
     };
     (@each $run:expr; $($case:ident),* $(,)?) => {
@@ -937,6 +942,44 @@ pub fn deletes_survive_reopen<S: ObjectStore>(store: S, reopen: impl FnOnce(S) -
         "{CASE}: meta"
     );
     store
+}
+
+/// A batch holding a value longer than [`ObjectStore::max_value_len`] is
+/// refused whole with [`StoreError::TooLarge`], never written in part or
+/// silently truncated. Exercised where the limit is small enough to build
+/// such a value in a test (64 MiB); every store must hold at least 1 MiB (plus
+/// an object header).
+pub fn values_over_the_limit_are_refused_whole(store: &dyn ObjectStore) {
+    const CASE: &str = "values_over_the_limit_are_refused_whole";
+    let max = store.max_value_len();
+    assert!(max >= 1 << 20, "{CASE}: a store must hold values of 1 MiB");
+    let Some(too_long) = max
+        .checked_add(1)
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n <= 64 << 20)
+    else {
+        return;
+    };
+    let (small, small_encoded) = blob(store, b"beside a huge one");
+    let mut batch = WriteBatch::new();
+    batch
+        .put_object(small, small_encoded)
+        .put_meta(b"huge".to_vec(), vec![7; too_long]);
+    match store.write(batch, WriteMode::Sync) {
+        Err(StoreError::TooLarge { len, max: said }) => {
+            assert_eq!(
+                (len, said),
+                (max + 1, max),
+                "{CASE}: the error names the sizes"
+            );
+        }
+        other => panic!("{CASE}: expected TooLarge, got {other:?}"),
+    }
+    assert_eq!(get(store, &small, CASE), None, "{CASE}: nothing written");
+    assert!(
+        all_meta(store, b"huge", CASE).is_empty(),
+        "{CASE}: nothing written"
+    );
 }
 
 #[cfg(test)]

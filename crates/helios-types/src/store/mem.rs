@@ -24,6 +24,8 @@ struct Maps {
 pub struct MemStore {
     algorithm: HashAlgorithm,
     maps: RwLock<Maps>,
+    /// `None`: no limit.
+    max_value_len: Option<u64>,
 }
 
 impl MemStore {
@@ -32,6 +34,17 @@ impl MemStore {
         MemStore {
             algorithm,
             maps: RwLock::default(),
+            max_value_len: None,
+        }
+    }
+
+    /// An empty store that refuses values longer than `max`, as a disk
+    /// store with a value size limit does: for tests of the paths that
+    /// must never acknowledge what could not be stored.
+    pub fn with_max_value_len(algorithm: HashAlgorithm, max: u64) -> Self {
+        MemStore {
+            max_value_len: Some(max),
+            ..MemStore::new(algorithm)
         }
     }
 
@@ -80,7 +93,12 @@ impl ObjectStore for MemStore {
         Ok(self.read().objects.contains_key(hash))
     }
 
+    fn max_value_len(&self) -> u64 {
+        self.max_value_len.unwrap_or(u64::MAX)
+    }
+
     fn write(&self, batch: WriteBatch, _mode: WriteMode) -> StoreResult<()> {
+        batch.check_value_lens(self.max_value_len())?;
         let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
         for hash in &batch.object_deletes {
             maps.objects.remove(hash);

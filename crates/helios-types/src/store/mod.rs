@@ -74,6 +74,18 @@ impl WriteBatch {
         self
     }
 
+    /// Refuses the batch if a value in it is longer than `max`
+    /// ([`StoreError::TooLarge`]): the check every store's `write` makes
+    /// before writing anything.
+    pub fn check_value_lens(&self, max: u64) -> StoreResult<()> {
+        let lens = self.objects.iter().map(|(_, v)| v.len());
+        let lens = lens.chain(self.meta_puts.iter().map(|(_, v)| v.len()));
+        match lens.map(|len| len as u64).find(|&len| len > max) {
+            Some(len) => Err(StoreError::TooLarge { len, max }),
+            None => Ok(()),
+        }
+    }
+
     /// Adds `later` after this batch, so that writing the result leaves the
     /// store as writing this batch and then `later` would: since deletes
     /// are applied before puts, the puts here of keys that `later` deletes
@@ -151,6 +163,15 @@ pub enum StoreError {
         op: &'static str,
         /// The backend's report.
         source: Box<dyn StdError + Send + Sync>,
+    },
+    /// A batch held a value larger than the store can hold; nothing of it
+    /// was written. See [`ObjectStore::max_value_len`].
+    #[error("a value of {len} bytes is larger than this store holds (at most {max})")]
+    TooLarge {
+        /// The value's length.
+        len: u64,
+        /// [`ObjectStore::max_value_len`].
+        max: u64,
     },
     /// Any other failure of the backend, with the operation it broke.
     #[error("{op} failed: {source}")]
@@ -243,6 +264,14 @@ pub trait ObjectStore: Send + Sync {
 
     /// Makes every buffered write durable.
     fn sync(&self) -> StoreResult<()>;
+
+    /// The longest value (encoded object or metadata value) this store
+    /// holds. [`write`](ObjectStore::write) refuses a batch with a longer
+    /// one whole, with [`StoreError::TooLarge`]; callers check before they
+    /// acknowledge anything.
+    fn max_value_len(&self) -> u64 {
+        u64::MAX
+    }
 }
 
 /// Helpers every store gets for free.
@@ -282,6 +311,9 @@ impl<S: ObjectStore + ?Sized> ObjectStore for std::sync::Arc<S> {
     }
     fn sync(&self) -> StoreResult<()> {
         (**self).sync()
+    }
+    fn max_value_len(&self) -> u64 {
+        (**self).max_value_len()
     }
 }
 
