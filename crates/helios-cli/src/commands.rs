@@ -477,7 +477,7 @@ fn demo(store: &Path, args: &DemoArgs, json: bool) -> anyhow::Result<ExitCode> {
         if json {
             output::json(&experiment_json(&table));
         } else {
-            line(table.render().trim_end());
+            output::lines(table.render().trim_end());
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -494,7 +494,7 @@ fn demo(store: &Path, args: &DemoArgs, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         output::json(&demo_json(&demo));
     } else {
-        line(demo.render().trim_end());
+        output::lines(demo.render().trim_end());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -37,6 +37,7 @@ pub(crate) fn mount(
         Some(id) => id,
         None => engine.resolve(name)?,
     };
+    engine.check_workdir(dir)?;
     let vst = engine.restore(&id)?;
     let lower = store.join("overlay/lower").join(id.to_hex());
     if !lower.exists() {

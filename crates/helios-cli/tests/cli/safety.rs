@@ -305,3 +305,43 @@ fn a_full_disk_keeps_snapshots_readable_and_writes_resume_once_space_is_freed() 
     let fsck = ok(&store, tmp.path(), &["fsck"]);
     assert!(fsck.contains("0 damaged"), "{fsck}");
 }
+
+#[test]
+fn names_and_labels_print_with_control_characters_escaped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, w) = setup(tmp.path());
+    fs::write(w.join("plain"), "p\n").unwrap();
+    let a = commit(&store, &w);
+    fs::write(w.join("evil\x1b[2J\nfake"), "e\n").unwrap();
+    let dir = w.to_str().unwrap();
+    let b = last_line(&ok(
+        &store,
+        tmp.path(),
+        &[
+            "commit",
+            "--workdir",
+            dir,
+            "-m",
+            "label\x1b]0;owned\x07\nforged",
+        ],
+    ));
+    for args in [
+        vec!["log"],
+        vec!["show", &b],
+        vec!["ls", &b],
+        vec!["diff", &a, &b],
+    ] {
+        let out = ok(&store, tmp.path(), &args);
+        assert!(
+            !out.bytes().any(|c| c == 0x1b || c == 0x07),
+            "{args:?} printed a raw control character: {out:?}"
+        );
+        assert!(
+            !out.lines()
+                .any(|l| l.starts_with("fake") || l.starts_with("forged")),
+            "{args:?}: {out}"
+        );
+    }
+    let ls = ok(&store, tmp.path(), &["ls", &b]);
+    assert!(ls.contains("evil\\u{1b}[2J\\nfake"), "{ls}");
+}

@@ -111,6 +111,13 @@ pub enum WorkdirError {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// `umount` was asked for a directory that is not an overlay this
+    /// store mounted (another filesystem, or nothing mounted there).
+    #[error("{} is not an overlay mounted by this store; nothing was unmounted", path.display())]
+    NotOurMount {
+        /// The directory.
+        path: PathBuf,
+    },
     /// This process may not mount overlayfs here: use plain mode.
     #[error("overlay mode unavailable: {reason}")]
     OverlayUnavailable {

@@ -125,7 +125,9 @@ impl OverlayMount {
             "overlay",
             &merged,
             "overlay",
-            MountFlags::empty(),
+            // A snapshot is data: set-uid bits and device nodes in it
+            // grant nothing.
+            MountFlags::NOSUID | MountFlags::NODEV,
             data.as_c_str(),
         ) {
             Ok(()) => {}
@@ -254,7 +256,22 @@ impl OverlayMount {
 /// Unmounts an overlay working directory left mounted by
 /// [`OverlayMount::keep_mounted`], then removes `scratch` (its upper and
 /// work directories).
+///
+/// Only an overlay whose upper directory is `scratch/upper` is unmounted:
+/// the mount table (`/proc/self/mountinfo`) must say so, else
+/// [`WorkdirError::NotOurMount`] and nothing is touched.
 pub fn unmount_dir(merged: &Path, scratch: &Path) -> Result<()> {
+    let not_ours = || WorkdirError::NotOurMount {
+        path: merged.to_path_buf(),
+    };
+    let (Ok(mount_point), Ok(upper)) = (absolute(merged), absolute(&scratch.join("upper"))) else {
+        return Err(not_ours());
+    };
+    let table = fs::read("/proc/self/mountinfo")
+        .map_err(|e| WorkdirError::io("read", "/proc/self/mountinfo", e))?;
+    if !mounted_overlay(&table, &mount_point, &upper) {
+        return Err(not_ours());
+    }
     rustix::mount::unmount(merged, UnmountFlags::empty())
         .map_err(|e| WorkdirError::io("unmount", merged, e.into()))?;
     if scratch.exists() {
@@ -458,5 +475,73 @@ impl UpperScan<'_> {
             )),
         }
         Ok(())
+    }
+}
+
+/// Whether `mountinfo` (the kernel's mount table, proc(5)) lists an overlay
+/// mounted at `mount_point` with `upper` as its upper directory.
+fn mounted_overlay(mountinfo: &[u8], mount_point: &Path, upper: &Path) -> bool {
+    let want_upper = [b"upperdir=".as_slice(), upper.as_os_str().as_bytes()].concat();
+    mountinfo.split(|&b| b == b'\n').any(|line| {
+        let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+        // id parent dev root mount-point options [optional...] - type source super-options
+        let Some(dash) = fields.iter().position(|f| *f == b"-") else {
+            return false;
+        };
+        let (Some(point), Some(fstype), Some(options)) =
+            (fields.get(4), fields.get(dash + 1), fields.get(dash + 3))
+        else {
+            return false;
+        };
+        *fstype == b"overlay"
+            && unescape_octal(point) == mount_point.as_os_str().as_bytes()
+            && options
+                .split(|&b| b == b',')
+                .any(|o| unescape_octal(o) == want_upper)
+    })
+}
+
+/// Undoes the kernel's `\ooo` escapes of space, tab, newline and backslash
+/// in mount table fields.
+fn unescape_octal(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let digits = field.get(i + 1..i + 4);
+        match digits {
+            Some(d) if field[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)) => {
+                let value = d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0'));
+                out.push(u8::try_from(value).unwrap_or(b'?'));
+                i += 4;
+            }
+            _ => {
+                out.push(field[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod mount_table_tests {
+    use super::*;
+
+    #[test]
+    fn only_our_overlay_at_the_mount_point_counts() {
+        let table = b"22 1 0:21 / /proc rw,nosuid - proc proc rw\n\
+            90 30 0:50 / /tmp/my\\040dir rw,nosuid,nodev - overlay overlay \
+            rw,lowerdir=/s/lower,upperdir=/s/m/upper,workdir=/s/m/work\n\
+            91 30 0:51 / /tmp/other rw - tmpfs tmpfs rw\n";
+        let ours = Path::new("/s/m/upper");
+        assert!(mounted_overlay(table, Path::new("/tmp/my dir"), ours));
+        assert!(!mounted_overlay(
+            table,
+            Path::new("/tmp/my dir"),
+            Path::new("/x/upper")
+        ));
+        assert!(!mounted_overlay(table, Path::new("/tmp/other"), ours));
+        assert!(!mounted_overlay(table, Path::new("/proc"), ours));
+        assert!(!mounted_overlay(table, Path::new("/tmp/nothing"), ours));
     }
 }

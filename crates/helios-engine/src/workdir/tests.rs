@@ -717,6 +717,12 @@ fn overlay_create_capture_unmount_round_trip() {
         Err(e) => panic!("{e}"),
     };
     assert_eq!(on_disk(&merged, &[]), expected(&node, &store));
+    let flags = rustix::fs::statvfs(&merged).unwrap().f_flag;
+    assert!(
+        flags
+            .contains(rustix::fs::StatVfsMountFlags::NOSUID | rustix::fs::StatVfsMountFlags::NODEV),
+        "overlays are mounted nosuid,nodev: {flags:?}"
+    );
     // The upper layer holds only the difference: 2 files, 2 whiteouts, the
     // directories on their way.
     let upper = on_disk_raw(mount.upper());
@@ -772,4 +778,37 @@ fn on_disk_raw(dir: &Path) -> Vec<String> {
     }
     walk(dir, "", &mut out);
     out
+}
+
+#[test]
+fn unmount_dir_unmounts_only_its_own_overlay() {
+    let store = MemStore::new(ALG);
+    let base = sample();
+    let tmp = tempfile::tempdir().unwrap();
+    let lower = tmp.path().join("lower");
+    materialize(&base, &store, &lower, &|_| true, &no_progress).unwrap();
+    let (merged, scratch) = (tmp.path().join("merged"), tmp.path().join("scratch"));
+    // Nothing mounted there yet: refused, nothing removed.
+    fs::create_dir_all(scratch.join("upper")).unwrap();
+    let err = overlay::unmount_dir(&lower, &scratch).unwrap_err();
+    assert!(matches!(err, WorkdirError::NotOurMount { .. }), "{err}");
+    assert!(scratch.exists());
+    fs::remove_dir_all(&scratch).unwrap();
+    match OverlayMount::create(&lower, &base, &base, &store, &scratch, &merged) {
+        Ok(m) => m.keep_mounted(),
+        Err(WorkdirError::OverlayUnavailable { reason }) => return skip(&reason),
+        Err(e) => panic!("{e}"),
+    }
+    // Another store's scratch does not name this mount.
+    let other = tmp.path().join("other");
+    let err = overlay::unmount_dir(&merged, &other).unwrap_err();
+    assert!(matches!(err, WorkdirError::NotOurMount { .. }), "{err}");
+    assert_eq!(
+        on_disk(&merged, &[]),
+        expected(&base, &store),
+        "still mounted"
+    );
+    overlay::unmount_dir(&merged, &scratch).unwrap();
+    assert!(fs::read_dir(&merged).unwrap().next().is_none(), "unmounted");
+    assert!(!scratch.exists());
 }
