@@ -12,9 +12,10 @@ use helios_vst::Change;
 use serde_json::{Value, json};
 
 use crate::output::{self, line, note, progress, reporter};
+use crate::signals::Interrupt;
 use crate::{Cli, Command, DemoArgs, DurabilityArg};
 
-pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
     let store = cli.store.as_path();
     let json = cli.json;
     match cli.command {
@@ -43,7 +44,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fsck => fsck(&open(store)?, json),
         Command::Stats => stats(&open(store)?, json),
         Command::Bench { files, nodes, seed } => crate::bench::bench(files, nodes, seed, json),
-        Command::Demo(args) => demo(store, &args, json),
+        Command::Demo(args) => demo(store, &args, json, interrupt),
     }
 }
 
@@ -431,9 +432,14 @@ fn stats(engine: &HeliosEngine, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn demo(store: &Path, args: &DemoArgs, json: bool) -> anyhow::Result<ExitCode> {
+fn demo(
+    store: &Path,
+    args: &DemoArgs,
+    json: bool,
+    interrupt: &Interrupt,
+) -> anyhow::Result<ExitCode> {
     use helios_mcts::CostWeights;
-    use helios_mcts::demo::{DemoConfig, experiment_seeds, run_demo, waste_experiment};
+    use helios_mcts::demo::{DemoConfig, experiment_seeds, run_demo_until, waste_experiment};
     let config = DemoConfig {
         nodes: args.nodes,
         seed: args.seed,
@@ -483,9 +489,12 @@ fn demo(store: &Path, args: &DemoArgs, json: bool) -> anyhow::Result<ExitCode> {
     }
     let bar = progress("nodes");
     let report = reporter(&bar);
-    let demo = run_demo(&engine, &config, &|done, total| {
-        report(done as u64, total as u64);
-    })?;
+    let demo = run_demo_until(
+        &engine,
+        &config,
+        &|done, total| report(done as u64, total as u64),
+        &|| interrupt.requested(),
+    )?;
     bar.finish_and_clear();
     engine.close()?;
     if demo.exhausted {

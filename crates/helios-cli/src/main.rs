@@ -6,6 +6,7 @@ mod bench;
 mod commands;
 mod mount;
 mod output;
+mod signals;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -210,7 +211,26 @@ fn describe(e: &anyhow::Error) -> String {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match commands::run(cli) {
+    let interrupt = match signals::Interrupt::install() {
+        Ok(interrupt) => interrupt,
+        Err(e) => {
+            output::error(&format!("cannot install signal handlers: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = commands::run(cli, &interrupt);
+    if let Some((signal, status)) = interrupt.outcome() {
+        // The command closed the engine on its way out: what it says
+        // below is the whole story of what was written.
+        if let Err(e) = &result {
+            output::error(&describe(e));
+        }
+        output::note(&format!(
+            "interrupted by {signal}: stopped cleanly; everything acknowledged is stored"
+        ));
+        return ExitCode::from(status);
+    }
+    match result {
         Ok(code) => code,
         Err(e) => {
             output::error(&describe(&e));

@@ -168,7 +168,7 @@ pub struct HeliosEngine {
     pub(crate) layers: Arc<Layers>,
     pub(crate) rocks: Option<Arc<RocksStore>>,
     tx: RwLock<Option<Sender<WriteRequest>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    writer: Mutex<Option<JoinHandle<Vec<SnapshotId>>>>,
     /// Set while queued writes wait for the store to take writes again.
     stall: Stall,
     pub(crate) hot: RwLock<HashMap<SnapshotId, Hot>>,
@@ -775,11 +775,15 @@ impl StateManager for HeliosEngine {
         let Some(tx) = tx else { return Ok(()) };
         drop(tx);
         if let Some(handle) = lock(&self.writer).take() {
-            handle.join().map_err(|_| EngineError::WriterPanicked)?;
-        }
-        // The writer tried its backlog once more as it stopped.
-        if let Some(e) = self.stall.lock().unwrap_or_else(|e| e.into_inner()).clone() {
-            return Err(EngineError::WriteFailed(e));
+            let unwritten = handle.join().map_err(|_| EngineError::WriterPanicked)?;
+            // The writer tried its backlog once more as it stopped.
+            let stall = self.stall.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(source) = stall {
+                return Err(EngineError::NotWritten {
+                    ids: unwritten,
+                    source,
+                });
+            }
         }
         self.layers.l2().sync()?;
         if let Some(rocks) = &self.rocks {

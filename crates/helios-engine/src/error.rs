@@ -62,6 +62,20 @@ pub enum EngineError {
     /// reports the ones still unwritten.
     #[error("background write failed: {0}")]
     WriteFailed(#[source] std::sync::Arc<StoreError>),
+    /// `close` could not write everything queued: these snapshots (and
+    /// any ref or pin writes queued with them) are not stored.
+    #[error(
+        "closing: {} queued snapshot(s) not written ({}): {source}",
+        ids.len(),
+        ids.iter().map(|id| id.to_hex()[..12].to_owned()).collect::<Vec<_>>().join(", ")
+    )]
+    NotWritten {
+        /// The snapshots not written, oldest first.
+        ids: Vec<SnapshotId>,
+        /// Why.
+        #[source]
+        source: std::sync::Arc<StoreError>,
+    },
     /// The writer thread panicked; what it had not written is lost.
     #[error("the writer thread panicked")]
     WriterPanicked,

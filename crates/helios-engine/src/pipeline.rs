@@ -13,9 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
-use helios_types::Hash;
 use helios_types::store::{ObjectStore, StoreError, WriteBatch, WriteMode};
+use helios_types::{Hash, SnapshotId};
 
+use crate::keys;
 use crate::layers::Layers;
 use crate::metrics::Histogram;
 
@@ -86,7 +87,9 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Runs until every sender is dropped and the queue is drained.
-    pub(crate) fn run(mut self) {
+    /// Returns the snapshots whose writes could not be made (still in the
+    /// backlog at the end), oldest first.
+    pub(crate) fn run(mut self) -> Vec<SnapshotId> {
         while let Ok(first) = self.rx.recv() {
             let mut group = vec![first];
             let (mut objects, mut bytes) = (0, 0);
@@ -104,6 +107,11 @@ impl Writer {
             // One last attempt at close: space may have been freed.
             self.write_group(Vec::new());
         }
+        self.backlog
+            .iter()
+            .flat_map(|w| &w.meta_puts)
+            .filter_map(|(key, _)| keys::id_suffix(key, keys::SNAP))
+            .collect()
     }
 
     fn write_group(&mut self, group: Vec<WriteRequest>) {

@@ -142,6 +142,12 @@ impl<A> Node<A> {
     pub fn vst(&self) -> Option<&Vst> {
         self.vst.as_ref()
     }
+
+    /// Whether everything beneath this node has been explored (for the
+    /// root: the search has nothing left to try).
+    pub fn is_exhausted(&self) -> bool {
+        self.exhausted
+    }
 }
 
 enum Choice {
@@ -285,10 +291,21 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
     /// Runs until `max_nodes` nodes were created or every line is
     /// exhausted. `progress(done, total)` is called after each node.
     pub fn run(&mut self, progress: &dyn Fn(usize, usize)) -> MctsResult<()> {
+        self.run_until(progress, &|| false)
+    }
+
+    /// [`run`](Search::run), stopping early, between two nodes, once
+    /// `stop()` says so (a caller's Ctrl-C): the tree stays whole and every
+    /// node in it committed.
+    pub fn run_until(
+        &mut self,
+        progress: &dyn Fn(usize, usize),
+        stop: &dyn Fn() -> bool,
+    ) -> MctsResult<()> {
         let start = Instant::now();
         let total = self.config.max_nodes;
         let result = (|| {
-            while self.created() < total && !self.nodes[0].exhausted {
+            while self.created() < total && !self.nodes[0].exhausted && !stop() {
                 let before = self.created();
                 self.iterate()?;
                 if self.created() > before {

@@ -9,5 +9,7 @@ mod common;
 mod damage;
 mod demo;
 mod interrupted;
+mod killed_gc;
 mod round_trip;
 mod safety;
+mod signals;

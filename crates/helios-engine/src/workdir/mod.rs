@@ -69,6 +69,8 @@
 //!    on success.
 
 mod apply;
+#[cfg(test)]
+mod edge_tests;
 mod error;
 mod fsx;
 mod guard;

@@ -33,7 +33,7 @@ fn build(edits: Vec<Edit>) -> Vst {
     Vst::new(ALG).apply(&edits).unwrap()
 }
 
-fn persist(vst: &Vst, store: &dyn ObjectStore) {
+pub(super) fn persist(vst: &Vst, store: &dyn ObjectStore) {
     let new = vst.unpersisted_objects();
     for o in new.objects {
         store.put(o.hash, o.encoded).unwrap();

@@ -329,3 +329,20 @@ fn a_full_disk_fails_the_commit_and_writes_resume_once_space_is_freed() {
         third.root_hash()
     );
 }
+
+#[test]
+fn close_names_the_queued_snapshots_it_could_not_write() {
+    let store = std::sync::Arc::new(FailingStore {
+        inner: helios_objstore::MemStore::new(helios_types::HashAlgorithm::Blake3),
+        writes_left: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let engine = HeliosEngine::over_store(store, EngineConfig::small()).unwrap();
+    let vst = tree(&engine, 3, "queued");
+    let (id, _) = engine
+        .commit(&vst, Durability::Async, CommitMeta::default())
+        .unwrap();
+    match engine.close() {
+        Err(EngineError::NotWritten { ids, .. }) => assert_eq!(ids, vec![id]),
+        other => panic!("expected NotWritten, got {other:?}"),
+    }
+}

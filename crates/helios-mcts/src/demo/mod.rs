@@ -339,6 +339,16 @@ impl<'e> DemoSearch<'e> {
         self.search.run(progress)
     }
 
+    /// [`run`](DemoSearch::run), stopping between nodes once `stop()`
+    /// says so.
+    pub fn run_until(
+        &mut self,
+        progress: &dyn Fn(usize, usize),
+        stop: &dyn Fn() -> bool,
+    ) -> MctsResult<()> {
+        self.search.run_until(progress, stop)
+    }
+
     /// The working directory.
     pub fn workdir(&self) -> &Path {
         &self.workdir
@@ -361,7 +371,9 @@ impl<'e> DemoSearch<'e> {
         Ok(DemoReport {
             nodes: made.len() as u64,
             nodes_requested: self.config.nodes as u64,
-            exhausted: made.len() < self.config.nodes,
+            // Fewer nodes because every line was explored, not because
+            // the caller stopped the search early.
+            exhausted: made.len() < self.config.nodes && s.nodes()[0].is_exhausted(),
             files: self.config.files as u64,
             seed: self.config.seed,
             solved: best.solved,
@@ -417,8 +429,19 @@ pub fn run_demo(
     config: &DemoConfig,
     progress: &dyn Fn(usize, usize),
 ) -> MctsResult<DemoReport> {
+    run_demo_until(engine, config, progress, &|| false)
+}
+
+/// [`run_demo`], with the search stopping early once `stop()` says so; the
+/// report and the release then cover the nodes made so far.
+pub fn run_demo_until(
+    engine: &HeliosEngine,
+    config: &DemoConfig,
+    progress: &dyn Fn(usize, usize),
+    stop: &dyn Fn() -> bool,
+) -> MctsResult<DemoReport> {
     let mut demo = DemoSearch::start(engine, config)?;
-    let result = demo.run(progress).and_then(|()| demo.report());
+    let result = demo.run_until(progress, stop).and_then(|()| demo.report());
     let finished = demo.finish();
     let report = result?;
     finished?;
