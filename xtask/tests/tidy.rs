@@ -62,7 +62,18 @@ fn rust_files(dirs: &[&str]) -> Vec<PathBuf> {
 /// `conformance.rs` is test support that ships behind a feature for other
 /// crates' tests; its concurrency case runs threads.
 fn is_test_support(file: &Path) -> bool {
-    file == root().join("crates/helios-types/src/store/conformance.rs")
+    file == root().join("crates/helios-types/src/store/conformance.rs") || is_unit_test_file(file)
+}
+
+/// A `tests.rs` or `*_tests.rs` file under `src/`: by convention a module
+/// its parent declares `#[cfg(test)]` (checked by
+/// `unit_test_files_are_compiled_for_tests_only`).
+fn is_unit_test_file(file: &Path) -> bool {
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    file.to_string_lossy().contains("/src/") && (name == "tests.rs" || name.ends_with("_tests.rs"))
 }
 
 /// The shipped source files of every crate but `owner`.
@@ -320,6 +331,7 @@ fn layers_depend_only_downwards() {
         ("helios-vst", &["helios-types"]),
         ("helios-l1cache", &["helios-types"]),
         ("helios-objstore", &["helios-types"]),
+        ("helios-workdir", &["helios-types", "helios-vst"]),
         (
             "helios-engine",
             &[
@@ -327,11 +339,17 @@ fn layers_depend_only_downwards() {
                 "helios-vst",
                 "helios-l1cache",
                 "helios-objstore",
+                "helios-workdir",
             ],
         ),
         (
             "helios-mcts",
-            &["helios-types", "helios-vst", "helios-engine"],
+            &[
+                "helios-types",
+                "helios-vst",
+                "helios-workdir",
+                "helios-engine",
+            ],
         ),
     ];
     for (krate, deps) in allowed {
@@ -342,6 +360,55 @@ fn layers_depend_only_downwards() {
             }
         }
     }
+}
+
+#[test]
+fn unit_test_files_are_compiled_for_tests_only() {
+    for file in rust_files(&["crates"])
+        .into_iter()
+        .filter(|f| is_unit_test_file(f))
+    {
+        let stem = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap()
+            .to_owned();
+        let dir = file.parent().unwrap();
+        let siblings = rust_files(&[dir.strip_prefix(root()).unwrap().to_str().unwrap()]);
+        // `#[cfg(test)]` on the declaration, possibly above a `#[path]`.
+        let declarations = [format!("mod {stem};"), format!("#[path = \"{stem}.rs\"]")];
+        let declared = siblings.iter().any(|parent| {
+            let text = read(parent);
+            let mut at = declarations
+                .iter()
+                .flat_map(|d| text.match_indices(d.as_str()));
+            at.any(|(at, _)| {
+                let before = &text[..at];
+                let attrs = &before[before.len().saturating_sub(80)..];
+                attrs.contains("#[cfg(test)]")
+            })
+        });
+        assert!(
+            declared,
+            "{}: declare it `#[cfg(test)] mod {stem};`",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn only_helios_workdir_mounts_or_walks_working_directories() {
+    let what =
+        "depends on rustix or ignore; only helios-workdir works on directories at that level";
+    let bad = |d: &Dependency| d.ships() && matches!(d.name.as_str(), "rustix" | "ignore");
+    assert_no_dependency(&["crates/helios-workdir"], what, bad);
+    let mounts = |c: &Code| banned_paths(c, &["rustix::mount", "nix::mount", "sys_mount"]);
+    assert_clean(
+        shipped_files_outside("helios-workdir"),
+        true,
+        "mounts",
+        mounts,
+    );
 }
 
 #[test]

@@ -5,10 +5,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use helios_engine::workdir::{CaptureOptions, CheckoutOptions};
 use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine, StateManager};
 use helios_types::{Blob, EntryKind, RepoPath, Snapshot, SnapshotId};
 use helios_vst::Change;
+use helios_workdir::{CaptureOptions, CheckoutOptions};
 use serde_json::{Value, json};
 
 use crate::output::{self, line, note, progress, reporter};

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use helios_engine::workdir::overlay::{OverlayMount, unmount_dir};
-use helios_engine::workdir::{CheckoutOptions, WorkdirError};
 use helios_engine::{EngineError, HeliosEngine, StateManager};
 use helios_types::HashAlgorithm;
+use helios_workdir::overlay::{OverlayMount, unmount_dir};
+use helios_workdir::{CheckoutOptions, WorkdirError};
 
 use crate::output::{line, note, progress, reporter};
 
@@ -46,13 +46,7 @@ pub(crate) fn mount(
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp)?;
         }
-        helios_engine::workdir::materialize(
-            &vst,
-            engine.objects(),
-            &tmp,
-            &|_| true,
-            &reporter(&bar),
-        )?;
+        helios_workdir::materialize(&vst, engine.objects(), &tmp, &|_| true, &reporter(&bar))?;
         std::fs::rename(&tmp, &lower)?;
         bar.finish_and_clear();
     }

@@ -177,7 +177,7 @@ pub struct HeliosEngine {
     /// The snapshot each working directory holds, by canonical path.
     pub(crate) heads: Mutex<HashMap<PathBuf, SnapshotId>>,
     /// The state files of recently used working directories.
-    pub(crate) state_files: Mutex<crate::worktrees::StateFiles>,
+    pub(crate) state_files: Mutex<crate::workdirs::StateFiles>,
     pub(crate) gc_state: GcState,
     pub(crate) counters: Counters,
     pub(crate) writer_stats: Arc<WriterStats>,

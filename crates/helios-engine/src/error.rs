@@ -90,7 +90,7 @@ pub enum EngineError {
     Vst(#[from] helios_vst::VstError),
     /// A working-directory operation failed.
     #[error(transparent)]
-    Workdir(#[from] crate::workdir::WorkdirError),
+    Workdir(#[from] helios_workdir::WorkdirError),
     /// A working directory would overlap the store: it is the store, lies
     /// inside it, or holds it below its top level (where it could not be
     /// protected as one entry).
@@ -102,6 +102,18 @@ pub enum EngineError {
         store: std::path::PathBuf,
         /// "it is", "it lies inside" or "it holds, below its top level,".
         problem: &'static str,
+    },
+    /// A file-system call of the engine's own (resolving a working
+    /// directory, making the state-file directory) failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// What the engine was doing.
+        op: &'static str,
+        /// The path concerned.
+        path: std::path::PathBuf,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
     },
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
@@ -120,6 +132,18 @@ impl From<StoreError> for EngineError {
 }
 
 impl EngineError {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<std::path::PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        EngineError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
     pub(crate) fn corrupt(hash: Hash, e: DecodeError) -> Self {
         EngineError::Corrupt {
             hash,

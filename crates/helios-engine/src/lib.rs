@@ -39,8 +39,7 @@ mod metrics;
 mod pipeline;
 mod stats;
 mod verify;
-pub mod workdir;
-mod worktrees;
+mod workdirs;
 
 pub use config::EngineConfig;
 pub use engine::{CommitMeta, Durability, GcReport, HeliosEngine, StateManager, VerifyReport};

@@ -18,11 +18,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use helios_engine::workdir::overlay::OverlayMount;
-use helios_engine::workdir::{CheckoutOptions, WorkdirError};
 use helios_engine::{EngineError, HeliosEngine};
 use helios_types::{EntryKind, SnapshotId};
 use helios_vst::{Change, Vst};
+use helios_workdir::overlay::OverlayMount;
+use helios_workdir::{CheckoutOptions, WorkdirError};
 
 use crate::error::{MctsError, MctsResult};
 
@@ -171,7 +171,7 @@ impl<'e> OverlayWorkdir<'e> {
                 return Err(overlay_error(e));
             }
         }
-        helios_engine::workdir::materialize(base, engine.objects(), &lower, &|_| true, &|_, _| {})
+        helios_workdir::materialize(base, engine.objects(), &lower, &|_| true, &|_, _| {})
             .map_err(EngineError::from)?;
         let mut wd = OverlayWorkdir {
             engine,

@@ -12,4 +12,4 @@ mod dedup;
 mod gc;
 mod lifecycle;
 mod properties;
-mod worktrees;
+mod workdirs;

@@ -9,7 +9,7 @@ use helios_types::{EntryKind, Hash};
 use proptest::prelude::*;
 
 use super::*;
-use crate::workdir::state::{FileStat, StatEntry};
+use crate::state::{FileStat, StatEntry};
 
 fn h(b: u8) -> Hash {
     Hash::from_bytes([b; 32])

@@ -31,7 +31,7 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use super::state::FileStat;
 
 /// Prefix of the temporary files checkout writes before renaming them.
-pub const TMP_PREFIX: &[u8] = b".helios-tmp-";
+pub(crate) const TMP_PREFIX: &[u8] = b".helios-tmp-";
 
 /// Deepest directory nesting removed recursively; deeper trees are an error
 /// instead of a stack overflow.

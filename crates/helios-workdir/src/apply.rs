@@ -535,7 +535,10 @@ pub fn checkout(
         dir,
         to,
         blobs,
+        #[cfg(test)]
         fail_after_ops: options.fail_after_ops,
+        #[cfg(not(test))]
+        fail_after_ops: None,
         progress,
         report,
         ops: 0,

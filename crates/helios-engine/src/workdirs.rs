@@ -23,7 +23,9 @@ use crate::engine::{HeliosEngine, StateManager, lock};
 use crate::error::{EngineError, EngineResult};
 use crate::keys;
 use crate::pipeline::{StoreWrite, WriteRequest};
-use crate::workdir::{self, CaptureOptions, Captured, CheckoutOptions, Report, StateFile};
+use helios_workdir::{
+    self as workdir, CaptureOptions, Captured, CheckoutOptions, Report, StateFile,
+};
 
 /// How many working directories keep their decoded state in memory (about
 /// 25 MB each at 100K files); the least recently used one is dropped first.
@@ -172,9 +174,8 @@ impl HeliosEngine {
             Some(store) => store.join("workdirs"),
             None => std::env::temp_dir().join("helios-workdirs"),
         };
-        std::fs::create_dir_all(&base).map_err(|e| {
-            EngineError::Workdir(workdir::WorkdirError::io("create directory", &base, e))
-        })?;
+        std::fs::create_dir_all(&base)
+            .map_err(|e| EngineError::io("create directory", &base, e))?;
         Ok(lock(&self.state_files).get(&dir, || {
             let name = HashAlgorithm::Blake3
                 .digest(dir.as_os_str().as_encoded_bytes())
@@ -219,7 +220,7 @@ impl HeliosEngine {
 /// deepest existing ancestor canonicalized, the rest appended. Creates
 /// nothing.
 fn resolved(path: &Path) -> EngineResult<PathBuf> {
-    let io_err = |e| EngineError::Workdir(workdir::WorkdirError::io("resolve", path, e));
+    let io_err = |e| EngineError::io("resolve", path, e);
     let absolute = std::path::absolute(path).map_err(io_err)?;
     let mut existing = absolute.as_path();
     let mut rest = Vec::new();
@@ -256,5 +257,5 @@ fn resolved(path: &Path) -> EngineResult<PathBuf> {
 fn canonical(dir: &Path) -> EngineResult<PathBuf> {
     std::fs::create_dir_all(dir)
         .and_then(|()| dir.canonicalize())
-        .map_err(|e| EngineError::Workdir(workdir::WorkdirError::io("resolve", dir, e)))
+        .map_err(|e| EngineError::io("resolve", dir, e))
 }

@@ -4,8 +4,8 @@
 
 use std::fs;
 
-use helios_engine::workdir::{CaptureOptions, CheckoutOptions};
 use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine, StateManager};
+use helios_workdir::{CaptureOptions, CheckoutOptions};
 
 use crate::common::tree;
 

@@ -40,7 +40,7 @@ const REMOVE: u8 = 0;
 /// its cache entry is not trusted ("racily clean", as git calls it). Linux
 /// timestamps come from a clock that advances once per scheduler tick
 /// (at most 10 ms).
-pub const RACY_NS: i64 = 20_000_000;
+pub(crate) const RACY_NS: i64 = 20_000_000;
 
 /// The `lstat` fields that identify one version of a file, plus what it hashed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -43,7 +43,7 @@
 //!   runs one `syncfs` before the final record and fsyncs it, for
 //!   power-loss safety.
 //! - A stat-cache entry is trusted only when its mtime and ctime are at
-//!   least [`state::RACY_NS`] older than the moment the stat was taken (git's
+//!   least `RACY_NS` (20 ms) older than the moment the stat was taken (git's
 //!   "racily clean" rule): a change within the same timestamp tick cannot go
 //!   unseen. For files checkout wrote, the window is measured from the end
 //!   of the checkout (no one else writes into the directory during one), so
@@ -68,6 +68,9 @@
 //! 4. `capture` changes nothing on disk but the state file, and that only
 //!    on success.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 mod apply;
 #[cfg(test)]
 mod edge_tests;
@@ -78,7 +81,7 @@ mod guard;
 mod model_tests;
 pub mod overlay;
 mod scan;
-pub mod state;
+mod state;
 mod state_file;
 #[cfg(test)]
 mod tests;
@@ -92,10 +95,9 @@ use helios_vst::Vst;
 
 pub use apply::{checkout, materialize};
 pub use error::WorkdirError;
-pub use fsx::TMP_PREFIX;
 pub use overlay::OverlayMount;
 pub use scan::{GITIGNORE, HELIOSIGNORE};
-pub use state::{FileStat, StatEntry, WorkdirState};
+pub use state::WorkdirState;
 pub use state_file::StateFile;
 
 /// How long an operation waits for another one on the same directory to
@@ -142,10 +144,12 @@ pub struct CheckoutOptions {
     pub force: bool,
     /// `syncfs` the directory's file system before recording completion.
     pub sync: bool,
-    /// Fault injection for crash tests: fail with
-    /// [`WorkdirError::Injected`] once this many file operations are done,
-    /// leaving the state "in progress". `None` in production.
-    pub fail_after_ops: Option<u64>,
+    /// Fault injection for this crate's tests: fail with
+    /// `WorkdirError::Injected` once this many file operations are done,
+    /// leaving the state "in progress". (Crash tests of the binary kill a
+    /// real process instead.)
+    #[cfg(test)]
+    pub(crate) fail_after_ops: Option<u64>,
 }
 
 /// What an operation did. Counters an operation has no use for stay zero.

@@ -196,7 +196,7 @@ pub enum WorkdirError {
         /// The file system's limit.
         max: u64,
     },
-    /// A fault injected by [`crate::workdir::CheckoutOptions::fail_after_ops`].
+    /// A fault injected by this crate's tests (never in shipped use).
     #[error("injected failure after {0} file operations")]
     Injected(u64),
 }
