@@ -15,12 +15,13 @@ use anyhow::Context;
 use crate::cmd::{cmd, output, run};
 use crate::prereqs::Prereqs;
 
-/// The line-coverage floor over the library crates.
+/// The line-coverage floor over the library crates and the `helios`
+/// binary (whose tests run it as a child process; its profiles count).
 const COVERAGE_FLOOR: &str = "85";
 
-/// What coverage does not count: the binary and automation crates, benches,
-/// fuzz targets and the test files themselves.
-const COVERAGE_IGNORE: &str = r"(^|/)(xtask|benches|fuzz|tests)/|crates/helios-cli/";
+/// What coverage does not count: the automation crate, benches, fuzz
+/// targets and the test files themselves.
+const COVERAGE_IGNORE: &str = r"(^|/)(xtask|benches|fuzz|tests)/";
 
 pub(crate) fn ci(root: &Path) -> anyhow::Result<()> {
     let start = Instant::now();

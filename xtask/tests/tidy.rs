@@ -411,6 +411,74 @@ fn only_helios_workdir_mounts_or_walks_working_directories() {
     );
 }
 
+/// The `String` fields of `name`'s variants (or fields), by variant.
+fn string_fields(file: &syn::File, name: &str) -> Vec<String> {
+    let is_string = |ty: &syn::Type| quote_type(ty).contains("String");
+    let mut out = Vec::new();
+    for item in &file.items {
+        match item {
+            Item::Enum(e) if e.ident == name => {
+                for v in &e.variants {
+                    if v.fields.iter().any(|f| is_string(&f.ty)) {
+                        out.push(v.ident.to_string());
+                    }
+                }
+            }
+            Item::Type(t) if t.ident == name && is_string(&t.ty) => out.push(name.to_owned()),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn quote_type(ty: &syn::Type) -> String {
+    let mut tokens = TokenStream::new();
+    quote::ToTokens::to_tokens(ty, &mut tokens);
+    tokens.to_string()
+}
+
+/// Errors stay typed where components meet: no engine error variant and no
+/// writer acknowledgement carries an error as text. The `String`s allowed
+/// hold what the user typed (an id, a ref name) or mirror the store's own
+/// corruption report.
+#[test]
+fn engine_errors_and_acks_carry_no_error_text() {
+    const USER_INPUT: &[&str] = &[
+        "NotAnId",
+        "UnknownPrefix",
+        "AmbiguousId",
+        "BadRefName",
+        "Corrupt",
+    ];
+    let error = syn::parse_file(&read(&root().join("crates/helios-engine/src/error.rs"))).unwrap();
+    let texts: Vec<_> = string_fields(&error, "EngineError")
+        .into_iter()
+        .filter(|v| !USER_INPUT.contains(&v.as_str()))
+        .collect();
+    assert!(
+        texts.is_empty(),
+        "EngineError variants carrying text: {texts:?}"
+    );
+    let pipeline =
+        syn::parse_file(&read(&root().join("crates/helios-engine/src/pipeline.rs"))).unwrap();
+    for alias in ["Ack", "WriteError"] {
+        assert!(
+            string_fields(&pipeline, alias).is_empty(),
+            "{alias} carries text"
+        );
+    }
+}
+
+#[test]
+fn string_fields_finds_text_payloads() {
+    let file = syn::parse_file(
+        "enum E { A(String), B { why: Option<String> }, C(u64) } type Ack = Sender<Result<(), String>>;",
+    )
+    .unwrap();
+    assert_eq!(string_fields(&file, "E"), ["A", "B"]);
+    assert_eq!(string_fields(&file, "Ack"), ["Ack"]);
+}
+
 #[test]
 fn im_is_not_in_the_dependency_tree() {
     let lock = read(&root().join("Cargo.lock"));

@@ -64,14 +64,6 @@ fn open(store: &Path) -> anyhow::Result<HeliosEngine> {
     HeliosEngine::open(store, config).with_context(|| format!("opening {}", store.display()))
 }
 
-/// A snapshot named by a ref, a full id or a unique id prefix.
-fn resolve(engine: &HeliosEngine, name: &str) -> anyhow::Result<SnapshotId> {
-    if let Ok(Some(id)) = engine.get_ref(name) {
-        return Ok(id);
-    }
-    Ok(engine.resolve(name)?)
-}
-
 fn init(store: &Path, algorithm: helios_types::HashAlgorithm) -> anyhow::Result<ExitCode> {
     if store.join("CURRENT").exists() {
         bail!("{} already holds a store", store.display());
@@ -139,7 +131,7 @@ fn checkout(
     force: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let id = resolve(engine, name)?;
+    let id = engine.resolve_name(name)?;
     let bar = progress("checkout");
     let options = CheckoutOptions {
         full,
@@ -181,7 +173,7 @@ fn change_json(c: &Change) -> Value {
 }
 
 fn diff(engine: &HeliosEngine, a: &str, b: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let changes = engine.diff(&resolve(engine, a)?, &resolve(engine, b)?)?;
+    let changes = engine.diff(&engine.resolve_name(a)?, &engine.resolve_name(b)?)?;
     if json {
         output::json(&Value::Array(changes.iter().map(change_json).collect()));
     } else {
@@ -216,7 +208,7 @@ fn log(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let entries = match start {
-        Some(name) => engine.log(&resolve(engine, name)?, limit)?,
+        Some(name) => engine.log(&engine.resolve_name(name)?, limit)?,
         None => engine.list_snapshots()?.into_iter().take(limit).collect(),
     };
     if json {
@@ -232,7 +224,7 @@ fn log(
 }
 
 fn show(engine: &HeliosEngine, name: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let id = resolve(engine, name)?;
+    let id = engine.resolve_name(name)?;
     let s = engine.snapshot(&id)?;
     if json {
         output::json(&snapshot_json(&id, &s));
@@ -266,7 +258,7 @@ fn ls(
     path: Option<&str>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let vst = engine.restore(&resolve(engine, name)?)?;
+    let vst = engine.restore(&engine.resolve_name(name)?)?;
     let dir = RepoPath::parse(path.unwrap_or(""))?;
     let entries = vst.list(&dir)?;
     if json {
@@ -291,7 +283,7 @@ fn ls(
 
 fn cat(engine: &HeliosEngine, name: &str, path: &str) -> anyhow::Result<ExitCode> {
     use std::io::Write;
-    let vst = engine.restore(&resolve(engine, name)?)?;
+    let vst = engine.restore(&engine.resolve_name(name)?)?;
     let path = RepoPath::parse(path)?;
     let entry = vst
         .get(&path)?
@@ -315,7 +307,7 @@ fn reference(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     if let Some(target) = target {
-        let id = resolve(engine, target)?;
+        let id = engine.resolve_name(target)?;
         engine.set_ref(name, &id)?;
         engine.close()?;
         line(&id.to_hex());

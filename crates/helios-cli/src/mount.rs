@@ -33,10 +33,7 @@ pub(crate) fn mount(
     name: &str,
     dir: &Path,
 ) -> anyhow::Result<ExitCode> {
-    let id = match engine.get_ref(name)? {
-        Some(id) => id,
-        None => engine.resolve(name)?,
-    };
+    let id = engine.resolve_name(name)?;
     engine.check_workdir(dir)?;
     let vst = engine.restore(&id)?;
     let lower = store.join("overlay/lower").join(id.to_hex());

@@ -52,17 +52,24 @@ impl EngineConfig {
 
     /// Checks the engine's own fields (L1 and RocksDB check theirs).
     pub fn validate(&self) -> EngineResult<()> {
+        let out_of_range = |field, value: usize, allowed| EngineError::Config {
+            field,
+            value: value as u64,
+            allowed,
+        };
         if !(1..=65_536).contains(&self.queue_capacity) {
-            return Err(EngineError::Config(format!(
-                "queue_capacity {} is outside 1..=65536",
-                self.queue_capacity
-            )));
+            return Err(out_of_range(
+                "queue_capacity",
+                self.queue_capacity,
+                "in 1..=65536",
+            ));
         }
-        if self.batch_max_objects == 0 || self.batch_max_bytes == 0 {
-            return Err(EngineError::Config("batch limits must be positive".into()));
+        if self.batch_max_objects == 0 {
+            return Err(out_of_range("batch_max_objects", 0, "at least 1"));
         }
-        self.l1
-            .validate()
-            .map_err(|e| EngineError::Config(e.to_string()))
+        if self.batch_max_bytes == 0 {
+            return Err(out_of_range("batch_max_bytes", 0, "at least 1"));
+        }
+        Ok(self.l1.validate()?)
     }
 }

@@ -249,8 +249,7 @@ impl HeliosEngine {
         config: &EngineConfig,
     ) -> EngineResult<Self> {
         let alg = l2.algorithm();
-        let l1 =
-            L1Cache::new(l2, config.l1.clone()).map_err(|e| EngineError::Config(e.to_string()))?;
+        let l1 = L1Cache::new(l2, config.l1.clone())?;
         let layers = Arc::new(Layers::new(l1));
         let (tx, rx) = bounded(config.queue_capacity);
         let writer_stats = Arc::new(WriterStats::default());
@@ -278,7 +277,7 @@ impl HeliosEngine {
         let handle = std::thread::Builder::new()
             .name("helios-writer".into())
             .spawn(move || writer.run())
-            .map_err(|e| EngineError::Config(format!("cannot start the writer thread: {e}")))?;
+            .map_err(EngineError::SpawnWriter)?;
         Ok(HeliosEngine {
             alg,
             path,
@@ -406,12 +405,8 @@ impl HeliosEngine {
         if let Ok(id) = prefix.parse::<SnapshotId>() {
             return Ok(id);
         }
-        let bad = |problem: String| EngineError::AmbiguousId {
-            prefix: prefix.to_owned(),
-            problem,
-        };
         if prefix.len() < 4 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(bad("is not a hex prefix of at least 4 characters".into()));
+            return Err(EngineError::NotAnId(prefix.to_owned()));
         }
         let lower = prefix.to_ascii_lowercase();
         let even = &lower[..lower.len() / 2 * 2];
@@ -438,9 +433,22 @@ impl HeliosEngine {
         );
         match found.len() {
             1 => Ok(found.into_iter().next().expect("one element")),
-            0 => Err(bad("matches no snapshot".into())),
-            n => Err(bad(format!("matches {n} snapshots"))),
+            0 => Err(EngineError::UnknownPrefix(prefix.to_owned())),
+            matches => Err(EngineError::AmbiguousId {
+                prefix: prefix.to_owned(),
+                matches,
+            }),
         }
+    }
+
+    /// The snapshot a ref, a full id or a unique id prefix names, tried in
+    /// that order: the one way every front end turns a user's name into a
+    /// snapshot.
+    pub fn resolve_name(&self, name: &str) -> EngineResult<SnapshotId> {
+        if let Ok(Some(id)) = self.get_ref(name) {
+            return Ok(id);
+        }
+        self.resolve(name)
     }
 
     /// Every snapshot: those stored in L2 and those held in memory.
@@ -486,11 +494,10 @@ impl StateManager for HeliosEngine {
         let _span = tracing::debug_span!("commit", ?durability).entered();
         self.check_open()?;
         if vst.algorithm() != self.alg {
-            return Err(EngineError::Config(format!(
-                "tree hashed with {}, store uses {}",
-                vst.algorithm(),
-                self.alg
-            )));
+            return Err(EngineError::AlgorithmMismatch {
+                tree: vst.algorithm(),
+                store: self.alg,
+            });
         }
         let root = vst.root_hash();
         let new = vst.unpersisted_objects();

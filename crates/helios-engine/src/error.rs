@@ -10,13 +10,20 @@ pub enum EngineError {
     /// No snapshot with this id exists (never committed, or reclaimed by gc).
     #[error("snapshot {0} not found")]
     SnapshotNotFound(SnapshotId),
-    /// A snapshot id prefix matched no snapshot or several.
-    #[error("snapshot id prefix `{prefix}` {problem}")]
+    /// A name is neither a ref, a full snapshot id, nor a hex prefix of
+    /// at least 4 characters.
+    #[error("`{0}` is not a ref, a snapshot id or a hex id prefix of at least 4 characters")]
+    NotAnId(String),
+    /// A hex id prefix matched no snapshot.
+    #[error("no snapshot id starts with `{0}`")]
+    UnknownPrefix(String),
+    /// A hex id prefix matched several snapshots.
+    #[error("snapshot id prefix `{prefix}` matches {matches} snapshots; give more characters")]
     AmbiguousId {
         /// The prefix given.
         prefix: String,
-        /// "matches no snapshot" or "matches N snapshots".
-        problem: String,
+        /// How many snapshots it matches (at least 2).
+        matches: usize,
     },
     /// The snapshot was committed with `Durability::Memory` and has no
     /// stored form, so it cannot be verified or named by a ref.
@@ -48,9 +55,7 @@ pub enum EngineError {
         /// The store's limit.
         max: u64,
     },
-    /// A named ref does not exist.
-    #[error("ref `{0}` not found")]
-    RefNotFound(String),
+
     /// A ref name is empty, too long, or holds a control character or NUL.
     #[error("invalid ref name `{0}`")]
     BadRefName(String),
@@ -115,9 +120,31 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
-    /// A configuration value is out of range.
-    #[error("invalid configuration: {0}")]
-    Config(String),
+    /// A tree hashed with one algorithm was committed to a store of
+    /// another.
+    #[error("tree hashed with {tree}, store uses {store}")]
+    AlgorithmMismatch {
+        /// The tree's algorithm.
+        tree: helios_types::HashAlgorithm,
+        /// The store's.
+        store: helios_types::HashAlgorithm,
+    },
+    /// The writer thread could not be started.
+    #[error("cannot start the writer thread: {0}")]
+    SpawnWriter(#[source] std::io::Error),
+    /// One of the engine's configuration values is out of range.
+    #[error("invalid configuration: {field} = {value}, must be {allowed}")]
+    Config {
+        /// The field of `EngineConfig`.
+        field: &'static str,
+        /// The value given.
+        value: u64,
+        /// The allowed range.
+        allowed: &'static str,
+    },
+    /// The L1 cache's configuration is invalid.
+    #[error("invalid L1 configuration: {0}")]
+    L1Config(#[from] helios_l1cache::ConfigError),
 }
 
 impl From<StoreError> for EngineError {

@@ -345,3 +345,49 @@ fn names_and_labels_print_with_control_characters_escaped() {
     let ls = ok(&store, tmp.path(), &["ls", &b]);
     assert!(ls.contains("evil\\u{1b}[2J\\nfake"), "{ls}");
 }
+
+#[test]
+fn mount_and_umount_touch_only_what_helios_mounted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, w) = setup(tmp.path());
+    fs::write(w.join("f"), "mounted\n").unwrap();
+    let a = commit(&store, &w);
+    let m = tmp.path().join("m");
+    let mdir = m.to_str().unwrap();
+    // Nothing mounted there: umount refuses and touches nothing.
+    fs::create_dir(&m).unwrap();
+    fs::write(m.join("mine"), "keep\n").unwrap();
+    let err = fails(&store, tmp.path(), &["umount", mdir]);
+    assert!(
+        err.contains("not an overlay mounted by this store"),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(m.join("mine")).unwrap(), "keep\n");
+    fs::remove_file(m.join("mine")).unwrap();
+    // Into the store: refused.
+    let err = fails(
+        &store,
+        tmp.path(),
+        &["mount", &a, store.join("x").to_str().unwrap()],
+    );
+    assert!(err.contains("cannot be a working directory"), "{err}");
+
+    let out = crate::common::helios(&store, tmp.path(), &["mount", &a, mdir]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fs::read_to_string(m.join("f")).unwrap(), "mounted\n");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if stdout.contains("(overlay)") {
+        ok(&store, tmp.path(), &["umount", mdir]);
+        assert!(fs::read_dir(&m).unwrap().next().is_none(), "unmounted");
+    } else {
+        eprintln!(
+            "SKIPPED overlay part: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        assert!(stdout.contains("checked out"), "{stdout}");
+    }
+}

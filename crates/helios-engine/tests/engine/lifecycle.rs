@@ -89,13 +89,10 @@ fn unknown_ids_and_bad_input_are_typed_errors() {
         engine.pin(&missing),
         Err(EngineError::SnapshotNotFound(_))
     ));
-    assert!(matches!(
-        engine.resolve("zz"),
-        Err(EngineError::AmbiguousId { .. })
-    ));
+    assert!(matches!(engine.resolve("zz"), Err(EngineError::NotAnId(_))));
     assert!(matches!(
         engine.resolve("abcdef"),
-        Err(EngineError::AmbiguousId { .. })
+        Err(EngineError::UnknownPrefix(_))
     ));
     let (id, _) = engine
         .commit(
@@ -111,7 +108,7 @@ fn unknown_ids_and_bad_input_are_typed_errors() {
     let sha = helios_vst::Vst::new(helios_types::HashAlgorithm::Sha256);
     assert!(matches!(
         engine.commit(&sha, Durability::Async, CommitMeta::default()),
-        Err(EngineError::Config(_))
+        Err(EngineError::AlgorithmMismatch { .. })
     ));
 }
 
@@ -345,4 +342,24 @@ fn close_names_the_queued_snapshots_it_could_not_write() {
         Err(EngineError::NotWritten { ids, .. }) => assert_eq!(ids, vec![id]),
         other => panic!("expected NotWritten, got {other:?}"),
     }
+}
+
+#[test]
+fn bad_configuration_is_a_typed_error_naming_the_field() {
+    let config = EngineConfig {
+        queue_capacity: 0,
+        ..EngineConfig::small()
+    };
+    match HeliosEngine::in_memory(config) {
+        Err(EngineError::Config { field, value, .. }) => {
+            assert_eq!((field, value), ("queue_capacity", 0));
+        }
+        other => panic!("expected Config, got {other:?}"),
+    }
+    let mut config = EngineConfig::small();
+    config.l1.capacity = 0;
+    assert!(matches!(
+        HeliosEngine::in_memory(config),
+        Err(EngineError::L1Config(_))
+    ));
 }
