@@ -155,6 +155,28 @@ fn only_helios_objstore_links_rocksdb() {
     assert_clean(files, false, "names RocksDB", rocksdb);
 }
 
+/// RocksDB's own file names are known only to helios-objstore: the layers
+/// above ask it (`RocksStore::exists`) instead of looking for them.
+#[test]
+fn no_rocksdb_file_names_above_helios_objstore() {
+    const NAMES: &[&str] = &[
+        "\"CURRENT\"",
+        "\"MANIFEST",
+        ".sst\"",
+        "\"OPTIONS-",
+        ".log\"",
+    ];
+    for file in shipped_files_outside("helios-objstore") {
+        let text = read(&file);
+        let found: Vec<_> = NAMES.iter().filter(|n| text.contains(**n)).collect();
+        assert!(
+            found.is_empty(),
+            "{} names RocksDB files: {found:?}",
+            file.display()
+        );
+    }
+}
+
 /// Whether a dependency brings in RocksDB (the crate, its `-sys` crate or a
 /// fork), under whatever name the manifest gives it.
 fn links_rocksdb(dep: &Dependency) -> bool {

@@ -65,7 +65,7 @@ fn open(store: &Path) -> anyhow::Result<HeliosEngine> {
 }
 
 fn init(store: &Path, algorithm: helios_types::HashAlgorithm) -> anyhow::Result<ExitCode> {
-    if store.join("CURRENT").exists() {
+    if HeliosEngine::store_exists(store)? {
         bail!("{} already holds a store", store.display());
     }
     let config = EngineConfig {

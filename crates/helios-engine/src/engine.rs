@@ -213,6 +213,11 @@ fn now_micros() -> u64 {
 }
 
 impl HeliosEngine {
+    /// Whether `path` holds a store, without opening it.
+    pub fn store_exists(path: &Path) -> EngineResult<bool> {
+        Ok(RocksStore::exists(path)?)
+    }
+
     /// Opens (or, with `create_if_missing`, creates) the RocksDB store at
     /// `path`. Cheap: no snapshot, ref or pin is scanned at open; records
     /// are read when first asked for.
@@ -546,9 +551,8 @@ impl StateManager for HeliosEngine {
                 .into_iter()
                 .map(|o| (o.hash, Arc::from(o.encoded)))
                 .collect();
-            for (h, b) in &objects {
-                self.layers.l1.cache().insert(*h, b);
-            }
+            // Readable at once from the in-flight table; L1 takes them
+            // through its own wrapper when the writer stores them.
             self.layers.add_inflight(&objects);
             let mut meta_puts = vec![(keys::snapshot(&id), record)];
             if pin {

@@ -136,20 +136,7 @@ impl RocksStore {
                 });
             }
         }
-        // Not `is_file`, which reads an unreadable directory as an empty
-        // one and would report a store that is there as missing.
-        let current = path.join("CURRENT");
-        let exists = match std::fs::metadata(&current) {
-            Ok(m) => m.is_file(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-            Err(source) => {
-                return Err(OpenError::Io {
-                    op: "stat",
-                    path: current,
-                    source,
-                });
-            }
-        };
+        let exists = Self::exists(path)?;
         if !exists && !config.create_if_missing {
             return Err(OpenError::NotFound {
                 path: path.to_owned(),
@@ -170,6 +157,24 @@ impl RocksStore {
             algorithm,
             path: path.to_owned(),
         })
+    }
+
+    /// Whether `path` holds a store (RocksDB's `CURRENT` file is there),
+    /// without opening it. The one place above RocksDB that knows its file
+    /// names.
+    pub fn exists(path: &Path) -> Result<bool, OpenError> {
+        // Not `is_file`, which reads an unreadable directory as an empty
+        // one and would report a store that is there as missing.
+        let current = path.join("CURRENT");
+        match std::fs::metadata(&current) {
+            Ok(m) => Ok(m.is_file()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(OpenError::Io {
+                op: "stat",
+                path: current,
+                source,
+            }),
+        }
     }
 
     /// The store's directory.
