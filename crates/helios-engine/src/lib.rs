@@ -7,8 +7,9 @@
 //! # Pipeline
 //!
 //! A commit hashes the tree's changed directories (L0), exports the
-//! objects the tree created, puts them in L1 and in an in-flight table, and
-//! queues them with the snapshot record on a bounded channel. One writer
+//! objects the tree created, puts them in an in-flight table (L1 fills when
+//! the writer stores them), and queues them with the snapshot record on a
+//! bounded channel. One writer
 //! thread ([`pipeline`](crate::pipeline)) merges queued requests into
 //! RocksDB write batches. A full channel makes committers wait
 //! (backpressure, visible as `queue_wait` in [`EngineStats`]).
