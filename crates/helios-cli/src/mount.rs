@@ -3,40 +3,23 @@
 //! is made once per snapshot under `<store>/overlay/lower/`; each mount's
 //! upper and work directories live under `<store>/overlay/mounts/`.
 //! Where this process may not mount overlayfs, `mount` says so in one line
-//! and falls back to a plain checkout.
+//! and falls back to a plain checkout. Where the layers live in the store
+//! is the engine's business (`overlay_lower`, `overlay_scratch`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use helios_engine::{EngineError, HeliosEngine, StateManager};
-use helios_types::HashAlgorithm;
 use helios_workdir::overlay::{OverlayMount, unmount_dir};
 use helios_workdir::{CheckoutOptions, WorkdirError};
 
 use crate::output::{line, note, progress, reporter};
 
-/// The scratch directory of the mount at `dir`.
-fn scratch(store: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
-    let dir = dir
-        .canonicalize()
-        .with_context(|| format!("resolving {}", dir.display()))?;
-    let name = HashAlgorithm::Blake3
-        .digest(dir.as_os_str().as_encoded_bytes())
-        .to_hex();
-    Ok(store.join("overlay/mounts").join(&name[..32]))
-}
-
-pub(crate) fn mount(
-    engine: &HeliosEngine,
-    store: &Path,
-    name: &str,
-    dir: &Path,
-) -> anyhow::Result<ExitCode> {
+pub(crate) fn mount(engine: &HeliosEngine, name: &str, dir: &Path) -> anyhow::Result<ExitCode> {
     let id = engine.resolve_name(name)?;
     engine.check_workdir(dir)?;
     let vst = engine.restore(&id)?;
-    let lower = store.join("overlay/lower").join(id.to_hex());
+    let lower = engine.overlay_lower(&id)?;
     if !lower.exists() {
         let bar = progress("base copy");
         let tmp = lower.with_extension("partial");
@@ -48,7 +31,7 @@ pub(crate) fn mount(
         bar.finish_and_clear();
     }
     std::fs::create_dir_all(dir)?;
-    let scratch = scratch(store, dir)?;
+    let scratch = engine.overlay_scratch(dir)?;
     match OverlayMount::create(&lower, &vst, &vst, engine.objects(), &scratch, dir) {
         Ok(mounted) => {
             mounted.keep_mounted();
@@ -76,9 +59,10 @@ pub(crate) fn mount(
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn umount(store: &Path, dir: &Path) -> anyhow::Result<ExitCode> {
-    let scratch = scratch(store, dir)?;
+pub(crate) fn umount(engine: &HeliosEngine, dir: &Path) -> anyhow::Result<ExitCode> {
+    let scratch = engine.overlay_scratch(dir)?;
     unmount_dir(dir, &scratch)?;
+    engine.close()?;
     line(&format!("unmounted {}", dir.display()));
     Ok(ExitCode::SUCCESS)
 }

@@ -27,6 +27,19 @@ use helios_workdir::{
     self as workdir, CaptureOptions, Captured, CheckoutOptions, Report, StateFile,
 };
 
+/// The store's areas for files about working directories (the store
+/// directory's layout above RocksDB's own files is known here only).
+const STATE_FILES: &str = "workdirs";
+const OVERLAY_LOWER: &str = "overlay/lower";
+const OVERLAY_MOUNTS: &str = "overlay/mounts";
+
+/// A working directory's name inside an area: 32 hex digits of the BLAKE3
+/// hash of its canonical path (fixed length, whatever the path holds).
+fn dir_key(canonical_dir: &Path) -> String {
+    let hash = HashAlgorithm::Blake3.digest(canonical_dir.as_os_str().as_encoded_bytes());
+    hash.to_hex()[..32].to_owned()
+}
+
 /// How many working directories keep their decoded state in memory (about
 /// 25 MB each at 100K files); the least recently used one is dropped first.
 const KEPT_STATE_FILES: usize = 8;
@@ -170,18 +183,36 @@ impl HeliosEngine {
 
     fn state_file(&self, dir: &Path) -> EngineResult<Arc<StateFile>> {
         let dir = canonical(dir)?;
+        let base = self.area(STATE_FILES)?;
+        Ok(lock(&self.state_files).get(&dir, || base.join(dir_key(&dir))))
+    }
+
+    /// Where `helios mount` keeps the read-only copy of snapshot `id` that
+    /// every overlay of it shares as its lower layer.
+    pub fn overlay_lower(&self, id: &SnapshotId) -> EngineResult<PathBuf> {
+        Ok(self.area(OVERLAY_LOWER)?.join(id.to_hex()))
+    }
+
+    /// Where the overlay mounted at `dir` (which must exist) keeps its upper
+    /// and work directories.
+    pub fn overlay_scratch(&self, dir: &Path) -> EngineResult<PathBuf> {
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| EngineError::io("resolve", dir, e))?;
+        Ok(self.area(OVERLAY_MOUNTS)?.join(dir_key(&dir)))
+    }
+
+    /// The directory of the store (made if needed) where it keeps one kind
+    /// of per-working-directory files; under the system's temp directory
+    /// for an engine without a store directory.
+    fn area(&self, area: &str) -> EngineResult<PathBuf> {
         let base = match &self.path {
-            Some(store) => store.join("workdirs"),
-            None => std::env::temp_dir().join("helios-workdirs"),
+            Some(store) => store.join(area),
+            None => std::env::temp_dir().join("helios").join(area),
         };
         std::fs::create_dir_all(&base)
             .map_err(|e| EngineError::io("create directory", &base, e))?;
-        Ok(lock(&self.state_files).get(&dir, || {
-            let name = HashAlgorithm::Blake3
-                .digest(dir.as_os_str().as_encoded_bytes())
-                .to_hex();
-            base.join(&name[..32])
-        }))
+        Ok(base)
     }
 
     /// Refuses a working directory that would overlap the store: one that
