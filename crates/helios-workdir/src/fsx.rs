@@ -206,17 +206,8 @@ pub(crate) fn read_leaf_at(
             Err(e) => Err(e.into()),
         };
     }
-    let fd = match rustix::fs::openat(
-        parent,
-        name,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOENT | rustix::io::Errno::NXIO) => {
-            return Ok(LeafRead::Changed);
-        }
-        Err(e) => return Err(e.into()),
+    let Some(fd) = open_leaf(parent, name)? else {
+        return Ok(LeafRead::Changed);
     };
     let same = |st: &rustix::fs::Stat| is_regular(st) && FileStat::from_rustix(st) == *seen;
     if !same(&rustix::fs::fstat(&fd)?) {
@@ -231,6 +222,26 @@ pub(crate) fn read_leaf_at(
     Ok(LeafRead::Bytes(bytes))
 }
 
+/// Opens the leaf `name` in `parent` for reading without following a
+/// symlink and without blocking on a FIFO or device (`O_NONBLOCK`, and no
+/// controlling terminal); `None` when there is nothing to read there (a
+/// symlink, gone, a FIFO without a writer). The caller `fstat`s the result
+/// to see what it opened.
+fn open_leaf(parent: BorrowedFd<'_>, name: &[u8]) -> io::Result<Option<OwnedFd>> {
+    match rustix::fs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOENT | rustix::io::Errno::NXIO) => {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The content of the regular file `name` in `parent` (an ignore file),
 /// `None` when there is no regular file by that name. Never follows a
 /// symlink; at most 1 MiB is read.
@@ -239,17 +250,8 @@ pub(crate) fn read_small_file_at(
     name: &[u8],
 ) -> io::Result<Option<Vec<u8>>> {
     const LIMIT: u64 = 1 << 20;
-    let fd = match rustix::fs::openat(
-        parent,
-        name,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOENT | rustix::io::Errno::NXIO) => {
-            return Ok(None);
-        }
-        Err(e) => return Err(e.into()),
+    let Some(fd) = open_leaf(parent, name)? else {
+        return Ok(None);
     };
     if !is_regular(&rustix::fs::fstat(&fd)?) {
         return Ok(None);
