@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use helios_benches::{Latency, SplitMix64, edit_files, note, report, source_like, source_paths};
-use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine, StateManager};
+use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine};
 use helios_types::RepoPath;
 use helios_vst::{Edit, Vst};
 

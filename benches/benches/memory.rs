@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use helios_benches::{SplitMix64, edit_files, note, source_like, source_paths};
-use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine, StateManager};
+use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine};
 use helios_types::{RepoPath, SnapshotId};
 use helios_vst::Edit;
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine, StateManager};
+use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine};
 use helios_types::{Blob, EntryKind, RepoPath, Snapshot, SnapshotId};
 use helios_vst::Change;
 use helios_workdir::{CaptureOptions, CheckoutOptions};

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use helios_engine::{EngineError, HeliosEngine, StateManager};
+use helios_engine::{EngineError, HeliosEngine};
 use helios_workdir::overlay::{OverlayMount, unmount_dir};
 use helios_workdir::{CheckoutOptions, WorkdirError};
 

@@ -25,6 +25,10 @@ pub struct EngineConfig {
     pub batch_max_objects: usize,
     /// Most encoded bytes the writer puts in one RocksDB write batch.
     pub batch_max_bytes: usize,
+    /// Durable snapshots whose trees stay in memory for O(1) restores;
+    /// beyond it the least recently used are read from the store again
+    /// when restored. Memory-only snapshots are not counted against it.
+    pub hot_snapshots: usize,
 }
 
 impl Default for EngineConfig {
@@ -37,6 +41,7 @@ impl Default for EngineConfig {
             queue_capacity: 256,
             batch_max_objects: 4096,
             batch_max_bytes: 16 << 20,
+            hot_snapshots: 16_384,
         }
     }
 }
@@ -69,6 +74,9 @@ impl EngineConfig {
         }
         if self.batch_max_bytes == 0 {
             return Err(out_of_range("batch_max_bytes", 0, "at least 1"));
+        }
+        if self.hot_snapshots == 0 {
+            return Err(out_of_range("hot_snapshots", 0, "at least 1"));
         }
         Ok(self.l1.validate()?)
     }

@@ -17,18 +17,48 @@
 //!    written after the deletion.
 
 use std::collections::HashSet;
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt as _;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use helios_types::store::ObjectStore;
 use helios_types::{EntryKind, Hash, ObjectKind, SnapshotId, Tree};
 use helios_vst::{NewObject, Vst};
 
-use crate::engine::{GcReport, HeliosEngine, StateManager, lock, read, write};
 use crate::error::{EngineError, EngineResult};
 use crate::keys;
-use crate::pipeline::StoreWrite;
+use crate::layers::Layers;
+use crate::pipeline::{OnWritten, StoreWrite};
+use crate::queue::WriteQueue;
+use crate::snapshots::Snapshots;
+use crate::sync::{lock, read, write};
+
+/// What [`HeliosEngine::gc`](crate::HeliosEngine::gc) reclaimed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GcReport {
+    /// Objects reachable from the roots.
+    pub marked: u64,
+    /// Objects deleted.
+    pub objects_reclaimed: u64,
+    /// Encoded bytes of the deleted objects.
+    pub bytes_reclaimed: u64,
+    /// Snapshot records deleted.
+    pub snapshots_reclaimed: u64,
+}
+
+/// What a collection keeps: the snapshots still wanted, and records to
+/// drop because what they named is gone.
+#[derive(Debug, Default)]
+pub(crate) struct Roots {
+    pub(crate) snapshots: HashSet<SnapshotId>,
+    pub(crate) stale_records: Vec<Vec<u8>>,
+}
+
+/// The parts of the engine a collection works on.
+pub(crate) struct Collector<'a> {
+    pub(crate) layers: &'a Layers,
+    pub(crate) queue: &'a WriteQueue,
+    pub(crate) snapshots: &'a Snapshots,
+    pub(crate) state: &'a GcState,
+}
 
 /// Coordination between collections and commits.
 #[derive(Default)]
@@ -39,14 +69,34 @@ pub(crate) struct GcState {
     /// a collection takes it (exclusive) to start protecting, so no commit
     /// can be admitted before the collection began yet written after its
     /// flush without being protected.
-    pub(crate) gate: RwLock<()>,
+    gate: RwLock<()>,
     /// `Some` while a collection is between its start and its sweep.
     protect: Mutex<Option<HashSet<Hash>>>,
     /// Objects deleted by a collection and not written since.
-    pub(crate) tombstones: Arc<RwLock<HashSet<Hash>>>,
+    tombstones: Arc<RwLock<HashSet<Hash>>>,
 }
 
 impl GcState {
+    /// Held by a commit from before its admission until its write is
+    /// queued.
+    pub(crate) fn commit_gate(&self) -> RwLockReadGuard<'_, ()> {
+        read(&self.gate)
+    }
+
+    /// What the writer calls with the objects it stored: a reclaimed
+    /// object written again is live again.
+    pub(crate) fn on_written(&self) -> OnWritten {
+        let tombstones = Arc::clone(&self.tombstones);
+        Box::new(move |objects| {
+            let mut t = write(&tombstones);
+            if !t.is_empty() {
+                for (h, _) in objects {
+                    t.remove(h);
+                }
+            }
+        })
+    }
+
     /// Admits a commit's new objects: refuses a root or references to
     /// reclaimed objects, and while a collection runs, protects everything the commit
     /// creates or points at.
@@ -86,16 +136,13 @@ impl GcState {
 }
 
 /// Marks `tree` and everything beneath it, reading trees through the layers.
-fn mark_stored(engine: &HeliosEngine, tree: Hash, marked: &mut HashSet<Hash>) -> EngineResult<()> {
+fn mark_stored(layers: &Layers, tree: Hash, marked: &mut HashSet<Hash>) -> EngineResult<()> {
     if !marked.insert(tree) {
         return Ok(());
     }
     let mut stack = vec![tree];
     while let Some(hash) = stack.pop() {
-        let bytes = engine
-            .layers
-            .get(&hash)?
-            .ok_or(EngineError::MissingObject(hash))?;
+        let bytes = layers.get(&hash)?.ok_or(EngineError::MissingObject(hash))?;
         let tree = Tree::decode(&bytes).map_err(|e| EngineError::corrupt(hash, e))?;
         for e in tree.entries() {
             if marked.insert(e.hash) && e.kind == EntryKind::Dir {
@@ -108,18 +155,14 @@ fn mark_stored(engine: &HeliosEngine, tree: Hash, marked: &mut HashSet<Hash>) ->
 
 /// Marks what a memory-only tree references in L2: it may share persisted
 /// subtrees with stored snapshots.
-fn mark_in_memory(
-    engine: &HeliosEngine,
-    vst: &Vst,
-    marked: &mut HashSet<Hash>,
-) -> EngineResult<()> {
+fn mark_in_memory(layers: &Layers, vst: &Vst, marked: &mut HashSet<Hash>) -> EngineResult<()> {
     let mut stack = vec![helios_types::RepoPath::root()];
     while let Some(dir) = stack.pop() {
         for (name, entry) in vst.list(&dir)? {
             if entry.kind != EntryKind::Dir {
                 marked.insert(entry.hash);
-            } else if engine.layers.contains(&entry.hash)? {
-                mark_stored(engine, entry.hash, marked)?;
+            } else if layers.contains(&entry.hash)? {
+                mark_stored(layers, entry.hash, marked)?;
             } else {
                 stack.push(dir.join(name));
             }
@@ -130,7 +173,7 @@ fn mark_in_memory(
 
 /// Adds to `marked` everything beneath the protected hashes that are trees.
 fn close_over(
-    engine: &HeliosEngine,
+    layers: &Layers,
     protect: &HashSet<Hash>,
     marked: &mut HashSet<Hash>,
 ) -> EngineResult<()> {
@@ -138,9 +181,9 @@ fn close_over(
         if marked.contains(hash) {
             continue;
         }
-        match engine.layers.get(hash)? {
+        match layers.get(hash)? {
             Some(bytes) if ObjectKind::of_encoded(&bytes) == Some(ObjectKind::Tree) => {
-                mark_stored(engine, *hash, marked)?;
+                mark_stored(layers, *hash, marked)?;
             }
             _ => {
                 marked.insert(*hash);
@@ -150,51 +193,47 @@ fn close_over(
     Ok(())
 }
 
-pub(crate) fn run(engine: &HeliosEngine) -> EngineResult<GcReport> {
+/// Collects: protects what commits make meanwhile, flushes, marks from
+/// the roots `roots` reads (after the flush), sweeps the rest.
+pub(crate) fn run(
+    parts: &Collector<'_>,
+    roots: impl FnOnce() -> EngineResult<Roots>,
+) -> EngineResult<GcReport> {
     let _span = tracing::info_span!("gc").entered();
-    let state = &engine.gc_state;
+    let state = parts.state;
     let _one_at_a_time = lock(&state.running);
     {
         let _no_commit_in_flight = write(&state.gate);
         *lock(&state.protect) = Some(HashSet::new());
     }
-    let result = mark_and_sweep(engine);
+    let result = parts
+        .queue
+        .flush()
+        .and_then(|()| mark_and_sweep(parts, roots()?));
     *lock(&state.protect) = None;
     result
 }
 
-fn mark_and_sweep(engine: &HeliosEngine) -> EngineResult<GcReport> {
-    engine.flush()?;
-    let mut roots: HashSet<SnapshotId> = engine.refs()?.into_values().collect();
-    roots.extend(engine.pinned()?);
-    // What working directories hold is the base of their next capture.
-    roots.extend(lock(&engine.heads).values());
-    let mut gone_workdirs = Vec::new();
-    for item in engine.layers.l2().meta_with_prefix(keys::WORKDIR)? {
-        let (key, value) = item?;
-        let dir = std::path::Path::new(OsStr::from_bytes(&key[keys::WORKDIR.len()..]));
-        match SnapshotId::from_slice(&value) {
-            Some(id) if dir.is_dir() => {
-                roots.insert(id);
-            }
-            // The directory is gone: its record keeps nothing alive.
-            _ => gone_workdirs.push(key),
-        }
-    }
+fn mark_and_sweep(parts: &Collector<'_>, roots: Roots) -> EngineResult<GcReport> {
+    let Collector {
+        layers,
+        queue,
+        snapshots,
+        state,
+    } = *parts;
     let mut marked = HashSet::new();
-    for id in &roots {
-        let hot = read(&engine.hot).get(id).cloned();
-        match hot {
-            Some(hot) if !hot.durable => mark_in_memory(engine, &hot.vst, &mut marked)?,
-            _ => match engine.stored_snapshot(id)? {
-                Some(snapshot) => mark_stored(engine, snapshot.root, &mut marked)?,
+    for id in &roots.snapshots {
+        match snapshots.hot_tree(id) {
+            Some((vst, false)) => mark_in_memory(layers, &vst, &mut marked)?,
+            _ => match snapshots.stored(id)? {
+                Some(snapshot) => mark_stored(layers, snapshot.root, &mut marked)?,
                 // A pin or ref left behind by a crash before its snapshot
                 // landed: nothing to keep.
                 None => tracing::warn!(%id, "ref or pin names a snapshot that is not stored"),
             },
         }
     }
-    let l2 = engine.layers.l2();
+    let l2 = layers.l2();
     let mut candidates = Vec::new();
     for item in l2.objects(None)? {
         let (hash, bytes) = item?;
@@ -205,38 +244,34 @@ fn mark_and_sweep(engine: &HeliosEngine) -> EngineResult<GcReport> {
     let mut dead_snapshots = Vec::new();
     for item in l2.meta_with_prefix(keys::SNAP)? {
         let (key, _) = item?;
-        if let Some(id) = keys::id_suffix(&key, keys::SNAP).filter(|id| !roots.contains(id)) {
+        if let Some(id) =
+            keys::id_suffix(&key, keys::SNAP).filter(|id| !roots.snapshots.contains(id))
+        {
             dead_snapshots.push(id);
         }
     }
 
     // Step 3: under the protect lock, spare what commits made meanwhile,
     // publish tombstones and queue the deletions ahead of any later commit.
-    let mut protect = lock(&engine.gc_state.protect);
+    let mut protect = lock(&state.protect);
     let protected = protect.take().unwrap_or_default();
-    close_over(engine, &protected, &mut marked)?;
+    close_over(layers, &protected, &mut marked)?;
     candidates.retain(|(h, _)| !marked.contains(h));
     dead_snapshots.retain(|id| !protected.contains(&id.object_hash()));
-    write(&engine.gc_state.tombstones).extend(candidates.iter().map(|(h, _)| *h));
-    let deletion = StoreWrite {
+    write(&state.tombstones).extend(candidates.iter().map(|(h, _)| *h));
+    queue.submit(StoreWrite {
         object_deletes: candidates.iter().map(|(h, _)| *h).collect(),
         meta_deletes: dead_snapshots
             .iter()
             .map(keys::snapshot)
-            .chain(gone_workdirs)
+            .chain(roots.stale_records)
             .collect(),
         ..StoreWrite::default()
-    };
-    engine.submit(crate::pipeline::WriteRequest::Write(deletion))?;
+    })?;
     drop(protect);
 
-    {
-        let mut hot = write(&engine.hot);
-        for id in &dead_snapshots {
-            hot.remove(id);
-        }
-    }
-    engine.flush()?;
+    snapshots.forget(&dead_snapshots);
+    queue.flush()?;
     let report = GcReport {
         marked: marked.len() as u64,
         objects_reclaimed: candidates.len() as u64,

@@ -14,6 +14,8 @@ use helios_types::store::{MetaIter, ObjectIter, ObjectStore, StoreResult, WriteB
 use helios_types::{Hash, HashAlgorithm, ObjectKind, Tree};
 use helios_vst::{LoadError, TreeLoader};
 
+use crate::sync::lock;
+
 /// The store below L1: RocksDB, or memory in tests.
 pub(crate) type L2 = Arc<dyn ObjectStore>;
 
@@ -37,8 +39,7 @@ impl Layers {
     }
 
     fn inflight(&self) -> MutexGuard<'_, HashMap<Hash, Arc<[u8]>>> {
-        // The map holds plain bytes; a panic elsewhere cannot leave it torn.
-        self.inflight.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.inflight)
     }
 
     /// Registers objects queued for the writer.

@@ -1,6 +1,6 @@
 //! The Helios engine: [`HeliosEngine`] wires L0 (the VST), L1 (the
-//! compressed cache) and L2 (RocksDB) into the [`StateManager`] API that a
-//! search calls thousands of times per second — commit, restore, diff,
+//! compressed cache) and L2 (RocksDB) into the API that a search calls
+//! thousands of times per second — commit, restore, diff,
 //! refs, pins, gc, verify — and owns the working directories that turn
 //! snapshots into real directories and back.
 //!
@@ -37,13 +37,16 @@ mod gc;
 mod keys;
 mod layers;
 mod metrics;
+mod names;
 mod pipeline;
-mod stats;
+mod queue;
+mod snapshots;
+mod sync;
 mod verify;
-mod workdirs;
 
 pub use config::EngineConfig;
-pub use engine::{CommitMeta, Durability, GcReport, HeliosEngine, StateManager, VerifyReport};
+pub use engine::{CommitMeta, Durability, EngineStats, HeliosEngine};
 pub use error::{EngineError, EngineResult};
+pub use gc::GcReport;
 pub use metrics::{CommitMetrics, LatencySummary};
-pub use stats::EngineStats;
+pub use verify::VerifyReport;

@@ -19,6 +19,7 @@ use helios_types::{Hash, SnapshotId};
 use crate::keys;
 use crate::layers::Layers;
 use crate::metrics::Histogram;
+use crate::sync::lock;
 
 /// Why queued writes are not stored: the store's error, shared by every
 /// request the failed batch answers.
@@ -166,7 +167,7 @@ impl Writer {
                     self.layers.remove_inflight(&w.objects);
                     (self.on_written)(&w.objects);
                 }
-                if lock_stall(&self.stall).take().is_some() {
+                if lock(&self.stall).take().is_some() {
                     tracing::info!(
                         writes = writes.len(),
                         "the store takes writes again; backlog written"
@@ -185,7 +186,7 @@ impl Writer {
                 tracing::error!(error = %e, backlog = writes.len(), "background write failed");
                 self.stats.failures.fetch_add(1, Ordering::Relaxed);
                 let e: WriteError = Arc::new(e);
-                lock_stall(&self.stall).get_or_insert_with(|| Arc::clone(&e));
+                lock(&self.stall).get_or_insert_with(|| Arc::clone(&e));
                 self.backlog = writes;
                 Err(e)
             }
@@ -196,9 +197,4 @@ impl Writer {
             let _ = ack.send(answer.clone());
         }
     }
-}
-
-fn lock_stall(stall: &Stall) -> std::sync::MutexGuard<'_, Option<WriteError>> {
-    // Holds a plain Option; a panic elsewhere cannot leave it torn.
-    stall.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -5,22 +5,40 @@ use std::collections::HashSet;
 
 use helios_types::{Blob, EntryKind, Hash, SnapshotId, Tree};
 
-use crate::engine::{HeliosEngine, StateManager, VerifyReport, read};
 use crate::error::{EngineError, EngineResult};
+use crate::layers::Layers;
+use crate::queue::WriteQueue;
+use crate::snapshots::Snapshots;
 
-pub(crate) fn run(engine: &HeliosEngine, id: &SnapshotId) -> EngineResult<VerifyReport> {
+/// Objects and bytes checked by [`HeliosEngine::verify`](crate::HeliosEngine::verify).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Trees read, rehashed and decoded.
+    pub trees: u64,
+    /// Blobs read and rehashed.
+    pub blobs: u64,
+    /// Encoded bytes read.
+    pub bytes: u64,
+}
+
+pub(crate) fn run(
+    layers: &Layers,
+    queue: &WriteQueue,
+    snapshots: &Snapshots,
+    id: &SnapshotId,
+) -> EngineResult<VerifyReport> {
     let _span = tracing::info_span!("verify", %id).entered();
-    // Queued writes should be checked too; after a write failure the queue
-    // is stopped and what L2 holds is still worth verifying.
-    if let Err(e) = engine.flush() {
+    // Queued writes should be checked too; while the store refuses writes,
+    // what it holds is still worth verifying.
+    if let Err(e) = queue.flush() {
         tracing::warn!(error = %e, "verifying without the queued writes");
     }
-    let snapshot = match engine.stored_snapshot(id)? {
+    let snapshot = match snapshots.stored(id)? {
         Some(s) => s,
-        None if read(&engine.hot).contains_key(id) => return Err(EngineError::NotDurable(*id)),
+        None if snapshots.is_hot(id) => return Err(EngineError::NotDurable(*id)),
         None => return Err(EngineError::SnapshotNotFound(*id)),
     };
-    let l2 = engine.layers.l2();
+    let l2 = layers.l2();
     let mut report = VerifyReport::default();
     let mut seen: HashSet<Hash> = HashSet::new();
     let mut stack = vec![(snapshot.root, None)];

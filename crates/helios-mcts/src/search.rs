@@ -43,7 +43,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use helios_engine::{CommitMeta, CommitMetrics, GcReport, HeliosEngine, StateManager};
+use helios_engine::{CommitMeta, CommitMetrics, GcReport, HeliosEngine};
 use helios_types::{Hash, SnapshotId};
 use helios_vst::Vst;
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine, StateManager};
+use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine};
 use helios_vst::Edit;
 
 use crate::common::{contents, path, tree};

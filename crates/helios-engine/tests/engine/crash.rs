@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine, StateManager};
+use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine};
 use helios_types::SnapshotId;
 use helios_vst::Edit;
 

@@ -2,7 +2,7 @@
 //! files of a 10K-file tree, parents picked with backtracking. Stored bytes
 //! are compared with the sum of every snapshot's logical size.
 
-use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine, StateManager};
+use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine};
 use helios_vst::Edit;
 
 use crate::common::path;

@@ -4,9 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use helios_engine::{
-    CommitMeta, Durability, EngineConfig, EngineError, HeliosEngine, StateManager,
-};
+use helios_engine::{CommitMeta, Durability, EngineConfig, EngineError, HeliosEngine};
 use helios_vst::Edit;
 
 use crate::common::{path, rocks_engine, tree};

@@ -1,9 +1,7 @@
 //! End-to-end lifecycle on RocksDB: commit, restore, diff, refs, pins,
 //! reopen, verify, errors.
 
-use helios_engine::{
-    CommitMeta, Durability, EngineConfig, EngineError, HeliosEngine, StateManager,
-};
+use helios_engine::{CommitMeta, Durability, EngineConfig, EngineError, HeliosEngine};
 use helios_types::SnapshotId;
 use helios_vst::{Change, Edit};
 
@@ -362,4 +360,44 @@ fn bad_configuration_is_a_typed_error_naming_the_field() {
         HeliosEngine::in_memory(config),
         Err(EngineError::L1Config(_))
     ));
+}
+
+#[test]
+fn the_hot_table_lets_go_of_stored_snapshots_and_keeps_memory_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig {
+        hot_snapshots: 8,
+        ..EngineConfig::small()
+    };
+    let engine = HeliosEngine::open(dir.path().join("store"), config).unwrap();
+    let base = tree(&engine, 10, "hot");
+    let commit = |i: usize, durability| {
+        let vst = base
+            .edit(Edit::file(path("n.txt"), format!("{i}").into_bytes()))
+            .unwrap();
+        let (id, _) = engine
+            .commit(&vst, durability, CommitMeta::child_of(None, "n"))
+            .unwrap();
+        (id, vst)
+    };
+    let memory: Vec<_> = (0..20).map(|i| commit(i, Durability::Memory)).collect();
+    let durable: Vec<_> = (20..60).map(|i| commit(i, Durability::Async)).collect();
+    engine.flush().unwrap();
+    // One more commit lets the table trim what the flush made letting go of.
+    let _ = commit(60, Durability::Async);
+
+    let held = engine.stats().hot_snapshots;
+    assert!(
+        (20..=20 + 8 + 2).contains(&held),
+        "{held} snapshots held: the 20 memory ones and at most about the budget of 8"
+    );
+    for (id, vst) in memory.iter().chain(&durable) {
+        let restored = engine.restore(id).unwrap();
+        assert_eq!(restored.root_hash(), vst.root_hash(), "{id}");
+        assert_eq!(contents(&engine, &restored), contents(&engine, vst));
+    }
+    assert!(
+        engine.stats().cold_restores >= 30,
+        "let-go snapshots are read from the store again"
+    );
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine, StateManager};
+use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine};
 use helios_vst::Edit;
 use proptest::prelude::*;
 

@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine, StateManager};
+use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine};
 use helios_workdir::{CaptureOptions, CheckoutOptions};
 
 use crate::common::tree;

@@ -26,7 +26,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use helios_engine::{Durability, HeliosEngine, StateManager};
+use helios_engine::{Durability, HeliosEngine};
 use helios_vst::{Edit, parse_path};
 
 pub use env::{DemoAction, DemoEnv, FixKind};

@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 
-use helios_engine::StateManager;
 use helios_mcts::demo::{BEST_REF, DemoConfig, DemoSearch, run_demo, waste_experiment};
 use helios_mcts::{CostWeights, MctsError};
 

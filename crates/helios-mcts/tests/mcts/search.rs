@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::path::Path;
 use std::sync::Arc;
 
-use helios_engine::{Durability, EngineConfig, HeliosEngine, StateManager};
+use helios_engine::{Durability, EngineConfig, HeliosEngine};
 use helios_mcts::{
     Environment, FsWorkdir, Mcts, MctsError, MctsResult, NodeId, OverlayWorkdir, Policy, Proposal,
     Score, SearchConfig, StateView, Workdir,

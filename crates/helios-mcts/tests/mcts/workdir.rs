@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use helios_engine::{CommitMeta, Durability, StateManager};
+use helios_engine::{CommitMeta, Durability};
 use helios_mcts::{FsWorkdir, MctsError, OverlayWorkdir, Workdir};
 use helios_types::RepoPath;
 use helios_vst::{Edit, Vst};

@@ -12,17 +12,21 @@
 //! last, so a switch does not decode the whole stat cache again.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use helios_types::store::ObjectStore;
 use helios_types::{HashAlgorithm, RepoPath, SnapshotId};
-use helios_vst::Vst;
 
-use crate::engine::{HeliosEngine, StateManager, lock};
+use super::HeliosEngine;
 use crate::error::{EngineError, EngineResult};
+use crate::gc::Roots;
 use crate::keys;
-use crate::pipeline::{StoreWrite, WriteRequest};
+use crate::layers::Layers;
+use crate::pipeline::StoreWrite;
+use crate::sync::lock;
 use helios_workdir::{
     self as workdir, CaptureOptions, Captured, CheckoutOptions, Report, StateFile,
 };
@@ -44,9 +48,39 @@ fn dir_key(canonical_dir: &Path) -> String {
 /// 25 MB each at 100K files); the least recently used one is dropped first.
 const KEPT_STATE_FILES: usize = 8;
 
+/// What the engine knows of working directories in this process.
+#[derive(Debug, Default)]
+pub(super) struct WorkdirRecords {
+    /// The snapshot each working directory holds, by canonical path.
+    heads: Mutex<HashMap<PathBuf, SnapshotId>>,
+    /// The state files of recently used working directories.
+    state_files: Mutex<StateFiles>,
+}
+
+impl WorkdirRecords {
+    /// What working directories hold, as gc roots: the base of their next
+    /// capture. Records of directories that no longer exist keep nothing
+    /// alive and are dropped.
+    pub(super) fn roots(&self, layers: &Layers) -> EngineResult<Roots> {
+        let mut roots = Roots::default();
+        roots.snapshots.extend(lock(&self.heads).values());
+        for item in layers.l2().meta_with_prefix(keys::WORKDIR)? {
+            let (key, value) = item?;
+            let dir = Path::new(OsStr::from_bytes(&key[keys::WORKDIR.len()..]));
+            match SnapshotId::from_slice(&value) {
+                Some(id) if dir.is_dir() => {
+                    roots.snapshots.insert(id);
+                }
+                _ => roots.stale_records.push(key),
+            }
+        }
+        Ok(roots)
+    }
+}
+
 /// The [`StateFile`]s of the working directories used most recently.
 #[derive(Debug, Default)]
-pub(crate) struct StateFiles {
+struct StateFiles {
     /// Canonical directory → its state file and when it was last used.
     by_dir: HashMap<PathBuf, (Arc<StateFile>, u64)>,
     clock: u64,
@@ -141,11 +175,11 @@ impl HeliosEngine {
                 // is read again instead of failing the commit.
                 Err(EngineError::SnapshotNotFound(_) | EngineError::MissingObject(_)) => {
                     tracing::warn!(%held, dir = %dir.display(), "the snapshot this directory held is gone; reading every file");
-                    Vst::new(self.alg)
+                    self.empty_tree()
                 }
                 Err(e) => return Err(e),
             },
-            None => Vst::new(self.alg),
+            None => self.empty_tree(),
         };
         let state = self.state_file(dir)?;
         Ok(workdir::capture(dir, &base, &options, &state)?)
@@ -155,14 +189,12 @@ impl HeliosEngine {
     /// capture, say), so the next checkout takes the fast path.
     pub fn record_head(&self, dir: &Path, id: &SnapshotId) -> EngineResult<()> {
         let dir = canonical(dir)?;
-        lock(&self.heads).insert(dir.clone(), *id);
-        if self.is_durable(id)? {
-            let key = keys::workdir(&dir);
-            let write = StoreWrite {
-                meta_puts: vec![(key, id.as_bytes().to_vec())],
+        lock(&self.workdirs.heads).insert(dir.clone(), *id);
+        if self.snapshots.is_durable(id)? {
+            self.queue.submit(StoreWrite {
+                meta_puts: vec![(keys::workdir(&dir), id.as_bytes().to_vec())],
                 ..StoreWrite::default()
-            };
-            self.submit(WriteRequest::Write(write))?;
+            })?;
         }
         Ok(())
     }
@@ -171,7 +203,7 @@ impl HeliosEngine {
     /// committed from, if the engine knows.
     pub fn workdir_head(&self, dir: &Path) -> EngineResult<Option<SnapshotId>> {
         let dir = resolved(dir)?;
-        if let Some(id) = lock(&self.heads).get(&dir) {
+        if let Some(id) = lock(&self.workdirs.heads).get(&dir) {
             return Ok(Some(*id));
         }
         let key = keys::workdir(&dir);
@@ -184,7 +216,7 @@ impl HeliosEngine {
     fn state_file(&self, dir: &Path) -> EngineResult<Arc<StateFile>> {
         let dir = canonical(dir)?;
         let base = self.area(STATE_FILES)?;
-        Ok(lock(&self.state_files).get(&dir, || base.join(dir_key(&dir))))
+        Ok(lock(&self.workdirs.state_files).get(&dir, || base.join(dir_key(&dir))))
     }
 
     /// Where `helios mount` keeps the read-only copy of snapshot `id` that

@@ -1,0 +1,307 @@
+//! Snapshot records and the trees this process holds for them: finding a
+//! snapshot by id or prefix, listing, history, and restoring its tree.
+//!
+//! A snapshot this process committed or restored stays *hot*: its record
+//! and its `Vst` in memory, so a restore costs a map lookup. Durable hot
+//! snapshots whose records are stored are let go, least recently used
+//! first, once more than [`EngineConfig::hot_snapshots`] are held: a later
+//! restore reads them from the store again. Memory-only snapshots exist
+//! nowhere else and stay until gc finds them unreachable.
+//!
+//! [`EngineConfig::hot_snapshots`]: crate::EngineConfig::hot_snapshots
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use helios_types::store::ObjectStore;
+use helios_types::{HashAlgorithm, Snapshot, SnapshotId};
+use helios_vst::Vst;
+
+use crate::error::{EngineError, EngineResult};
+use crate::keys;
+use crate::layers::{LayerLoader, Layers};
+use crate::sync::{read, write};
+
+/// A snapshot this process has seen, with its tree.
+struct Hot {
+    snapshot: Snapshot,
+    vst: Vst,
+    /// False for `Durability::Memory` commits.
+    durable: bool,
+    /// When it was last committed or restored, on the table's clock.
+    used: AtomicU64,
+}
+
+/// The hot table over the records in the store.
+pub(crate) struct Snapshots {
+    alg: HashAlgorithm,
+    layers: Arc<Layers>,
+    hot: RwLock<HashMap<SnapshotId, Hot>>,
+    /// How many of the hot snapshots are durable (changed under the write
+    /// lock).
+    durable: AtomicUsize,
+    clock: AtomicU64,
+    /// Durable snapshots held before the least recently used are let go.
+    keep: usize,
+}
+
+/// How a tree was found by [`Snapshots::restore`].
+pub(crate) enum Found {
+    /// Held in memory.
+    Hot(Vst),
+    /// Read from the store (its directories load lazily).
+    Cold(Vst),
+}
+
+impl Snapshots {
+    pub(crate) fn new(layers: Arc<Layers>, keep: usize) -> Self {
+        Snapshots {
+            alg: layers.algorithm(),
+            layers,
+            hot: RwLock::default(),
+            durable: AtomicUsize::new(0),
+            clock: AtomicU64::new(0),
+            keep,
+        }
+    }
+
+    fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Holds a snapshot just committed or restored.
+    pub(crate) fn remember(&self, id: SnapshotId, snapshot: Snapshot, vst: Vst, durable: bool) {
+        let hot = Hot {
+            snapshot,
+            vst,
+            durable,
+            used: AtomicU64::new(self.tick()),
+        };
+        let held = {
+            let mut table = write(&self.hot);
+            let added = usize::from(hot.durable);
+            let replaced = table.insert(id, hot).map_or(0, |old| usize::from(old.durable));
+            self.durable.fetch_add(added, Ordering::Relaxed);
+            self.durable.fetch_sub(replaced, Ordering::Relaxed);
+            self.durable.load(Ordering::Relaxed)
+        };
+        // Trimmed in rounds, an eighth of the budget at a time, so the sort
+        // is paid once per many commits.
+        if held > self.keep + self.keep / 8 + 1 {
+            self.let_go(held - self.keep);
+        }
+    }
+
+    /// Lets go of up to `excess` of the least recently used durable
+    /// snapshots whose records are stored. The store is asked outside the
+    /// lock; one used again meanwhile is kept.
+    fn let_go(&self, excess: usize) {
+        let mut oldest: Vec<(u64, SnapshotId)> = read(&self.hot)
+            .iter()
+            .filter(|(_, h)| h.durable)
+            .map(|(id, h)| (h.used.load(Ordering::Relaxed), *id))
+            .collect();
+        oldest.sort_unstable();
+        // A record still queued for the writer exists nowhere else.
+        let stored =
+            |id: &SnapshotId| matches!(self.layers.l2().get_meta(&keys::snapshot(id)), Ok(Some(_)));
+        let chosen: Vec<(u64, SnapshotId)> = oldest
+            .into_iter()
+            .filter(|(_, id)| stored(id))
+            .take(excess)
+            .collect();
+        let mut table = write(&self.hot);
+        for (used, id) in chosen {
+            if table
+                .get(&id)
+                .is_some_and(|h| h.used.load(Ordering::Relaxed) == used)
+            {
+                self.remove(&mut table, &id);
+            }
+        }
+    }
+
+    /// Removes one entry, keeping the durable count right.
+    fn remove(&self, table: &mut HashMap<SnapshotId, Hot>, id: &SnapshotId) {
+        if let Some(old) = table.remove(id) {
+            self.durable
+                .fetch_sub(usize::from(old.durable), Ordering::Relaxed);
+        }
+    }
+
+    /// Forgets snapshots gc reclaimed.
+    pub(crate) fn forget(&self, ids: &[SnapshotId]) {
+        let mut table = write(&self.hot);
+        for id in ids {
+            self.remove(&mut table, id);
+        }
+    }
+
+    /// The tree of a hot snapshot, and whether it is durable.
+    pub(crate) fn hot_tree(&self, id: &SnapshotId) -> Option<(Vst, bool)> {
+        read(&self.hot).get(id).map(|h| {
+            h.used.store(self.tick(), Ordering::Relaxed);
+            (h.vst.clone(), h.durable)
+        })
+    }
+
+    /// Whether this process holds the snapshot (durable or not).
+    pub(crate) fn is_hot(&self, id: &SnapshotId) -> bool {
+        read(&self.hot).contains_key(id)
+    }
+
+    /// How many snapshots are held in memory.
+    pub(crate) fn hot_count(&self) -> usize {
+        read(&self.hot).len()
+    }
+
+    /// The tree of a snapshot: from memory, or restored from its stored
+    /// record (and then held).
+    pub(crate) fn restore(&self, id: &SnapshotId) -> EngineResult<Found> {
+        if let Some((vst, _)) = self.hot_tree(id) {
+            return Ok(Found::Hot(vst));
+        }
+        let snapshot = self.stored(id)?.ok_or(EngineError::SnapshotNotFound(*id))?;
+        let loader = Arc::new(LayerLoader(Arc::clone(&self.layers)));
+        let vst = Vst::restore(self.alg, snapshot.root, loader)?;
+        self.remember(*id, snapshot, vst.clone(), true);
+        Ok(Found::Cold(vst))
+    }
+
+    /// The record of a snapshot, from memory or from the store (checked).
+    pub(crate) fn load(&self, id: &SnapshotId) -> EngineResult<Option<Snapshot>> {
+        if let Some(hot) = read(&self.hot).get(id) {
+            return Ok(Some(hot.snapshot.clone()));
+        }
+        self.stored(id)
+    }
+
+    /// The record of a snapshot, or `SnapshotNotFound`.
+    pub(crate) fn require(&self, id: &SnapshotId) -> EngineResult<Snapshot> {
+        self.load(id)?.ok_or(EngineError::SnapshotNotFound(*id))
+    }
+
+    /// The record of a snapshot as the store holds it.
+    pub(crate) fn stored(&self, id: &SnapshotId) -> EngineResult<Option<Snapshot>> {
+        let Some(bytes) = self.layers.get_meta(&keys::snapshot(id))? else {
+            return Ok(None);
+        };
+        if self.alg.digest(&bytes) != id.object_hash() {
+            return Err(EngineError::Corrupt {
+                hash: id.object_hash(),
+                reason: "snapshot record does not hash to its id".into(),
+            });
+        }
+        Snapshot::decode(&bytes)
+            .map(Some)
+            .map_err(|e| EngineError::corrupt(id.object_hash(), e))
+    }
+
+    /// True when the snapshot has a stored record (or is queued to get one).
+    pub(crate) fn is_durable(&self, id: &SnapshotId) -> EngineResult<bool> {
+        if let Some(hot) = read(&self.hot).get(id) {
+            return Ok(hot.durable);
+        }
+        Ok(self.stored(id)?.is_some())
+    }
+
+    /// Refuses to name a snapshot that only lives in memory (or not at all)
+    /// from the store: refs and working-directory records must outlive the
+    /// process.
+    pub(crate) fn require_durable(&self, id: &SnapshotId) -> EngineResult<()> {
+        if self.is_durable(id)? {
+            Ok(())
+        } else if self.is_hot(id) {
+            Err(EngineError::NotDurable(*id))
+        } else {
+            Err(EngineError::SnapshotNotFound(*id))
+        }
+    }
+
+    /// Finds the snapshot a full id or a unique hex prefix (4 digits or
+    /// more) names.
+    pub(crate) fn resolve(&self, prefix: &str) -> EngineResult<SnapshotId> {
+        if let Ok(id) = prefix.parse::<SnapshotId>() {
+            return Ok(id);
+        }
+        if prefix.len() < 4 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(EngineError::NotAnId(prefix.to_owned()));
+        }
+        let lower = prefix.to_ascii_lowercase();
+        let even = &lower[..lower.len() / 2 * 2];
+        let byte_prefix: Vec<u8> = (0..even.len())
+            .step_by(2)
+            .filter_map(|i| u8::from_str_radix(&even[i..i + 2], 16).ok())
+            .collect();
+        let mut found: HashSet<SnapshotId> = HashSet::new();
+        for item in self
+            .layers
+            .meta_with_prefix(&keys::with_prefix(keys::SNAP, &byte_prefix))?
+        {
+            let (key, _) = item?;
+            if let Some(id) =
+                keys::id_suffix(&key, keys::SNAP).filter(|id| id.to_hex().starts_with(&lower))
+            {
+                found.insert(id);
+            }
+        }
+        found.extend(
+            read(&self.hot)
+                .keys()
+                .filter(|id| id.to_hex().starts_with(&lower)),
+        );
+        let mut found = found.into_iter();
+        match (found.next(), found.len()) {
+            (Some(id), 0) => Ok(id),
+            (None, _) => Err(EngineError::UnknownPrefix(prefix.to_owned())),
+            (Some(_), others) => Err(EngineError::AmbiguousId {
+                prefix: prefix.to_owned(),
+                matches: others + 1,
+            }),
+        }
+    }
+
+    /// Every snapshot, stored or held in memory, newest first.
+    pub(crate) fn list(&self) -> EngineResult<Vec<(SnapshotId, Snapshot)>> {
+        let mut out: BTreeMap<SnapshotId, Snapshot> = BTreeMap::new();
+        for item in self.layers.meta_with_prefix(keys::SNAP)? {
+            let (key, bytes) = item?;
+            let Some(id) = keys::id_suffix(&key, keys::SNAP) else {
+                continue;
+            };
+            let snapshot =
+                Snapshot::decode(&bytes).map_err(|e| EngineError::corrupt(id.object_hash(), e))?;
+            out.insert(id, snapshot);
+        }
+        for (id, hot) in read(&self.hot).iter() {
+            out.entry(*id).or_insert_with(|| hot.snapshot.clone());
+        }
+        let mut list: Vec<_> = out.into_iter().collect();
+        list.sort_by_key(|(id, s)| (std::cmp::Reverse(s.time_micros), *id));
+        Ok(list)
+    }
+
+    /// `id` and its first-parent ancestors, newest first, at most `limit`.
+    pub(crate) fn log(
+        &self,
+        id: &SnapshotId,
+        limit: usize,
+    ) -> EngineResult<Vec<(SnapshotId, Snapshot)>> {
+        let mut out = Vec::new();
+        let mut next = Some(*id);
+        while let Some(id) = next.filter(|_| out.len() < limit) {
+            // History before a snapshot gc reclaimed is simply not there.
+            let Some(snapshot) = self.load(&id)? else {
+                if out.is_empty() {
+                    return Err(EngineError::SnapshotNotFound(id));
+                }
+                break;
+            };
+            next = snapshot.parents.first().copied();
+            out.push((id, snapshot));
+        }
+        Ok(out)
+    }
+}
