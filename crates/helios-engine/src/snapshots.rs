@@ -82,7 +82,9 @@ impl Snapshots {
         let held = {
             let mut table = write(&self.hot);
             let added = usize::from(hot.durable);
-            let replaced = table.insert(id, hot).map_or(0, |old| usize::from(old.durable));
+            let replaced = table
+                .insert(id, hot)
+                .map_or(0, |old| usize::from(old.durable));
             self.durable.fetch_add(added, Ordering::Relaxed);
             self.durable.fetch_sub(replaced, Ordering::Relaxed);
             self.durable.load(Ordering::Relaxed)
