@@ -14,14 +14,15 @@
 //!    not itself create is refused with [`EngineError::Reclaimed`] instead
 //!    of producing a dangling snapshot. Deletions travel through the writer
 //!    queue, so a later commit that re-creates a reclaimed object is always
-//!    written after the deletion.
+//!    written after the deletion. Tombstones are kept only while a tree
+//!    that may point at them is alive (see [`tombstones`](crate::tombstones)).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use helios_types::store::ObjectStore;
 use helios_types::{EntryKind, Hash, ObjectKind, SnapshotId, Tree};
-use helios_vst::{NewObject, Vst};
+use helios_vst::{Lineage, NewObjects, Vst};
 
 use crate::error::{EngineError, EngineResult};
 use crate::keys;
@@ -30,6 +31,7 @@ use crate::pipeline::{OnWritten, StoreWrite};
 use crate::queue::WriteQueue;
 use crate::snapshots::Snapshots;
 use crate::sync::{lock, read, write};
+use crate::tombstones::Tombstones;
 
 /// What [`HeliosEngine::gc`](crate::HeliosEngine::gc) reclaimed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -72,8 +74,8 @@ pub(crate) struct GcState {
     gate: RwLock<()>,
     /// `Some` while a collection is between its start and its sweep.
     protect: Mutex<Option<HashSet<Hash>>>,
-    /// Objects deleted by a collection and not written since.
-    tombstones: Arc<RwLock<HashSet<Hash>>>,
+    /// What collections deleted, while trees that may point at it live.
+    tombstones: Arc<RwLock<Tombstones>>,
 }
 
 impl GcState {
@@ -88,48 +90,66 @@ impl GcState {
     pub(crate) fn on_written(&self) -> OnWritten {
         let tombstones = Arc::clone(&self.tombstones);
         Box::new(move |objects| {
-            let mut t = write(&tombstones);
-            if !t.is_empty() {
-                for (h, _) in objects {
-                    t.remove(h);
-                }
+            if !read(&tombstones).is_empty() {
+                write(&tombstones).revive(objects.iter().map(|(h, _)| h));
             }
         })
     }
 
-    /// Admits a commit's new objects: refuses a root or references to
-    /// reclaimed objects, and while a collection runs, protects everything the commit
-    /// creates or points at.
+    /// The generation to stamp a tree read from the store with: read it
+    /// before reading the tree.
+    pub(crate) fn generation(&self) -> u64 {
+        read(&self.tombstones).generation()
+    }
+
+    /// Stamps the lineage of a tree read from the store at `generation`.
+    pub(crate) fn vouch(&self, lineage: &Lineage, generation: u64) {
+        write(&self.tombstones).stamp(lineage, generation);
+    }
+
+    /// Tombstones held (for tests and stats).
+    pub(crate) fn tombstone_count(&self) -> usize {
+        read(&self.tombstones).len()
+    }
+
+    /// Admits a commit of a tree of `lineage` whose new objects are `new`:
+    /// refuses one that reuses an object a collection deleted (or, for a
+    /// tree no one vouched for, one the store does not hold), and while a
+    /// collection runs, protects everything the commit creates or points
+    /// at. Stamps the lineage: what it reuses is vouched for now.
     pub(crate) fn admit(
         &self,
-        root: Hash,
-        objects: &[NewObject],
+        new: &NewObjects,
+        lineage: &Lineage,
         id: SnapshotId,
+        store: &dyn ObjectStore,
     ) -> EngineResult<()> {
         let mut protect = lock(&self.protect);
-        let tombstones = read(&self.tombstones);
-        if protect.is_none() && tombstones.is_empty() {
-            return Ok(());
-        }
-        let created: HashSet<Hash> = objects.iter().map(|o| o.hash).collect();
-        let mut referenced = Vec::new();
-        for o in objects.iter().filter(|o| o.kind == ObjectKind::Tree) {
-            let tree = Tree::decode(&o.encoded).map_err(|e| EngineError::corrupt(o.hash, e))?;
-            referenced.extend(tree.entries().iter().map(|e| e.hash));
-        }
-        // The root too: a tree restored from a reclaimed snapshot and
-        // committed unchanged creates nothing and references nothing new.
-        if let Some(h) = referenced
-            .iter()
-            .chain([&root])
-            .find(|h| tombstones.contains(h) && !created.contains(h))
-        {
-            return Err(EngineError::Reclaimed(*h));
-        }
+        let generation = {
+            let tombstones = read(&self.tombstones);
+            let created = || new.objects.iter().map(|o| o.hash).collect::<HashSet<_>>();
+            if let Some(h) = tombstones.reclaimed(lineage, &new.reused)
+                && !created().contains(&h)
+            {
+                return Err(EngineError::Reclaimed(h));
+            }
+            if lineage.stamp() == Lineage::UNSTAMPED {
+                // Stored hashes handed to a new tree: the store answers.
+                for h in &new.reused {
+                    if !store.contains(h)? {
+                        return Err(EngineError::MissingObject(*h));
+                    }
+                }
+            }
+            tombstones.generation()
+        };
         if let Some(set) = protect.as_mut() {
-            set.extend(created);
-            set.extend(referenced);
+            set.extend(new.objects.iter().map(|o| o.hash));
+            set.extend(new.reused.iter().copied());
             set.insert(id.object_hash());
+        }
+        if lineage.stamp() == Lineage::UNSTAMPED {
+            write(&self.tombstones).stamp(lineage, generation);
         }
         Ok(())
     }
@@ -258,7 +278,7 @@ fn mark_and_sweep(parts: &Collector<'_>, roots: Roots) -> EngineResult<GcReport>
     close_over(layers, &protected, &mut marked)?;
     candidates.retain(|(h, _)| !marked.contains(h));
     dead_snapshots.retain(|id| !protected.contains(&id.object_hash()));
-    write(&state.tombstones).extend(candidates.iter().map(|(h, _)| *h));
+    write(&state.tombstones).publish(candidates.iter().map(|(h, _)| *h));
     queue.submit(StoreWrite {
         object_deletes: candidates.iter().map(|(h, _)| *h).collect(),
         meta_deletes: dead_snapshots
@@ -272,6 +292,16 @@ fn mark_and_sweep(parts: &Collector<'_>, roots: Roots) -> EngineResult<GcReport>
 
     snapshots.forget(&dead_snapshots);
     queue.flush()?;
+    // Every deletion is stored: trees this collection vouched for start new
+    // lineages, and sets no live lineage predates are dropped.
+    {
+        let mut tombstones = write(&state.tombstones);
+        let generation = tombstones.generation();
+        for lineage in snapshots.renew_lineages(&roots.snapshots) {
+            tombstones.stamp(&lineage, generation);
+        }
+        tombstones.prune();
+    }
     let report = GcReport {
         marked: marked.len() as u64,
         objects_reclaimed: candidates.len() as u64,

@@ -42,6 +42,7 @@ mod pipeline;
 mod queue;
 mod snapshots;
 mod sync;
+mod tombstones;
 mod verify;
 
 pub use config::EngineConfig;

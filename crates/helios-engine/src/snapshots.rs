@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use helios_types::store::ObjectStore;
 use helios_types::{HashAlgorithm, Snapshot, SnapshotId};
-use helios_vst::Vst;
+use helios_vst::{Lineage, Vst};
 
 use crate::error::{EngineError, EngineResult};
 use crate::keys;
@@ -139,6 +139,21 @@ impl Snapshots {
         for id in ids {
             self.remove(&mut table, id);
         }
+    }
+
+    /// Gives the hot trees among `ids` new lineages (see
+    /// [`tombstones`](crate::tombstones)) and returns them: a collection
+    /// has just found everything they reuse reachable.
+    pub(crate) fn renew_lineages(&self, ids: &HashSet<SnapshotId>) -> Vec<Lineage> {
+        let mut table = write(&self.hot);
+        let mut out = Vec::new();
+        for (id, hot) in table.iter_mut() {
+            if ids.contains(id) {
+                hot.vst = hot.vst.in_new_lineage();
+                out.push(hot.vst.lineage().clone());
+            }
+        }
+        out
     }
 
     /// The tree of a hot snapshot, and whether it is durable.

@@ -44,6 +44,10 @@ impl fmt::Debug for NewObject {
 pub struct NewObjects {
     /// The objects, in an order a store can write them (children first).
     pub objects: Vec<NewObject>,
+    /// What the new trees point at without creating it: objects persisted
+    /// earlier (or loaded from the store) that this export relies on the
+    /// store still holding. With the root, when it is not new.
+    pub reused: Vec<Hash>,
     /// Marks exactly these objects persisted once the engine has written them.
     pub marker: PersistMarker,
 }
@@ -95,6 +99,9 @@ impl PersistMarker {
 pub(crate) fn export(root: &Arc<DirNode>, alg: HashAlgorithm) -> NewObjects {
     let mut out = NewObjects::default();
     let mut seen = HashSet::new();
+    if root.is_persisted() {
+        out.reused.push(root.hash(alg));
+    }
     visit(root, alg, &mut seen, &mut out);
     out
 }
@@ -106,10 +113,9 @@ fn visit(dir: &Arc<DirNode>, alg: HashAlgorithm, seen: &mut HashSet<Hash>, out: 
     for node in dir.entries.values() {
         match node {
             Node::Leaf(leaf) => {
-                let Some(pending) = &leaf.pending else {
-                    continue;
-                };
-                let Some(bytes) = pending.bytes() else {
+                let unpersisted = leaf.pending.as_ref().and_then(|p| Some((p, p.bytes()?)));
+                let Some((pending, bytes)) = unpersisted else {
+                    out.reused.push(leaf.hash);
                     continue;
                 };
                 out.marker.blobs.push(pending.clone());
@@ -122,9 +128,10 @@ fn visit(dir: &Arc<DirNode>, alg: HashAlgorithm, seen: &mut HashSet<Hash>, out: 
                     });
                 }
             }
+            Node::Dir(child) if child.is_persisted() => out.reused.push(child.hash(alg)),
             Node::Dir(child) => visit(child, alg, seen, out),
             // Cold directories came from the store.
-            Node::Lazy(_) => {}
+            Node::Lazy(lazy) => out.reused.push(lazy.hash),
         }
     }
     let mut encoded = Vec::new();

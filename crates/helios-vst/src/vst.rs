@@ -10,6 +10,7 @@ use crate::diff::{Change, Sides, diff_dirs};
 use crate::edit::{Edit, apply_batch};
 use crate::error::VstError;
 use crate::export::{NewObjects, export};
+use crate::lineage::Lineage;
 use crate::loader::{Ctx, TreeLoader};
 use crate::node::{DirNode, Node};
 use crate::read::{Entry, TreeStats, dir_at, lookup, walk};
@@ -26,6 +27,7 @@ pub struct Vst {
     alg: HashAlgorithm,
     root: Arc<DirNode>,
     loader: Option<Arc<dyn TreeLoader>>,
+    lineage: Lineage,
 }
 
 impl fmt::Debug for Vst {
@@ -47,6 +49,7 @@ impl Vst {
             alg,
             root: Arc::new(DirNode::empty()),
             loader: None,
+            lineage: Lineage::new(),
         }
     }
 
@@ -66,7 +69,24 @@ impl Vst {
             alg,
             root: Arc::new(root_node),
             loader: Some(loader),
+            lineage: Lineage::new(),
         })
+    }
+
+    /// What this tree shares with the trees it derives from and that derive
+    /// from it (see [`Lineage`]).
+    pub fn lineage(&self) -> &Lineage {
+        &self.lineage
+    }
+
+    /// The same tree as the first of a new lineage: for a store that has
+    /// just vouched for everything this tree reuses, while older forks keep
+    /// the stamp they had.
+    pub fn in_new_lineage(&self) -> Vst {
+        Vst {
+            lineage: Lineage::new(),
+            ..self.clone()
+        }
     }
 
     /// The hash algorithm of every hash in the tree.
@@ -108,6 +128,7 @@ impl Vst {
             alg: self.alg,
             root: Arc::new(root),
             loader: self.loader.clone(),
+            lineage: self.lineage.clone(),
         })
     }
 

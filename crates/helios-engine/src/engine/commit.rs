@@ -91,7 +91,7 @@ impl HeliosEngine {
             // the pins will see it; one that has is protecting this commit.
             self.pins.count(id);
         }
-        self.gc.admit(snapshot.root, &new.objects, id)?;
+        self.gc.admit(&new, vst.lineage(), id, &*self.layers)?;
         let durable = durability != Durability::Memory;
         if durable {
             self.queue.retry_if_stalled()?;

@@ -159,9 +159,11 @@ impl HeliosEngine {
         let start = Instant::now();
         let _span = tracing::debug_span!("restore", %id).entered();
         self.queue.check_open()?;
+        let generation = self.gc.generation();
         let vst = match self.snapshots.restore(id)? {
             Found::Hot(vst) => vst,
             Found::Cold(vst) => {
+                self.gc.vouch(vst.lineage(), generation);
                 self.counters.cold_restore();
                 vst
             }

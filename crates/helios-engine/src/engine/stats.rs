@@ -80,6 +80,9 @@ pub struct EngineStats {
     pub in_flight: u64,
     /// Snapshots whose trees are held in memory.
     pub hot_snapshots: u64,
+    /// Objects gc deleted that trees still alive in this process may point
+    /// at: commits reusing them are refused. Dropped once those trees are.
+    pub tombstones: u64,
     /// L1 counters (hits, misses, bytes held, compression).
     pub l1: CacheStats,
     /// Objects held in L1.
@@ -128,6 +131,7 @@ impl HeliosEngine {
             write_failures: w.failures.load(Ordering::Relaxed),
             in_flight: self.layers.inflight_len() as u64,
             hot_snapshots: self.snapshots.hot_count() as u64,
+            tombstones: self.gc.tombstone_count() as u64,
             l1: self.layers.l1.stats(),
             l1_objects: self.layers.l1.cache().len() as u64,
             l2_objects_estimate: rocks.estimated_objects,

@@ -167,3 +167,67 @@ fn gc_during_commits_never_breaks_a_pinned_snapshot() {
         engine.verify(id).unwrap();
     }
 }
+
+#[test]
+fn tombstones_last_as_long_as_the_trees_that_may_need_them() {
+    let engine = HeliosEngine::in_memory(EngineConfig::small()).unwrap();
+    let old = tree(&engine, 10, "old");
+    engine
+        .commit(&old, Durability::Async, CommitMeta::default())
+        .unwrap();
+    let kept = tree(&engine, 10, "kept");
+    let pinned = CommitMeta {
+        pin: true,
+        ..CommitMeta::default()
+    };
+    let (kept_id, _) = engine
+        .commit(&kept, Durability::Async, pinned.clone())
+        .unwrap();
+    assert!(engine.gc().unwrap().objects_reclaimed > 0);
+    assert!(engine.stats().tombstones > 0, "the old tree is still alive");
+
+    // A tree read after the collection is vouched for: its edits commit.
+    let restored = engine.restore(&kept_id).unwrap();
+    let edited = restored
+        .edit(Edit::file(path("more.txt"), b"more".to_vec()))
+        .unwrap();
+    engine
+        .commit(&edited, Durability::Async, pinned.clone())
+        .unwrap();
+    // The old one is refused as long as it lives.
+    let old_edit = old
+        .edit(Edit::file(path("more.txt"), b"more".to_vec()))
+        .unwrap();
+    assert!(matches!(
+        engine.commit(&old_edit, Durability::Async, CommitMeta::default()),
+        Err(EngineError::Reclaimed(_))
+    ));
+
+    drop((old, old_edit, kept, restored, edited));
+    engine.gc().unwrap();
+    assert_eq!(
+        engine.stats().tombstones,
+        0,
+        "no tree that could point at a reclaimed object is left"
+    );
+    assert_eq!(engine.verify(&kept_id).unwrap().blobs, 10);
+}
+
+#[test]
+fn a_new_tree_given_hashes_the_store_does_not_hold_is_refused() {
+    let engine = HeliosEngine::in_memory(EngineConfig::small()).unwrap();
+    let missing = engine.algorithm().digest(b"never stored");
+    let tree = engine
+        .empty_tree()
+        .edit(Edit::stored(
+            path("a.txt"),
+            helios_vst::LeafKind::File,
+            missing,
+            12,
+        ))
+        .unwrap();
+    match engine.commit(&tree, Durability::Async, CommitMeta::default()) {
+        Err(EngineError::MissingObject(h)) => assert_eq!(h, missing),
+        other => panic!("expected MissingObject, got {other:?}"),
+    }
+}

@@ -386,10 +386,56 @@ fn export_lists_new_objects_once_and_marking_stops_it() {
         kinds,
         [ObjectKind::Blob, ObjectKind::Tree, ObjectKind::Tree]
     );
+    assert_eq!(new.reused, references_not_created(&new), "reused");
+    assert_eq!(new.reused.len(), 4, "src/lib.rs, src/main.rs, run.sh, link");
     // A fork made before marking shares the marks.
     let fork = w.clone();
     w.mark_persisted();
     assert!(fork.unpersisted_objects().objects.is_empty());
+    assert_eq!(
+        fork.unpersisted_objects().reused,
+        [fork.root_hash()],
+        "nothing new: the export relies on the stored root"
+    );
+}
+
+/// What the new trees of an export point at that the export does not
+/// create, found by decoding them: what `reused` must list.
+fn references_not_created(new: &helios_vst::NewObjects) -> Vec<helios_types::Hash> {
+    let created: std::collections::HashSet<_> = new.objects.iter().map(|o| o.hash).collect();
+    let mut out: Vec<_> = new
+        .objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Tree)
+        .flat_map(|o| Tree::decode(&o.encoded).unwrap().entries().to_vec())
+        .map(|e| e.hash)
+        .filter(|h| !created.contains(h))
+        .collect();
+    let mut reused = new.reused.clone();
+    out.sort();
+    reused.sort();
+    assert_eq!(out, reused);
+    new.reused.clone()
+}
+
+#[test]
+fn forks_and_edits_share_a_lineage_and_new_trees_start_one() {
+    let v = sample();
+    let w = v.edit(Edit::file(p("x"), &b"x"[..])).unwrap();
+    v.lineage().stamp_at_most(3);
+    assert_eq!(
+        w.lineage().stamp(),
+        3,
+        "an edit shares its source's lineage"
+    );
+    assert_eq!(v.clone().lineage().stamp(), 3, "so does a fork");
+    let fresh = w.in_new_lineage();
+    assert_eq!(fresh.root_hash(), w.root_hash());
+    assert_eq!(fresh.lineage().stamp(), helios_vst::Lineage::UNSTAMPED);
+    assert_eq!(
+        Vst::new(ALG).lineage().stamp(),
+        helios_vst::Lineage::UNSTAMPED
+    );
 }
 
 #[test]
