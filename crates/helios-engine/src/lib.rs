@@ -10,7 +10,7 @@
 //! objects the tree created, puts them in an in-flight table (L1 fills when
 //! the writer stores them), and queues them with the snapshot record on a
 //! bounded channel. One writer
-//! thread ([`pipeline`](crate::pipeline)) merges queued requests into
+//! thread (the `pipeline` module) merges queued requests into
 //! RocksDB write batches. A full channel makes committers wait
 //! (backpressure, visible as `queue_wait` in [`EngineStats`]).
 //!
@@ -23,7 +23,7 @@
 //! 2. A snapshot never changes: `restore(id)` always yields the tree that
 //!    was committed.
 //! 3. gc never deletes an object reachable from a ref or a pin, nor one
-//!    created or referenced by a commit made while it ran (see [`gc`](crate::gc)).
+//!    created or referenced by a commit made while it ran (see the `gc` module).
 //! 4. Objects read from L2 are checked against their hash.
 //! 5. This is the only crate that spawns threads or owns channels.
 

@@ -1,5 +1,5 @@
 //! Writing trees into directories: [`materialize`](super::materialize) into
-//! an empty directory and [`checkout`](super::checkout) of the difference
+//! an empty directory and [`Checkout`](super::Checkout) of the difference
 //! between what a directory holds and a target tree.
 
 use std::cell::OnceCell;
@@ -455,120 +455,193 @@ pub(crate) fn record_or_forget(
     }
 }
 
-/// Makes `dir` hold exactly `to` (outside ignored and protected paths).
-///
-/// `from` is the tree the caller believes the directory holds. Files that
-/// the switch would delete or overwrite and that neither `from` nor (after
-/// an interrupted checkout) the store knows are refused with
-/// [`WorkdirError::WouldLoseFiles`] unless [`CheckoutOptions::force`].
-pub fn checkout(
-    from: Option<&Vst>,
-    to: &Vst,
-    blobs: &dyn ObjectStore,
-    dir: &Path,
-    state_file: &StateFile,
-    options: &CheckoutOptions,
-    progress: &dyn Fn(u64, u64),
-) -> Result<Report> {
-    let _span = tracing::info_span!("checkout", dir = %dir.display()).entered();
-    fs::create_dir_all(dir).map_err(|e| WorkdirError::io("create directory", dir, e))?;
-    let root = fsx::open_root(dir).map_err(|e| WorkdirError::io("open", dir, e))?;
-    let _lock = lock(root.as_fd(), dir, options.capture.lock_timeout)?;
-    let mut state = state_file.load()?;
-    let to_root = to.root_hash();
-    let interrupted = state.in_progress.is_some();
+/// One switch of a working directory to a target tree, its inputs named.
+#[derive(Clone, Copy)]
+pub struct Checkout<'a> {
+    /// What the caller believes the directory holds; `None` when it does
+    /// not know (the directory is then scanned).
+    pub from: Option<&'a Vst>,
+    /// The tree the directory must hold.
+    pub to: &'a Vst,
+    /// Where file contents are read from.
+    pub blobs: &'a dyn ObjectStore,
+    /// The working directory.
+    pub dir: &'a Path,
+    /// Its state file: stat cache, what it holds, the in-progress marker.
+    pub state: &'a StateFile,
+}
 
-    let mut fallback = if options.full {
-        Some("a full scan was requested")
-    } else if interrupted {
-        Some("an earlier checkout was interrupted")
-    } else if from.is_none() {
-        Some("the caller does not know what the directory holds")
-    } else if state.holds.is_none() || state.holds != from.map(Vst::root_hash) {
-        Some("the recorded state does not say the directory holds `from`")
-    } else {
-        None
-    };
-    let mut changes = Vec::new();
-    if let (None, Some(from)) = (fallback, from) {
-        changes = from.diff(to)?;
-        fallback = fast_path_blocker(root.as_fd(), dir, from, &changes, &state, options)?;
+/// What a checkout will do, decided before anything is written.
+struct Plan<'a> {
+    changes: Vec<Change>,
+    /// What a scan found the directory to hold (when one ran).
+    scanned: Option<Vst>,
+    /// Temporary files of a killed checkout, found by the scan.
+    leftovers: Vec<RepoPath>,
+    report: Report,
+    state: WorkdirState,
+    interrupted: bool,
+    root: &'a OwnedFd,
+}
+
+impl Checkout<'_> {
+    /// Makes `dir` hold exactly `to` (outside ignored and protected paths).
+    ///
+    /// `from` is the tree the caller believes the directory holds. Files that
+    /// the switch would delete or overwrite and that neither `from` nor (after
+    /// an interrupted checkout) the store knows are refused with
+    /// [`WorkdirError::WouldLoseFiles`] unless [`CheckoutOptions::force`].
+    pub fn run(&self, options: &CheckoutOptions, progress: &dyn Fn(u64, u64)) -> Result<Report> {
+        let dir = self.dir;
+        let _span = tracing::info_span!("checkout", dir = %dir.display()).entered();
+        fs::create_dir_all(dir).map_err(|e| WorkdirError::io("create directory", dir, e))?;
+        let root = fsx::open_root(dir).map_err(|e| WorkdirError::io("open", dir, e))?;
+        let _lock = lock(root.as_fd(), dir, options.capture.lock_timeout)?;
+        let plan = self.plan(&root, options)?;
+        check_writable(root.as_fd(), dir, &plan.changes, options)?;
+        if !options.force {
+            self.refuse_to_lose_files(&plan)?;
+        }
+        self.apply(plan, options, progress)
     }
-    let mut report = Report::default();
-    let mut leftovers = Vec::new();
-    let mut scanned = None;
-    if let Some(reason) = fallback {
-        tracing::debug!(reason, "checkout scans the directory");
-        let mut scan = Scan::new(dir, &options.capture, state.cache(), true, to.algorithm());
-        let actual = scan.run(root.as_fd(), to)?;
-        leftovers = std::mem::take(&mut scan.leftovers);
-        report = std::mem::take(&mut scan.report);
-        state.replace_cache(scan.new_cache);
-        changes = actual.diff(to)?;
-        scanned = Some(actual);
-    }
-    report.fast_path = fallback.is_none();
-    report.fallback = fallback;
-    check_writable(root.as_fd(), dir, &changes, options)?;
-    if let (Some(actual), false) = (&scanned, options.force) {
-        // The directory holds something the record does not vouch for:
-        // refuse to destroy what only the user has.
-        let known = Known {
-            held: from,
-            interrupted,
-            store: blobs,
+
+    /// Diffs `from` against the target when the recorded state vouches
+    /// for it (the fast path), or scans the directory and diffs what it
+    /// holds.
+    fn plan<'r>(&self, root: &'r OwnedFd, options: &CheckoutOptions) -> Result<Plan<'r>> {
+        let state = self.state.load()?;
+        let interrupted = state.in_progress.is_some();
+        let mut fallback = if options.full {
+            Some("a full scan was requested")
+        } else if interrupted {
+            Some("an earlier checkout was interrupted")
+        } else if self.from.is_none() {
+            Some("the caller does not know what the directory holds")
+        } else if state.holds.is_none() || state.holds != self.from.map(Vst::root_hash) {
+            Some("the recorded state does not say the directory holds `from`")
+        } else {
+            None
         };
-        let paths = known.at_risk(actual, &changes)?;
-        if !paths.is_empty() {
-            return Err(WorkdirError::WouldLoseFiles {
-                dir: dir.to_path_buf(),
+        let mut changes = Vec::new();
+        if let (None, Some(from)) = (fallback, self.from) {
+            changes = from.diff(self.to)?;
+            fallback = fast_path_blocker(root.as_fd(), self.dir, from, &changes, &state, options)?;
+        }
+        let mut plan = Plan {
+            changes,
+            scanned: None,
+            leftovers: Vec::new(),
+            report: Report::default(),
+            state,
+            interrupted,
+            root,
+        };
+        if let Some(reason) = fallback {
+            tracing::debug!(reason, "checkout scans the directory");
+            let to = self.to;
+            let mut scan = Scan::new(
+                self.dir,
+                &options.capture,
+                plan.state.cache(),
+                true,
+                to.algorithm(),
+            );
+            let actual = scan.run(root.as_fd(), to)?;
+            plan.leftovers = std::mem::take(&mut scan.leftovers);
+            plan.report = std::mem::take(&mut scan.report);
+            plan.state.replace_cache(scan.new_cache);
+            plan.changes = actual.diff(to)?;
+            plan.scanned = Some(actual);
+        }
+        plan.report.fast_path = fallback.is_none();
+        plan.report.fallback = fallback;
+        Ok(plan)
+    }
+
+    /// The directory holds something the record does not vouch for:
+    /// refuses to destroy what only the user has.
+    fn refuse_to_lose_files(&self, plan: &Plan<'_>) -> Result<()> {
+        let Some(actual) = &plan.scanned else {
+            return Ok(());
+        };
+        let known = Known {
+            held: self.from,
+            interrupted: plan.interrupted,
+            store: self.blobs,
+        };
+        let paths = known.at_risk(actual, &plan.changes)?;
+        if paths.is_empty() {
+            Ok(())
+        } else {
+            Err(WorkdirError::WouldLoseFiles {
+                dir: self.dir.to_path_buf(),
                 paths,
-            });
+            })
         }
     }
 
-    let marked = record_or_forget(state_file, || {
-        state_file.mark_in_progress(state.holds.take(), to_root, options.sync)
-    })?;
-    let mut applier = Applier {
-        root: root.as_fd(),
-        dir,
-        to,
-        blobs,
-        #[cfg(test)]
-        fail_after_ops: options.fail_after_ops,
-        #[cfg(not(test))]
-        fail_after_ops: None,
-        progress,
-        report,
-        ops: 0,
-        written: Vec::new(),
-        rewrite_in_place: true,
-    };
-    for leftover in &leftovers {
-        // Temporary files of a killed checkout: ours, never a user's.
-        if let (Some(name), Some(parent)) = (leftover.file_name(), applier.parent(leftover, false)?)
-        {
-            fsx::remove_tree_at(parent.as_fd(), name.as_bytes())
-                .map_err(|e| WorkdirError::io("remove", fsx::disk_path(dir, leftover), e))?;
+    /// Marks the directory in progress, writes the changes, and records
+    /// what it holds.
+    fn apply(
+        &self,
+        plan: Plan<'_>,
+        options: &CheckoutOptions,
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<Report> {
+        let Plan {
+            changes,
+            leftovers,
+            report,
+            mut state,
+            root,
+            ..
+        } = plan;
+        let (dir, state_file, to_root) = (self.dir, self.state, self.to.root_hash());
+        let marked = record_or_forget(state_file, || {
+            state_file.mark_in_progress(state.holds.take(), to_root, options.sync)
+        })?;
+        let mut applier = Applier {
+            root: root.as_fd(),
+            dir,
+            to: self.to,
+            blobs: self.blobs,
+            #[cfg(test)]
+            fail_after_ops: options.fail_after_ops,
+            #[cfg(not(test))]
+            fail_after_ops: None,
+            progress,
+            report,
+            ops: 0,
+            written: Vec::new(),
+            rewrite_in_place: true,
+        };
+        for leftover in &leftovers {
+            // Temporary files of a killed checkout: ours, never a user's.
+            if let (Some(name), Some(parent)) =
+                (leftover.file_name(), applier.parent(leftover, false)?)
+            {
+                fsx::remove_tree_at(parent.as_fd(), name.as_bytes())
+                    .map_err(|e| WorkdirError::io("remove", fsx::disk_path(dir, leftover), e))?;
+            }
         }
+        applier.apply(&changes, Some(&mut state))?;
+        if options.sync {
+            rustix::fs::syncfs(root).map_err(|e| WorkdirError::io("sync", dir, e.into()))?;
+        }
+        // Entries written here were statted as they were written; nobody
+        // else writes into the directory during a checkout (the engine owns
+        // it), so their racy window is measured from now, not from each
+        // write.
+        let end = now_ns();
+        for key in &applier.written {
+            state.restamp(key, end);
+        }
+        state.in_progress = None;
+        state.holds = Some(to_root);
+        let saved = record_or_forget(state_file, || state_file.save(state, options.sync))?;
+        state_file.clear_in_progress()?;
+        let mut report = applier.report;
+        report.state_unrecorded = !(marked && saved);
+        Ok(report)
     }
-    applier.apply(&changes, Some(&mut state))?;
-    if options.sync {
-        rustix::fs::syncfs(&root).map_err(|e| WorkdirError::io("sync", dir, e.into()))?;
-    }
-    // Entries written here were statted as they were written; nobody else
-    // writes into the directory during a checkout (the engine owns it), so
-    // their racy window is measured from now, not from each write.
-    let end = now_ns();
-    for key in &applier.written {
-        state.restamp(key, end);
-    }
-    state.in_progress = None;
-    state.holds = Some(to_root);
-    let saved = record_or_forget(state_file, || state_file.save(state, options.sync))?;
-    state_file.clear_in_progress()?;
-    let mut report = applier.report;
-    report.state_unrecorded = !(marked && saved);
-    Ok(report)
 }

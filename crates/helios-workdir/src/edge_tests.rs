@@ -110,15 +110,14 @@ fn a_name_too_long_for_the_filesystem_is_refused_before_anything_is_written() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("w");
     let state = StateFile::new(tmp.path().join("state"));
-    let err = checkout(
-        None,
-        &tree,
-        &store,
-        &dir,
-        &state,
-        &CheckoutOptions::default(),
-        &|_, _| {},
-    )
+    let err = Checkout {
+        from: None,
+        to: &tree,
+        blobs: &store,
+        dir: &dir,
+        state: &state,
+    }
+    .run(&CheckoutOptions::default(), &|_, _| {})
     .unwrap_err();
     assert!(matches!(err, WorkdirError::NameTooLong { .. }), "{err}");
     assert!(on_disk(&dir, &[]).is_empty(), "nothing was written");

@@ -7,7 +7,7 @@
 //! - [`materialize`] writes a tree, or the paths a filter selects, into an
 //!   empty directory: bytes, the executable bit (0o755 / 0o644 set exactly,
 //!   whatever the umask), symlinks and empty directories.
-//! - [`checkout`] makes a directory hold exactly a target tree, writing,
+//! - [`Checkout`] makes a directory hold exactly a target tree, writing,
 //!   deleting and retyping only what differs. The directory's recorded
 //!   [`WorkdirState`] says which tree it holds; when that is the `from` tree
 //!   the caller names, only `from.diff(to)` is touched (each touched path's
@@ -93,7 +93,7 @@ use std::time::Duration;
 use helios_types::RepoPath;
 use helios_vst::Vst;
 
-pub use apply::{checkout, materialize};
+pub use apply::{Checkout, materialize};
 pub use error::WorkdirError;
 pub use overlay::OverlayMount;
 pub use scan::{GITIGNORE, HELIOSIGNORE};
@@ -131,7 +131,7 @@ impl Default for CaptureOptions {
     }
 }
 
-/// How [`checkout`] runs.
+/// How a [`Checkout`] runs.
 #[derive(Debug, Clone, Default)]
 pub struct CheckoutOptions {
     /// Ignore rules and protected paths for the scan and the writes.

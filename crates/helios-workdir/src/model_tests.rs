@@ -79,15 +79,14 @@ fn no_progress(_: u64, _: u64) {}
 fn checked_out(tmp: &Path, tree: &Vst, store: &MemStore) -> (std::path::PathBuf, StateFile) {
     let dir = tmp.join("wd");
     let state = StateFile::new(tmp.join("wd.state"));
-    checkout(
-        None,
-        tree,
-        store,
-        &dir,
-        &state,
-        &CheckoutOptions::default(),
-        &no_progress,
-    )
+    Checkout {
+        from: None,
+        to: tree,
+        blobs: store,
+        dir: &dir,
+        state: &state,
+    }
+    .run(&CheckoutOptions::default(), &no_progress)
     .unwrap();
     assert_eq!(on_disk(&dir, &[]), expected(tree, store));
     (dir, state)
@@ -106,7 +105,7 @@ proptest! {
                 let tmp = tempfile::tempdir().unwrap();
                 let (dir, state) = checked_out(tmp.path(), from, &store);
                 let options = CheckoutOptions { full, ..CheckoutOptions::default() };
-                checkout(Some(from), to, &store, &dir, &state, &options, &no_progress)
+                Checkout { from: Some(from), to, blobs: &store, dir: &dir, state: &state }.run(&options, &no_progress)
                     .unwrap_or_else(|e| panic!("full={full}: {e}"));
                 prop_assert_eq!(on_disk(&dir, &[]), expected(to, &store), "full={}", full);
             }
@@ -130,11 +129,11 @@ proptest! {
             fail_after_ops: Some(fail_after),
             ..CheckoutOptions::default()
         };
-        match checkout(Some(&ta), &tb, &store, &dir, &state, &failing, &no_progress) {
+        match (Checkout { from: Some(&ta), to: &tb, blobs: &store, dir: &dir, state: &state }).run(&failing, &no_progress) {
             Ok(_) | Err(WorkdirError::Injected(_)) => {}
             Err(e) => panic!("{e}"),
         }
-        checkout(Some(&ta), &tb, &store, &dir, &state, &CheckoutOptions::default(), &no_progress)
+        Checkout { from: Some(&ta), to: &tb, blobs: &store, dir: &dir, state: &state }.run(&CheckoutOptions::default(), &no_progress)
             .unwrap();
         prop_assert_eq!(on_disk(&dir, &[]), expected(&tb, &store));
     }

@@ -1,6 +1,6 @@
 //! Reading a directory back into a tree: the stat-cache-driven walk behind
 //! [`capture`](super::capture) and the full-scan path of
-//! [`checkout`](super::checkout), plus the ignore-rule stack both share with
+//! [`Checkout`](super::Checkout), plus the ignore-rule stack both share with
 //! overlay capture.
 //!
 //! The walk goes directory by directory beside the base tree's listing of

@@ -246,7 +246,15 @@ fn incremental_checkout_touches_only_the_diff() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("wd");
     let st = state_file(&tmp);
-    let first = checkout(None, &a, &store, &dir, &st, &protected_opts(), &no_progress).unwrap();
+    let first = Checkout {
+        from: None,
+        to: &a,
+        blobs: &store,
+        dir: &dir,
+        state: &st,
+    }
+    .run(&protected_opts(), &no_progress)
+    .unwrap();
     assert!(!first.fast_path);
     assert_eq!(first.files_written, 200);
     let before: BTreeMap<Vec<u8>, _> = a
@@ -266,15 +274,14 @@ fn incremental_checkout_touches_only_the_diff() {
             Edit::delete_tree(p("d5")),
         ])
         .unwrap();
-    let report = checkout(
-        Some(&a),
-        &b,
-        &store,
-        &dir,
-        &st,
-        &protected_opts(),
-        &no_progress,
-    )
+    let report = Checkout {
+        from: Some(&a),
+        to: &b,
+        blobs: &store,
+        dir: &dir,
+        state: &st,
+    }
+    .run(&protected_opts(), &no_progress)
     .unwrap();
     assert!(report.fast_path, "{:?}", report.fallback);
     // d1/f1 rewritten, d3/f3 retyped (removed + written), new/dir/file.
@@ -298,15 +305,14 @@ fn incremental_checkout_touches_only_the_diff() {
     }
     assert_eq!(untouched, 200 - 3 - 20);
     // Back again, still on the fast path.
-    let back = checkout(
-        Some(&b),
-        &a,
-        &store,
-        &dir,
-        &st,
-        &protected_opts(),
-        &no_progress,
-    )
+    let back = Checkout {
+        from: Some(&b),
+        to: &a,
+        blobs: &store,
+        dir: &dir,
+        state: &st,
+    }
+    .run(&protected_opts(), &no_progress)
     .unwrap();
     assert!(back.fast_path, "{:?}", back.fallback);
     assert_eq!(on_disk(&dir, &[]), expected(&a, &store));
@@ -320,7 +326,15 @@ fn checkout_rewrites_a_file_in_place_unless_it_is_linked_elsewhere() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("wd");
     let st = state_file(&tmp);
-    checkout(None, &a, &store, &dir, &st, &protected_opts(), &no_progress).unwrap();
+    Checkout {
+        from: None,
+        to: &a,
+        blobs: &store,
+        dir: &dir,
+        state: &st,
+    }
+    .run(&protected_opts(), &no_progress)
+    .unwrap();
     // A hard link from outside the working directory to one of its files.
     let outside = tmp.path().join("outside");
     fs::hard_link(dir.join("d1/f1.txt"), &outside).unwrap();
@@ -335,15 +349,14 @@ fn checkout_rewrites_a_file_in_place_unless_it_is_linked_elsewhere() {
             Edit::file(p("d3/f3.txt"), &b"3"[..]),
         ])
         .unwrap();
-    let report = checkout(
-        Some(&a),
-        &b,
-        &store,
-        &dir,
-        &st,
-        &protected_opts(),
-        &no_progress,
-    )
+    let report = Checkout {
+        from: Some(&a),
+        to: &b,
+        blobs: &store,
+        dir: &dir,
+        state: &st,
+    }
+    .run(&protected_opts(), &no_progress)
     .unwrap();
     // (Linking changed d1/f1's ctime, so this checkout scanned first.)
     assert_eq!(report.files_written, 3);
@@ -379,7 +392,15 @@ fn checkout_from_a_hand_edited_directory_converges() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("wd");
         let st = state_file(&tmp);
-        checkout(None, &a, &store, &dir, &st, &protected_opts(), &no_progress).unwrap();
+        Checkout {
+            from: None,
+            to: &a,
+            blobs: &store,
+            dir: &dir,
+            state: &st,
+        }
+        .run(&protected_opts(), &no_progress)
+        .unwrap();
         // Tools and people did things.
         fs::write(dir.join("README"), b"scribbled").unwrap();
         fs::write(dir.join("junk.o"), b"junk").unwrap();
@@ -401,7 +422,15 @@ fn checkout_from_a_hand_edited_directory_converges() {
             ..protected_opts()
         };
         // The edits are the user's: checkout refuses to destroy them...
-        let err = checkout(from, &b, &store, &dir, &st, &opts, &no_progress).unwrap_err();
+        let err = Checkout {
+            from,
+            to: &b,
+            blobs: &store,
+            dir: &dir,
+            state: &st,
+        }
+        .run(&opts, &no_progress)
+        .unwrap_err();
         let WorkdirError::WouldLoseFiles { paths, .. } = &err else {
             panic!("{err}")
         };
@@ -414,7 +443,15 @@ fn checkout_from_a_hand_edited_directory_converges() {
         );
         // ...until told to discard them.
         opts.force = true;
-        let report = checkout(from, &b, &store, &dir, &st, &opts, &no_progress).unwrap();
+        let report = Checkout {
+            from,
+            to: &b,
+            blobs: &store,
+            dir: &dir,
+            state: &st,
+        }
+        .run(&opts, &no_progress)
+        .unwrap();
         assert!(!report.fast_path);
         assert!(report.fallback.is_some());
         assert_eq!(
@@ -439,12 +476,28 @@ fn interrupted_checkout_is_finished_by_the_next_one() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("wd");
     let st = state_file(&tmp);
-    checkout(None, &a, &store, &dir, &st, &protected_opts(), &no_progress).unwrap();
+    Checkout {
+        from: None,
+        to: &a,
+        blobs: &store,
+        dir: &dir,
+        state: &st,
+    }
+    .run(&protected_opts(), &no_progress)
+    .unwrap();
     let failing = CheckoutOptions {
         fail_after_ops: Some(7),
         ..protected_opts()
     };
-    let err = checkout(Some(&a), &b, &store, &dir, &st, &failing, &no_progress).unwrap_err();
+    let err = Checkout {
+        from: Some(&a),
+        to: &b,
+        blobs: &store,
+        dir: &dir,
+        state: &st,
+    }
+    .run(&failing, &no_progress)
+    .unwrap_err();
     assert!(matches!(err, WorkdirError::Injected(7)), "{err}");
     let state = st.read().unwrap().unwrap();
     assert_eq!(
@@ -454,15 +507,14 @@ fn interrupted_checkout_is_finished_by_the_next_one() {
     assert_eq!(state.holds, None);
     assert_ne!(on_disk(&dir, &[]), expected(&b, &store));
     // The caller still believes the directory holds `a`: the record says otherwise.
-    let report = checkout(
-        Some(&a),
-        &b,
-        &store,
-        &dir,
-        &st,
-        &protected_opts(),
-        &no_progress,
-    )
+    let report = Checkout {
+        from: Some(&a),
+        to: &b,
+        blobs: &store,
+        dir: &dir,
+        state: &st,
+    }
+    .run(&protected_opts(), &no_progress)
     .unwrap();
     assert_eq!(report.fallback, Some("an earlier checkout was interrupted"));
     assert_eq!(on_disk(&dir, &[]), expected(&b, &store));
@@ -492,18 +544,25 @@ fn a_symlink_where_the_tree_has_a_directory_is_replaced_not_followed() {
         force: true,
         ..protected_opts()
     };
-    let err = checkout(
-        None,
-        &target,
-        &store,
-        &dir,
-        &st,
-        &protected_opts(),
-        &no_progress,
-    )
+    let err = Checkout {
+        from: None,
+        to: &target,
+        blobs: &store,
+        dir: &dir,
+        state: &st,
+    }
+    .run(&protected_opts(), &no_progress)
     .unwrap_err();
     assert!(matches!(err, WorkdirError::WouldLoseFiles { .. }), "{err}");
-    checkout(None, &target, &store, &dir, &st, &forced, &no_progress).unwrap();
+    Checkout {
+        from: None,
+        to: &target,
+        blobs: &store,
+        dir: &dir,
+        state: &st,
+    }
+    .run(&forced, &no_progress)
+    .unwrap();
     assert!(
         fs::read_dir(&outside).unwrap().next().is_none(),
         "wrote outside the directory"
@@ -515,15 +574,14 @@ fn a_symlink_where_the_tree_has_a_directory_is_replaced_not_followed() {
     fs::remove_dir_all(dir.join("a")).unwrap();
     std::os::unix::fs::symlink(&outside, dir.join("a")).unwrap();
     let next = target.apply(&[Edit::file(p("a/w"), &b"more"[..])]).unwrap();
-    let report = checkout(
-        Some(&target),
-        &next,
-        &store,
-        &dir,
-        &st,
-        &forced,
-        &no_progress,
-    )
+    let report = Checkout {
+        from: Some(&target),
+        to: &next,
+        blobs: &store,
+        dir: &dir,
+        state: &st,
+    }
+    .run(&forced, &no_progress)
     .unwrap();
     assert!(!report.fast_path);
     assert!(
@@ -545,15 +603,14 @@ fn snapshot_paths_under_the_store_directory_are_refused() {
         build(vec![Edit::file(p(".helios/db"), &b"overwritten"[..])]),
         build(vec![Edit::file(p(".helios"), &b"a file"[..])]),
     ] {
-        let err = checkout(
-            None,
-            &evil,
-            &store,
-            &dir,
-            &state_file(&tmp),
-            &protected_opts(),
-            &no_progress,
-        )
+        let err = Checkout {
+            from: None,
+            to: &evil,
+            blobs: &store,
+            dir: &dir,
+            state: &state_file(&tmp),
+        }
+        .run(&protected_opts(), &no_progress)
         .unwrap_err();
         assert!(matches!(err, WorkdirError::Protected { .. }), "{err}");
         assert_eq!(fs::read(dir.join(".helios/db")).unwrap(), b"precious");

@@ -252,7 +252,7 @@ impl HeliosEngine {
     }
 
     /// Deletes what no ref, pin or working directory reaches (see
-    /// [`gc`](crate::gc) for why this is safe while commits continue).
+    /// the `gc` module for why this is safe while commits continue).
     pub fn gc(&self) -> EngineResult<GcReport> {
         self.queue.check_open()?;
         let parts = gc::Collector {

@@ -127,7 +127,7 @@ impl HeliosEngine {
     }
 
     /// Makes `dir` hold exactly snapshot `id`, touching only what differs
-    /// from what it held (see [`workdir::checkout`]). The store directory,
+    /// from what it held (see [`workdir::Checkout`]). The store directory,
     /// when inside `dir`, is protected.
     pub fn checkout(
         &self,
@@ -144,15 +144,14 @@ impl HeliosEngine {
             None => None,
         };
         let state = self.state_file(dir)?;
-        let report = workdir::checkout(
-            from.as_ref(),
-            &to,
-            self.objects(),
+        let report = workdir::Checkout {
+            from: from.as_ref(),
+            to: &to,
+            blobs: self.objects(),
             dir,
-            &state,
-            &options,
-            progress,
-        )?;
+            state: &state,
+        }
+        .run(&options, progress)?;
         self.record_head(dir, id)?;
         Ok(report)
     }
