@@ -344,44 +344,84 @@ fn library_crates_forbid_unsafe_and_require_docs() {
     }
 }
 
+/// The helios-* crates each crate under `crates/` may depend on in shipped
+/// code (dev-dependencies may reach sideways for tests). Every crate there
+/// needs a rule, so a new one starts with one; the benches, xtask and fuzz
+/// targets ship nothing and have none.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("helios-types", &[]),
+    // Seeded workloads and percentiles: beside the layers, depending on
+    // none, for the search, `helios bench` and any layer's tests. No
+    // storage layer ships it.
+    ("helios-workload", &[]),
+    ("helios-vst", &["helios-types"]),
+    ("helios-l1cache", &["helios-types"]),
+    ("helios-objstore", &["helios-types"]),
+    ("helios-workdir", &["helios-types", "helios-vst"]),
+    (
+        "helios-engine",
+        &[
+            "helios-types",
+            "helios-vst",
+            "helios-l1cache",
+            "helios-objstore",
+            "helios-workdir",
+        ],
+    ),
+    (
+        "helios-mcts",
+        &[
+            "helios-types",
+            "helios-vst",
+            "helios-workdir",
+            "helios-engine",
+            "helios-workload",
+        ],
+    ),
+    // The shipped binary: everything above, never the benches.
+    (
+        "helios-cli",
+        &[
+            "helios-types",
+            "helios-vst",
+            "helios-workdir",
+            "helios-engine",
+            "helios-mcts",
+            "helios-workload",
+        ],
+    ),
+];
+
 #[test]
 fn layers_depend_only_downwards() {
-    // The allowed helios-* dependencies of each crate (normal dependencies;
-    // dev-dependencies may reach sideways for tests).
-    let allowed: &[(&str, &[&str])] = &[
-        ("helios-types", &[]),
-        ("helios-vst", &["helios-types"]),
-        ("helios-l1cache", &["helios-types"]),
-        ("helios-objstore", &["helios-types"]),
-        ("helios-workdir", &["helios-types", "helios-vst"]),
-        (
-            "helios-engine",
-            &[
-                "helios-types",
-                "helios-vst",
-                "helios-l1cache",
-                "helios-objstore",
-                "helios-workdir",
-            ],
-        ),
-        (
-            "helios-mcts",
-            &[
-                "helios-types",
-                "helios-vst",
-                "helios-workdir",
-                "helios-engine",
-            ],
-        ),
-    ];
-    for (krate, deps) in allowed {
-        for dep in &package(krate).dependencies {
-            if dep.ships() && dep.name.starts_with("helios-") {
-                let allowed = deps.contains(&dep.name.as_str());
-                assert!(allowed, "{krate} may not depend on {}", dep.name);
+    for (krate, _) in LAYERS {
+        package(krate);
+    }
+    let found = layer_violations(packages(), LAYERS);
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+/// What breaks `rules`: a package under `crates/` without a rule, and a
+/// shipped dependency on a helios-* crate its rule does not list.
+fn layer_violations(packages: &[Package], rules: &[(&str, &[&str])]) -> Vec<String> {
+    let crates = root().join("crates");
+    let mut found = Vec::new();
+    for package in packages
+        .iter()
+        .filter(|p| p.manifest_path.starts_with(&crates))
+    {
+        let Some((_, allowed)) = rules.iter().find(|(k, _)| *k == package.name) else {
+            found.push(format!("{} has no layering rule", package.name));
+            continue;
+        };
+        let helios = |d: &&Dependency| d.ships() && d.name.starts_with("helios-");
+        for dep in package.dependencies.iter().filter(helios) {
+            if !allowed.contains(&dep.name.as_str()) {
+                found.push(format!("{} may not depend on {}", package.name, dep.name));
             }
         }
     }
+    found
 }
 
 #[test]
@@ -1038,4 +1078,46 @@ fn ignored_tests_are_found_without_a_reason() {
                #[test]\n#[ignore = \"slow: cargo test -- --ignored\"]\nfn said() {}\n\
                // #[ignore]\nconst S: &str = \"#[ignore]\";\n";
     assert_eq!(all(src).bare_ignores, ["bare"]);
+}
+
+#[test]
+fn layering_check_sees_upward_and_unruled_crates() {
+    let dep = |name: &str, kind: Option<&str>| Dependency {
+        name: name.to_owned(),
+        rename: None,
+        kind: kind.map(str::to_owned),
+        target: None,
+    };
+    let package = |dir: &str, name: &str, dependencies| Package {
+        name: name.to_owned(),
+        manifest_path: root().join(dir).join(name).join("Cargo.toml"),
+        dependencies,
+    };
+    let rules: &[(&str, &[&str])] = &[("helios-low", &[]), ("helios-high", &["helios-low"])];
+    let packages = [
+        package(
+            "crates",
+            "helios-low",
+            vec![dep("helios-high", None), dep("helios-high", Some("dev"))],
+        ),
+        package(
+            "crates",
+            "helios-high",
+            vec![dep("helios-low", None), dep("helios-new", Some("dev"))],
+        ),
+        package(
+            "crates",
+            "helios-new",
+            vec![dep("helios-low", Some("build"))],
+        ),
+        // Outside `crates/`: ships nothing, needs no rule.
+        package("benches", "helios-benches", vec![dep("helios-high", None)]),
+    ];
+    assert_eq!(
+        layer_violations(&packages, rules),
+        [
+            "helios-low may not depend on helios-high",
+            "helios-new has no layering rule",
+        ]
+    );
 }

@@ -14,11 +14,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use helios_benches::{Latency, SplitMix64, source_like, source_paths};
 use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine};
 use helios_types::SnapshotId;
 use helios_workdir::overlay::OverlayMount;
 use helios_workdir::{CaptureOptions, CheckoutOptions, WorkdirError};
+use helios_workload::{Latency, SplitMix64, source_like, source_paths};
 use serde_json::json;
 
 use crate::output::{self, line, progress};

@@ -21,7 +21,6 @@ pub mod demo;
 mod env;
 mod error;
 pub mod reward;
-mod rng;
 mod score_cache;
 mod search;
 mod telemetry;

@@ -46,12 +46,12 @@ use std::time::{Duration, Instant};
 use helios_engine::{CommitMeta, CommitMetrics, GcReport, HeliosEngine};
 use helios_types::{Hash, SnapshotId};
 use helios_vst::Vst;
+use helios_workload::SplitMix64;
 
 use crate::config::{Policy, SearchConfig};
 use crate::env::{Environment, Proposal, StateView};
 use crate::error::{MctsError, MctsResult};
 use crate::reward::{CostScope, latency_us};
-use crate::rng::Rng;
 use crate::score_cache::ScoreCache;
 use crate::telemetry::{Distribution, Telemetry};
 use crate::workdir::{SwitchStats, Workdir};
@@ -164,7 +164,7 @@ pub struct Mcts<'e, E: Environment, W: Workdir> {
     config: SearchConfig,
     nodes: Vec<Node<E::Action>>,
     cache: ScoreCache,
-    rng: Rng,
+    rng: SplitMix64,
     reward_min: f64,
     reward_max: f64,
     best: NodeId,
@@ -261,7 +261,7 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         if config.cache_scores {
             cache.insert(node.root_hash, score);
         }
-        let rng = Rng::new(config.seed);
+        let rng = SplitMix64::mixed(config.seed);
         Ok(Mcts {
             engine,
             env,

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use helios_benches::{SplitMix64, noise, source_like};
 use helios_l1cache::{
     CacheStats, ConfigError, EvictionPolicy, InsertOutcome, L1Config, MAX_CAPACITY, MAX_SHARDS,
     MIN_SHARD_CAPACITY, ObjectCache, RECORD_HEADER_LEN,
 };
 use helios_types::{Hash, HashAlgorithm};
+use helios_workload::{SplitMix64, noise, source_like};
 
 use crate::key_of;
 

@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use helios_benches::{SplitMix64, noise, source_like};
 use helios_l1cache::{EvictionPolicy, InsertOutcome, L1Config, ObjectCache};
 use helios_types::Hash;
+use helios_workload::{SplitMix64, noise, source_like};
 use proptest::prelude::*;
 
 use crate::arena::assert_exact_accounting;

@@ -5,12 +5,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use helios_benches::{SplitMix64, source_like};
 use helios_l1cache::{ConfigError, L1Cache, L1Config};
 use helios_types::store::{
     MemStore, MetaIter, ObjectIter, ObjectStore, StoreError, StoreResult, WriteBatch, WriteMode,
 };
 use helios_types::{Blob, Hash, HashAlgorithm, ObjectKind};
+use helios_workload::{SplitMix64, source_like};
 
 /// Forwards to a `MemStore`, counting reads, optionally lying about what
 /// it holds, failing writes, or running a hook in the middle of a read.

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::rng::Rng;
+use helios_workload::SplitMix64;
 
 /// One defect site: a module whose function exists in a correct version,
 /// the seeded defect, two wrong fixes, and the checks that tell them apart.
@@ -168,7 +168,7 @@ pub(crate) fn check_count() -> usize {
 /// Which sites carry a seeded defect: `defects` of them, chosen by `seed`.
 pub(crate) fn defective_sites(seed: u64, defects: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..SITES.len()).collect();
-    Rng::new(seed ^ 0x00DE_F3C7).shuffle(&mut order);
+    SplitMix64::mixed(seed ^ 0x00DE_F3C7).shuffle(&mut order);
     let mut chosen: Vec<usize> = order.into_iter().take(defects.min(SITES.len())).collect();
     chosen.sort_unstable();
     chosen
@@ -180,13 +180,13 @@ const WORDS: [&str; 24] = [
     "value", "window", "batch", "cursor",
 ];
 
-fn words(rng: &mut Rng, n: usize, sep: &str) -> String {
+fn words(rng: &mut SplitMix64, n: usize, sep: &str) -> String {
     let mut s = String::new();
     for i in 0..n {
         if i > 0 {
             s.push_str(sep);
         }
-        s.push_str(WORDS[rng.below(WORDS.len())]);
+        s.push_str(WORDS[rng.uniform(WORDS.len())]);
     }
     s
 }
@@ -213,21 +213,21 @@ pub(crate) fn generate(seed: u64, files: usize, defects: &[usize]) -> Vec<(Strin
         out.push((site.path(), site.source(body)));
     }
     out.push(("tests/check.py".to_owned(), checker_source().into_bytes()));
-    let mut rng = Rng::new(seed);
+    let mut rng = SplitMix64::mixed(seed);
     let mut i = 0usize;
     while out.len() < files {
         let (path, body) = match i % 7 {
             0 => (format!("docs/guide_{:04}.md", i), {
                 let mut s = format!("# {}\n\n", words(&mut rng, 3, " "));
-                for _ in 0..(3 + rng.below(8)) {
+                for _ in 0..(3 + rng.uniform(8)) {
                     let _ = writeln!(s, "{}.\n", words(&mut rng, 12, " "));
                 }
                 s
             }),
             1 => (format!("data/table_{:04}.csv", i), {
                 let mut s = String::from("id,name,score\n");
-                for row in 0..(10 + rng.below(40)) {
-                    let _ = writeln!(s, "{row},{},{}", words(&mut rng, 1, ""), rng.below(1000));
+                for row in 0..(10 + rng.uniform(40)) {
+                    let _ = writeln!(s, "{row},{},{}", words(&mut rng, 1, ""), rng.uniform(1000));
                 }
                 s
             }),
@@ -236,14 +236,14 @@ pub(crate) fn generate(seed: u64, files: usize, defects: &[usize]) -> Vec<(Strin
                     "\"\"\"Vendored module {}.\"\"\"\n\n",
                     words(&mut rng, 2, " ")
                 );
-                for f in 0..(2 + rng.below(6)) {
+                for f in 0..(2 + rng.uniform(6)) {
                     let name = words(&mut rng, 2, "_");
                     let _ = writeln!(
                         s,
                         "\ndef {name}_{f}(x):\n    \"\"\"{}.\"\"\"\n    return x * {} + {}\n",
                         words(&mut rng, 6, " "),
-                        rng.below(97),
-                        rng.below(13)
+                        rng.uniform(97),
+                        rng.uniform(13)
                     );
                 }
                 s
@@ -264,7 +264,7 @@ pub(crate) const WASTE_FILE_BYTES: usize = 6_000;
 /// time, so equal states still have equal roots).
 pub(crate) fn waste(site: usize) -> Vec<(String, Vec<u8>)> {
     let module = SITES[site].module;
-    let mut rng = Rng::new(0x5EED_0000 + site as u64);
+    let mut rng = SplitMix64::mixed(0x5EED_0000 + site as u64);
     (0..WASTE_FILES)
         .map(|i| {
             let mut s = format!("{{\"module\": \"{module}\", \"part\": {i}, \"data\": \"");
