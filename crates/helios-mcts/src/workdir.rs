@@ -57,17 +57,17 @@ impl<W: Workdir + ?Sized> Workdir for Box<W> {
     }
 }
 
-/// Creates `dir` if missing and refuses it unless it is empty.
+/// Creates `dir` if missing and refuses it unless it is empty
+/// ([`helios_workdir::empty_dir`]); a busy directory is a configuration
+/// error of the search.
 fn empty_dir(dir: &Path) -> MctsResult<()> {
-    fs::create_dir_all(dir).map_err(|e| MctsError::io("create directory", dir, e))?;
-    let mut entries = fs::read_dir(dir).map_err(|e| MctsError::io("list", dir, e))?;
-    if entries.next().is_some() {
-        return Err(MctsError::Config(format!(
-            "working directory {} is not empty",
-            dir.display()
-        )));
-    }
-    Ok(())
+    helios_workdir::empty_dir(dir).map_err(|e| match e {
+        WorkdirError::NotEmpty { path } => {
+            MctsError::Config(format!("working directory {} is not empty", path.display()))
+        }
+        WorkdirError::Io { op, path, source } => MctsError::Io { op, path, source },
+        e => overlay_error(e),
+    })
 }
 
 /// A plain working directory switched by the engine's own incremental

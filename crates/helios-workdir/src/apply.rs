@@ -137,6 +137,21 @@ impl Materializer<'_> {
     }
 }
 
+/// Creates `dir` (and its parents) if missing and refuses it with
+/// [`WorkdirError::NotEmpty`] unless it is empty: what [`materialize`], an
+/// overlay's upper and work directories, and any working directory made
+/// from nothing start from.
+pub fn empty_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| WorkdirError::io("create directory", dir, e))?;
+    let mut read = fs::read_dir(dir).map_err(|e| WorkdirError::io("read directory", dir, e))?;
+    if read.next().is_some() {
+        return Err(WorkdirError::NotEmpty {
+            path: dir.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
 /// Writes `vst` (the leaves and empty directories `filter` selects) into
 /// `dir`, which must be empty or missing.
 pub fn materialize(
@@ -147,13 +162,7 @@ pub fn materialize(
     progress: &dyn Fn(u64, u64),
 ) -> Result<Report> {
     let _span = tracing::info_span!("materialize", dir = %dir.display()).entered();
-    fs::create_dir_all(dir).map_err(|e| WorkdirError::io("create directory", dir, e))?;
-    let mut read = fs::read_dir(dir).map_err(|e| WorkdirError::io("read directory", dir, e))?;
-    if read.next().is_some() {
-        return Err(WorkdirError::NotEmpty {
-            path: dir.to_path_buf(),
-        });
-    }
+    empty_dir(dir)?;
     let root = fsx::open_root(dir).map_err(|e| WorkdirError::io("open", dir, e))?;
     let total = vst.stats()?.files;
     let mut m = Materializer {

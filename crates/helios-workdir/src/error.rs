@@ -21,7 +21,8 @@ pub enum WorkdirError {
         /// The operating system's error.
         source: io::Error,
     },
-    /// `materialize` needs an empty (or missing) target directory.
+    /// A directory that must be empty or missing is not ([`empty_dir`](crate::empty_dir):
+    /// `materialize`, an overlay's upper and work directories).
     #[error("{}: directory is not empty", path.display())]
     NotEmpty {
         /// The target directory.

@@ -93,7 +93,7 @@ use std::time::Duration;
 use helios_types::RepoPath;
 use helios_vst::Vst;
 
-pub use apply::{Checkout, materialize};
+pub use apply::{Checkout, empty_dir, materialize};
 pub use error::WorkdirError;
 pub use overlay::OverlayMount;
 pub use scan::{GITIGNORE, HELIOSIGNORE};

@@ -29,7 +29,7 @@ use helios_types::{Blob, EntryKind, Name, RepoPath};
 use helios_vst::{Content, Edit, Entry, LeafKind, Vst};
 use rustix::mount::{MountFlags, UnmountFlags};
 
-use super::apply::Applier;
+use super::apply::{Applier, empty_dir};
 use super::error::{Result, WorkdirError};
 use super::scan::{IgnoreStack, is_protected};
 use super::{CaptureOptions, Captured, Report, fsx};
@@ -63,17 +63,6 @@ fn check_mount_path(path: &Path) -> Result<()> {
 
 fn absolute(path: &Path) -> Result<PathBuf> {
     fs::canonicalize(path).map_err(|e| WorkdirError::io("resolve", path, e))
-}
-
-fn empty_dir(path: &Path) -> Result<()> {
-    fs::create_dir_all(path).map_err(|e| WorkdirError::io("create directory", path, e))?;
-    let mut read = fs::read_dir(path).map_err(|e| WorkdirError::io("read directory", path, e))?;
-    if read.next().is_some() {
-        return Err(WorkdirError::NotEmpty {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(())
 }
 
 impl OverlayMount {
