@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine};
 use helios_types::SnapshotId;
-use helios_workdir::overlay::OverlayMount;
-use helios_workdir::{CaptureOptions, CheckoutOptions, WorkdirError};
+use helios_workdir::{CaptureOptions, CheckoutOptions, OverlayBase, WorkdirError};
 use helios_workload::{Latency, SplitMix64, source_like, source_paths};
 use serde_json::json;
 
@@ -180,18 +179,20 @@ fn overlay_run(
     h_ids: &[SnapshotId],
     steps: &[Step],
 ) -> anyhow::Result<Result<OverlayRun, String>> {
-    let lower = scratch.join("lower");
-    let base = engine.restore(&h_ids[0])?;
-    engine.materialize(&h_ids[0], &lower, &|_| true, &|_, _| {})?;
+    let root = engine.restore(&h_ids[0])?;
+    let (lower, probe) = (scratch.join("lower"), scratch.join("probe"));
+    let base = match OverlayBase::new(&root, engine.objects(), &lower, &probe, &|_, _| {}) {
+        Ok(base) => base,
+        Err(WorkdirError::OverlayUnavailable { reason }) => return Ok(Err(reason)),
+        Err(e) => return Err(e.into()),
+    };
     let capture = CaptureOptions::default();
     let (mut mounts, mut captures) = (vec![], vec![]);
     for (i, step) in steps.iter().take(OVERLAY_STEPS).enumerate() {
         let node = engine.restore(&h_ids[step.parent])?;
         let merged = scratch.join(format!("m{i}"));
         let start = Instant::now();
-        let mount = match OverlayMount::create(
-            &lower,
-            &base,
+        let mount = match base.mount(
             &node,
             engine.objects(),
             &scratch.join(format!("s{i}")),

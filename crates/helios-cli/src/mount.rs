@@ -1,17 +1,18 @@
 //! `helios mount` / `helios umount`: overlay working directories that
-//! outlive the command. The lower layer (a read-only copy of the snapshot)
-//! is made once per snapshot under `<store>/overlay/lower/`; each mount's
-//! upper and work directories live under `<store>/overlay/mounts/`.
-//! Where this process may not mount overlayfs, `mount` says so in one line
-//! and falls back to a plain checkout. Where the layers live in the store
-//! is the engine's business (`overlay_lower`, `overlay_scratch`).
+//! outlive the command, set up by helios-workdir's `OverlayBase`. The lower
+//! layer (a read-only copy of the snapshot) is made once per snapshot under
+//! `<store>/overlay/lower/`; each mount's upper and work directories live
+//! under `<store>/overlay/mounts/`. Where this process may not mount
+//! overlayfs, `mount` says so in one line, before any copy, and falls back
+//! to a plain checkout. Where the layers live in the store is the engine's
+//! business (`overlay_lower`, `overlay_scratch`).
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use helios_engine::{EngineError, HeliosEngine};
-use helios_workdir::overlay::{OverlayMount, unmount_dir};
-use helios_workdir::{CheckoutOptions, WorkdirError};
+use helios_workdir::overlay::unmount_dir;
+use helios_workdir::{CheckoutOptions, OverlayBase, WorkdirError};
 
 use crate::output::{line, note, progress, reporter};
 
@@ -20,19 +21,13 @@ pub(crate) fn mount(engine: &HeliosEngine, name: &str, dir: &Path) -> anyhow::Re
     engine.check_workdir(dir)?;
     let vst = engine.restore(&id)?;
     let lower = engine.overlay_lower(&id)?;
-    if !lower.exists() {
-        let bar = progress("base copy");
-        let tmp = lower.with_extension("partial");
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp)?;
-        }
-        helios_workdir::materialize(&vst, engine.objects(), &tmp, &|_| true, &reporter(&bar))?;
-        std::fs::rename(&tmp, &lower)?;
-        bar.finish_and_clear();
-    }
     std::fs::create_dir_all(dir)?;
     let scratch = engine.overlay_scratch(dir)?;
-    match OverlayMount::create(&lower, &vst, &vst, engine.objects(), &scratch, dir) {
+    let bar = progress("base copy");
+    let mounted = OverlayBase::new(&vst, engine.objects(), &lower, &scratch, &reporter(&bar))
+        .and_then(|base| base.mount(&vst, engine.objects(), &scratch, dir));
+    bar.finish_and_clear();
+    match mounted {
         Ok(mounted) => {
             mounted.keep_mounted();
             line(&format!(

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use helios_engine::{EngineError, HeliosEngine};
 use helios_types::{EntryKind, SnapshotId};
 use helios_vst::{Change, Vst};
-use helios_workdir::overlay::OverlayMount;
 use helios_workdir::{CheckoutOptions, WorkdirError};
+use helios_workdir::{OverlayBase, OverlayMount};
 
 use crate::error::{MctsError, MctsResult};
 
@@ -128,10 +128,9 @@ impl Workdir for FsWorkdir<'_> {
 #[derive(Debug)]
 pub struct OverlayWorkdir<'e> {
     engine: &'e HeliosEngine,
-    lower: PathBuf,
+    base: OverlayBase,
     scratch: PathBuf,
     merged: PathBuf,
-    base: Vst,
     mount: Option<OverlayMount>,
 }
 
@@ -148,46 +147,32 @@ impl<'e> OverlayWorkdir<'e> {
     /// Uses `dir` (created if missing; it must be empty) for an overlay
     /// working directory over `base`, and mounts `base` there.
     ///
-    /// Mounting is tried first over an empty lower layer, so where this
-    /// process may not mount overlayfs it fails fast, before copying the
-    /// base, with [`MctsError::OverlayUnavailable`] (and leaves `dir`
-    /// empty): use [`FsWorkdir`] instead.
+    /// The set-up is helios-workdir's [`OverlayBase::new`], which first
+    /// checks that this process may mount overlayfs: where it may not, this
+    /// fails fast, before copying the base, with
+    /// [`MctsError::OverlayUnavailable`] (and leaves `dir` empty): use
+    /// [`FsWorkdir`] instead.
     pub fn new(engine: &'e HeliosEngine, dir: impl Into<PathBuf>, base: &Vst) -> MctsResult<Self> {
         let dir = dir.into();
         empty_dir(&dir)?;
-        let (lower, scratch, merged) = (dir.join("lower"), dir.join("scratch"), dir.join("merged"));
-        let empty = engine.empty_tree();
-        fs::create_dir(&lower).map_err(|e| MctsError::io("create directory", &lower, e))?;
-        let probe =
-            OverlayMount::create(&lower, &empty, &empty, engine.objects(), &scratch, &merged);
-        match probe {
-            Ok(mount) => mount.unmount().map_err(overlay_error)?,
-            Err(e) => {
-                for d in [&lower, &scratch, &merged] {
-                    if d.exists() {
-                        fs::remove_dir_all(d).map_err(|e| MctsError::io("remove", d, e))?;
-                    }
-                }
-                return Err(overlay_error(e));
-            }
-        }
-        helios_workdir::materialize(base, engine.objects(), &lower, &|_| true, &|_, _| {})
-            .map_err(EngineError::from)?;
+        let (lower, scratch) = (dir.join("lower"), dir.join("scratch"));
+        let base = OverlayBase::new(base, engine.objects(), &lower, &scratch, &|_, _| {})
+            .map_err(overlay_error)?;
+        let root = base.base().clone();
         let mut wd = OverlayWorkdir {
             engine,
-            lower,
+            base,
             scratch,
-            merged,
-            base: base.clone(),
+            merged: dir.join("merged"),
             mount: None,
         };
-        wd.mount(base)?;
+        wd.mount(&root)?;
         Ok(wd)
     }
 
     /// The base tree the lower layer holds.
     pub fn base(&self) -> &Vst {
-        &self.base
+        self.base.base()
     }
 
     fn mount(&mut self, node: &Vst) -> MctsResult<()> {
@@ -198,15 +183,10 @@ impl<'e> OverlayWorkdir<'e> {
             fs::remove_dir_all(&self.scratch)
                 .map_err(|e| MctsError::io("remove", &self.scratch, e))?;
         }
-        let mount = OverlayMount::create(
-            &self.lower,
-            &self.base,
-            node,
-            self.engine.objects(),
-            &self.scratch,
-            &self.merged,
-        )
-        .map_err(overlay_error)?;
+        let mount = self
+            .base
+            .mount(node, self.engine.objects(), &self.scratch, &self.merged)
+            .map_err(overlay_error)?;
         self.mount = Some(mount);
         Ok(())
     }
@@ -219,7 +199,7 @@ impl Workdir for OverlayWorkdir<'_> {
     fn switch_to(&mut self, _id: &SnapshotId, vst: &Vst) -> MctsResult<SwitchStats> {
         self.mount(vst)?;
         let mut stats = SwitchStats::default();
-        for change in self.base.diff(vst)? {
+        for change in self.base().diff(vst)? {
             let written = match change {
                 Change::Added { entry, .. } => Some(entry),
                 Change::Modified { new, .. } => Some(new),

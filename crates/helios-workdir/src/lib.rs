@@ -19,9 +19,10 @@
 //!   leaves whose `lstat` (size, mtime, ctime, inode, device, mode) differs
 //!   from the stat cache, so unchanged files are neither read nor hashed and
 //!   the engine's commit exports only changed objects.
-//! - [`OverlayMount`] (Linux) mounts overlayfs over a read-only
-//!   materialization of a base tree; its upper layer holds only the node's
-//!   difference, and [`OverlayMount::capture`] scans only that layer.
+//! - [`OverlayBase`] (Linux) copies a base tree once as a read-only lower
+//!   layer and mounts nodes over it ([`OverlayMount`]); a mount's upper
+//!   layer holds only the node's difference, and [`OverlayMount::capture`]
+//!   scans only that layer.
 //!
 //! # Choices
 //!
@@ -95,7 +96,7 @@ use helios_vst::Vst;
 
 pub use apply::{Checkout, empty_dir, materialize};
 pub use error::WorkdirError;
-pub use overlay::OverlayMount;
+pub use overlay::{OverlayBase, OverlayMount};
 pub use scan::{GITIGNORE, HELIOSIGNORE};
 pub use state::WorkdirState;
 pub use state_file::StateFile;

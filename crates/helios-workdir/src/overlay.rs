@@ -1,7 +1,10 @@
 //! Overlay working directories (Linux): the lower layer is a read-only
-//! materialization of a base tree, made once by the caller with
-//! [`materialize`](super::materialize); a node's directory is an overlayfs
-//! mount whose upper layer holds only the node's difference from the base.
+//! materialization of a base tree, made once ([`OverlayBase::new`], after
+//! checking that this process may mount overlayfs at all); a node's
+//! directory is an overlayfs mount ([`OverlayBase::mount`]) whose upper
+//! layer holds only the node's difference from the base. Every overlay
+//! working directory is set up this way: the search's overlay mode,
+//! `helios mount` and `helios bench`.
 //!
 //! The difference is applied through the mounted directory, so overlayfs
 //! itself records it: changed files are full copies in the upper layer,
@@ -29,7 +32,7 @@ use helios_types::{Blob, EntryKind, Name, RepoPath};
 use helios_vst::{Content, Edit, Entry, LeafKind, Vst};
 use rustix::mount::{MountFlags, UnmountFlags};
 
-use super::apply::{Applier, empty_dir};
+use super::apply::{Applier, empty_dir, materialize};
 use super::error::{Result, WorkdirError};
 use super::scan::{IgnoreStack, is_protected};
 use super::{CaptureOptions, Captured, Report, fsx};
@@ -65,6 +68,100 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     fs::canonicalize(path).map_err(|e| WorkdirError::io("resolve", path, e))
 }
 
+/// A base tree copied once as the read-only lower layer that the overlay
+/// mounts of its nodes share.
+#[derive(Debug, Clone)]
+pub struct OverlayBase {
+    lower: PathBuf,
+    base: Vst,
+}
+
+impl OverlayBase {
+    /// Checks that this process may mount overlayfs, then makes sure
+    /// `lower` holds a copy of `base`.
+    ///
+    /// The check mounts an empty overlay under `scratch` (which must be
+    /// empty or missing, and is removed afterwards), so where mounting is
+    /// not allowed this fails with [`WorkdirError::OverlayUnavailable`] (one
+    /// line saying why) before anything is copied, and leaves nothing
+    /// behind: fall back to plain mode.
+    ///
+    /// A `lower` that exists is taken as the copy of `base` (name it after
+    /// the base tree to share one copy between set-ups). Otherwise the copy
+    /// is written beside it, to `lower` with `.partial` appended (what an
+    /// interrupted copy left there is removed first), and renamed into
+    /// place, so a `lower` that exists is whole. `progress(done, total)`
+    /// counts the files copied.
+    pub fn new(
+        base: &Vst,
+        blobs: &dyn ObjectStore,
+        lower: &Path,
+        scratch: &Path,
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<OverlayBase> {
+        probe(base, blobs, scratch)?;
+        if !lower.exists() {
+            let mut partial = lower.as_os_str().to_owned();
+            partial.push(".partial");
+            let partial = PathBuf::from(partial);
+            if partial.exists() {
+                fs::remove_dir_all(&partial)
+                    .map_err(|e| WorkdirError::io("remove", &partial, e))?;
+            }
+            materialize(base, blobs, &partial, &|_| true, progress)?;
+            fs::rename(&partial, lower).map_err(|e| WorkdirError::io("rename", &partial, e))?;
+        }
+        Ok(OverlayBase {
+            lower: lower.to_path_buf(),
+            base: base.clone(),
+        })
+    }
+
+    /// Mounts `node` at `merged` (made if missing) over the base copy:
+    /// overlayfs with `scratch/upper` and `scratch/work` (made here, must be
+    /// empty) as upper and work directories, and `base.diff(node)` applied
+    /// through the mount with bytes from `node`/`blobs`, so the upper layer
+    /// holds exactly the node's difference from the base.
+    pub fn mount(
+        &self,
+        node: &Vst,
+        blobs: &dyn ObjectStore,
+        scratch: &Path,
+        merged: &Path,
+    ) -> Result<OverlayMount> {
+        OverlayMount::create(&self.lower, &self.base, node, blobs, scratch, merged)
+    }
+
+    /// The lower layer: the copy of the base tree.
+    pub fn lower(&self) -> &Path {
+        &self.lower
+    }
+
+    /// The base tree the lower layer holds.
+    pub fn base(&self) -> &Vst {
+        &self.base
+    }
+}
+
+/// Mounts an empty overlay under `scratch` and takes it down again: fails
+/// with [`WorkdirError::OverlayUnavailable`] where this process may not
+/// mount overlayfs. `scratch` must be empty or missing; it is removed
+/// afterwards, whatever the outcome.
+fn probe(base: &Vst, blobs: &dyn ObjectStore, scratch: &Path) -> Result<()> {
+    empty_dir(scratch)?;
+    let lower = scratch.join("lower");
+    let probed = fs::create_dir(&lower)
+        .map_err(|e| WorkdirError::io("create directory", &lower, e))
+        .and_then(|()| {
+            // The empty tree against itself: nothing is read from `blobs`.
+            let empty = Vst::new(base.algorithm());
+            let merged = scratch.join("merged");
+            OverlayMount::create(&lower, &empty, &empty, blobs, scratch, &merged)?.unmount()
+        });
+    let removed = fs::remove_dir_all(scratch).map_err(|e| WorkdirError::io("remove", scratch, e));
+    probed.and(removed)
+}
+
 impl OverlayMount {
     /// Mounts overlayfs at `merged` with `lower` (a materialization of
     /// `base`) as the lower layer and `scratch/upper`, `scratch/work` (made
@@ -73,7 +170,8 @@ impl OverlayMount {
     ///
     /// Fails with [`WorkdirError::OverlayUnavailable`] (one line saying why)
     /// when this process may not mount overlayfs; fall back to plain mode.
-    pub fn create(
+    /// Callers outside this crate set up through [`OverlayBase`].
+    pub(crate) fn create(
         lower: &Path,
         base: &Vst,
         node: &Vst,

@@ -869,3 +869,52 @@ fn unmount_dir_unmounts_only_its_own_overlay() {
     assert!(fs::read_dir(&merged).unwrap().next().is_none(), "unmounted");
     assert!(!scratch.exists());
 }
+
+#[test]
+fn an_overlay_base_is_copied_once_whole_and_shared_by_mounts() {
+    let store = MemStore::new(ALG);
+    let base = sample();
+    let tmp = tempfile::tempdir().unwrap();
+    let (lower, scratch) = (tmp.path().join("lower"), tmp.path().join("scratch"));
+    // What an interrupted copy left beside the lower layer is replaced.
+    fs::create_dir_all(tmp.path().join("lower.partial/stale")).unwrap();
+    let made = match OverlayBase::new(&base, &store, &lower, &scratch, &no_progress) {
+        Ok(made) => made,
+        Err(WorkdirError::OverlayUnavailable { reason }) => {
+            // Refused before anything was copied, and nothing left behind.
+            assert!(!lower.exists() && !scratch.exists());
+            return skip(&reason);
+        }
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(on_disk(made.lower(), &[]), expected(&base, &store));
+    assert!(!scratch.exists(), "the mount check cleans up after itself");
+    assert!(!tmp.path().join("lower.partial").exists());
+    // A lower layer that exists is the copy: a second set-up copies nothing.
+    let copied = std::cell::Cell::new(0);
+    let again = OverlayBase::new(&base, &store, &lower, &scratch, &|done, _| {
+        copied.set(copied.get() + done);
+    })
+    .unwrap();
+    assert_eq!(copied.get(), 0);
+    // Two nodes mounted over the one copy at once.
+    let node = base
+        .apply(&[Edit::file(p("README"), &b"edited\n"[..])])
+        .unwrap();
+    let (m1, m2) = (tmp.path().join("m1"), tmp.path().join("m2"));
+    let one = made
+        .mount(&node, &store, &tmp.path().join("s1"), &m1)
+        .unwrap();
+    let two = again
+        .mount(&base, &store, &tmp.path().join("s2"), &m2)
+        .unwrap();
+    assert_eq!(on_disk(&m1, &[]), expected(&node, &store));
+    assert_eq!(on_disk(&m2, &[]), expected(&base, &store));
+    one.unmount().unwrap();
+    two.unmount().unwrap();
+    assert_eq!(
+        on_disk(&lower, &[]),
+        expected(&base, &store),
+        "lower layer changed"
+    );
+}
