@@ -430,23 +430,27 @@ fn demo(
     json: bool,
     interrupt: &Interrupt,
 ) -> anyhow::Result<ExitCode> {
-    use helios_mcts::CostWeights;
     use helios_mcts::demo::{DemoConfig, experiment_seeds, run_demo_until, waste_experiment};
+    use helios_mcts::{CostWeights, SearchConfig};
+    let defaults = DemoConfig::default();
     let config = DemoConfig {
-        nodes: args.nodes,
-        seed: args.seed,
+        search: SearchConfig {
+            max_nodes: args.nodes,
+            seed: args.seed,
+            weights: if args.cost_off {
+                CostWeights::OFF
+            } else {
+                CostWeights {
+                    per_latency_us: args.cost_per_us,
+                    per_new_object: args.cost_per_object,
+                }
+            },
+            ..defaults.search
+        },
         files: args.files,
         defects: args.defects,
-        weights: if args.cost_off {
-            CostWeights::OFF
-        } else {
-            CostWeights {
-                per_latency_us: args.cost_per_us,
-                per_new_object: args.cost_per_object,
-            }
-        },
         store: store.to_path_buf(),
-        ..DemoConfig::default()
+        ..defaults
     };
     // Bad flags fail before a store is created.
     config.validate()?;

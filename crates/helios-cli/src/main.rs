@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use helios_mcts::demo::DemoConfig;
 
 /// Content-addressed snapshots of code workspaces for tree search.
 ///
@@ -159,27 +160,36 @@ pub(crate) enum Command {
     Demo(DemoArgs),
 }
 
-/// What `helios demo` is told.
+/// What `helios demo` is told. Each flag's default is the demo's own
+/// (`DemoConfig::default()`), so the two cannot drift apart.
 #[derive(Args, Debug)]
 pub(crate) struct DemoArgs {
     /// Nodes the search creates (each a commit, a switch and a check).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = DemoConfig::default().search.max_nodes)]
     pub(crate) nodes: usize,
     /// Seed of the workspace and the search (the first seed of an
     /// experiment).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DemoConfig::default().search.seed)]
     pub(crate) seed: u64,
     /// Files in the generated workspace (at least 16).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = DemoConfig::default().files)]
     pub(crate) files: usize,
     /// Functions of the package that carry a seeded defect (1 to 5).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = DemoConfig::default().defects)]
     pub(crate) defects: usize,
     /// Engine cost per microsecond of commit latency.
-    #[arg(long, default_value_t = 0.01, value_name = "WEIGHT")]
+    #[arg(
+        long,
+        default_value_t = DemoConfig::default().search.weights.per_latency_us,
+        value_name = "WEIGHT"
+    )]
     pub(crate) cost_per_us: f64,
     /// Engine cost per new object a commit creates.
-    #[arg(long, default_value_t = 0.1, value_name = "WEIGHT")]
+    #[arg(
+        long,
+        default_value_t = DemoConfig::default().search.weights.per_new_object,
+        value_name = "WEIGHT"
+    )]
     pub(crate) cost_per_object: f64,
     /// Leave engine cost out of the reward (both weights zero).
     #[arg(long, conflicts_with_all = ["cost_per_us", "cost_per_object", "waste_experiment"])]

@@ -31,9 +31,9 @@ use helios_vst::{Edit, parse_path};
 
 pub use env::{DemoAction, DemoEnv, FixKind};
 
-use crate::config::{Policy, SearchConfig};
+use crate::config::SearchConfig;
 use crate::error::{MctsError, MctsResult};
-use crate::reward::{CostScope, CostWeights};
+use crate::reward::CostWeights;
 use crate::search::Mcts;
 use crate::telemetry::Telemetry;
 use crate::workdir::FsWorkdir;
@@ -48,36 +48,22 @@ pub const MIN_FILES: usize = 16;
 /// Functions in the package, each one a possible defect site.
 pub const SITE_COUNT: usize = workspace::SITES.len();
 
-/// Everything `helios demo` can be told.
+/// Everything `helios demo` can be told: the search's configuration and
+/// what only the demo has.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoConfig {
-    /// Nodes the search creates (each a commit, a checkout and a score).
-    pub nodes: usize,
-    /// Seed of the workspace (filler and which sites are defective) and of
-    /// the search.
-    pub seed: u64,
+    /// The search: `max_nodes` nodes (each a commit, a checkout and a
+    /// score), `seed` (also the workspace's: its filler and which sites are
+    /// defective), the engine-cost weights and scope, the durability of
+    /// every node's commit, the deepest line of fixes (`max_depth`),
+    /// pruning and gc.
+    pub search: SearchConfig,
     /// Files in the starting workspace (at least [`MIN_FILES`]).
     pub files: usize,
     /// Defective sites, 1..=[`SITE_COUNT`].
     pub defects: usize,
-    /// Engine-cost weights.
-    pub weights: CostWeights,
-    /// Which commits a node's reward pays for.
-    pub cost_scope: CostScope,
     /// `code_reward = reward_scale × checks passed / checks`.
     pub reward_scale: f64,
-    /// Durability of every node's commit.
-    pub durability: Durability,
-    /// Selection policy.
-    pub policy: Policy,
-    /// Deepest line of fixes.
-    pub max_depth: usize,
-    /// Children kept per fully expanded node.
-    pub keep_best_children: Option<usize>,
-    /// Most nodes pinned at once.
-    pub max_live_nodes: Option<usize>,
-    /// gc after every this many nodes.
-    pub gc_every: Option<usize>,
     /// The store the caller opens the engine on (`run_demo` does not open
     /// it: it is here so a CLI can keep one config).
     pub store: PathBuf,
@@ -93,26 +79,26 @@ pub struct DemoConfig {
 }
 
 impl Default for DemoConfig {
+    /// The demo's defaults: [`SearchConfig::default`] (1,000 nodes, the
+    /// plan's cost weights over the path, `Async` commits, UCT, depth 8, gc
+    /// every 250 nodes) but for the seed, the children kept and the pin cap.
     fn default() -> Self {
         DemoConfig {
-            nodes: 1000,
-            seed: 1,
+            search: SearchConfig {
+                seed: 1,
+                keep_best_children: Some(6),
+                // The cap, more than the children kept, is what bounds how
+                // many nodes a search can make: a leaf pruned at the cap
+                // closes its line for good. Measured over seeds 1-5
+                // (demo::sim): about 1,500 nodes under a 300 cap, 1,900
+                // under 400, 4,000 under 1,000, the first solved node at
+                // about 400 in each.
+                max_live_nodes: Some(1000),
+                ..SearchConfig::default()
+            },
             files: 2000,
             defects: 4,
-            weights: CostWeights::default(),
-            cost_scope: CostScope::Path,
             reward_scale: 100.0,
-            durability: Durability::Async,
-            policy: Policy::default(),
-            max_depth: 8,
-            keep_best_children: Some(6),
-            // The cap, more than the children kept, is what bounds how many
-            // nodes a search can make: a leaf pruned at the cap closes its
-            // line for good. Measured over seeds 1-5 (demo::sim): about
-            // 1,500 nodes under a 300 cap, 1,900 under 400, 4,000 under
-            // 1,000, the first solved node at about 400 in each.
-            max_live_nodes: Some(1000),
-            gc_every: Some(250),
             store: PathBuf::from(".helios"),
             workdir: None,
             python: PathBuf::from("python3"),
@@ -122,24 +108,6 @@ impl Default for DemoConfig {
 }
 
 impl DemoConfig {
-    /// The search configuration this demo runs with.
-    pub fn search_config(&self) -> SearchConfig {
-        SearchConfig {
-            max_nodes: self.nodes,
-            policy: self.policy,
-            weights: self.weights,
-            cost_scope: self.cost_scope,
-            durability: self.durability,
-            max_depth: self.max_depth,
-            keep_best_children: self.keep_best_children,
-            prune_min_visits: 2,
-            max_live_nodes: self.max_live_nodes,
-            gc_every: self.gc_every,
-            cache_scores: true,
-            seed: self.seed,
-        }
-    }
-
     /// Checks every value before anything is generated, committed or
     /// opened: a caller can validate flags before creating a store.
     pub fn validate(&self) -> MctsResult<()> {
@@ -160,7 +128,7 @@ impl DemoConfig {
                 "reward_scale must be finite and > 0".into(),
             ));
         }
-        self.search_config().validate()
+        self.search.validate()
     }
 }
 
@@ -289,8 +257,9 @@ pub struct DemoSearch<'e> {
 
 /// The starting workspace's files, as edits of an empty tree.
 pub fn workspace_edits(config: &DemoConfig) -> MctsResult<Vec<Edit>> {
-    let defects = workspace::defective_sites(config.seed, config.defects);
-    workspace::generate(config.seed, config.files, &defects)
+    let seed = config.search.seed;
+    let defects = workspace::defective_sites(seed, config.defects);
+    workspace::generate(seed, config.files, &defects)
         .into_iter()
         .map(|(path, bytes)| Ok(Edit::file(parse_path(path)?, bytes)))
         .collect()
@@ -310,12 +279,16 @@ impl<'e> DemoSearch<'e> {
                 let nanos = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.subsec_nanos());
-                let name = format!("helios-demo-{}-{}-{nanos}", std::process::id(), config.seed);
+                let name = format!(
+                    "helios-demo-{}-{}-{nanos}",
+                    std::process::id(),
+                    config.search.seed
+                );
                 (std::env::temp_dir().join(name), true)
             }
         };
         let wd = FsWorkdir::new(engine, &workdir)?;
-        let search = match Mcts::new(engine, env, wd, root, config.search_config()) {
+        let search = match Mcts::new(engine, env, wd, root, config.search.clone()) {
             Ok(s) => s,
             Err(e) => {
                 if remove_workdir {
@@ -370,12 +343,12 @@ impl<'e> DemoSearch<'e> {
         let telemetry = s.telemetry();
         Ok(DemoReport {
             nodes: made.len() as u64,
-            nodes_requested: self.config.nodes as u64,
+            nodes_requested: self.config.search.max_nodes as u64,
             // Fewer nodes because every line was explored, not because
             // the caller stopped the search early.
-            exhausted: made.len() < self.config.nodes && s.nodes()[0].is_exhausted(),
+            exhausted: made.len() < self.config.search.max_nodes && s.nodes()[0].is_exhausted(),
             files: self.config.files as u64,
-            seed: self.config.seed,
+            seed: self.config.search.seed,
             solved: best.solved,
             best_reward: best.total_reward,
             best_code_reward: best.code_reward,
@@ -409,7 +382,7 @@ impl<'e> DemoSearch<'e> {
         if self.config.keep {
             return Ok(());
         }
-        if self.config.durability != Durability::Memory {
+        if self.config.search.durability != Durability::Memory {
             let best = self.search.node(self.search.best())?.snapshot;
             self.engine.set_ref(BEST_REF, &best)?;
         }
@@ -594,7 +567,7 @@ impl WasteExperiment {
     }
 }
 
-/// Runs the demo for every seed twice, with `base.weights` and with the
+/// Runs the demo for every seed twice, with `base.search.weights` and with the
 /// weights off, and tabulates whether the final best path carries a
 /// wasteful variant. Runs gc between runs. `progress(done, total)` counts
 /// runs. Weights that are off already leave nothing to compare: an error.
@@ -605,7 +578,8 @@ pub fn waste_experiment(
     progress: &dyn Fn(usize, usize),
 ) -> MctsResult<WasteExperiment> {
     base.validate()?;
-    if base.weights.is_off() {
+    let weights = base.search.weights;
+    if weights.is_off() {
         return Err(MctsError::Config(
             "the waste experiment compares the cost weights with weights off; they are off already"
                 .into(),
@@ -621,8 +595,11 @@ pub fn waste_experiment(
     let mut done = 0;
     let mut outcome = |weights: CostWeights, seed: u64| -> MctsResult<WasteOutcome> {
         let config = DemoConfig {
-            seed,
-            weights,
+            search: SearchConfig {
+                seed,
+                weights,
+                ..base.search.clone()
+            },
             keep: false,
             workdir: None,
             ..base.clone()
@@ -642,13 +619,13 @@ pub fn waste_experiment(
         })
     };
     for &seed in seeds {
-        let on = outcome(base.weights, seed)?;
+        let on = outcome(weights, seed)?;
         let off = outcome(CostWeights::OFF, seed)?;
         rows.push(WasteRow { seed, on, off });
     }
     Ok(WasteExperiment {
-        weights: base.weights,
-        nodes: base.nodes,
+        weights,
+        nodes: base.search.max_nodes,
         files: base.files,
         rows,
     })
@@ -703,6 +680,40 @@ mod tests {
             text.contains("4 seeds, 10 nodes each, 300-file workspace; cost on = 0.01 per µs + 0.1 per new object; wasteful nodes: 31% with cost on, 44% off"),
             "{text}"
         );
+    }
+
+    /// What `helios demo` runs without flags, every value written out: a
+    /// change of [`SearchConfig::default`] must not move the demo.
+    #[test]
+    fn the_demo_defaults_are_pinned() {
+        let c = DemoConfig::default();
+        assert_eq!(
+            c.search,
+            SearchConfig {
+                max_nodes: 1000,
+                policy: crate::config::Policy::Uct {
+                    exploration: std::f64::consts::SQRT_2,
+                },
+                weights: CostWeights {
+                    per_latency_us: 0.01,
+                    per_new_object: 0.1,
+                },
+                cost_scope: crate::reward::CostScope::Path,
+                durability: Durability::Async,
+                max_depth: 8,
+                keep_best_children: Some(6),
+                prune_min_visits: 2,
+                max_live_nodes: Some(1000),
+                gc_every: Some(250),
+                cache_scores: true,
+                seed: 1,
+            }
+        );
+        assert_eq!((c.files, c.defects, c.reward_scale), (2000, 4, 100.0));
+        assert_eq!(c.store, PathBuf::from(".helios"));
+        c.validate().unwrap();
+        assert_eq!((c.workdir, c.keep), (None, false));
+        assert_eq!(c.python, PathBuf::from("python3"));
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub(crate) fn simulate(config: &DemoConfig) -> MctsResult<(usize, Option<usize>)
         env,
         NoDir(PathBuf::from("/nonexistent")),
         root,
-        config.search_config(),
+        config.search.clone(),
     )?;
     search.run(&|_, _| {})?;
     let first_solved = search.nodes().iter().position(|n| n.solved);
@@ -113,12 +113,12 @@ pub(crate) fn simulate(config: &DemoConfig) -> MctsResult<(usize, Option<usize>)
 #[test]
 fn the_default_demo_does_not_run_out_of_actions() {
     for seed in [1, 2] {
-        let config = DemoConfig {
-            nodes: 2000,
+        let mut config = DemoConfig {
             files: 16,
-            seed,
             ..DemoConfig::default()
         };
+        config.search.max_nodes = 2000;
+        config.search.seed = seed;
         let (made, first_solved) = simulate(&config).unwrap();
         assert_eq!(made, 2000, "seed {seed}");
         assert!(

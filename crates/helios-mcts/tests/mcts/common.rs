@@ -13,13 +13,14 @@ pub(crate) fn rocks(dir: &Path) -> HeliosEngine {
 /// A small, quick demo configuration over `dir`: three defects keep the
 /// number of distinct states (and so checker runs) low.
 pub(crate) fn small_demo(dir: &Path, nodes: usize, files: usize) -> DemoConfig {
-    DemoConfig {
-        nodes,
+    let mut config = DemoConfig {
         files,
-        seed: 3,
         defects: 3,
         workdir: Some(dir.join("work")),
         store: dir.join("store"),
         ..DemoConfig::default()
-    }
+    };
+    config.search.max_nodes = nodes;
+    config.search.seed = 3;
+    config
 }

@@ -9,13 +9,14 @@ use crate::common::{rocks, small_demo};
 
 /// The default demo over `dir`, but with `nodes` nodes and `files` files.
 fn demo_defaults(dir: &std::path::Path, nodes: usize, files: usize) -> DemoConfig {
-    DemoConfig {
-        nodes,
+    let mut config = DemoConfig {
         files,
         workdir: Some(dir.join("work")),
         store: dir.join("store"),
         ..DemoConfig::default()
-    }
+    };
+    config.search.max_nodes = nodes;
+    config
 }
 
 #[test]
@@ -24,11 +25,9 @@ fn thousand_node_search_on_rocksdb_finds_the_fix_and_every_pin_verifies() {
     let engine = rocks(dir.path());
     // The default action space (defects, depth, children kept), which must
     // hold 1,000 nodes even under a tighter pin cap than the default's.
-    let config = helios_mcts::demo::DemoConfig {
-        max_live_nodes: Some(300),
-        gc_every: Some(200),
-        ..demo_defaults(dir.path(), 1000, 400)
-    };
+    let mut config = demo_defaults(dir.path(), 1000, 400);
+    config.search.max_live_nodes = Some(300);
+    config.search.gc_every = Some(200);
     let mut demo = DemoSearch::start(&engine, &config).unwrap();
     let calls = std::cell::Cell::new(0usize);
     demo.run(&|done, total| {
@@ -90,7 +89,7 @@ fn run_demo_reports_and_cleans_up() {
     let report = run_demo(&engine, &config, &|_, _| {}).unwrap();
     assert_eq!((report.nodes, report.nodes_requested), (80, 80));
     assert!(!report.exhausted);
-    assert!(!report.best_path.is_empty() && report.best_path.len() <= config.max_depth);
+    assert!(!report.best_path.is_empty() && report.best_path.len() <= config.search.max_depth);
     assert!(report.bytes_stored > 0, "RocksDB files on disk");
     assert!(report.bytes_logical > report.bytes_new);
     assert!(report.wall_seconds > 0.0);
@@ -133,11 +132,11 @@ fn a_search_that_runs_out_of_actions_reports_the_shortfall() {
     let engine = rocks(dir.path());
     // One defect and one step deep: the root offers four actions, and no
     // node below it offers any.
-    let config = DemoConfig {
+    let mut config = DemoConfig {
         defects: 1,
-        max_depth: 1,
         ..small_demo(dir.path(), 50, 40)
     };
+    config.search.max_depth = 1;
     let report = run_demo(&engine, &config, &|_, _| {}).unwrap();
     assert_eq!(report.nodes, 4, "{}", report.render());
     assert_eq!(report.nodes_requested, 50);
@@ -155,10 +154,8 @@ fn a_search_that_runs_out_of_actions_reports_the_shortfall() {
 fn a_waste_experiment_with_the_cost_off_already_is_refused_before_any_run() {
     let dir = tempfile::tempdir().unwrap();
     let engine = rocks(dir.path());
-    let config = DemoConfig {
-        weights: CostWeights::OFF,
-        ..small_demo(dir.path(), 10, 40)
-    };
+    let mut config = small_demo(dir.path(), 10, 40);
+    config.search.weights = CostWeights::OFF;
     let runs = std::cell::Cell::new(0);
     let err =
         waste_experiment(&engine, &config, &[1, 2], &|_, _| runs.set(runs.get() + 1)).unwrap_err();

@@ -64,12 +64,10 @@ fn reward_includes_engine_cost_exactly_as_configured() {
     for (i, (weights, scope)) in cases.into_iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
         let engine = rocks(dir.path());
-        let config = helios_mcts::demo::DemoConfig {
-            weights,
-            cost_scope: scope,
-            seed: 11 + i as u64,
-            ..small_demo(dir.path(), 120, 60)
-        };
+        let mut config = small_demo(dir.path(), 120, 60);
+        config.search.weights = weights;
+        config.search.cost_scope = scope;
+        config.search.seed = 11 + i as u64;
         let mut demo = DemoSearch::start(&engine, &config).unwrap();
         demo.run(&|_, _| {}).unwrap();
         recheck(demo.search.nodes(), weights, scope);

@@ -22,12 +22,10 @@ fn pruning_and_gc_bound_pins_and_reclaim_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let engine = rocks(dir.path());
     let cap = 50;
-    let config = helios_mcts::demo::DemoConfig {
-        max_live_nodes: Some(cap),
-        keep_best_children: Some(3),
-        gc_every: Some(40),
-        ..small_demo(dir.path(), 400, 60)
-    };
+    let mut config = small_demo(dir.path(), 400, 60);
+    config.search.max_live_nodes = Some(cap);
+    config.search.keep_best_children = Some(3);
+    config.search.gc_every = Some(40);
     let mut demo = helios_mcts::demo::DemoSearch::start(&engine, &config).unwrap();
     demo.run(&|_, _| {}).unwrap();
     demo.search.collect().unwrap();
