@@ -378,6 +378,17 @@ const LAYERS: &[(&str, &[&str])] = &[
             "helios-workload",
         ],
     ),
+    // One environment of the search; the search never depends on it.
+    (
+        "helios-demo",
+        &[
+            "helios-types",
+            "helios-vst",
+            "helios-engine",
+            "helios-mcts",
+            "helios-workload",
+        ],
+    ),
     // The shipped binary: everything above, never the benches.
     (
         "helios-cli",
@@ -387,6 +398,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "helios-workdir",
             "helios-engine",
             "helios-mcts",
+            "helios-demo",
             "helios-workload",
         ],
     ),

@@ -430,7 +430,7 @@ fn demo(
     json: bool,
     interrupt: &Interrupt,
 ) -> anyhow::Result<ExitCode> {
-    use helios_mcts::demo::{DemoConfig, experiment_seeds, run_demo_until, waste_experiment};
+    use helios_demo::{DemoConfig, experiment_seeds, run_demo_until, waste_experiment};
     use helios_mcts::{CostWeights, SearchConfig};
     let defaults = DemoConfig::default();
     let config = DemoConfig {
@@ -505,7 +505,7 @@ fn demo(
 }
 
 /// `helios demo --json`: the report's scalar fields and the best path.
-fn demo_json(r: &helios_mcts::demo::DemoReport) -> Value {
+fn demo_json(r: &helios_demo::DemoReport) -> Value {
     json!({
         "nodes": r.nodes,
         "nodes_requested": r.nodes_requested,
@@ -535,8 +535,8 @@ fn demo_json(r: &helios_mcts::demo::DemoReport) -> Value {
 
 /// `helios demo --waste-experiment N --json`: the settings, one row per
 /// seed with both runs, and the counts of the README's total row.
-fn experiment_json(t: &helios_mcts::demo::WasteExperiment) -> Value {
-    let outcome = |o: &helios_mcts::demo::WasteOutcome| {
+fn experiment_json(t: &helios_demo::WasteExperiment) -> Value {
+    let outcome = |o: &helios_demo::WasteOutcome| {
         json!({
             "solved": o.solved,
             "wasteful": o.wasteful,
@@ -548,7 +548,7 @@ fn experiment_json(t: &helios_mcts::demo::WasteExperiment) -> Value {
         })
     };
     let count =
-        |pick: fn(&helios_mcts::demo::WasteRow) -> bool| t.rows.iter().filter(|r| pick(r)).count();
+        |pick: fn(&helios_demo::WasteRow) -> bool| t.rows.iter().filter(|r| pick(r)).count();
     json!({
         "seeds": t.rows.len(),
         "nodes": t.nodes,

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use helios_mcts::demo::DemoConfig;
+use helios_demo::DemoConfig;
 
 /// Content-addressed snapshots of code workspaces for tree search.
 ///

@@ -8,8 +8,10 @@
 //!   code_reward − engine_cost` ([`reward`]).
 //! - The search pins the nodes it holds, unpins subtrees it prunes and runs
 //!   `gc()` periodically, so pins, memory and store stay bounded.
-//! - [`Telemetry`] holds the distributions it measured; [`demo`] is the
-//!   demonstration workload behind `helios demo`.
+//! - [`Telemetry`] holds the distributions it measured.
+//!
+//! The demonstration behind `helios demo` is one environment of this
+//! search, in its own crate (helios-demo).
 //!
 //! The crate prints nothing: it returns data and strings for the CLI.
 
@@ -17,7 +19,6 @@
 #![deny(missing_docs)]
 
 mod config;
-pub mod demo;
 mod env;
 mod error;
 pub mod reward;

@@ -1,8 +1,8 @@
 //! Integration tests of helios-mcts: real RocksDB stores in temporary
-//! directories, real working directories, the real checker process.
+//! directories, real working directories, small environments of their own
+//! (the demo's environment is tested in helios-demo).
 
 mod common;
-mod demo;
 mod reward;
 mod search;
 mod workdir;

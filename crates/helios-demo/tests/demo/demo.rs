@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use helios_mcts::demo::{BEST_REF, DemoConfig, DemoSearch, run_demo, waste_experiment};
+use helios_demo::{BEST_REF, DemoConfig, DemoSearch, run_demo, waste_experiment};
 use helios_mcts::{CostWeights, MctsError};
 
 use crate::common::{rocks, small_demo};
@@ -112,7 +112,7 @@ fn run_demo_reports_and_cleans_up() {
 fn a_missing_interpreter_is_a_scorer_error_naming_it_before_any_commit() {
     let dir = tempfile::tempdir().unwrap();
     let engine = rocks(dir.path());
-    let config = helios_mcts::demo::DemoConfig {
+    let config = DemoConfig {
         python: dir.path().join("no-such-interpreter"),
         ..small_demo(dir.path(), 10, 40)
     };

@@ -9,9 +9,9 @@ use std::process::{Command, Stdio};
 use helios_types::{Blob, Hash, HashAlgorithm};
 use helios_vst::{Edit, Vst, parse_path};
 
-use super::workspace::{SITES, WASTE_FILE_BYTES, WASTE_FILES, check_count, waste};
-use crate::env::{Environment, Proposal, Score, StateView};
-use crate::error::{MctsError, MctsResult};
+use helios_mcts::{Environment, MctsError, MctsResult, Proposal, Score, StateView};
+
+use crate::workspace::{SITES, WASTE_FILE_BYTES, WASTE_FILES, check_count, waste};
 
 /// What an action does to a defect site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -10,13 +10,13 @@ use helios_engine::{EngineConfig, HeliosEngine};
 use helios_types::{Blob, Hash, SnapshotId};
 use helios_vst::{Vst, parse_path};
 
-use super::env::{DemoAction, DemoEnv};
-use super::workspace::{SITES, Site, check_count, passes};
-use super::{DemoConfig, workspace_edits};
-use crate::env::{Environment, Proposal, Score, StateView};
-use crate::error::MctsResult;
-use crate::search::Mcts;
-use crate::workdir::{SwitchStats, Workdir};
+use helios_mcts::{
+    Environment, Mcts, MctsResult, Proposal, Score, StateView, SwitchStats, Workdir,
+};
+
+use crate::env::{DemoAction, DemoEnv};
+use crate::workspace::{SITES, Site, check_count, passes};
+use crate::{DemoConfig, workspace_edits};
 
 /// Scores by table: per site, the blob hash of each variant and the checks
 /// it passes.

@@ -16,6 +16,14 @@
 //! the final best path carries a wasteful variant with the cost weights on
 //! and off. Reports are plain data with text renderings; the CLI turns
 //! them into JSON.
+//!
+//! The demo is one [`Environment`](helios_mcts::Environment) of the search
+//! in helios-mcts, kept out of that crate so that it is the search alone.
+//! Its errors are the search's ([`MctsError`]): a bad configuration is
+//! `Config`, a checker that cannot run is `Scorer`.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod env;
 #[cfg(test)]
@@ -31,12 +39,7 @@ use helios_vst::{Edit, parse_path};
 
 pub use env::{DemoAction, DemoEnv, FixKind};
 
-use crate::config::SearchConfig;
-use crate::error::{MctsError, MctsResult};
-use crate::reward::CostWeights;
-use crate::search::Mcts;
-use crate::telemetry::Telemetry;
-use crate::workdir::FsWorkdir;
+use helios_mcts::{CostWeights, FsWorkdir, Mcts, MctsError, MctsResult, SearchConfig, Telemetry};
 
 /// The ref a durable demo run points at its best node.
 pub const BEST_REF: &str = "demo/best";
@@ -90,7 +93,7 @@ impl Default for DemoConfig {
                 // The cap, more than the children kept, is what bounds how
                 // many nodes a search can make: a leaf pruned at the cap
                 // closes its line for good. Measured over seeds 1-5
-                // (demo::sim): about 1,500 nodes under a 300 cap, 1,900
+                // (the `sim` tests): about 1,500 nodes under a 300 cap, 1,900
                 // under 400, 4,000 under 1,000, the first solved node at
                 // about 400 in each.
                 max_live_nodes: Some(1000),
@@ -691,14 +694,14 @@ mod tests {
             c.search,
             SearchConfig {
                 max_nodes: 1000,
-                policy: crate::config::Policy::Uct {
+                policy: helios_mcts::Policy::Uct {
                     exploration: std::f64::consts::SQRT_2,
                 },
                 weights: CostWeights {
                     per_latency_us: 0.01,
                     per_new_object: 0.1,
                 },
-                cost_scope: crate::reward::CostScope::Path,
+                cost_scope: helios_mcts::CostScope::Path,
                 durability: Durability::Async,
                 max_depth: 8,
                 keep_best_children: Some(6),
