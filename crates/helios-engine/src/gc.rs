@@ -241,47 +241,23 @@ fn mark_and_sweep(parts: &Collector<'_>, roots: Roots) -> EngineResult<GcReport>
         snapshots,
         state,
     } = *parts;
-    let mut marked = HashSet::new();
-    for id in &roots.snapshots {
-        match snapshots.hot_tree(id) {
-            Some((vst, false)) => mark_in_memory(layers, &vst, &mut marked)?,
-            _ => match snapshots.stored(id)? {
-                Some(snapshot) => mark_stored(layers, snapshot.root, &mut marked)?,
-                // A pin or ref left behind by a crash before its snapshot
-                // landed: nothing to keep.
-                None => tracing::warn!(%id, "ref or pin names a snapshot that is not stored"),
-            },
-        }
-    }
-    let l2 = layers.l2();
-    let mut candidates = Vec::new();
-    for item in l2.objects(None)? {
-        let (hash, bytes) = item?;
-        if !marked.contains(&hash) {
-            candidates.push((hash, bytes.len() as u64));
-        }
-    }
-    let mut dead_snapshots = Vec::new();
-    for item in l2.meta_with_prefix(keys::SNAP)? {
-        let (key, _) = item?;
-        if let Some(id) =
-            keys::id_suffix(&key, keys::SNAP).filter(|id| !roots.snapshots.contains(id))
-        {
-            dead_snapshots.push(id);
-        }
-    }
+    let mut marked = mark(parts, &roots.snapshots)?;
+    let mut sweep = unmarked(layers, &marked, &roots.snapshots)?;
 
     // Step 3: under the protect lock, spare what commits made meanwhile,
     // publish tombstones and queue the deletions ahead of any later commit.
     let mut protect = lock(&state.protect);
     let protected = protect.take().unwrap_or_default();
     close_over(layers, &protected, &mut marked)?;
-    candidates.retain(|(h, _)| !marked.contains(h));
-    dead_snapshots.retain(|id| !protected.contains(&id.object_hash()));
-    write(&state.tombstones).publish(candidates.iter().map(|(h, _)| *h));
+    sweep.objects.retain(|(h, _)| !marked.contains(h));
+    sweep
+        .snapshots
+        .retain(|id| !protected.contains(&id.object_hash()));
+    write(&state.tombstones).publish(sweep.objects.iter().map(|(h, _)| *h));
     queue.submit(StoreWrite {
-        object_deletes: candidates.iter().map(|(h, _)| *h).collect(),
-        meta_deletes: dead_snapshots
+        object_deletes: sweep.objects.iter().map(|(h, _)| *h).collect(),
+        meta_deletes: sweep
+            .snapshots
             .iter()
             .map(keys::snapshot)
             .chain(roots.stale_records)
@@ -290,7 +266,7 @@ fn mark_and_sweep(parts: &Collector<'_>, roots: Roots) -> EngineResult<GcReport>
     })?;
     drop(protect);
 
-    snapshots.forget(&dead_snapshots);
+    snapshots.forget(&sweep.snapshots);
     queue.flush()?;
     // Every deletion is stored: trees this collection vouched for start new
     // lineages, and sets no live lineage predates are dropped.
@@ -304,10 +280,61 @@ fn mark_and_sweep(parts: &Collector<'_>, roots: Roots) -> EngineResult<GcReport>
     }
     let report = GcReport {
         marked: marked.len() as u64,
-        objects_reclaimed: candidates.len() as u64,
-        bytes_reclaimed: candidates.iter().map(|(_, n)| n).sum(),
-        snapshots_reclaimed: dead_snapshots.len() as u64,
+        objects_reclaimed: sweep.objects.len() as u64,
+        bytes_reclaimed: sweep.objects.iter().map(|(_, n)| n).sum(),
+        snapshots_reclaimed: sweep.snapshots.len() as u64,
     };
     tracing::info!(?report, "gc done");
     Ok(report)
+}
+
+/// Everything reachable from the root snapshots.
+fn mark(parts: &Collector<'_>, roots: &HashSet<SnapshotId>) -> EngineResult<HashSet<Hash>> {
+    let mut marked = HashSet::new();
+    for id in roots {
+        match parts.snapshots.hot_tree(id) {
+            Some((vst, false)) => mark_in_memory(parts.layers, &vst, &mut marked)?,
+            _ => match parts.snapshots.stored(id)? {
+                Some(snapshot) => mark_stored(parts.layers, snapshot.root, &mut marked)?,
+                // A pin or ref left behind by a crash before its snapshot
+                // landed: nothing to keep.
+                None => tracing::warn!(%id, "ref or pin names a snapshot that is not stored"),
+            },
+        }
+    }
+    Ok(marked)
+}
+
+/// What a collection would delete, before sparing what commits made
+/// while it marked.
+struct Sweep {
+    /// Unmarked objects with their encoded sizes.
+    objects: Vec<(Hash, u64)>,
+    /// Stored snapshot records that are not roots.
+    snapshots: Vec<SnapshotId>,
+}
+
+fn unmarked(
+    layers: &Layers,
+    marked: &HashSet<Hash>,
+    roots: &HashSet<SnapshotId>,
+) -> EngineResult<Sweep> {
+    let l2 = layers.l2();
+    let mut sweep = Sweep {
+        objects: Vec::new(),
+        snapshots: Vec::new(),
+    };
+    for item in l2.objects(None)? {
+        let (hash, bytes) = item?;
+        if !marked.contains(&hash) {
+            sweep.objects.push((hash, bytes.len() as u64));
+        }
+    }
+    for item in l2.meta_with_prefix(keys::SNAP)? {
+        let (key, _) = item?;
+        if let Some(id) = keys::id_suffix(&key, keys::SNAP).filter(|id| !roots.contains(id)) {
+            sweep.snapshots.push(id);
+        }
+    }
+    Ok(sweep)
 }

@@ -118,6 +118,7 @@ impl Writer {
     fn write_group(&mut self, group: Vec<WriteRequest>) {
         let _span = tracing::debug_span!("writer.batch", requests = group.len()).entered();
         let start = Instant::now();
+        // The backlog goes first, and makes the batch sync: it has waited.
         let mut writes = std::mem::take(&mut self.backlog);
         let mut sync = !writes.is_empty();
         let mut acks = Vec::new();
@@ -134,8 +135,25 @@ impl Writer {
                 }
             }
         }
+        let answer = match self.store(&writes, sync) {
+            Ok(()) => {
+                self.written(&writes);
+                Ok(())
+            }
+            Err(e) => Err(self.failed(writes, e)),
+        };
+        self.stats.batch_latency.record(start.elapsed());
+        for ack in acks {
+            // A committer that stopped waiting has nothing to be told.
+            let _ = ack.send(answer.clone());
+        }
+    }
+
+    /// Writes `writes` as one batch, in queue order; an empty batch that
+    /// must be durable syncs the WAL.
+    fn store(&self, writes: &[StoreWrite], sync: bool) -> Result<(), StoreError> {
         let mut batch = WriteBatch::new();
-        for w in &writes {
+        for w in writes {
             // In queue order: an unpin queued behind its commit's pin must
             // delete the pin, not be overtaken by it.
             batch.append(WriteBatch {
@@ -145,56 +163,51 @@ impl Writer {
                 meta_deletes: w.meta_deletes.clone(),
             });
         }
-        let object_count = batch.objects.len() as u64;
-        let byte_count = batch.object_bytes() as u64;
+        if batch.is_empty() {
+            return if sync {
+                self.layers.l2().sync()
+            } else {
+                Ok(())
+            };
+        }
+        let (objects, bytes) = (batch.objects.len() as u64, batch.object_bytes() as u64);
         let mode = if sync {
             WriteMode::Sync
         } else {
             WriteMode::Buffered
         };
-        let result = if batch.is_empty() {
-            if sync {
-                self.layers.l2().sync()
-            } else {
-                Ok(())
-            }
-        } else {
-            self.layers.write(batch, mode)
-        };
-        let answer = match result {
-            Ok(()) => {
-                for w in &writes {
-                    self.layers.remove_inflight(&w.objects);
-                    (self.on_written)(&w.objects);
-                }
-                if lock(&self.stall).take().is_some() {
-                    tracing::info!(
-                        writes = writes.len(),
-                        "the store takes writes again; backlog written"
-                    );
-                }
-                self.stats.batches.fetch_add(1, Ordering::Relaxed);
-                self.stats
-                    .objects
-                    .fetch_add(object_count, Ordering::Relaxed);
-                self.stats.bytes.fetch_add(byte_count, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(e) => {
-                // Objects stay in the in-flight table, so this process can
-                // still read what it committed; the writes wait as backlog.
-                tracing::error!(error = %e, backlog = writes.len(), "background write failed");
-                self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                let e: WriteError = Arc::new(e);
-                lock(&self.stall).get_or_insert_with(|| Arc::clone(&e));
-                self.backlog = writes;
-                Err(e)
-            }
-        };
-        self.stats.batch_latency.record(start.elapsed());
-        for ack in acks {
-            // A committer that stopped waiting has nothing to be told.
-            let _ = ack.send(answer.clone());
+        self.layers.write(batch, mode)?;
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats.objects.fetch_add(objects, Ordering::Relaxed);
+        self.stats.bytes.fetch_add(bytes, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The writes are stored: their objects leave the in-flight table, and
+    /// a stall, if there was one, is over.
+    fn written(&self, writes: &[StoreWrite]) {
+        for w in writes {
+            self.layers.remove_inflight(&w.objects);
+            (self.on_written)(&w.objects);
         }
+        if lock(&self.stall).take().is_some() {
+            tracing::info!(
+                writes = writes.len(),
+                "the store takes writes again; backlog written"
+            );
+        }
+    }
+
+    /// The writes failed: they wait as the backlog, and the store's error
+    /// is what every waiting committer is told.
+    fn failed(&mut self, writes: Vec<StoreWrite>, e: StoreError) -> WriteError {
+        // Objects stay in the in-flight table, so this process can still
+        // read what it committed.
+        tracing::error!(error = %e, backlog = writes.len(), "background write failed");
+        self.stats.failures.fetch_add(1, Ordering::Relaxed);
+        let e: WriteError = Arc::new(e);
+        lock(&self.stall).get_or_insert_with(|| Arc::clone(&e));
+        self.backlog = writes;
+        e
     }
 }

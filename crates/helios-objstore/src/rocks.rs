@@ -283,30 +283,16 @@ fn options(
         Compression::None => DBCompressionType::None,
         Compression::Lz4 => DBCompressionType::Lz4,
     };
-    let table = |bloom: u32| {
-        let mut t = BlockBasedOptions::default();
-        t.set_block_cache(&cache);
-        if bloom > 0 {
-            t.set_bloom_filter(f64::from(bloom), false);
-            t.set_whole_key_filtering(true);
-        }
-        // Index and filter blocks live in the block cache and are loaded on
-        // first use, not when a file is opened: opening stays cheap.
-        t.set_cache_index_and_filter_blocks(true);
-        t.set_cache_index_and_filter_blocks_with_high_priority(true);
-        t.set_pin_l0_filter_and_index_blocks_in_cache(true);
-        // Partitioned into 4 KiB pieces under a small pinned top level.
-        // Hash keys are incompressible, so one flat index of a large SST
-        // file grows past a cache shard (3.4 MB at 1M objects against 1 MB
-        // shards of the 64 MiB cache): it was then never kept, and every
-        // read fetched and checksummed it again (about 1 ms per get).
-        t.set_index_type(BlockBasedIndexType::TwoLevelIndexSearch);
-        t.set_partition_filters(bloom > 0);
-        t.set_metadata_block_size(4096);
-        t.set_pin_top_level_index_and_filter(true);
-        t
-    };
+    let cfs = vec![
+        ColumnFamilyDescriptor::new(CONFIG_CF, Options::default()),
+        ColumnFamilyDescriptor::new(OBJECTS_CF, objects_options(config, &cache, compression)),
+        ColumnFamilyDescriptor::new(META_CF, meta_options(config, &cache, compression)),
+    ];
+    Ok((db_options(config, create)?, cfs))
+}
 
+/// Options of the database as a whole: files, background work, the WAL.
+fn db_options(config: &RocksConfig, create: bool) -> Result<Options, rocksdb::Error> {
     let mut db = Options::default();
     db.create_if_missing(create);
     db.create_missing_column_families(create);
@@ -325,9 +311,14 @@ fn options(
     // pin every WAL since creation (about 1 GiB by default), all of it read
     // again at the next open; past this total RocksDB flushes them instead.
     db.set_max_total_wal_size(config.write_buffer_u64().saturating_mul(2));
+    Ok(db)
+}
 
+/// The objects family: large point-read values, bloom filters, blob files
+/// when configured.
+fn objects_options(config: &RocksConfig, cache: &Cache, compression: DBCompressionType) -> Options {
     let mut objects = Options::default();
-    objects.set_block_based_table_factory(&table(config.bloom_bits_per_key));
+    objects.set_block_based_table_factory(&table_options(cache, config.bloom_bits_per_key));
     objects.set_compression_type(compression);
     objects.set_bottommost_compression_type(compression);
     objects.set_write_buffer_size(config.write_buffer_bytes);
@@ -344,20 +335,44 @@ fn options(
         objects.set_blob_file_size(blob.blob_file_size);
         objects.set_blob_compression_type(compression);
         objects.set_enable_blob_gc(blob.garbage_collection);
-        objects.set_blob_cache(&cache);
+        objects.set_blob_cache(cache);
     }
+    objects
+}
 
+/// The metadata family: small records (snapshots, refs, pins).
+fn meta_options(config: &RocksConfig, cache: &Cache, compression: DBCompressionType) -> Options {
     let mut meta = Options::default();
-    meta.set_block_based_table_factory(&table(config.bloom_bits_per_key));
+    meta.set_block_based_table_factory(&table_options(cache, config.bloom_bits_per_key));
     meta.set_compression_type(compression);
     meta.set_write_buffer_size((config.write_buffer_bytes / 4).max(1 << 20));
+    meta
+}
 
-    let cfs = vec![
-        ColumnFamilyDescriptor::new(CONFIG_CF, Options::default()),
-        ColumnFamilyDescriptor::new(OBJECTS_CF, objects),
-        ColumnFamilyDescriptor::new(META_CF, meta),
-    ];
-    Ok((db, cfs))
+/// SST table options over the shared block cache, with a bloom filter of
+/// `bloom` bits per key (none for 0).
+fn table_options(cache: &Cache, bloom: u32) -> BlockBasedOptions {
+    let mut t = BlockBasedOptions::default();
+    t.set_block_cache(cache);
+    if bloom > 0 {
+        t.set_bloom_filter(f64::from(bloom), false);
+        t.set_whole_key_filtering(true);
+    }
+    // Index and filter blocks live in the block cache and are loaded on
+    // first use, not when a file is opened: opening stays cheap.
+    t.set_cache_index_and_filter_blocks(true);
+    t.set_cache_index_and_filter_blocks_with_high_priority(true);
+    t.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    // Partitioned into 4 KiB pieces under a small pinned top level.
+    // Hash keys are incompressible, so one flat index of a large SST
+    // file grows past a cache shard (3.4 MB at 1M objects against 1 MB
+    // shards of the 64 MiB cache): it was then never kept, and every
+    // read fetched and checksummed it again (about 1 ms per get).
+    t.set_index_type(BlockBasedIndexType::TwoLevelIndexSearch);
+    t.set_partition_filters(bloom > 0);
+    t.set_metadata_block_size(4096);
+    t.set_pin_top_level_index_and_filter(true);
+    t
 }
 
 /// Reads the configuration record, or writes it for a store being created,
