@@ -97,17 +97,22 @@ impl Tombstones {
         }
         self.lineages.push(lineage.downgrade());
         if self.lineages.len() >= self.clean_at {
-            self.lineages.retain(|l| l.stamp().is_some());
-            self.clean_at = (self.lineages.len() * 2).max(1024);
+            self.forget_dead_lineages();
         }
+    }
+
+    /// Drops the lineages no tree holds any more; the list is walked again
+    /// once it has doubled.
+    fn forget_dead_lineages(&mut self) {
+        self.lineages.retain(|l| l.stamp().is_some());
+        self.clean_at = (self.lineages.len() * 2).max(1024);
     }
 
     /// Drops the sets no live lineage is older than. Call once the
     /// deletions of every published set are stored: from then on a tree
     /// whose lineage is unstamped is checked against the store itself.
     pub(crate) fn prune(&mut self) {
-        self.lineages.retain(|l| l.stamp().is_some());
-        self.clean_at = (self.lineages.len() * 2).max(1024);
+        self.forget_dead_lineages();
         let oldest = self
             .lineages
             .iter()
