@@ -6,7 +6,7 @@
 //!
 //! The scorer runs `python3 -B -I -S tests/check.py` in the working
 //! directory; `code_reward = reward_scale × checks passed / checks`, with
-//! `reward_scale = 100` by default: with the plan's cost weights an
+//! `reward_scale = 100` by default: with the default cost weights an
 //! ordinary commit (about five new objects, tens of µs) costs around one
 //! point, so the code reward is kept in percent of checks passing rather
 //! than a fraction, or engine cost would outweigh solving the task.

@@ -22,8 +22,9 @@
 //!    snapshot is whole, and every acknowledged `Sync` commit is stored.
 //! 2. A snapshot never changes: `restore(id)` always yields the tree that
 //!    was committed.
-//! 3. gc never deletes an object reachable from a ref or a pin, nor one
-//!    created or referenced by a commit made while it ran (see the `gc` module).
+//! 3. gc never deletes an object reachable from a ref, a pin or a working
+//!    directory's recorded snapshot, nor one created or referenced by a
+//!    commit made while it ran (see the `gc` module).
 //! 4. Objects read from L2 are checked against their hash.
 //! 5. This is the only crate that spawns threads or owns channels.
 

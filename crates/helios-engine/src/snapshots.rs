@@ -6,7 +6,7 @@
 //! snapshots whose records are stored are let go, least recently used
 //! first, once more than [`EngineConfig::hot_snapshots`] are held: a later
 //! restore reads them from the store again. Memory-only snapshots exist
-//! nowhere else and stay until gc finds them unreachable.
+//! nowhere else and stay for the engine's life.
 //!
 //! [`EngineConfig::hot_snapshots`]: crate::EngineConfig::hot_snapshots
 

@@ -1,4 +1,4 @@
-//! Search configuration: plain data with the plan's defaults, validated
+//! Search configuration: plain data with defaults, validated
 //! when a search starts.
 
 use helios_engine::Durability;

@@ -1,6 +1,6 @@
 //! Engine cost in the reward.
 //!
-//! Per commit, as the issue states it: `engine_cost = commit_latency_µs ×
+//! Per commit: `engine_cost = commit_latency_µs ×
 //! 0.01 + new_objects × 0.1` ([`CostWeights::commit_cost`]; the default
 //! weights are those two numbers, zero turns a term off), and
 //! `total_reward = code_reward − engine_cost`.
@@ -95,7 +95,7 @@ pub enum CostScope {
     /// state below it.
     #[default]
     Path,
-    /// The node's own commit only: the issue's per-commit formula.
+    /// The node's own commit only: the per-commit formula above.
     Node,
 }
 

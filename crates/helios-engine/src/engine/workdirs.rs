@@ -1,6 +1,6 @@
 //! Working directories as engine operations: [`HeliosEngine::materialize`],
 //! [`HeliosEngine::checkout`] and [`HeliosEngine::capture`] wrap the
-//! [`workdir`](crate::workdir) module with what only the engine knows —
+//! `helios_workdir` crate with what only the engine knows —
 //! which snapshot a directory holds, where its state file lives, and that
 //! the store's own directory must never be touched.
 //!
