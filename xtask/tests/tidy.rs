@@ -260,6 +260,25 @@ fn io_uses(code: &Code) -> Vec<String> {
     found
 }
 
+/// helios-engine is components with narrow interfaces (the write queue,
+/// the snapshot table, refs and pins, gc state, tombstones, verify) that
+/// `engine/` wires into `HeliosEngine`. A component that named the engine
+/// would reach past those interfaces into its fields.
+#[test]
+fn only_engine_modules_know_helios_engine() {
+    let src = root().join("crates/helios-engine/src");
+    let components: Vec<PathBuf> = rust_files(&["crates/helios-engine/src"])
+        .into_iter()
+        .filter(|f| !f.starts_with(src.join("engine")) && *f != src.join("lib.rs"))
+        .filter(|f| !is_test_support(f))
+        .collect();
+    assert!(components.iter().any(|f| f.ends_with("queue.rs")));
+    assert_clean(components, true, "names HeliosEngine", |code| {
+        let found = code.idents.iter().filter(|i| *i == "HeliosEngine");
+        found.cloned().collect()
+    });
+}
+
 #[test]
 fn only_helios_engine_spawns_threads() {
     assert_clean(
