@@ -525,6 +525,25 @@ impl UpperScan<'_> {
                 return Ok(());
             }
         };
+        self.leaf(upper, &name, kind, rel, up, st, base_entry)
+    }
+
+    /// A file or symlink in the upper layer: an edit unless it holds what
+    /// the base has at `rel`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one entry's context in both layers"
+    )]
+    fn leaf(
+        &mut self,
+        upper: BorrowedFd<'_>,
+        name: &[u8],
+        kind: LeafKind,
+        rel: &RepoPath,
+        up: &Path,
+        st: &rustix::fs::Stat,
+        base_entry: Option<Entry>,
+    ) -> Result<()> {
         self.report.files_scanned += 1;
         let stat = super::state::FileStat::from_rustix(st);
         if stat.size > self.options.max_file_size {
@@ -534,7 +553,7 @@ impl UpperScan<'_> {
                 limit: self.options.max_file_size,
             });
         }
-        let bytes = match fsx::read_leaf_at(upper, &name, kind, &stat)
+        let bytes = match fsx::read_leaf_at(upper, name, kind, &stat)
             .map_err(|e| WorkdirError::io("read", up, e))?
         {
             fsx::LeafRead::Bytes(bytes) => bytes,
@@ -543,24 +562,14 @@ impl UpperScan<'_> {
         self.report.files_hashed += 1;
         self.report.bytes_hashed += bytes.len() as u64;
         let hash = Blob::hash_of(self.mount.base.algorithm(), &bytes);
-        match base_entry {
-            Some(b) if b.kind == kind.entry_kind() && b.hash == hash => {}
-            Some(b) => {
-                if b.kind == EntryKind::Dir {
-                    self.edits.push(Edit::delete_tree(rel.clone()));
-                }
-                self.edits.push(Edit::write(
-                    rel.clone(),
-                    kind,
-                    Content::Bytes(Arc::from(bytes)),
-                ));
-            }
-            None => self.edits.push(Edit::write(
-                rel.clone(),
-                kind,
-                Content::Bytes(Arc::from(bytes)),
-            )),
+        if base_entry.is_some_and(|b| b.kind == kind.entry_kind() && b.hash == hash) {
+            return Ok(());
         }
+        if base_entry.is_some_and(|b| b.kind == EntryKind::Dir) {
+            self.edits.push(Edit::delete_tree(rel.clone()));
+        }
+        let content = Content::Bytes(Arc::from(bytes));
+        self.edits.push(Edit::write(rel.clone(), kind, content));
         Ok(())
     }
 }
