@@ -157,7 +157,7 @@ impl Writer {
             // In queue order: an unpin queued behind its commit's pin must
             // delete the pin, not be overtaken by it.
             batch.append(WriteBatch {
-                objects: w.objects.iter().map(|(h, b)| (*h, b.to_vec())).collect(),
+                objects: w.objects.clone(),
                 object_deletes: w.object_deletes.clone(),
                 meta_puts: w.meta_puts.clone(),
                 meta_deletes: w.meta_deletes.clone(),

@@ -74,14 +74,6 @@ impl<'a> Prepared<'a> {
             raw_len,
         }
     }
-
-    /// The same payload, owning its bytes.
-    pub(crate) fn into_owned(self) -> Prepared<'static> {
-        Prepared {
-            payload: Cow::Owned(self.payload.into_owned()),
-            raw_len: self.raw_len,
-        }
-    }
 }
 
 /// One shard, aligned so that two shards' counters and locks never share a

@@ -21,6 +21,7 @@
 //! inner store behind its back may still be served from the arena.
 
 use std::fmt;
+use std::sync::Arc;
 
 use helios_types::store::{
     MetaIter, ObjectIter, ObjectStore, StoreError, StoreResult, WriteBatch, WriteMode,
@@ -98,16 +99,19 @@ impl<S: ObjectStore> L1Cache<S> {
 }
 
 /// What one put of a batch does to the arena once the inner store took
-/// the batch.
+/// the batch. Decided before the write; nothing is compressed or copied
+/// until the write succeeded, so a large batch is not held twice while the
+/// inner store writes it.
+#[derive(Clone, Copy)]
 enum Staged {
     /// Nothing: the object is too large to cache, or bytes verified
     /// against the hash are already held (now marked used).
     Nothing,
-    /// Cache these bytes, verified against the hash.
-    Insert(Prepared<'static>),
-    /// Replace whatever is held with these unverified bytes
-    /// (`verify_fills` off): the last put of a hash wins, as in the store.
-    Replace(Prepared<'static>),
+    /// Cache the bytes, verified against the hash.
+    Insert,
+    /// Replace whatever is held with the unverified bytes (`verify_fills`
+    /// off): the last put of a hash wins, as in the store.
+    Replace,
     /// Drop what is held: the bytes do not match the hash, the store now
     /// holds them, and a read must reach the store to report them corrupt.
     Evict,
@@ -122,7 +126,7 @@ impl<S: ObjectStore> L1Cache<S> {
             return Staged::Nothing;
         }
         if !self.cache.config().verify_fills {
-            return Staged::Replace(Prepared::new(bytes).into_owned());
+            return Staged::Replace;
         }
         if verify_object(self.inner.algorithm(), hash, bytes).is_err() {
             return Staged::Evict;
@@ -130,7 +134,7 @@ impl<S: ObjectStore> L1Cache<S> {
         if self.cache.touch(hash) {
             return Staged::Nothing;
         }
-        Staged::Insert(Prepared::new(bytes).into_owned())
+        Staged::Insert
     }
 }
 
@@ -159,12 +163,13 @@ impl<S: ObjectStore> ObjectStore for L1Cache<S> {
     }
 
     fn write(&self, batch: WriteBatch, mode: WriteMode) -> StoreResult<()> {
-        // Verify and compress before the write (the batch moves into the
-        // inner store); touch the arena only after it succeeded.
-        let staged: Vec<(Hash, Staged)> = batch
+        // Verify before the write (the batch moves into the inner store;
+        // the bytes are shared, so keeping them costs no copy); touch the
+        // arena only after it succeeded.
+        let staged: Vec<_> = batch
             .objects
             .iter()
-            .map(|(hash, bytes)| (*hash, self.stage(hash, bytes)))
+            .map(|(hash, bytes)| (*hash, Arc::clone(bytes), self.stage(hash, bytes)))
             .collect();
         let deletes = batch.object_deletes.clone();
         self.inner.write(batch, mode)?;
@@ -174,15 +179,15 @@ impl<S: ObjectStore> ObjectStore for L1Cache<S> {
         for hash in &deletes {
             self.cache.remove(hash);
         }
-        for (hash, staged) in &staged {
+        for (hash, bytes, staged) in &staged {
             match staged {
                 Staged::Nothing => {}
-                Staged::Insert(prepared) => {
-                    self.cache.insert_prepared(*hash, prepared, None);
+                Staged::Insert => {
+                    self.cache.insert_prepared(*hash, &Prepared::new(bytes), None);
                 }
-                Staged::Replace(prepared) => {
+                Staged::Replace => {
                     self.cache.remove(hash);
-                    self.cache.insert_prepared(*hash, prepared, None);
+                    self.cache.insert_prepared(*hash, &Prepared::new(bytes), None);
                 }
                 Staged::Evict => {
                     self.cache.remove(hash);

@@ -701,7 +701,7 @@ impl Model {
             self.objects.remove(h);
         }
         for (h, e) in &batch.objects {
-            self.objects.insert(*h, e.clone());
+            self.objects.insert(*h, e.to_vec());
         }
         for k in &batch.meta_deletes {
             self.meta.remove(k);

@@ -3,7 +3,7 @@
 //! suite, and the store that unit tests of the upper layers run on.
 
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use super::{
     MetaIter, MetaKey, ObjectIter, ObjectStore, StoreResult, WriteBatch, WriteMode, verify_object,
@@ -13,7 +13,7 @@ use crate::object::ObjectKind;
 
 #[derive(Debug, Default)]
 struct Maps {
-    objects: BTreeMap<Hash, Vec<u8>>,
+    objects: BTreeMap<Hash, Arc<[u8]>>,
     meta: BTreeMap<MetaKey, Vec<u8>>,
 }
 
@@ -65,7 +65,7 @@ impl MemStore {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .objects
-            .insert(hash, bytes);
+            .insert(hash, bytes.into());
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Maps> {
@@ -86,7 +86,7 @@ impl ObjectStore for MemStore {
             return Ok(None);
         };
         verify_object(self.algorithm, hash, &bytes)?;
-        Ok(Some(bytes))
+        Ok(Some(bytes.to_vec()))
     }
 
     fn contains(&self, hash: &Hash) -> StoreResult<bool> {
@@ -114,18 +114,19 @@ impl ObjectStore for MemStore {
     }
 
     fn objects(&self, kind: Option<ObjectKind>) -> StoreResult<ObjectIter<'_>> {
-        // A copy, so iteration holds no lock while the caller works.
+        // A snapshot of the entries (shared bytes), so iteration holds no
+        // lock while the caller works.
         let items: Vec<_> = self
             .read()
             .objects
             .iter()
             .filter(|(_, b)| kind.is_none() || ObjectKind::of_encoded(b) == kind)
-            .map(|(h, b)| (*h, b.clone()))
+            .map(|(h, b)| (*h, Arc::clone(b)))
             .collect();
         let alg = self.algorithm;
         Ok(Box::new(items.into_iter().map(move |(h, b)| {
             verify_object(alg, &h, &b)?;
-            Ok((h, b))
+            Ok((h, b.to_vec()))
         })))
     }
 

@@ -6,6 +6,7 @@
 //! nothing above `helios-objstore` ever names RocksDB.
 
 use std::error::Error as StdError;
+use std::sync::Arc;
 
 use crate::hash::{Hash, HashAlgorithm};
 use crate::object::ObjectKind;
@@ -46,8 +47,11 @@ pub type MetaKey = Vec<u8>;
 /// batches in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteBatch {
-    /// Encoded objects to store, keyed by their hash.
-    pub objects: Vec<(Hash, Vec<u8>)>,
+    /// Encoded objects to store, keyed by their hash. Shared, not owned:
+    /// the engine keeps the same bytes readable in flight while the batch
+    /// is written, and a cache keeps them after, without a copy of the
+    /// batch on either side.
+    pub objects: Vec<(Hash, Arc<[u8]>)>,
     /// Objects to delete (garbage collection).
     pub object_deletes: Vec<Hash>,
     /// Metadata entries to set.
@@ -63,8 +67,8 @@ impl WriteBatch {
     }
 
     /// Adds an encoded object.
-    pub fn put_object(&mut self, hash: Hash, encoded: Vec<u8>) -> &mut Self {
-        self.objects.push((hash, encoded));
+    pub fn put_object(&mut self, hash: Hash, encoded: impl Into<Arc<[u8]>>) -> &mut Self {
+        self.objects.push((hash, encoded.into()));
         self
     }
 
