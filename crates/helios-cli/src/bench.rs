@@ -222,6 +222,265 @@ fn overlay_run(
     }))
 }
 
+/// One tool's timings over the replay, a sample per step.
+#[derive(Default)]
+struct Timings {
+    snapshot: Vec<Duration>,
+    switch: Vec<Duration>,
+    /// Switches that wrote or removed 1 to 5 leaves: the size the switch
+    /// target is set for (a switch to a distant ancestor rewrites more).
+    small_switch: Vec<Duration>,
+}
+
+impl Timings {
+    fn record_switch(&mut self, took: Duration, small: bool) {
+        self.switch.push(took);
+        if small {
+            self.small_switch.push(took);
+        }
+    }
+}
+
+/// The trace replayed through Helios and git side by side: both working
+/// directories, the id each tool gave every node so far (index `i` is node
+/// `i`, the root first) and what each step took.
+struct Replay<'a> {
+    engine: &'a HeliosEngine,
+    helios_dir: &'a Path,
+    git_dir: &'a Path,
+    capture: CaptureOptions,
+    helios_ids: Vec<SnapshotId>,
+    git_ids: Vec<String>,
+    helios: Timings,
+    git: Timings,
+}
+
+impl<'a> Replay<'a> {
+    /// Commits the base tree, already written to both directories, as
+    /// node 0 of each tool.
+    fn start(
+        engine: &'a HeliosEngine,
+        helios_dir: &'a Path,
+        git_dir: &'a Path,
+    ) -> anyhow::Result<Self> {
+        let capture = CaptureOptions::default();
+        let root = engine.capture(helios_dir, &capture)?.tree;
+        let (root_id, _) = engine.commit(&root, Durability::Async, CommitMeta::default())?;
+        engine.record_head(helios_dir, &root_id)?;
+        git(git_dir, &["init", "-q"])?;
+        git(git_dir, &["add", "-A"])?;
+        git(git_dir, &["commit", "-q", "-m", "root"])?;
+        let git_root = git(git_dir, &["rev-parse", "HEAD"])?;
+        Ok(Replay {
+            engine,
+            helios_dir,
+            git_dir,
+            capture,
+            helios_ids: vec![root_id],
+            git_ids: vec![git_root],
+            helios: Timings::default(),
+            git: Timings::default(),
+        })
+    }
+
+    /// Plays every step through both tools, with a progress bar.
+    fn play(&mut self, steps: &[Step]) -> anyhow::Result<()> {
+        let bar = progress("nodes");
+        bar.set_length(steps.len() as u64);
+        for step in steps {
+            let small = self.helios_step(step)?;
+            self.git_step(step, small)?;
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        Ok(())
+    }
+
+    /// Switches the Helios directory to the step's parent, applies its
+    /// edits, captures and commits. Returns whether the switch was small
+    /// (1 to 5 leaves).
+    fn helios_step(&mut self, step: &Step) -> anyhow::Result<bool> {
+        let parent = self.helios_ids[step.parent];
+        let (touched, took) = timed(|| self.helios_checkout(&parent))?;
+        let small = (1..=5).contains(&touched);
+        self.helios.record_switch(took, small);
+        apply(self.helios_dir, &step.edits)?;
+        let (id, took) = timed(|| {
+            let tree = self.engine.capture(self.helios_dir, &self.capture)?.tree;
+            let (id, _) = self.engine.commit(
+                &tree,
+                Durability::Async,
+                CommitMeta::child_of(Some(parent), ""),
+            )?;
+            self.engine.record_head(self.helios_dir, &id)?;
+            Ok(id)
+        })?;
+        self.helios.snapshot.push(took);
+        self.helios_ids.push(id);
+        Ok(small)
+    }
+
+    /// The same step through git: `git checkout` of the parent, the edits,
+    /// `git add -A && git commit`. git does not say how many files its
+    /// checkout wrote, so `small` is Helios's count for the same switch.
+    fn git_step(&mut self, step: &Step, small: bool) -> anyhow::Result<()> {
+        let parent = &self.git_ids[step.parent];
+        let ((), took) = timed(|| self.git_checkout(parent))?;
+        self.git.record_switch(took, small);
+        let dir = self.git_dir;
+        apply(dir, &step.edits)?;
+        let (sha, took) = timed(|| {
+            git(dir, &["add", "-A"])?;
+            git(dir, &["commit", "-q", "--allow-empty", "-m", "node"])?;
+            git(dir, &["rev-parse", "HEAD"])
+        })?;
+        self.git.snapshot.push(took);
+        self.git_ids.push(sha);
+        Ok(())
+    }
+
+    /// Checks out Helios snapshot `id`; returns the leaves it wrote or
+    /// removed.
+    fn helios_checkout(&self, id: &SnapshotId) -> anyhow::Result<u64> {
+        let options = CheckoutOptions::default();
+        let report = self
+            .engine
+            .checkout(id, self.helios_dir, &options, &|_, _| {})?;
+        Ok(report.files_written + report.removed)
+    }
+
+    fn git_checkout(&self, sha: &str) -> anyhow::Result<()> {
+        git(self.git_dir, &["checkout", "-q", sha]).map(|_| ())
+    }
+
+    /// Byte-exact: a seeded sample of nodes checked out both ways must
+    /// match. Returns how many were compared.
+    fn check_byte_exact(&self, seed: u64) -> anyhow::Result<usize> {
+        let mut rng = SplitMix64::new(seed ^ 0x5EED);
+        let sampled = 5.min(self.helios_ids.len());
+        for _ in 0..sampled {
+            let i = rng.index(self.helios_ids.len());
+            self.helios_checkout(&self.helios_ids[i])?;
+            self.git_checkout(&self.git_ids[i])?;
+            if read_tree(self.helios_dir, ".helios")? != read_tree(self.git_dir, ".git")? {
+                bail!("node {i}: the Helios checkout differs from git's");
+            }
+        }
+        Ok(sampled)
+    }
+}
+
+/// What the bench measured, for either rendering. Each rendering takes
+/// it apart whole (no `..`), so a field added here cannot be left out of
+/// one of them unnoticed.
+struct Report {
+    files: usize,
+    nodes: usize,
+    seed: u64,
+    helios_snapshot: Latency,
+    helios_switch: Latency,
+    git_snapshot: Latency,
+    git_switch: Latency,
+    /// Helios's and git's switches of 1 to 5 files (`None`: the trace had
+    /// none).
+    small_switch: Option<(Latency, Latency)>,
+    helios_bytes: u64,
+    git_bytes: u64,
+    dedup_ratio: f64,
+    checked: usize,
+    overlay: Result<OverlayRun, String>,
+}
+
+impl Report {
+    fn print_json(&self) {
+        let Report {
+            files,
+            nodes,
+            seed,
+            helios_snapshot: hs,
+            helios_switch: hw,
+            git_snapshot: gs,
+            git_switch: gw,
+            small_switch: small,
+            helios_bytes: h_bytes,
+            git_bytes: g_bytes,
+            dedup_ratio,
+            checked,
+            overlay,
+        } = self;
+        output::json(&json!({
+            "files": files, "nodes": nodes, "seed": seed,
+            "helios_snapshot_p50_us": us(hs.p50), "helios_snapshot_p99_us": us(hs.p99),
+            "helios_switch_p50_us": us(hw.p50), "helios_switch_p99_us": us(hw.p99),
+            "git_snapshot_p50_us": us(gs.p50), "git_snapshot_p99_us": us(gs.p99),
+            "git_switch_p50_us": us(gw.p50), "git_switch_p99_us": us(gw.p99),
+            "switch_1_to_5_files": small.map(|(h, g)| json!({
+                "steps": h.samples,
+                "helios_p50_us": us(h.p50), "helios_p99_us": us(h.p99),
+                "git_p50_us": us(g.p50), "git_p99_us": us(g.p99),
+            })),
+            "helios_bytes_on_disk": h_bytes, "git_bytes_on_disk": g_bytes,
+            "dedup_ratio": dedup_ratio, "restores_checked_byte_exact": checked,
+            "overlay": match overlay {
+                Ok(o) => json!({
+                    "steps": o.capture.samples,
+                    "mount_p50_us": us(o.mount.p50), "mount_p99_us": us(o.mount.p99),
+                    "capture_p50_us": us(o.capture.p50), "capture_p99_us": us(o.capture.p99),
+                }),
+                Err(reason) => json!({"unavailable": reason}),
+            },
+        }));
+    }
+
+    fn print_text(&self) {
+        let Report {
+            files,
+            nodes,
+            seed,
+            helios_snapshot: hs,
+            helios_switch: hw,
+            git_snapshot: gs,
+            git_switch: gw,
+            small_switch: small,
+            helios_bytes: h_bytes,
+            git_bytes: g_bytes,
+            dedup_ratio,
+            checked,
+            overlay,
+        } = self;
+        line(&format!(
+            "{files} files, {nodes} nodes, seed {seed} (same trace through both)"
+        ));
+        line(&hs.line("helios snapshot (capture + commit)"));
+        line(&gs.line("git snapshot (add -A + commit)"));
+        line(&hw.line("helios switch (checkout)"));
+        line(&gw.line("git switch (checkout)"));
+        if let Some((h, g)) = small {
+            line(&h.line("helios switch of 1-5 files"));
+            line(&g.line("git switch, same steps"));
+        }
+        line(&format!(
+            "bytes on disk: helios {h_bytes}, git {g_bytes}; dedup ratio {dedup_ratio:.4}"
+        ));
+        line(&format!(
+            "{checked} sampled nodes byte-exact between helios and git"
+        ));
+        match overlay {
+            Ok(o) => {
+                line(
+                    &o.mount
+                        .line("helios overlay mount (parent over the base copy)"),
+                );
+                line(
+                    &o.capture
+                        .line("helios overlay snapshot (capture upper + commit)"),
+                );
+            }
+            Err(reason) => line(&format!("overlay mode not measured: {reason}")),
+        }
+    }
+}
+
 fn run(
     tmp: &Path,
     files: usize,
@@ -236,151 +495,38 @@ fn run(
         write_tree(d, &base)?;
     }
     let engine = HeliosEngine::open(store, EngineConfig::default())?;
-    let capture = CaptureOptions::default();
-    let root = engine.capture(hdir, &capture)?.tree;
-    let (root_id, _) = engine.commit(&root, Durability::Async, CommitMeta::default())?;
-    engine.record_head(hdir, &root_id)?;
-    git(gdir, &["init", "-q"])?;
-    git(gdir, &["add", "-A"])?;
-    git(gdir, &["commit", "-q", "-m", "root"])?;
-    let mut h_ids: Vec<SnapshotId> = vec![root_id];
-    let mut g_ids: Vec<String> = vec![git(gdir, &["rev-parse", "HEAD"])?];
-    let (mut h_snap, mut h_switch, mut g_snap, mut g_switch) = (vec![], vec![], vec![], vec![]);
-    // Switches that wrote or removed 1 to 5 leaves: the size the switch
-    // target is set for (a switch to a distant ancestor rewrites more).
-    let (mut h_small, mut g_small) = (vec![], vec![]);
-    let bar = progress("nodes");
-    bar.set_length(steps.len() as u64);
-    for step in &steps {
-        let (report, d) = timed(|| {
-            Ok(engine.checkout(
-                &h_ids[step.parent],
-                hdir,
-                &CheckoutOptions::default(),
-                &|_, _| {},
-            )?)
-        })?;
-        h_switch.push(d);
-        let small = (1..=5).contains(&(report.files_written + report.removed));
-        if small {
-            h_small.push(d);
-        }
-        apply(hdir, &step.edits)?;
-        let (id, d) = timed(|| {
-            let tree = engine.capture(hdir, &capture)?.tree;
-            let (id, _) = engine.commit(
-                &tree,
-                Durability::Async,
-                CommitMeta::child_of(Some(h_ids[step.parent]), ""),
-            )?;
-            engine.record_head(hdir, &id)?;
-            Ok(id)
-        })?;
-        h_snap.push(d);
-        h_ids.push(id);
-
-        let ((), d) = timed(|| git(gdir, &["checkout", "-q", &g_ids[step.parent]]).map(|_| ()))?;
-        g_switch.push(d);
-        if small {
-            g_small.push(d);
-        }
-        apply(gdir, &step.edits)?;
-        let (sha, d) = timed(|| {
-            git(gdir, &["add", "-A"])?;
-            git(gdir, &["commit", "-q", "--allow-empty", "-m", "node"])?;
-            git(gdir, &["rev-parse", "HEAD"])
-        })?;
-        g_snap.push(d);
-        g_ids.push(sha);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
+    let mut replay = Replay::start(&engine, hdir, gdir)?;
+    replay.play(&steps)?;
     engine.flush()?;
-
-    // Byte-exact: a sample of nodes checked out both ways must match.
-    let mut rng = SplitMix64::new(seed ^ 0x5EED);
-    let mut checked = 0;
-    for _ in 0..5.min(h_ids.len()) {
-        let i = rng.index(h_ids.len());
-        engine.checkout(&h_ids[i], hdir, &CheckoutOptions::default(), &|_, _| {})?;
-        git(gdir, &["checkout", "-q", &g_ids[i]])?;
-        if read_tree(hdir, ".helios")? != read_tree(gdir, ".git")? {
-            bail!("node {i}: the Helios checkout differs from git's");
-        }
-        checked += 1;
-    }
-    let overlay = overlay_run(&engine, &tmp.join("overlay"), &h_ids, &steps)?;
-    let stats = engine.stats();
+    let checked = replay.check_byte_exact(seed)?;
+    let overlay = overlay_run(&engine, &tmp.join("overlay"), &replay.helios_ids, &steps)?;
+    let dedup_ratio = engine.stats().dedup_ratio();
     engine.close()?;
-    let (hs, hw, gs, gw) = (
-        Latency::from_samples(h_snap),
-        Latency::from_samples(h_switch),
-        Latency::from_samples(g_snap),
-        Latency::from_samples(g_switch),
-    );
-    let small = (!h_small.is_empty()).then(|| {
+    let small_switch = (!replay.helios.small_switch.is_empty()).then(|| {
         (
-            Latency::from_samples(h_small),
-            Latency::from_samples(g_small),
+            Latency::from_samples(replay.helios.small_switch),
+            Latency::from_samples(replay.git.small_switch),
         )
     });
-    let (h_bytes, g_bytes) = (dir_bytes(store), dir_bytes(&gdir.join(".git")));
+    let report = Report {
+        files,
+        nodes: replay.helios_ids.len(),
+        seed,
+        helios_snapshot: Latency::from_samples(replay.helios.snapshot),
+        helios_switch: Latency::from_samples(replay.helios.switch),
+        git_snapshot: Latency::from_samples(replay.git.snapshot),
+        git_switch: Latency::from_samples(replay.git.switch),
+        small_switch,
+        helios_bytes: dir_bytes(store),
+        git_bytes: dir_bytes(&gdir.join(".git")),
+        dedup_ratio,
+        checked,
+        overlay,
+    };
     if json {
-        output::json(&json!({
-            "files": files, "nodes": h_ids.len(), "seed": seed,
-            "helios_snapshot_p50_us": us(hs.p50), "helios_snapshot_p99_us": us(hs.p99),
-            "helios_switch_p50_us": us(hw.p50), "helios_switch_p99_us": us(hw.p99),
-            "git_snapshot_p50_us": us(gs.p50), "git_snapshot_p99_us": us(gs.p99),
-            "git_switch_p50_us": us(gw.p50), "git_switch_p99_us": us(gw.p99),
-            "switch_1_to_5_files": small.map(|(h, g)| json!({
-                "steps": h.samples,
-                "helios_p50_us": us(h.p50), "helios_p99_us": us(h.p99),
-                "git_p50_us": us(g.p50), "git_p99_us": us(g.p99),
-            })),
-            "helios_bytes_on_disk": h_bytes, "git_bytes_on_disk": g_bytes,
-            "dedup_ratio": stats.dedup_ratio(), "restores_checked_byte_exact": checked,
-            "overlay": match &overlay {
-                Ok(o) => json!({
-                    "steps": o.capture.samples,
-                    "mount_p50_us": us(o.mount.p50), "mount_p99_us": us(o.mount.p99),
-                    "capture_p50_us": us(o.capture.p50), "capture_p99_us": us(o.capture.p99),
-                }),
-                Err(reason) => json!({"unavailable": reason}),
-            },
-        }));
+        report.print_json();
     } else {
-        line(&format!(
-            "{files} files, {} nodes, seed {seed} (same trace through both)",
-            h_ids.len()
-        ));
-        line(&hs.line("helios snapshot (capture + commit)"));
-        line(&gs.line("git snapshot (add -A + commit)"));
-        line(&hw.line("helios switch (checkout)"));
-        line(&gw.line("git switch (checkout)"));
-        if let Some((h, g)) = small {
-            line(&h.line("helios switch of 1-5 files"));
-            line(&g.line("git switch, same steps"));
-        }
-        line(&format!(
-            "bytes on disk: helios {h_bytes}, git {g_bytes}; dedup ratio {:.4}",
-            stats.dedup_ratio()
-        ));
-        line(&format!(
-            "{checked} sampled nodes byte-exact between helios and git"
-        ));
-        match &overlay {
-            Ok(o) => {
-                line(
-                    &o.mount
-                        .line("helios overlay mount (parent over the base copy)"),
-                );
-                line(
-                    &o.capture
-                        .line("helios overlay snapshot (capture upper + commit)"),
-                );
-            }
-            Err(reason) => line(&format!("overlay mode not measured: {reason}")),
-        }
+        report.print_text();
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
