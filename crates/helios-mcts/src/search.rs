@@ -49,7 +49,7 @@ use helios_vst::Vst;
 use helios_workload::SplitMix64;
 
 use crate::config::{Policy, SearchConfig};
-use crate::env::{Environment, Proposal, StateView};
+use crate::env::{Environment, Proposal, Score, StateView};
 use crate::error::{MctsError, MctsResult};
 use crate::reward::{CostScope, latency_us};
 use crate::score_cache::ScoreCache;
@@ -154,6 +154,16 @@ enum Choice {
     Expand,
     Descend(NodeId),
     Dead,
+}
+
+/// What evaluating a new node measured: the switch of the working
+/// directory to it, and its score.
+struct Evaluation {
+    switch: SwitchStats,
+    switch_latency: Duration,
+    score: Score,
+    /// `None` when the score came from the cache.
+    scorer_latency: Option<Duration>,
 }
 
 /// A Monte Carlo Tree Search over engine snapshots.
@@ -555,14 +565,11 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
 
     /// Fills a node's untried actions the first time it is selected.
     fn ensure_actions(&mut self, id: NodeId) -> MctsResult<()> {
-        let node = &self.nodes[id.0];
-        if node.untried.is_some() {
+        if self.nodes[id.0].untried.is_some() {
             return Ok(());
         }
         let history = self.actions_of(id);
-        let vst = node.vst.as_ref().ok_or_else(|| {
-            MctsError::Environment(format!("node {id} was pruned and cannot be expanded"))
-        })?;
+        let vst = self.live_vst(id)?;
         let mut proposals = self.env.actions(&StateView {
             vst,
             history: &history,
@@ -646,63 +653,19 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
 
     /// Expansion and evaluation of `parent`'s next untried action.
     fn expand(&mut self, parent_id: NodeId) -> MctsResult<NodeId> {
-        let proposal = self.nodes[parent_id.0]
-            .untried
-            .as_mut()
-            .and_then(Vec::pop)
-            .ok_or_else(|| {
-                MctsError::Environment(format!("node {parent_id} has no untried action"))
-            })?;
+        let proposal = self.take_untried(parent_id)?;
+        let parent_vst = self.live_vst(parent_id)?.clone();
         let parent = &self.nodes[parent_id.0];
-        let parent_vst = parent.vst.clone().ok_or_else(|| {
-            MctsError::Environment(format!(
-                "node {parent_id} was pruned and cannot be expanded"
-            ))
-        })?;
         let (parent_snapshot, parent_path_cost, depth) =
             (parent.snapshot, parent.path_cost, parent.depth + 1);
         let id = NodeId(self.nodes.len());
 
         let edits = self.env.edits(&parent_vst, &proposal.action)?;
         let vst = parent_vst.apply(&edits)?;
-        let mut metadata = BTreeMap::new();
-        metadata.insert("mcts.node".to_owned(), id.0.to_string());
-        metadata.insert("mcts.depth".to_owned(), depth.to_string());
-        let meta = CommitMeta {
-            parents: vec![parent_snapshot],
-            label: proposal.action.to_string(),
-            metadata,
-            pin: true,
-        };
-        let (snapshot, commit) = self.engine.commit(&vst, self.config.durability, meta)?;
-        self.live += 1;
-        self.peak_live = self.peak_live.max(self.live);
-
-        let start = Instant::now();
-        let switch = self.workdir.switch_to(&snapshot, &vst)?;
-        let switch_latency = start.elapsed();
-        let root_hash = vst.root_hash();
-        let cached = if self.config.cache_scores {
-            self.cache.get(&root_hash)
-        } else {
-            None
-        };
-        let (score, scorer_latency) = match cached {
-            Some(score) => {
-                self.cache_hits += 1;
-                (score, None)
-            }
-            None => {
-                let start = Instant::now();
-                let score = self.env.score(self.workdir.path(), &vst)?;
-                let took = start.elapsed();
-                self.scorer_runs += 1;
-                if self.config.cache_scores {
-                    self.cache.insert(root_hash, score);
-                }
-                (score, Some(took))
-            }
-        };
+        let (snapshot, commit) =
+            self.commit_child(&vst, id, depth, parent_snapshot, &proposal.action)?;
+        let evaluation = self.evaluate(&snapshot, &vst)?;
+        let score = evaluation.score;
 
         let commit_cost = self.config.weights.commit_cost(&commit);
         let path_cost = parent_path_cost + commit_cost;
@@ -714,23 +677,15 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         self.reward_min = self.reward_min.min(total_reward);
         self.reward_max = self.reward_max.max(total_reward);
 
-        let mut history = self.actions_of(parent_id);
-        history.push(proposal.action.clone());
         let terminal = depth >= self.config.max_depth
-            || self.env.is_terminal(
-                &StateView {
-                    vst: &vst,
-                    history: &history,
-                },
-                &score,
-            );
+            || self.child_is_terminal(parent_id, &proposal.action, &vst, &score);
         self.nodes.push(Node {
             id,
             parent: Some(parent_id),
             action: Some(proposal.action),
             depth,
             snapshot,
-            root_hash,
+            root_hash: vst.root_hash(),
             commit,
             commit_cost,
             path_cost,
@@ -739,9 +694,9 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
             total_reward,
             solved: score.solved,
             terminal,
-            switch_latency,
-            switch,
-            scorer_latency,
+            switch_latency: evaluation.switch_latency,
+            switch: evaluation.switch,
+            scorer_latency: evaluation.scorer_latency,
             visits: 0,
             value_sum: 0.0,
             pinned: true,
@@ -753,6 +708,105 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         });
         self.nodes[parent_id.0].children.push(id);
         Ok(id)
+    }
+
+    /// Takes the action `id` tries next (the last: see `ensure_actions`).
+    fn take_untried(&mut self, id: NodeId) -> MctsResult<Proposal<E::Action>> {
+        self.nodes[id.0]
+            .untried
+            .as_mut()
+            .and_then(Vec::pop)
+            .ok_or_else(|| MctsError::Environment(format!("node {id} has no untried action")))
+    }
+
+    /// The tree of node `id`, which only a live node still holds.
+    fn live_vst(&self, id: NodeId) -> MctsResult<&Vst> {
+        self.nodes[id.0].vst.as_ref().ok_or_else(|| {
+            MctsError::Environment(format!("node {id} was pruned and cannot be expanded"))
+        })
+    }
+
+    /// Commits node `id`'s tree as a child of `parent`, pinned in the same
+    /// call, and counts it live: a node is pinned exactly while it is live.
+    fn commit_child(
+        &mut self,
+        vst: &Vst,
+        id: NodeId,
+        depth: usize,
+        parent: SnapshotId,
+        action: &E::Action,
+    ) -> MctsResult<(SnapshotId, CommitMetrics)> {
+        let mut metadata = BTreeMap::new();
+        metadata.insert("mcts.node".to_owned(), id.0.to_string());
+        metadata.insert("mcts.depth".to_owned(), depth.to_string());
+        let meta = CommitMeta {
+            parents: vec![parent],
+            label: action.to_string(),
+            metadata,
+            pin: true,
+        };
+        let committed = self.engine.commit(vst, self.config.durability, meta)?;
+        self.live += 1;
+        self.peak_live = self.peak_live.max(self.live);
+        Ok(committed)
+    }
+
+    /// Switches the working directory to a new node (timed) and scores it.
+    fn evaluate(&mut self, snapshot: &SnapshotId, vst: &Vst) -> MctsResult<Evaluation> {
+        let start = Instant::now();
+        let switch = self.workdir.switch_to(snapshot, vst)?;
+        let switch_latency = start.elapsed();
+        let (score, scorer_latency) = self.score_of(vst)?;
+        Ok(Evaluation {
+            switch,
+            switch_latency,
+            score,
+            scorer_latency,
+        })
+    }
+
+    /// The score of the tree in the working directory, from the cache when
+    /// an equal tree (same root hash) was scored recently, else from the
+    /// scorer, with how long it ran (`None` on a cache hit).
+    fn score_of(&mut self, vst: &Vst) -> MctsResult<(Score, Option<Duration>)> {
+        let root_hash = vst.root_hash();
+        let cached = if self.config.cache_scores {
+            self.cache.get(&root_hash)
+        } else {
+            None
+        };
+        if let Some(score) = cached {
+            self.cache_hits += 1;
+            return Ok((score, None));
+        }
+        let start = Instant::now();
+        let score = self.env.score(self.workdir.path(), vst)?;
+        let took = start.elapsed();
+        self.scorer_runs += 1;
+        if self.config.cache_scores {
+            self.cache.insert(root_hash, score);
+        }
+        Ok((score, Some(took)))
+    }
+
+    /// Whether the environment calls the state `action` makes from
+    /// `parent` terminal (the depth cap is the caller's).
+    fn child_is_terminal(
+        &self,
+        parent: NodeId,
+        action: &E::Action,
+        vst: &Vst,
+        score: &Score,
+    ) -> bool {
+        let mut history = self.actions_of(parent);
+        history.push(action.clone());
+        self.env.is_terminal(
+            &StateView {
+                vst,
+                history: &history,
+            },
+            score,
+        )
     }
 
     /// Recomputes `exhausted` bottom-up along `path`.
