@@ -472,9 +472,7 @@ pub struct WasteExperiment {
 /// An empty range, or one past `u64::MAX`, is a configuration error.
 pub fn experiment_seeds(first: u64, count: u64) -> MctsResult<Vec<u64>> {
     if count == 0 {
-        return Err(MctsError::Config(
-            "the waste experiment needs at least one seed".into(),
-        ));
+        return Err(no_seeds());
     }
     let last = first.checked_add(count - 1).ok_or_else(|| {
         MctsError::Config(format!(
@@ -483,6 +481,11 @@ pub fn experiment_seeds(first: u64, count: u64) -> MctsResult<Vec<u64>> {
         ))
     })?;
     Ok((first..=last).collect())
+}
+
+/// The error for a waste experiment without seeds.
+fn no_seeds() -> MctsError {
+    MctsError::Config("the waste experiment needs at least one seed".into())
 }
 
 impl WasteExperiment {
@@ -589,41 +592,20 @@ pub fn waste_experiment(
         ));
     }
     if seeds.is_empty() {
-        return Err(MctsError::Config(
-            "the waste experiment needs at least one seed".into(),
-        ));
+        return Err(no_seeds());
     }
-    let mut rows = Vec::with_capacity(seeds.len());
     let total = seeds.len() * 2;
     let mut done = 0;
-    let mut outcome = |weights: CostWeights, seed: u64| -> MctsResult<WasteOutcome> {
-        let config = DemoConfig {
-            search: SearchConfig {
-                seed,
-                weights,
-                ..base.search.clone()
-            },
-            keep: false,
-            workdir: None,
-            ..base.clone()
-        };
-        let report = run_demo(engine, &config, &|_, _| {})?;
-        engine.gc()?;
+    let mut run = |weights: CostWeights, seed: u64| -> MctsResult<WasteOutcome> {
+        let outcome = waste_run(engine, base, weights, seed)?;
         done += 1;
         progress(done, total);
-        Ok(WasteOutcome {
-            solved: report.solved,
-            wasteful: report.best_path_wasteful,
-            best_reward: report.best_reward,
-            wasteful_node_share: report.wasteful_node_share,
-            bytes_new: report.bytes_new,
-            nodes: report.nodes,
-            exhausted: report.exhausted,
-        })
+        Ok(outcome)
     };
+    let mut rows = Vec::with_capacity(seeds.len());
     for &seed in seeds {
-        let on = outcome(weights, seed)?;
-        let off = outcome(CostWeights::OFF, seed)?;
+        let on = run(weights, seed)?;
+        let off = run(CostWeights::OFF, seed)?;
         rows.push(WasteRow { seed, on, off });
     }
     Ok(WasteExperiment {
@@ -631,6 +613,40 @@ pub fn waste_experiment(
         nodes: base.search.max_nodes,
         files: base.files,
         rows,
+    })
+}
+
+/// One run of the waste experiment: the demo as `base` says, with `seed`
+/// and `weights`. Each run gets a fresh temporary working directory (a
+/// configured one is left full after a run, and the next would refuse it)
+/// and releases its nodes at the end, so the gc after it reclaims what
+/// only that run held.
+fn waste_run(
+    engine: &HeliosEngine,
+    base: &DemoConfig,
+    weights: CostWeights,
+    seed: u64,
+) -> MctsResult<WasteOutcome> {
+    let config = DemoConfig {
+        search: SearchConfig {
+            seed,
+            weights,
+            ..base.search.clone()
+        },
+        keep: false,
+        workdir: None,
+        ..base.clone()
+    };
+    let report = run_demo(engine, &config, &|_, _| {})?;
+    engine.gc()?;
+    Ok(WasteOutcome {
+        solved: report.solved,
+        wasteful: report.best_path_wasteful,
+        best_reward: report.best_reward,
+        wasteful_node_share: report.wasteful_node_share,
+        bytes_new: report.bytes_new,
+        nodes: report.nodes,
+        exhausted: report.exhausted,
     })
 }
 
