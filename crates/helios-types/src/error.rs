@@ -75,6 +75,23 @@ pub enum DecodeError {
     /// Text fields (label, metadata) must be UTF-8.
     #[error("{0} is not UTF-8")]
     NotUtf8(&'static str),
+    /// A chunk of a chunk list is empty or longer than
+    /// [`crate::file::CHUNK_MAX`].
+    #[error("chunk {index} has length {len}, outside 1..={}", crate::file::CHUNK_MAX)]
+    BadChunkLen {
+        /// Position of the chunk.
+        index: usize,
+        /// Its declared length.
+        len: u32,
+    },
+    /// A chunk list of a file small enough to be one blob: each content has
+    /// exactly one encoding, and below [`crate::file::CHUNKED_FROM`] bytes
+    /// it is a blob.
+    #[error("chunk list of {size} bytes; files under {} bytes are blobs", crate::file::CHUNKED_FROM)]
+    SmallChunkList {
+        /// The sum of its chunk lengths.
+        size: u64,
+    },
     /// Snapshot metadata keys must be strictly ascending.
     #[error("snapshot metadata key {index} is not after key {} in byte order", index - 1)]
     UnsortedMetadata {

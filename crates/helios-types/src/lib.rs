@@ -1,8 +1,11 @@
 //! The ground every Helios layer stands on: content hashes, the object model
-//! (blobs, trees, snapshots), its one canonical binary encoding, and the
-//! object-store contract that L1, L2 and the engine implement.
+//! (blobs, chunk lists, trees, snapshots), its one canonical binary
+//! encoding, the object-store contract that L1, L2 and the engine
+//! implement, and [`file`]: how file content is cut into objects and read
+//! back.
 //!
-//! Nothing here performs I/O. The normative description of the encoding is
+//! Nothing here opens a file: [`file`] streams through the readers and
+//! writers it is given. The normative description of the encoding is
 //! `spec/object-format.md`; golden vectors in `spec/golden/` pin it.
 
 #![forbid(unsafe_code)]
@@ -10,6 +13,7 @@
 
 mod codec;
 mod error;
+pub mod file;
 mod hash;
 mod name;
 mod object;
@@ -20,5 +24,6 @@ pub use error::DecodeError;
 pub use hash::{HASH_LEN, Hash, HashAlgorithm, ObjectHasher, ParseHashError, SnapshotId};
 pub use name::{MAX_NAME_LEN, Name, NameError, RepoPath, validate_name};
 pub use object::{
-    Blob, EntryKind, EntryRef, Object, ObjectKind, Snapshot, Tree, TreeEntry, TreeError,
+    Blob, ChunkList, ChunkRef, EntryKind, EntryRef, Object, ObjectKind, Snapshot, Tree, TreeEntry,
+    TreeError,
 };

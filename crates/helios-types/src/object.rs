@@ -1,5 +1,5 @@
-//! The object model: [`Blob`], [`Tree`] and [`Snapshot`], with their
-//! canonical encoding and decoding.
+//! The object model: [`Blob`], [`ChunkList`], [`Tree`] and [`Snapshot`],
+//! with their canonical encoding and decoding.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,8 +9,8 @@ use crate::error::DecodeError;
 use crate::hash::{Hash, HashAlgorithm, SnapshotId};
 use crate::name::{Name, validate_name};
 
-/// The three kinds of stored object. The tag is the first byte of every
-/// encoded object and part of its hash preimage.
+/// The kinds of stored object. The tag is the first byte of every encoded
+/// object and part of its hash preimage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ObjectKind {
     /// File contents (or a symlink's target).
@@ -19,11 +19,18 @@ pub enum ObjectKind {
     Tree,
     /// A root tree plus history and labels.
     Snapshot,
+    /// A large file's content as an ordered list of chunk blobs.
+    ChunkList,
 }
 
 impl ObjectKind {
     /// Every kind, in tag order.
-    pub const ALL: [ObjectKind; 3] = [ObjectKind::Blob, ObjectKind::Tree, ObjectKind::Snapshot];
+    pub const ALL: [ObjectKind; 4] = [
+        ObjectKind::Blob,
+        ObjectKind::Tree,
+        ObjectKind::Snapshot,
+        ObjectKind::ChunkList,
+    ];
 
     /// The encoded tag byte.
     pub const fn tag(self) -> u8 {
@@ -31,6 +38,7 @@ impl ObjectKind {
             ObjectKind::Blob => 1,
             ObjectKind::Tree => 2,
             ObjectKind::Snapshot => 3,
+            ObjectKind::ChunkList => 4,
         }
     }
 
@@ -40,6 +48,7 @@ impl ObjectKind {
             1 => Some(ObjectKind::Blob),
             2 => Some(ObjectKind::Tree),
             3 => Some(ObjectKind::Snapshot),
+            4 => Some(ObjectKind::ChunkList),
             _ => None,
         }
     }
@@ -56,6 +65,7 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Blob => "blob",
             ObjectKind::Tree => "tree",
             ObjectKind::Snapshot => "snapshot",
+            ObjectKind::ChunkList => "chunk list",
         })
     }
 }
@@ -120,12 +130,119 @@ impl fmt::Debug for Blob {
     }
 }
 
+/// One chunk of a [`ChunkList`]: a blob and its payload length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkRef {
+    /// The chunk's blob.
+    pub hash: Hash,
+    /// Bytes of file content it holds: 1 to [`crate::file::CHUNK_MAX`].
+    pub len: u32,
+}
+
+/// A large file's content: the blobs that hold it, in file order. A file
+/// of [`crate::file::CHUNKED_FROM`] bytes or more is stored as one of these
+/// (its tree entry names the chunk list); smaller files are one blob.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChunkList {
+    chunks: Vec<ChunkRef>,
+    size: u64,
+}
+
+/// Bytes one chunk takes in a chunk list's payload: length and hash.
+const CHUNK_REF_LEN: usize = 4 + 32;
+
+impl ChunkList {
+    /// A chunk list of `chunks`, checked as a decoder checks one: at least
+    /// [`crate::file::CHUNKED_FROM`] bytes in all, every chunk 1 to
+    /// [`crate::file::CHUNK_MAX`] bytes.
+    pub fn new(chunks: Vec<ChunkRef>) -> Result<Self, DecodeError> {
+        let mut size = 0u64;
+        for (index, chunk) in chunks.iter().enumerate() {
+            if chunk.len == 0 || chunk.len > crate::file::CHUNK_MAX {
+                return Err(DecodeError::BadChunkLen {
+                    index,
+                    len: chunk.len,
+                });
+            }
+            size += u64::from(chunk.len);
+        }
+        if size < crate::file::CHUNKED_FROM {
+            return Err(DecodeError::SmallChunkList { size });
+        }
+        Ok(ChunkList { chunks, size })
+    }
+
+    /// The chunks, in file order.
+    pub fn chunks(&self) -> &[ChunkRef] {
+        &self.chunks
+    }
+
+    /// The file's length: the sum of the chunk lengths.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The encoded object.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut w = Writer::new(&mut out, 12 + self.chunks.len() * CHUNK_REF_LEN);
+        w.u64(self.size);
+        w.u32(len_u32(self.chunks.len()));
+        for chunk in &self.chunks {
+            w.u32(chunk.len);
+            w.hash(chunk.hash.as_bytes());
+        }
+        w.finish(ObjectKind::ChunkList);
+        out
+    }
+
+    /// This chunk list's hash: the file's identity.
+    pub fn hash(&self, alg: HashAlgorithm) -> Hash {
+        alg.digest(&self.encode())
+    }
+
+    /// Decodes an encoded chunk list, rejecting empty or oversized chunks,
+    /// a declared size that is not the sum of the chunks, and a file small
+    /// enough to be one blob (each content has one encoding).
+    pub fn decode(encoded: &[u8]) -> Result<Self, DecodeError> {
+        let (header, payload) = ObjectHeader::split(encoded)?;
+        expect_kind(ObjectKind::ChunkList, header.kind)?;
+        let mut r = Reader::payload(payload);
+        let declared = r.u64("chunk list size")?;
+        let count = r.u32("chunk count")? as usize;
+        // Cap the allocation by what the input could hold.
+        let mut chunks = Vec::with_capacity(count.min(payload.len() / CHUNK_REF_LEN));
+        for _ in 0..count {
+            let len = r.u32("chunk length")?;
+            let hash = r.hash("chunk hash")?;
+            chunks.push(ChunkRef { hash, len });
+        }
+        r.end()?;
+        let list = ChunkList::new(chunks)?;
+        if list.size != declared {
+            return Err(DecodeError::SizeMismatch {
+                declared,
+                sum: Some(list.size),
+            });
+        }
+        Ok(list)
+    }
+}
+
+impl fmt::Debug for ChunkList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ChunkList({} chunks, {} bytes)", self.chunks.len(), self.size)
+    }
+}
+
 /// What a tree entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EntryKind {
-    /// A regular file; its hash names a blob.
+    /// A regular file; its hash names a blob, or a chunk list when the
+    /// file is large (see [`crate::file`]).
     File,
-    /// A regular file with the executable bit; its hash names a blob.
+    /// A regular file with the executable bit; its hash names a blob or a
+    /// chunk list, as for [`EntryKind::File`].
     Executable,
     /// A symbolic link; its hash names a blob holding the target.
     Symlink,
@@ -163,7 +280,9 @@ impl EntryKind {
         }
     }
 
-    /// The kind of object the entry's hash names.
+    /// The kind of object the entry's hash names when the file is small
+    /// (files of [`crate::file::CHUNKED_FROM`] bytes or more name a
+    /// [`ChunkList`]).
     pub const fn object_kind(self) -> ObjectKind {
         match self {
             EntryKind::Dir => ObjectKind::Tree,
@@ -449,6 +568,8 @@ pub enum Object {
     Tree(Tree),
     /// A snapshot record.
     Snapshot(Snapshot),
+    /// A large file's chunks.
+    ChunkList(ChunkList),
 }
 
 impl Object {
@@ -458,6 +579,7 @@ impl Object {
             Object::Blob(_) => ObjectKind::Blob,
             Object::Tree(_) => ObjectKind::Tree,
             Object::Snapshot(_) => ObjectKind::Snapshot,
+            Object::ChunkList(_) => ObjectKind::ChunkList,
         }
     }
 
@@ -467,6 +589,7 @@ impl Object {
             Object::Blob(b) => b.encode(),
             Object::Tree(t) => t.encode(),
             Object::Snapshot(s) => s.encode(),
+            Object::ChunkList(c) => c.encode(),
         }
     }
 
@@ -484,6 +607,7 @@ impl Object {
             ObjectKind::Blob => Blob::decode(encoded).map(Object::Blob),
             ObjectKind::Tree => Tree::decode(encoded).map(Object::Tree),
             ObjectKind::Snapshot => Snapshot::decode(encoded).map(Object::Snapshot),
+            ObjectKind::ChunkList => ChunkList::decode(encoded).map(Object::ChunkList),
         }
     }
 }

@@ -8,9 +8,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use helios_types::file::{self, CHUNK_MAX, CHUNKED_FROM, ChunkParams};
 use helios_types::{
-    Blob, DecodeError, EntryKind, Hash, HashAlgorithm, Name, NameError, Object, Snapshot,
-    SnapshotId, Tree, TreeEntry,
+    Blob, ChunkList, ChunkRef, DecodeError, EntryKind, Hash, HashAlgorithm, Name, NameError,
+    Object, Snapshot, SnapshotId, Tree, TreeEntry,
 };
 use serde_json::{Value, json};
 
@@ -82,6 +83,46 @@ fn objects() -> Vec<(&'static str, Object)> {
         ("tree with every entry kind", Object::Tree(root)),
         ("root snapshot", Object::Snapshot(first)),
         ("merge snapshot with metadata", Object::Snapshot(merge)),
+        ("chunk list", Object::ChunkList(sample_chunk_list())),
+    ]
+}
+
+/// A chunk list of a file of exactly `CHUNKED_FROM` bytes in chunks of
+/// `CHUNK_MAX`, the middle ones repeated.
+fn sample_chunk_list() -> ChunkList {
+    let n = (CHUNKED_FROM / u64::from(CHUNK_MAX)) as usize;
+    let chunk = |seed| ChunkRef {
+        hash: h(seed),
+        len: CHUNK_MAX,
+    };
+    let mut chunks = vec![chunk("c1")];
+    chunks.extend(std::iter::repeat_n(chunk("c2"), n - 2));
+    chunks.push(chunk("c3"));
+    ChunkList::new(chunks).unwrap()
+}
+
+/// The content the chunking vectors cut: the first `len` bytes of BLAKE3's
+/// extendable output for the key-less hash of `seed` (any BLAKE3
+/// implementation can produce it).
+fn xof(seed: &str, len: usize) -> Vec<u8> {
+    let mut out = vec![0; len];
+    blake3::Hasher::new()
+        .update(seed.as_bytes())
+        .finalize_xof()
+        .fill(&mut out);
+    out
+}
+
+/// Contents whose cut points and file hashes the vectors pin: FastCDC's
+/// boundaries are part of the format.
+fn chunking_inputs() -> Vec<(&'static str, Vec<u8>)> {
+    let mut edited = xof("helios chunking", 3 << 20);
+    edited.splice(1 << 20..1 << 20, *b"ten bytes!");
+    vec![
+        ("one byte short of chunking", xof("helios chunking", (CHUNKED_FROM - 1) as usize)),
+        ("3 MiB of pseudo-random bytes", xof("helios chunking", 3 << 20)),
+        ("the same with 10 bytes inserted at 1 MiB", edited),
+        ("2 MiB of zeros", vec![0; 2 << 20]),
     ]
 }
 
@@ -151,6 +192,40 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, DecodeError)> {
         label: "ab".into(),
         metadata: BTreeMap::new(),
     };
+    // Chunk list layout: header 9, size 8, count 4, then chunks of
+    // length 4 + hash 32.
+    let chunks = sample_chunk_list().encode();
+    let first_chunk = 9 + 8 + 4;
+    let set_u32 = |bytes: &mut Vec<u8>, at: usize, v: u32| {
+        bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    };
+    let set_u64 = |bytes: &mut Vec<u8>, at: usize, v: u64| {
+        bytes[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    };
+    let mut empty_chunk = chunks.clone();
+    set_u32(&mut empty_chunk, first_chunk, 0);
+    let mut long_chunk = chunks.clone();
+    set_u32(&mut long_chunk, first_chunk, CHUNK_MAX + 1);
+    let mut chunk_sizes = chunks.clone();
+    set_u64(&mut chunk_sizes, 9, CHUNKED_FROM + 1);
+    let mut no_chunks = chunks[..first_chunk].to_vec();
+    set_u64(&mut no_chunks, 9, 0);
+    set_u32(&mut no_chunks, 9 + 8, 0);
+    fix_payload_len(&mut no_chunks);
+    // One chunk dropped, the declared size and count adjusted: a file
+    // under the threshold must be a blob.
+    let count = sample_chunk_list().chunks().len();
+    let mut small_list = chunks[..chunks.len() - 36].to_vec();
+    let small = CHUNKED_FROM - u64::from(CHUNK_MAX);
+    set_u64(&mut small_list, 9, small);
+    set_u32(&mut small_list, 9 + 8, (count - 1) as u32);
+    fix_payload_len(&mut small_list);
+    let mut chunks_truncated = chunks[..chunks.len() - 1].to_vec();
+    fix_payload_len(&mut chunks_truncated);
+    let mut chunks_trailing = chunks.clone();
+    chunks_trailing.push(0);
+    fix_payload_len(&mut chunks_trailing);
+
     let label_at = 9 + 32 + 8 + 4 + 4;
     let mut utf8 = snapshot.encode();
     utf8[label_at] = 0xff;
@@ -319,6 +394,52 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, DecodeError)> {
             duplicate_key,
             UnsortedMetadata { index: 1 },
         ),
+        (
+            "chunk of length zero",
+            empty_chunk,
+            BadChunkLen { index: 0, len: 0 },
+        ),
+        (
+            "chunk longer than the largest chunk",
+            long_chunk,
+            BadChunkLen {
+                index: 0,
+                len: CHUNK_MAX + 1,
+            },
+        ),
+        (
+            "chunk list size that is not the sum of its chunks",
+            chunk_sizes,
+            SizeMismatch {
+                declared: CHUNKED_FROM + 1,
+                sum: Some(CHUNKED_FROM),
+            },
+        ),
+        (
+            "chunk list without chunks",
+            no_chunks,
+            SmallChunkList { size: 0 },
+        ),
+        (
+            "chunk list of a file small enough to be a blob",
+            small_list,
+            SmallChunkList { size: small },
+        ),
+        (
+            "chunk list cut inside its last hash",
+            chunks_truncated,
+            Truncated {
+                field: "chunk hash",
+                offset: 9 + 8 + 4 + (count - 1) * 36 + 4,
+                needed: 32,
+                available: 31,
+            },
+        ),
+        (
+            "chunk list byte after the last chunk",
+            chunks_trailing,
+            TrailingBytes(1),
+        ),
     ]
 }
 
@@ -342,7 +463,29 @@ fn vectors() -> Value {
             |(name, bytes, error)| json!({ "name": name, "encoding": hex(&bytes), "error": format!("{error:?}") }),
         )
         .collect();
-    json!({ "format_version": 1, "objects": valid, "malformed": invalid })
+    let chunking: Vec<Value> = chunking_inputs()
+        .into_iter()
+        .map(|(name, data)| {
+            let lengths: Vec<usize> = if data.len() as u64 >= CHUNKED_FROM {
+                ChunkParams::FORMAT.chunk_lengths(&data).collect()
+            } else {
+                vec![]
+            };
+            json!({
+                "name": name,
+                "length": data.len(),
+                "chunk_lengths": lengths,
+                "blake3": file::hash_of(HashAlgorithm::Blake3, &data).to_string(),
+                "sha256": file::hash_of(HashAlgorithm::Sha256, &data).to_string(),
+            })
+        })
+        .collect();
+    json!({
+        "format_version": 2,
+        "objects": valid,
+        "malformed": invalid,
+        "chunking": chunking,
+    })
 }
 
 #[test]
@@ -391,6 +534,10 @@ fn golden_vectors_match() {
     assert_eq!(
         stored["malformed"], expected["malformed"],
         "the malformed vectors in the golden file are the ones this test builds"
+    );
+    assert_eq!(
+        stored["chunking"], expected["chunking"],
+        "chunk boundaries and large-file hashes are the pinned ones"
     );
     for (name, bytes, error) in malformed() {
         assert_eq!(Object::decode(&bytes), Err(error), "{name}");

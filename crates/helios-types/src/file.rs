@@ -1,0 +1,456 @@
+//! File content as stored: one blob when the file is small, content-defined
+//! chunks plus a [`ChunkList`] when it is large, and the one implementation
+//! of both directions — in (hash, chunk and hand objects to a sink while
+//! reading through a bounded buffer) and out (stream a stored file, or a
+//! byte range of it, chunk by chunk).
+//!
+//! A file of at least [`CHUNKED_FROM`] bytes is cut by FastCDC (2020,
+//! normalization level 1, gear seed 0) with [`ChunkParams::FORMAT`]; each
+//! piece is a blob, and the file's hash is its chunk list's hash. Smaller
+//! files are one blob, as in format version 1. The cut points are part of
+//! the object format (`spec/object-format.md`): changing them changes every
+//! large file's hash, so golden vectors pin them.
+//!
+//! Memory stays bounded whatever the file's size: [`ingest`] holds at most
+//! [`READ_BUFFER`] bytes of content plus the chunk list (36 bytes per
+//! chunk), and [`StoredFile`] holds one chunk at a time (the chunk list
+//! when the file is chunked, the blob when it is not).
+
+use std::collections::HashSet;
+use std::io::{self, Read};
+use std::ops::Range;
+
+use crate::error::DecodeError;
+use crate::hash::{Hash, HashAlgorithm};
+use crate::object::{Blob, ChunkList, ChunkRef, ObjectKind};
+use crate::store::{ObjectStore, StoreError};
+
+/// Files of this many bytes or more are chunked; smaller ones are one blob.
+pub const CHUNKED_FROM: u64 = 1 << 20;
+
+/// No chunk is shorter, except a file's last.
+pub const CHUNK_MIN: u32 = ChunkParams::FORMAT.min;
+
+/// No chunk is longer.
+pub const CHUNK_MAX: u32 = ChunkParams::FORMAT.max;
+
+/// Bytes [`ingest`] reads ahead: at least [`CHUNKED_FROM`] (it decides
+/// blob or chunks from the first bytes) and a few maximum chunks, so that
+/// moving the unfinished tail to the front is rare and short.
+pub const READ_BUFFER: usize = 4 << 20;
+
+/// FastCDC's size parameters. [`ChunkParams::FORMAT`] is the format's;
+/// others exist to measure alternatives (`examples/chunk_sizes.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkParams {
+    /// Smallest chunk (except a file's last).
+    pub min: u32,
+    /// Target average.
+    pub avg: u32,
+    /// Largest chunk.
+    pub max: u32,
+}
+
+impl ChunkParams {
+    /// The format's parameters: 8 / 32 / 128 KiB (chosen by measurement,
+    /// see docs/BENCHMARKS.md, "Chunk sizes").
+    pub const FORMAT: ChunkParams = ChunkParams {
+        min: 8 << 10,
+        avg: 32 << 10,
+        max: 128 << 10,
+    };
+
+    /// The lengths of the chunks `data` is cut into, in order.
+    pub fn chunk_lengths(self, data: &[u8]) -> impl Iterator<Item = usize> + '_ {
+        fastcdc::v2020::FastCDC::new(
+            data,
+            self.min as usize,
+            self.avg as usize,
+            self.max as usize,
+        )
+        .map(|chunk| chunk.length)
+    }
+}
+
+/// The hash a file holding `data` is stored under: its blob's hash, or its
+/// chunk list's when `data` is large.
+pub fn hash_of(alg: HashAlgorithm, data: &[u8]) -> Hash {
+    if (data.len() as u64) < CHUNKED_FROM {
+        return Blob::hash_of(alg, data);
+    }
+    chunk_list_of(alg, data, |_, _| {}).hash(alg)
+}
+
+/// The objects that store a file holding `data`, each with its hash, the
+/// file's own object (blob or chunk list) last. A chunk repeated within the
+/// file appears once.
+pub fn encode(alg: HashAlgorithm, data: &[u8]) -> Vec<(Hash, ObjectKind, Vec<u8>)> {
+    if (data.len() as u64) < CHUNKED_FROM {
+        let hash = Blob::hash_of(alg, data);
+        return vec![(hash, ObjectKind::Blob, encode_blob(data))];
+    }
+    let mut objects = Vec::new();
+    let mut seen = HashSet::new();
+    let list = chunk_list_of(alg, data, |hash, chunk| {
+        if seen.insert(hash) {
+            objects.push((hash, ObjectKind::Blob, encode_blob(chunk)));
+        }
+    });
+    objects.push((list.hash(alg), ObjectKind::ChunkList, list.encode()));
+    objects
+}
+
+/// Cuts `data` (at least [`CHUNKED_FROM`] bytes) into chunks, calling
+/// `each` with every chunk and its blob hash, and returns the chunk list.
+fn chunk_list_of(
+    alg: HashAlgorithm,
+    data: &[u8],
+    mut each: impl FnMut(Hash, &[u8]),
+) -> ChunkList {
+    let mut chunks = Vec::new();
+    let mut at = 0;
+    for len in ChunkParams::FORMAT.chunk_lengths(data) {
+        let chunk = &data[at..at + len];
+        let hash = Blob::hash_of(alg, chunk);
+        each(hash, chunk);
+        chunks.push(chunk_ref(hash, len));
+        at += len;
+    }
+    ChunkList::new(chunks).expect("FastCDC cuts within the format's bounds")
+}
+
+fn chunk_ref(hash: Hash, len: usize) -> ChunkRef {
+    let len = u32::try_from(len).expect("chunks are at most CHUNK_MAX long");
+    ChunkRef { hash, len }
+}
+
+/// A blob's encoding: header and payload.
+fn encode_blob(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(crate::HEADER_LEN + payload.len());
+    out.extend_from_slice(
+        &crate::ObjectHeader {
+            kind: ObjectKind::Blob,
+            payload_len: payload.len() as u64,
+        }
+        .to_bytes(),
+    );
+    out.extend_from_slice(payload);
+    out
+}
+
+/// What [`ingest`] read.
+#[derive(Debug)]
+pub enum Ingested {
+    /// Fewer than [`CHUNKED_FROM`] bytes: the caller stores them as one
+    /// blob (or keeps them pending in a tree).
+    Small(Vec<u8>),
+    /// A large file, whose chunks and chunk list went to the sink.
+    Chunked {
+        /// The chunk list's hash: the file's hash.
+        hash: Hash,
+        /// Bytes read.
+        size: u64,
+        /// Chunks in the file.
+        chunks: u64,
+        /// Chunks handed to the sink (the others repeat an earlier one).
+        distinct_chunks: u64,
+    },
+}
+
+/// Reads `reader` to its end through a bounded buffer. A small file comes
+/// back whole; a large one is chunked as it is read, each distinct chunk
+/// handed to `sink` as an encoded blob with its hash, then the chunk list
+/// (which names only chunks already handed over). A sink that only hashes
+/// may drop what it is given.
+pub fn ingest<R: Read, E: From<io::Error>>(
+    alg: HashAlgorithm,
+    mut reader: R,
+    sink: &mut dyn FnMut(Hash, Vec<u8>) -> Result<(), E>,
+) -> Result<Ingested, E> {
+    let mut buf = vec![0u8; READ_BUFFER];
+    let (mut len, mut eof) = fill(&mut reader, &mut buf, 0)?;
+    if eof && (len as u64) < CHUNKED_FROM {
+        buf.truncate(len);
+        return Ok(Ingested::Small(buf));
+    }
+    let mut chunks = Vec::new();
+    let mut seen = HashSet::new();
+    let mut size = 0u64;
+    loop {
+        let mut done = 0;
+        for chunk_len in ChunkParams::FORMAT.chunk_lengths(&buf[..len]) {
+            // The chunk that ends at the buffer's end may have been cut by
+            // the end of the buffer, not by the content: read more first.
+            if done + chunk_len == len && !eof {
+                break;
+            }
+            let chunk = &buf[done..done + chunk_len];
+            let hash = Blob::hash_of(alg, chunk);
+            if seen.insert(hash) {
+                sink(hash, encode_blob(chunk))?;
+            }
+            chunks.push(chunk_ref(hash, chunk_len));
+            done += chunk_len;
+        }
+        size += done as u64;
+        buf.copy_within(done..len, 0);
+        len -= done;
+        if eof && len == 0 {
+            break;
+        }
+        (len, eof) = fill(&mut reader, &mut buf, len)?;
+    }
+    // At least one full buffer was read, so the file is large enough.
+    let list = ChunkList::new(chunks).expect("a chunked file has at least READ_BUFFER bytes");
+    let hash = list.hash(alg);
+    let (count, distinct) = (list.chunks().len() as u64, seen.len() as u64);
+    sink(hash, list.encode())?;
+    Ok(Ingested::Chunked {
+        hash,
+        size,
+        chunks: count,
+        distinct_chunks: distinct,
+    })
+}
+
+/// Reads into `buf[len..]` until it is full or the reader is exhausted;
+/// returns the new length and whether the end was reached.
+fn fill(reader: &mut impl Read, buf: &mut [u8], mut len: usize) -> io::Result<(usize, bool)> {
+    while len < buf.len() {
+        match reader.read(&mut buf[len..]) {
+            Ok(0) => return Ok((len, true)),
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((len, false))
+}
+
+/// A stored file could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// An object the file needs is not in the store.
+    #[error("{what} {hash} is missing from the store")]
+    Missing {
+        /// "file" (the blob or chunk list a tree names) or "chunk".
+        what: &'static str,
+        /// The missing object.
+        hash: Hash,
+    },
+    /// The store failed (this includes stored bytes that do not match
+    /// their hash: [`StoreError::Corrupt`]).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An object the file needs is not a well-formed blob or chunk list.
+    #[error("object {hash} is not file content: {source}")]
+    Malformed {
+        /// The object.
+        hash: Hash,
+        /// What is wrong with it.
+        source: DecodeError,
+    },
+    /// A chunk's length is not the one its chunk list records, or a file's
+    /// length is not the one its tree entry records.
+    #[error("{what} {hash} holds {actual} bytes, {expected} expected")]
+    Length {
+        /// "file" or "chunk".
+        what: &'static str,
+        /// The object.
+        hash: Hash,
+        /// The recorded length.
+        expected: u64,
+        /// The length found.
+        actual: u64,
+    },
+    /// Writing the file's bytes out failed.
+    #[error("writing file content: {0}")]
+    Io(#[from] io::Error),
+    /// A byte range that starts beyond the file's end.
+    #[error("range starts at byte {start}, beyond the file's {size} bytes")]
+    Range {
+        /// The range's start.
+        start: u64,
+        /// The file's length.
+        size: u64,
+    },
+}
+
+/// How a stored file is laid out.
+#[derive(Debug)]
+enum Layout {
+    /// One blob, its payload held.
+    Whole(Vec<u8>),
+    /// Chunks, read one at a time.
+    Chunks(ChunkList),
+}
+
+/// A file in a store, opened for reading: small files are read at once,
+/// chunked ones chunk by chunk, only the chunks a range touches.
+#[derive(Debug)]
+pub struct StoredFile {
+    hash: Hash,
+    layout: Layout,
+}
+
+/// Chunks fetched per store round trip when streaming a file: about 1 MiB
+/// at the average chunk size.
+const CHUNKS_PER_READ: usize = 16;
+
+impl StoredFile {
+    /// Opens the file stored under `hash` (a blob or a chunk list).
+    pub fn open(store: &dyn ObjectStore, hash: Hash) -> Result<Self, FileError> {
+        let encoded = store.get(&hash)?.ok_or(FileError::Missing {
+            what: "file",
+            hash,
+        })?;
+        let malformed = |source| FileError::Malformed { hash, source };
+        let layout = match ObjectKind::of_encoded(&encoded) {
+            Some(ObjectKind::ChunkList) => {
+                Layout::Chunks(ChunkList::decode(&encoded).map_err(malformed)?)
+            }
+            _ => {
+                let payload = Blob::payload(&encoded).map_err(malformed)?;
+                Layout::Whole(payload.to_vec())
+            }
+        };
+        Ok(StoredFile { hash, layout })
+    }
+
+    /// Opens the file and checks its length against the one a tree entry
+    /// records.
+    pub fn open_sized(
+        store: &dyn ObjectStore,
+        hash: Hash,
+        size: u64,
+    ) -> Result<Self, FileError> {
+        let file = Self::open(store, hash)?;
+        if file.size() != size {
+            return Err(FileError::Length {
+                what: "file",
+                hash,
+                expected: size,
+                actual: file.size(),
+            });
+        }
+        Ok(file)
+    }
+
+    /// The file's length in bytes.
+    pub fn size(&self) -> u64 {
+        match &self.layout {
+            Layout::Whole(bytes) => bytes.len() as u64,
+            Layout::Chunks(list) => list.size(),
+        }
+    }
+
+    /// The chunk list, when the file is chunked.
+    pub fn chunk_list(&self) -> Option<&ChunkList> {
+        match &self.layout {
+            Layout::Whole(_) => None,
+            Layout::Chunks(list) => Some(list),
+        }
+    }
+
+    /// Calls `each` with the file's bytes in `range` (clamped to the
+    /// file's end), in order, one piece per chunk touched; only those
+    /// chunks are read, each verified against its hash and length.
+    pub fn for_each_piece<E: From<FileError>>(
+        &self,
+        store: &dyn ObjectStore,
+        range: Range<u64>,
+        each: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let size = self.size();
+        if range.start > size {
+            return Err(FileError::Range {
+                start: range.start,
+                size,
+            }
+            .into());
+        }
+        let range = range.start..range.end.min(size);
+        if range.is_empty() {
+            return Ok(());
+        }
+        let list = match &self.layout {
+            Layout::Whole(bytes) => return each(&bytes[to_usize(range.start)..to_usize(range.end)]),
+            Layout::Chunks(list) => list,
+        };
+        // The chunks that overlap the range, with each one's file offset.
+        let mut offset = 0u64;
+        let touched: Vec<(u64, ChunkRef)> = list
+            .chunks()
+            .iter()
+            .filter_map(|c| {
+                let at = offset;
+                offset += u64::from(c.len);
+                (at < range.end && offset > range.start).then_some((at, *c))
+            })
+            .collect();
+        for group in touched.chunks(CHUNKS_PER_READ) {
+            let hashes: Vec<Hash> = group.iter().map(|(_, c)| c.hash).collect();
+            let found = store.get_many(&hashes).map_err(FileError::from)?;
+            for ((at, chunk), encoded) in group.iter().zip(found) {
+                let payload = chunk_payload(chunk, encoded.as_deref())?;
+                let from = range.start.saturating_sub(*at);
+                let to = (range.end - at).min(u64::from(chunk.len));
+                each(&payload[to_usize(from)..to_usize(to)])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole file written to `out`, chunk by chunk.
+    pub fn write_to(
+        &self,
+        store: &dyn ObjectStore,
+        out: &mut dyn io::Write,
+    ) -> Result<(), FileError> {
+        self.for_each_piece(store, 0..self.size(), &mut |piece| {
+            out.write_all(piece).map_err(FileError::from)
+        })
+    }
+
+    /// The bytes in `range` (clamped to the file's end).
+    pub fn read_range(
+        &self,
+        store: &dyn ObjectStore,
+        range: Range<u64>,
+    ) -> Result<Vec<u8>, FileError> {
+        let mut out = Vec::new();
+        self.for_each_piece(store, range, &mut |piece| {
+            out.extend_from_slice(piece);
+            Ok::<(), FileError>(())
+        })?;
+        Ok(out)
+    }
+
+    /// The hash the file is stored under.
+    pub fn hash(&self) -> Hash {
+        self.hash
+    }
+}
+
+/// A chunk's payload, checked against what its chunk list records.
+fn chunk_payload<'a>(chunk: &ChunkRef, encoded: Option<&'a [u8]>) -> Result<&'a [u8], FileError> {
+    let hash = chunk.hash;
+    let encoded = encoded.ok_or(FileError::Missing {
+        what: "chunk",
+        hash,
+    })?;
+    let payload = Blob::payload(encoded).map_err(|source| FileError::Malformed { hash, source })?;
+    if payload.len() != chunk.len as usize {
+        return Err(FileError::Length {
+            what: "chunk",
+            hash,
+            expected: u64::from(chunk.len),
+            actual: payload.len() as u64,
+        });
+    }
+    Ok(payload)
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).expect("an offset within an object held in memory")
+}
