@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine};
-use helios_types::{Blob, EntryKind, RepoPath, Snapshot, SnapshotId};
+use helios_types::{EntryKind, RepoPath, Snapshot, SnapshotId};
 use helios_vst::Change;
 use helios_workdir::{CaptureOptions, CheckoutOptions};
 use serde_json::{Value, json};
@@ -36,7 +36,7 @@ pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
         Command::Log { id, limit } => log(&open(store)?, id.as_deref(), limit, json),
         Command::Show { id } => show(&open(store)?, &id, json),
         Command::Ls { id, path } => ls(&open(store)?, &id, path.as_deref(), json),
-        Command::Cat { id, path } => cat(&open(store)?, &id, &path),
+        Command::Cat { id, path, range } => cat(&open(store)?, &id, &path, range),
         Command::Ref { name, id } => reference(&open(store)?, &name, id.as_deref(), json),
         Command::Mount { id, dir } => crate::mount::mount(&open(store)?, &id, &dir),
         Command::Umount { dir } => crate::mount::umount(&open(store)?, &dir),
@@ -281,21 +281,17 @@ fn ls(
     Ok(ExitCode::SUCCESS)
 }
 
-fn cat(engine: &HeliosEngine, name: &str, path: &str) -> anyhow::Result<ExitCode> {
+fn cat(
+    engine: &HeliosEngine,
+    name: &str,
+    path: &str,
+    range: Option<std::ops::Range<u64>>,
+) -> anyhow::Result<ExitCode> {
     use std::io::Write;
     let vst = engine.restore(&engine.resolve_name(name)?)?;
     let path = RepoPath::parse(path)?;
-    let entry = vst
-        .get(&path)?
-        .with_context(|| format!("{path}: no such file in the snapshot"))?;
-    if entry.kind == EntryKind::Dir {
-        bail!("{path} is a directory (use `helios ls`)");
-    }
-    let encoded = engine
-        .object(&entry.hash)?
-        .with_context(|| format!("{path}: content missing from the store"))?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(Blob::payload(&encoded)?)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    engine.read_file_into(&vst, &path, range.unwrap_or(0..u64::MAX), &mut out)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

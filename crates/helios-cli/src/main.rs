@@ -105,12 +105,20 @@ pub(crate) enum Command {
         /// Directory inside the snapshot (default: the root).
         path: Option<String>,
     },
-    /// Print a file of a snapshot to stdout.
+    /// Print a file of a snapshot (or a byte range of it) to stdout.
+    ///
+    /// Large files are streamed chunk by chunk; with --range only the
+    /// chunks the range touches are read.
     Cat {
         /// Snapshot id, prefix or ref.
         id: String,
         /// File inside the snapshot.
         path: String,
+        /// Bytes to print: `START..END` (END excluded), `START..` (to the
+        /// end) or `START+LENGTH`, in bytes from 0. A range past the end
+        /// is cut at the end; one that starts past it is an error.
+        #[arg(long, value_parser = parse_range)]
+        range: Option<std::ops::Range<u64>>,
     },
     /// Name a snapshot (or print what a name points at).
     Ref {
@@ -247,4 +255,33 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Parses `START..END`, `START..` or `START+LENGTH` (bytes).
+fn parse_range(text: &str) -> Result<std::ops::Range<u64>, String> {
+    let number = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("`{s}` is not a byte offset"))
+    };
+    let range = if let Some((start, end)) = text.split_once("..") {
+        let start = number(start)?;
+        let end = if end.is_empty() {
+            u64::MAX
+        } else {
+            number(end)?
+        };
+        start..end
+    } else if let Some((start, len)) = text.split_once('+') {
+        let start = number(start)?;
+        start..start.saturating_add(number(len)?)
+    } else {
+        return Err(format!(
+            "`{text}`: write START..END, START.. or START+LENGTH"
+        ));
+    };
+    if range.end < range.start {
+        return Err(format!("`{text}`: the range ends before it starts"));
+    }
+    Ok(range)
 }

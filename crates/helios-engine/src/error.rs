@@ -1,7 +1,8 @@
 //! The engine's one error type.
 
+use helios_types::file::FileError;
 use helios_types::store::StoreError;
-use helios_types::{DecodeError, Hash, SnapshotId};
+use helios_types::{DecodeError, Hash, RepoPath, SnapshotId};
 
 /// Everything an engine call can fail with. Variants name the snapshot or
 /// object concerned and keep the lower layer's error as the source.
@@ -37,6 +38,21 @@ pub enum EngineError {
         /// What is wrong.
         reason: String,
     },
+    /// A file's content is missing from the store, damaged, or not the
+    /// length its tree entry records: the path says which file.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: RepoPath,
+        /// What is wrong (boxed: every result carries the largest variant).
+        source: Box<FileError>,
+    },
+    /// No file, executable or symlink at this path of the tree.
+    #[error("{0}: no such file in the tree")]
+    NoSuchFile(RepoPath),
+    /// The path names a directory where a file was asked for.
+    #[error("{0} is a directory")]
+    NotAFile(RepoPath),
     /// An object a snapshot references is missing from the store.
     #[error("object {0} is missing from the store")]
     MissingObject(Hash),
@@ -45,7 +61,8 @@ pub enum EngineError {
     #[error("commit references object {0}, which gc reclaimed; pin snapshots you fork from")]
     Reclaimed(Hash),
     /// A commit holds an object longer than the store can hold; nothing of
-    /// it was written. (Files this large are the large-file issue's work.)
+    /// it was written. (Files are chunked, so only a tree or the chunk list
+    /// of an enormous file can be this long.)
     #[error("object {hash} is {len} bytes; the store holds objects of at most {max} bytes")]
     ObjectTooLarge {
         /// The object.

@@ -20,8 +20,9 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
+use helios_types::file;
 use helios_types::store::ObjectStore;
-use helios_types::{EntryKind, Hash, ObjectKind, SnapshotId, Tree};
+use helios_types::{ChunkList, EntryKind, Hash, ObjectKind, SnapshotId, Tree};
 use helios_vst::{Lineage, NewObjects, Vst};
 
 use crate::error::{EngineError, EngineResult};
@@ -155,7 +156,8 @@ impl GcState {
     }
 }
 
-/// Marks `tree` and everything beneath it, reading trees through the layers.
+/// Marks `tree` and everything beneath it, reading trees (and the chunk
+/// lists of large files) through the layers.
 fn mark_stored(layers: &Layers, tree: Hash, marked: &mut HashSet<Hash>) -> EngineResult<()> {
     if !marked.insert(tree) {
         return Ok(());
@@ -165,10 +167,40 @@ fn mark_stored(layers: &Layers, tree: Hash, marked: &mut HashSet<Hash>) -> Engin
         let bytes = layers.get(&hash)?.ok_or(EngineError::MissingObject(hash))?;
         let tree = Tree::decode(&bytes).map_err(|e| EngineError::corrupt(hash, e))?;
         for e in tree.entries() {
-            if marked.insert(e.hash) && e.kind == EntryKind::Dir {
-                stack.push(e.hash);
+            if e.kind == EntryKind::Dir {
+                if marked.insert(e.hash) {
+                    stack.push(e.hash);
+                }
+            } else {
+                mark_file(layers, e.hash, e.size, marked)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Marks a leaf's content: its blob, or its chunk list and every chunk.
+/// Only content of [`file::CHUNKED_FROM`] bytes or more can be a chunk
+/// list, so small files cost no read.
+fn mark_file(
+    layers: &Layers,
+    hash: Hash,
+    size: u64,
+    marked: &mut HashSet<Hash>,
+) -> EngineResult<()> {
+    if !marked.insert(hash) || size < file::CHUNKED_FROM {
+        return Ok(());
+    }
+    let bytes = layers.get(&hash)?.ok_or(EngineError::MissingObject(hash))?;
+    mark_chunks(hash, &bytes, marked)
+}
+
+/// Marks the chunks of `encoded` when it is a chunk list (a store first
+/// written by format version 1 may hold a large file as one blob).
+fn mark_chunks(hash: Hash, encoded: &[u8], marked: &mut HashSet<Hash>) -> EngineResult<()> {
+    if ObjectKind::of_encoded(encoded) == Some(ObjectKind::ChunkList) {
+        let list = ChunkList::decode(encoded).map_err(|e| EngineError::corrupt(hash, e))?;
+        marked.extend(list.chunks().iter().map(|c| c.hash));
     }
     Ok(())
 }
@@ -180,7 +212,10 @@ fn mark_in_memory(layers: &Layers, vst: &Vst, marked: &mut HashSet<Hash>) -> Eng
     while let Some(dir) = stack.pop() {
         for (name, entry) in vst.list(&dir)? {
             if entry.kind != EntryKind::Dir {
-                marked.insert(entry.hash);
+                // Pending bytes are in no store yet: nothing to mark there.
+                if entry.size < file::CHUNKED_FROM || layers.contains(&entry.hash)? {
+                    mark_file(layers, entry.hash, entry.size, marked)?;
+                }
             } else if layers.contains(&entry.hash)? {
                 mark_stored(layers, entry.hash, marked)?;
             } else {
@@ -191,7 +226,8 @@ fn mark_in_memory(layers: &Layers, vst: &Vst, marked: &mut HashSet<Hash>) -> Eng
     Ok(())
 }
 
-/// Adds to `marked` everything beneath the protected hashes that are trees.
+/// Adds to `marked` everything beneath the protected hashes that are trees
+/// or chunk lists.
 fn close_over(
     layers: &Layers,
     protect: &HashSet<Hash>,
@@ -205,7 +241,11 @@ fn close_over(
             Some(bytes) if ObjectKind::of_encoded(&bytes) == Some(ObjectKind::Tree) => {
                 mark_stored(layers, *hash, marked)?;
             }
-            _ => {
+            Some(bytes) => {
+                marked.insert(*hash);
+                mark_chunks(*hash, &bytes, marked)?;
+            }
+            None => {
                 marked.insert(*hash);
             }
         }

@@ -183,11 +183,13 @@ impl<S: ObjectStore> ObjectStore for L1Cache<S> {
             match staged {
                 Staged::Nothing => {}
                 Staged::Insert => {
-                    self.cache.insert_prepared(*hash, &Prepared::new(bytes), None);
+                    self.cache
+                        .insert_prepared(*hash, &Prepared::new(bytes), None);
                 }
                 Staged::Replace => {
                     self.cache.remove(hash);
-                    self.cache.insert_prepared(*hash, &Prepared::new(bytes), None);
+                    self.cache
+                        .insert_prepared(*hash, &Prepared::new(bytes), None);
                 }
                 Staged::Evict => {
                     self.cache.remove(hash);

@@ -45,7 +45,10 @@ pub enum OpenError {
         requested: HashAlgorithm,
     },
     /// The store was written by a format this build does not know.
-    #[error("store at {path} has format version {found}; this build reads version {supported}")]
+    #[error(
+        "store at {path} has format version {found}; this build reads versions 1 to {supported}: \
+         open it with a newer helios"
+    )]
     UnknownFormat {
         /// The store's directory.
         path: PathBuf,

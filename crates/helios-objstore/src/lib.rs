@@ -34,4 +34,7 @@ mod rocks;
 pub use config::{BlobFiles, Compression, RocksConfig};
 pub use error::OpenError;
 pub use helios_types::store::MemStore;
-pub use rocks::{CLOSE_FLUSH_BYTES, FORMAT_VERSION, META_CF, OBJECTS_CF, RocksStats, RocksStore};
+pub use rocks::{
+    CLOSE_FLUSH_BYTES, FORMAT_VERSION, META_CF, OBJECTS_CF, OLDEST_READABLE_FORMAT, RocksStats,
+    RocksStore,
+};

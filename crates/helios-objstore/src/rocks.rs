@@ -1,6 +1,6 @@
 //! [`RocksStore`]: the object-store contract on RocksDB.
 //!
-//! # On-disk layout (format version 1)
+//! # On-disk layout (format version 2)
 //!
 //! Three column families:
 //!
@@ -45,8 +45,15 @@ use rocksdb::{
 use crate::config::{Compression, RocksConfig};
 use crate::error::{OpenError, damage_err, open_err, read_err, store_err};
 
-/// The on-disk format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The object format this build writes (spec/object-format.md): version 2
+/// added chunk lists for large files.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format this build reads. Version 1 is a subset of version 2,
+/// so a version 1 store is read as it is; its record is raised to
+/// [`FORMAT_VERSION`] when it is opened (a version 1 build would refuse a
+/// chunk list it finds later, so it must refuse the store instead).
+pub const OLDEST_READABLE_FORMAT: u32 = 1;
 
 /// Name of the column family holding objects.
 pub const OBJECTS_CF: &str = "objects";
@@ -417,12 +424,18 @@ fn read_or_init_config(
     let version = <[u8; 4]>::try_from(&version[..])
         .map(u32::from_le_bytes)
         .map_err(|_| not_a_store(format!("format version record of {} bytes", version.len())))?;
-    if version != FORMAT_VERSION {
+    if !(OLDEST_READABLE_FORMAT..=FORMAT_VERSION).contains(&version) {
         return Err(OpenError::UnknownFormat {
             path: path.to_owned(),
             found: version,
             supported: FORMAT_VERSION,
         });
+    }
+    if version < FORMAT_VERSION {
+        let mut sync = WriteOptions::default();
+        sync.set_sync(true);
+        db.put_cf_opt(cf, KEY_FORMAT, FORMAT_VERSION.to_le_bytes(), &sync)
+            .map_err(|e| open_err("raise the store's format version", path, e))?;
     }
     let recorded = match tag[..] {
         [t] => HashAlgorithm::from_tag(t)

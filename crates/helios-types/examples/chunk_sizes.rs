@@ -5,6 +5,8 @@
 //!
 //! `cargo run --release -p helios-types --example chunk_sizes -- OLD NEW [OLD NEW ...]`
 
+#![allow(clippy::print_stdout, reason = "the report is the output")]
+
 use std::collections::HashSet;
 use std::time::Instant;
 
@@ -33,7 +35,13 @@ fn main() {
     for pair in args.chunks(2) {
         let old = std::fs::read(&pair[0]).expect("OLD readable");
         let new = std::fs::read(&pair[1]).expect("NEW readable");
-        println!("{} -> {} ({} -> {} bytes)", pair[0], pair[1], old.len(), new.len());
+        println!(
+            "{} -> {} ({} -> {} bytes)",
+            pair[0],
+            pair[1],
+            old.len(),
+            new.len()
+        );
         for params in candidates {
             let started = Instant::now();
             let before: HashSet<Hash> = chunks(params, &old).into_iter().map(|c| c.0).collect();

@@ -77,7 +77,10 @@ pub enum DecodeError {
     NotUtf8(&'static str),
     /// A chunk of a chunk list is empty or longer than
     /// [`crate::file::CHUNK_MAX`].
-    #[error("chunk {index} has length {len}, outside 1..={}", crate::file::CHUNK_MAX)]
+    #[error(
+        "chunk {index} has length {len}, outside 1..={}",
+        crate::file::CHUNK_MAX
+    )]
     BadChunkLen {
         /// Position of the chunk.
         index: usize,
@@ -87,7 +90,10 @@ pub enum DecodeError {
     /// A chunk list of a file small enough to be one blob: each content has
     /// exactly one encoding, and below [`crate::file::CHUNKED_FROM`] bytes
     /// it is a blob.
-    #[error("chunk list of {size} bytes; files under {} bytes are blobs", crate::file::CHUNKED_FROM)]
+    #[error(
+        "chunk list of {size} bytes; files under {} bytes are blobs",
+        crate::file::CHUNKED_FROM
+    )]
     SmallChunkList {
         /// The sum of its chunk lengths.
         size: u64,

@@ -102,11 +102,7 @@ pub fn encode(alg: HashAlgorithm, data: &[u8]) -> Vec<(Hash, ObjectKind, Vec<u8>
 
 /// Cuts `data` (at least [`CHUNKED_FROM`] bytes) into chunks, calling
 /// `each` with every chunk and its blob hash, and returns the chunk list.
-fn chunk_list_of(
-    alg: HashAlgorithm,
-    data: &[u8],
-    mut each: impl FnMut(Hash, &[u8]),
-) -> ChunkList {
+fn chunk_list_of(alg: HashAlgorithm, data: &[u8], mut each: impl FnMut(Hash, &[u8])) -> ChunkList {
     let mut chunks = Vec::new();
     let mut at = 0;
     for len in ChunkParams::FORMAT.chunk_lengths(data) {
@@ -152,8 +148,9 @@ pub enum Ingested {
         size: u64,
         /// Chunks in the file.
         chunks: u64,
-        /// Chunks handed to the sink (the others repeat an earlier one).
-        distinct_chunks: u64,
+        /// The distinct chunks handed to the sink, in file order (the
+        /// others repeat one of them).
+        distinct: Vec<Hash>,
     },
 }
 
@@ -174,7 +171,7 @@ pub fn ingest<R: Read, E: From<io::Error>>(
         return Ok(Ingested::Small(buf));
     }
     let mut chunks = Vec::new();
-    let mut seen = HashSet::new();
+    let (mut seen, mut distinct) = (HashSet::new(), Vec::new());
     let mut size = 0u64;
     loop {
         let mut done = 0;
@@ -188,6 +185,7 @@ pub fn ingest<R: Read, E: From<io::Error>>(
             let hash = Blob::hash_of(alg, chunk);
             if seen.insert(hash) {
                 sink(hash, encode_blob(chunk))?;
+                distinct.push(hash);
             }
             chunks.push(chunk_ref(hash, chunk_len));
             done += chunk_len;
@@ -203,13 +201,12 @@ pub fn ingest<R: Read, E: From<io::Error>>(
     // At least one full buffer was read, so the file is large enough.
     let list = ChunkList::new(chunks).expect("a chunked file has at least READ_BUFFER bytes");
     let hash = list.hash(alg);
-    let (count, distinct) = (list.chunks().len() as u64, seen.len() as u64);
     sink(hash, list.encode())?;
     Ok(Ingested::Chunked {
         hash,
         size,
-        chunks: count,
-        distinct_chunks: distinct,
+        chunks: list.chunks().len() as u64,
+        distinct,
     })
 }
 
@@ -300,10 +297,9 @@ const CHUNKS_PER_READ: usize = 16;
 impl StoredFile {
     /// Opens the file stored under `hash` (a blob or a chunk list).
     pub fn open(store: &dyn ObjectStore, hash: Hash) -> Result<Self, FileError> {
-        let encoded = store.get(&hash)?.ok_or(FileError::Missing {
-            what: "file",
-            hash,
-        })?;
+        let encoded = store
+            .get(&hash)?
+            .ok_or(FileError::Missing { what: "file", hash })?;
         let malformed = |source| FileError::Malformed { hash, source };
         let layout = match ObjectKind::of_encoded(&encoded) {
             Some(ObjectKind::ChunkList) => {
@@ -317,13 +313,18 @@ impl StoredFile {
         Ok(StoredFile { hash, layout })
     }
 
+    /// A file whose bytes are in memory, not yet in a store (a tree's
+    /// pending edit), read like a stored one.
+    pub fn from_bytes(hash: Hash, bytes: Vec<u8>) -> Self {
+        StoredFile {
+            hash,
+            layout: Layout::Whole(bytes),
+        }
+    }
+
     /// Opens the file and checks its length against the one a tree entry
     /// records.
-    pub fn open_sized(
-        store: &dyn ObjectStore,
-        hash: Hash,
-        size: u64,
-    ) -> Result<Self, FileError> {
+    pub fn open_sized(store: &dyn ObjectStore, hash: Hash, size: u64) -> Result<Self, FileError> {
         let file = Self::open(store, hash)?;
         if file.size() != size {
             return Err(FileError::Length {
@@ -341,6 +342,15 @@ impl StoredFile {
         match &self.layout {
             Layout::Whole(bytes) => bytes.len() as u64,
             Layout::Chunks(list) => list.size(),
+        }
+    }
+
+    /// The whole content of a file stored as one blob; the file itself back
+    /// when it is chunked (read it with [`StoredFile::for_each_piece`]).
+    pub fn into_whole(self) -> Result<Vec<u8>, StoredFile> {
+        match self.layout {
+            Layout::Whole(bytes) => Ok(bytes),
+            Layout::Chunks(_) => Err(self),
         }
     }
 
@@ -374,7 +384,9 @@ impl StoredFile {
             return Ok(());
         }
         let list = match &self.layout {
-            Layout::Whole(bytes) => return each(&bytes[to_usize(range.start)..to_usize(range.end)]),
+            Layout::Whole(bytes) => {
+                return each(&bytes[to_usize(range.start)..to_usize(range.end)]);
+            }
             Layout::Chunks(list) => list,
         };
         // The chunks that overlap the range, with each one's file offset.

@@ -231,7 +231,12 @@ impl ChunkList {
 
 impl fmt::Debug for ChunkList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ChunkList({} chunks, {} bytes)", self.chunks.len(), self.size)
+        write!(
+            f,
+            "ChunkList({} chunks, {} bytes)",
+            self.chunks.len(),
+            self.size
+        )
     }
 }
 

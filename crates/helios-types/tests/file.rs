@@ -3,6 +3,8 @@
 //! in-memory one whatever the reads return, ranges read only what they
 //! cover, and a small edit changes only the chunks around it.
 
+#![allow(clippy::cast_possible_truncation, reason = "test sizes fit in usize")]
+
 use std::collections::HashSet;
 use std::io::{self, Read};
 
@@ -34,7 +36,7 @@ struct Dribble<'a> {
 impl Read for Dribble<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.calls += 1;
-        if self.calls % 7 == 0 {
+        if self.calls.is_multiple_of(7) {
             return Err(io::ErrorKind::Interrupted.into());
         }
         let n = self.step.min(buf.len()).min(self.data.len());

@@ -5,6 +5,8 @@
 //! To regenerate after a deliberate format change (which also needs a new
 //! format version in the spec): `HELIOS_BLESS=1 cargo test -p helios-types --test golden`.
 
+#![allow(clippy::cast_possible_truncation, reason = "test sizes fit in usize")]
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -119,8 +121,14 @@ fn chunking_inputs() -> Vec<(&'static str, Vec<u8>)> {
     let mut edited = xof("helios chunking", 3 << 20);
     edited.splice(1 << 20..1 << 20, *b"ten bytes!");
     vec![
-        ("one byte short of chunking", xof("helios chunking", (CHUNKED_FROM - 1) as usize)),
-        ("3 MiB of pseudo-random bytes", xof("helios chunking", 3 << 20)),
+        (
+            "one byte short of chunking",
+            xof("helios chunking", (CHUNKED_FROM - 1) as usize),
+        ),
+        (
+            "3 MiB of pseudo-random bytes",
+            xof("helios chunking", 3 << 20),
+        ),
         ("the same with 10 bytes inserted at 1 MiB", edited),
         ("2 MiB of zeros", vec![0; 2 << 20]),
     ]

@@ -9,12 +9,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use helios_types::{Blob, Hash, Name, RepoPath};
+use helios_types::{Hash, Name, RepoPath};
 
 use crate::MAX_DEPTH;
 use crate::error::VstError;
 use crate::loader::Ctx;
-use crate::node::{DirNode, Leaf, LeafKind, Node, PendingBlob};
+use crate::node::{DirNode, Leaf, LeafKind, Node, Pending, PendingBlob};
 
 /// The content of a file or symlink being written.
 #[derive(Clone)]
@@ -22,12 +22,24 @@ pub enum Content {
     /// Bytes not yet stored anywhere: hashed with the tree's algorithm when
     /// the edit applies, and kept until exported and marked persisted.
     Bytes(Arc<[u8]>),
-    /// A blob the store already holds.
+    /// Content the store already holds (a blob or a chunk list) and that
+    /// some committed tree names, so nothing collects it.
     Stored {
-        /// The blob's hash.
+        /// The blob's or chunk list's hash.
         hash: Hash,
         /// Its length in bytes.
         size: u64,
+    },
+    /// A large file written to the store while it was read, which no
+    /// committed tree names yet: the commit checks that garbage collection
+    /// reclaimed none of its objects meanwhile.
+    Chunked {
+        /// The chunk list's hash.
+        hash: Hash,
+        /// The file's length in bytes.
+        size: u64,
+        /// Every distinct chunk the chunk list names.
+        chunks: Arc<[Hash]>,
     },
 }
 
@@ -36,6 +48,13 @@ impl fmt::Debug for Content {
         match self {
             Content::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
             Content::Stored { hash, size } => write!(f, "Stored({hash:?}, {size} bytes)"),
+            Content::Chunked { hash, size, chunks } => {
+                write!(
+                    f,
+                    "Chunked({hash:?}, {size} bytes, {} chunks)",
+                    chunks.len()
+                )
+            }
         }
     }
 }
@@ -335,14 +354,20 @@ fn new_leaf(kind: LeafKind, content: &Content, ctx: Ctx<'_>) -> Leaf {
         Content::Bytes(bytes) => Leaf {
             kind,
             size: bytes.len() as u64,
-            hash: Blob::hash_of(ctx.alg, bytes),
-            pending: Some(Arc::new(PendingBlob::new(bytes.clone()))),
+            hash: helios_types::file::hash_of(ctx.alg, bytes),
+            pending: Some(Arc::new(PendingBlob::new(Pending::Bytes(bytes.clone())))),
         },
         Content::Stored { hash, size } => Leaf {
             kind,
             size: *size,
             hash: *hash,
             pending: None,
+        },
+        Content::Chunked { hash, size, chunks } => Leaf {
+            kind,
+            size: *size,
+            hash: *hash,
+            pending: Some(Arc::new(PendingBlob::new(Pending::Stored(chunks.clone())))),
         },
     }
 }

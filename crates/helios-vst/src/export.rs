@@ -10,16 +10,17 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use helios_types::{Blob, Hash, HashAlgorithm, ObjectKind};
+use helios_types::file;
+use helios_types::{Hash, HashAlgorithm, ObjectKind};
 
-use crate::node::{DirNode, Node, PendingBlob};
+use crate::node::{DirNode, Node, Pending, PendingBlob};
 
 /// One encoded object ready for a store.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewObject {
     /// Its hash with the tree's algorithm.
     pub hash: Hash,
-    /// Blob or tree.
+    /// Blob (a small file or one chunk), chunk list or tree.
     pub kind: ObjectKind,
     /// The canonical encoding (what `ObjectStore::write` takes).
     pub encoded: Vec<u8>,
@@ -95,6 +96,26 @@ impl PersistMarker {
     }
 }
 
+/// Adds the objects of a file written from `bytes` (a blob, or chunks and
+/// their chunk list, the list last), each hash once.
+fn push_file(
+    alg: HashAlgorithm,
+    hash: Hash,
+    bytes: &[u8],
+    seen: &mut HashSet<Hash>,
+    out: &mut NewObjects,
+) {
+    for (object, kind, encoded) in file::encode(alg, bytes) {
+        if object == hash || seen.insert(object) {
+            out.objects.push(NewObject {
+                hash: object,
+                kind,
+                encoded,
+            });
+        }
+    }
+}
+
 /// Collects the unpersisted objects beneath (and including) `root`.
 pub(crate) fn export(root: &Arc<DirNode>, alg: HashAlgorithm) -> NewObjects {
     let mut out = NewObjects::default();
@@ -113,19 +134,25 @@ fn visit(dir: &Arc<DirNode>, alg: HashAlgorithm, seen: &mut HashSet<Hash>, out: 
     for node in dir.entries.values() {
         match node {
             Node::Leaf(leaf) => {
-                let unpersisted = leaf.pending.as_ref().and_then(|p| Some((p, p.bytes()?)));
-                let Some((pending, bytes)) = unpersisted else {
+                let Some((pending, content)) =
+                    leaf.pending.as_ref().and_then(|p| Some((p, p.get()?)))
+                else {
                     out.reused.push(leaf.hash);
                     continue;
                 };
                 out.marker.blobs.push(pending.clone());
-                if seen.insert(leaf.hash) {
-                    let encoded = Blob::new(bytes.to_vec()).encode();
-                    out.objects.push(NewObject {
-                        hash: leaf.hash,
-                        kind: ObjectKind::Blob,
-                        encoded,
-                    });
+                match content {
+                    Pending::Bytes(bytes) => {
+                        if seen.insert(leaf.hash) {
+                            push_file(alg, leaf.hash, &bytes, seen, out);
+                        }
+                    }
+                    // Stored while it was read: the new tree relies on the
+                    // store still holding the chunk list and every chunk.
+                    Pending::Stored(chunks) => {
+                        out.reused.push(leaf.hash);
+                        out.reused.extend(chunks.iter().copied());
+                    }
                 }
             }
             Node::Dir(child) if child.is_persisted() => out.reused.push(child.hash(alg)),

@@ -45,30 +45,56 @@ impl LeafKind {
     }
 }
 
-/// Bytes an edit supplied that no store has yet. Shared by every leaf (in
-/// every fork) that was cloned from the edit, so marking it persisted once
-/// is seen by all of them; persisting drops the bytes, which frees the
-/// memory and is the persisted flag at the same time.
+/// What a leaf written by an edit holds until it is persisted.
+#[derive(Clone)]
+pub(crate) enum Pending {
+    /// Its bytes, stored by the commit that exports them.
+    Bytes(Arc<[u8]>),
+    /// A large file already stored while it was read: the chunk hashes its
+    /// chunk list names, which the commit relies on the store still holding.
+    Stored(Arc<[Hash]>),
+}
+
+/// What an edit supplied that the tree's lineage has not committed yet.
+/// Shared by every leaf (in every fork) that was cloned from the edit, so
+/// marking it persisted once is seen by all of them; persisting drops the
+/// content, which frees the memory and is the persisted flag at the same
+/// time.
 pub(crate) struct PendingBlob {
-    bytes: Mutex<Option<Arc<[u8]>>>,
+    pending: Mutex<Option<Pending>>,
 }
 
 impl PendingBlob {
-    pub(crate) fn new(bytes: Arc<[u8]>) -> Self {
+    pub(crate) fn new(pending: Pending) -> Self {
         PendingBlob {
-            bytes: Mutex::new(Some(bytes)),
+            pending: Mutex::new(Some(pending)),
         }
     }
 
-    /// The bytes, or `None` once persisted.
-    pub(crate) fn bytes(&self) -> Option<Arc<[u8]>> {
+    /// The pending content, or `None` once persisted.
+    pub(crate) fn get(&self) -> Option<Pending> {
         // A poisoned lock only means another thread panicked while holding
         // it; the `Option` inside is still whole.
-        self.bytes.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The pending bytes, if the leaf was written from bytes and is not
+    /// persisted yet.
+    pub(crate) fn bytes(&self) -> Option<Arc<[u8]>> {
+        match self.get()? {
+            Pending::Bytes(bytes) => Some(bytes),
+            Pending::Stored(_) => None,
+        }
     }
 
     pub(crate) fn mark_persisted(&self) {
-        self.bytes.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
     }
 }
 

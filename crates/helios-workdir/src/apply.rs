@@ -7,12 +7,12 @@ use std::fs;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
-use std::sync::Arc;
 
 use helios_types::store::ObjectStore;
-use helios_types::{Blob, EntryKind, Name, RepoPath};
+use helios_types::{EntryKind, Name, RepoPath};
 use helios_vst::{Change, Entry, LeafKind, Vst};
 
+use super::content::{content_error, leaf_content};
 use super::error::{Result, WorkdirError};
 use super::fsx;
 use super::guard::Known;
@@ -20,44 +20,6 @@ use super::scan::{Scan, touches_protected};
 use super::state::{StatEntry, WorkdirState, now_ns};
 use super::state_file::StateFile;
 use super::{CheckoutOptions, Report};
-
-/// The bytes of the leaf at `path`: pending in the tree, else from the store.
-pub(crate) fn leaf_bytes(
-    vst: &Vst,
-    blobs: &dyn ObjectStore,
-    path: &RepoPath,
-    entry: &Entry,
-) -> Result<Arc<[u8]>> {
-    if let Some(bytes) = vst.pending_bytes(path)? {
-        return Ok(bytes);
-    }
-    let hash = entry.hash;
-    let encoded = blobs
-        .get(&hash)
-        .map_err(|source| WorkdirError::Store {
-            path: path.clone(),
-            hash,
-            source: Box::new(source),
-        })?
-        .ok_or_else(|| WorkdirError::MissingBlob {
-            path: path.clone(),
-            hash,
-        })?;
-    let payload = Blob::payload(&encoded).map_err(|source| WorkdirError::NotABlob {
-        path: path.clone(),
-        hash,
-        source,
-    })?;
-    if payload.len() as u64 != entry.size {
-        return Err(WorkdirError::BlobSize {
-            path: path.clone(),
-            hash,
-            expected: entry.size,
-            actual: payload.len() as u64,
-        });
-    }
-    Ok(Arc::from(payload))
-}
 
 /// A directory of the target that is created only when something is
 /// written into it (so a filter that selects nothing below it leaves no
@@ -123,12 +85,13 @@ impl Materializer<'_> {
                     if !(self.filter)(&child) {
                         continue;
                     }
-                    let bytes = leaf_bytes(self.vst, self.blobs, &child, entry)?;
+                    let content = leaf_content(self.vst, self.blobs, &child, entry)?;
                     let fd = slot.fd().map_err(|e| io_err("create directory", e))?;
-                    fsx::create_leaf(fd, name.as_bytes(), kind, &bytes)
-                        .map_err(|e| io_err("write", e))?;
+                    fsx::create_leaf(fd, name.as_bytes(), kind, &content).map_err(|e| {
+                        content_error("write", &child, fsx::disk_path(self.dir, &child), e)
+                    })?;
                     self.report.files_written += 1;
-                    self.report.bytes_written += bytes.len() as u64;
+                    self.report.bytes_written += content.len();
                     (self.progress)(self.report.files_written, self.total);
                 }
             }
@@ -266,22 +229,21 @@ impl Applier<'_> {
                 self.report.dirs_created += 1;
             }
             Some(kind) => {
-                let bytes = leaf_bytes(self.to, self.blobs, path, entry)?;
+                let content = leaf_content(self.to, self.blobs, path, entry)?;
                 let recorded = now_ns();
                 let (parent, name) = (parent.as_fd(), name.as_bytes());
+                let write_err = |e| content_error("write", path, fsx::disk_path(self.dir, path), e);
                 let rewritten = if modified && self.rewrite_in_place {
-                    fsx::rewrite_in_place(parent, name, kind, &bytes)
-                        .map_err(|e| io_err("write", e))?
+                    fsx::rewrite_in_place(parent, name, kind, &content).map_err(write_err)?
                 } else {
                     None
                 };
                 let stat = match rewritten {
                     Some(stat) => stat,
-                    None => fsx::replace_leaf(parent, name, kind, &bytes)
-                        .map_err(|e| io_err("write", e))?,
+                    None => fsx::replace_leaf(parent, name, kind, &content).map_err(write_err)?,
                 };
                 self.report.files_written += 1;
-                self.report.bytes_written += bytes.len() as u64;
+                self.report.bytes_written += content.len();
                 if let Some(state) = cache {
                     self.written.push(path.to_bytes());
                     state.forget(&path.to_bytes());
@@ -372,7 +334,8 @@ fn fast_path_blocker(
             if !fsx::is_dir(&st) {
                 return Ok(Some("a directory was replaced"));
             }
-            let mut scan = Scan::new(dir, &options.capture, state.cache(), true, from.algorithm());
+            let cache = state.cache();
+            let mut scan = Scan::new(dir, &options.capture, cache, true, None, from.algorithm());
             if scan.differs_beneath(root, from, path)? {
                 return Ok(Some(
                     "a directory the target removes holds untracked or changed files",
@@ -553,6 +516,7 @@ impl Checkout<'_> {
                 &options.capture,
                 plan.state.cache(),
                 true,
+                None,
                 to.algorithm(),
             );
             let actual = scan.run(root.as_fd(), to)?;

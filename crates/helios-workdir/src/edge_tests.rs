@@ -22,7 +22,13 @@ fn p(s: &str) -> RepoPath {
 
 fn capture_fresh(dir: &Path, tmp: &Path) -> Result<Captured, WorkdirError> {
     let state = StateFile::new(tmp.join("state"));
-    capture(dir, &Vst::new(ALG), &CaptureOptions::default(), &state)
+    capture(
+        dir,
+        &Vst::new(ALG),
+        &CaptureOptions::default(),
+        &state,
+        &MemStore::new(ALG),
+    )
 }
 
 fn mkfifo(path: &Path) {
@@ -43,7 +49,14 @@ fn a_fifo_is_never_opened_so_capture_never_hangs() {
     fs::create_dir(&dir).unwrap();
     fs::write(dir.join("file"), b"x").unwrap();
     let state = StateFile::new(tmp.path().join("state"));
-    let first = capture(&dir, &Vst::new(ALG), &CaptureOptions::default(), &state).unwrap();
+    let first = capture(
+        &dir,
+        &Vst::new(ALG),
+        &CaptureOptions::default(),
+        &state,
+        &MemStore::new(ALG),
+    )
+    .unwrap();
     // The tracked file becomes a FIFO with no writer: opening it for reading
     // would block forever.
     fs::remove_file(dir.join("file")).unwrap();
@@ -54,7 +67,13 @@ fn a_fifo_is_never_opened_so_capture_never_hangs() {
     let path = tmp.path().join("state");
     std::thread::spawn(move || {
         let state = StateFile::new(path);
-        let _ = tx.send(capture(&d, &t, &CaptureOptions::default(), &state));
+        let _ = tx.send(capture(
+            &d,
+            &t,
+            &CaptureOptions::default(),
+            &state,
+            &MemStore::new(ALG),
+        ));
     });
     let captured = rx
         .recv_timeout(Duration::from_secs(20))
@@ -163,8 +182,8 @@ fn a_second_operation_on_the_same_directory_waits_then_is_refused() {
         ..CaptureOptions::default()
     };
     let state = StateFile::new(tmp.path().join("state"));
-    let err = capture(&dir, &Vst::new(ALG), &options, &state).unwrap_err();
+    let err = capture(&dir, &Vst::new(ALG), &options, &state, &MemStore::new(ALG)).unwrap_err();
     assert!(matches!(err, WorkdirError::Busy { .. }), "{err}");
     drop(held);
-    capture(&dir, &Vst::new(ALG), &options, &state).unwrap();
+    capture(&dir, &Vst::new(ALG), &options, &state, &MemStore::new(ALG)).unwrap();
 }

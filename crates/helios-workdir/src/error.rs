@@ -4,6 +4,7 @@
 use std::io;
 use std::path::PathBuf;
 
+use helios_types::file::FileError;
 use helios_types::store::StoreError;
 use helios_types::{Hash, RepoPath};
 use helios_vst::VstError;
@@ -35,25 +36,16 @@ pub enum WorkdirError {
         /// The offending snapshot path.
         path: RepoPath,
     },
-    /// A blob the tree references is neither in the store nor pending in the tree.
-    #[error("{path}: blob {hash} is missing from the store")]
-    MissingBlob {
-        /// Where the tree uses it.
+    /// A leaf's content could not be read from the store: an object it
+    /// needs is missing or damaged, or does not have the length the tree
+    /// records.
+    #[error("{path}: {source}")]
+    Content {
+        /// Where the tree uses the content.
         path: RepoPath,
-        /// The blob's hash.
-        hash: Hash,
-    },
-    /// A blob read from the store does not have the size the tree records.
-    #[error("{path}: blob {hash} is {actual} bytes, the tree says {expected}")]
-    BlobSize {
-        /// Where the tree uses it.
-        path: RepoPath,
-        /// The blob's hash.
-        hash: Hash,
-        /// The size recorded in the tree.
-        expected: u64,
-        /// The payload's length.
-        actual: u64,
+        /// What failed, boxed (every `Result` of the engine carries the
+        /// largest variant).
+        source: Box<FileError>,
     },
     /// The object store failed.
     #[error("{path}: reading blob {hash}: {source}")]
@@ -65,16 +57,6 @@ pub enum WorkdirError {
         /// The store's error, boxed: this variant also carries a path and a
         /// hash, and every `Result` of the engine carries the largest one.
         source: Box<StoreError>,
-    },
-    /// The store returned something that is not a blob.
-    #[error("{path}: object {hash} is not a blob: {source}")]
-    NotABlob {
-        /// Where the tree uses it.
-        path: RepoPath,
-        /// The object's hash.
-        hash: Hash,
-        /// The decoding error.
-        source: helios_types::DecodeError,
     },
     /// A tree operation failed (bad path, too deep, unloadable subtree).
     #[error("tree: {0}")]

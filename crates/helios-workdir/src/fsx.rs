@@ -18,7 +18,7 @@
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Write as _};
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
@@ -28,6 +28,7 @@ use helios_types::{Name, RepoPath};
 use helios_vst::LeafKind;
 use rustix::fs::{AtFlags, Mode, OFlags};
 
+use super::content::LeafContent;
 use super::state::FileStat;
 
 /// Prefix of the temporary files checkout writes before renaming them.
@@ -175,51 +176,44 @@ pub(crate) fn open_dir_like(
     Ok((st.st_dev == seen.st_dev && st.st_ino == seen.st_ino).then_some(fd))
 }
 
-/// What [`read_leaf_at`] found.
-pub(crate) enum LeafRead {
-    /// The leaf's bytes (a symlink's target).
-    Bytes(Vec<u8>),
-    /// The entry is no longer the leaf the `lstat` described, or it changed
-    /// while it was read.
-    Changed,
-}
-
 /// Reads the leaf `name` in `parent`, which must still be the leaf `seen`
 /// describes: a regular file is opened with `O_NOFOLLOW | O_NONBLOCK` (a
 /// symlink or fifo put in its place is refused, never followed or waited
-/// on), checked by `fstat` against `seen`, read, and checked again; a
-/// symlink's target is read with `readlinkat`.
-pub(crate) fn read_leaf_at(
+/// on), checked by `fstat` against `seen`, handed to `read`, and checked
+/// again (length read and `fstat`); a symlink's target is read with
+/// `readlinkat` and handed to `read` as bytes. `Ok(None)` when the entry is
+/// no longer the leaf `seen` describes, or changed while it was read.
+pub(crate) fn read_leaf_at<T, E: From<io::Error>>(
     parent: BorrowedFd<'_>,
     name: &[u8],
     kind: LeafKind,
     seen: &FileStat,
-) -> io::Result<LeafRead> {
+    read: impl FnOnce(&mut dyn io::Read) -> Result<T, E>,
+) -> Result<Option<T>, E> {
     if kind == LeafKind::Symlink {
         return match rustix::fs::readlinkat(parent, name, Vec::new()) {
             Ok(target) if target.as_bytes().len() as u64 == seen.size => {
-                Ok(LeafRead::Bytes(target.into_bytes()))
+                read(&mut target.as_bytes()).map(Some)
             }
-            Ok(_) | Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOENT) => {
-                Ok(LeafRead::Changed)
-            }
-            Err(e) => Err(e.into()),
+            Ok(_) | Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(io::Error::from(e).into()),
         };
     }
     let Some(fd) = open_leaf(parent, name)? else {
-        return Ok(LeafRead::Changed);
+        return Ok(None);
     };
     let same = |st: &rustix::fs::Stat| is_regular(st) && FileStat::from_rustix(st) == *seen;
-    if !same(&rustix::fs::fstat(&fd)?) {
-        return Ok(LeafRead::Changed);
+    if !same(&rustix::fs::fstat(&fd).map_err(io::Error::from)?) {
+        return Ok(None);
     }
-    let mut file = File::from(fd);
-    let mut bytes = Vec::with_capacity(usize::try_from(seen.size).unwrap_or(0));
-    io::Read::read_to_end(&mut file, &mut bytes)?;
-    if bytes.len() as u64 != seen.size || !same(&rustix::fs::fstat(&file)?) {
-        return Ok(LeafRead::Changed);
+    let mut file = io::Read::take(File::from(fd), seen.size + 1);
+    let value = read(&mut file)?;
+    let unread = file.limit();
+    let file = file.into_inner();
+    if unread != 1 || !same(&rustix::fs::fstat(&file).map_err(io::Error::from)?) {
+        return Ok(None);
     }
-    Ok(LeafRead::Bytes(bytes))
+    Ok(Some(value))
 }
 
 /// Opens the leaf `name` in `parent` for reading without following a
@@ -327,11 +321,13 @@ pub(crate) fn create_leaf(
     parent: BorrowedFd<'_>,
     name: &[u8],
     kind: LeafKind,
-    bytes: &[u8],
+    content: &LeafContent<'_>,
 ) -> io::Result<()> {
     match kind {
-        LeafKind::Symlink => rustix::fs::symlinkat(bytes, parent, name).map_err(Into::into),
-        LeafKind::File | LeafKind::Executable => write_new_file(parent, name, kind, bytes),
+        LeafKind::Symlink => {
+            rustix::fs::symlinkat(content.symlink_target()?, parent, name).map_err(Into::into)
+        }
+        LeafKind::File | LeafKind::Executable => write_new_file(parent, name, kind, content),
     }
 }
 
@@ -339,7 +335,7 @@ fn write_new_file(
     parent: BorrowedFd<'_>,
     name: &[u8],
     kind: LeafKind,
-    bytes: &[u8],
+    content: &LeafContent<'_>,
 ) -> io::Result<()> {
     let fd = rustix::fs::openat(
         parent,
@@ -350,7 +346,7 @@ fn write_new_file(
     // Set the exact mode on the descriptor: the umask must not change it.
     rustix::fs::fchmod(&fd, Mode::from_raw_mode(leaf_mode(kind)))?;
     let mut file = File::from(fd);
-    file.write_all(bytes)
+    content.write_into(&mut file)
 }
 
 /// Writes a leaf atomically: a temporary entry in `parent`, renamed over
@@ -360,14 +356,14 @@ pub(crate) fn replace_leaf(
     parent: BorrowedFd<'_>,
     name: &[u8],
     kind: LeafKind,
-    bytes: &[u8],
+    content: &LeafContent<'_>,
 ) -> io::Result<FileStat> {
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut tmp = TMP_PREFIX.to_vec();
     tmp.extend_from_slice(format!("{}-{n}", std::process::id()).as_bytes());
     // A leftover from a killed process with a recycled pid may be in the way.
     remove_tree_at(parent, &tmp)?;
-    create_leaf(parent, &tmp, kind, bytes).inspect_err(|_| {
+    create_leaf(parent, &tmp, kind, content).inspect_err(|_| {
         let _ = rustix::fs::unlinkat(parent, tmp.as_slice(), AtFlags::empty());
     })?;
     let renamed = match rustix::fs::renameat(parent, tmp.as_slice(), parent, name) {
@@ -395,9 +391,14 @@ pub(crate) fn rewrite_in_place(
     parent: BorrowedFd<'_>,
     name: &[u8],
     kind: LeafKind,
-    bytes: &[u8],
+    content: &LeafContent<'_>,
 ) -> io::Result<Option<FileStat>> {
     let alone = |st: &rustix::fs::Stat| is_regular(st) && st.st_nlink == 1;
+    // A large file is replaced through a temporary file, never rewritten
+    // over its old bytes piece by piece.
+    let LeafContent::Bytes(bytes) = content else {
+        return Ok(None);
+    };
     if kind == LeafKind::Symlink {
         return Ok(None);
     }
@@ -420,7 +421,9 @@ pub(crate) fn rewrite_in_place(
     }
     rustix::fs::fchmod(&fd, Mode::from_raw_mode(leaf_mode(kind)))?;
     let mut file = File::from(fd);
-    file.write_all(bytes)?;
+    // One write, then the length: a kill between leaves whole old or new
+    // bytes in every byte the write did not reach.
+    io::Write::write_all(&mut file, bytes)?;
     file.set_len(bytes.len() as u64)?;
     Ok(Some(FileStat::from_rustix(&rustix::fs::fstat(&file)?)))
 }

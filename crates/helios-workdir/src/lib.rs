@@ -73,6 +73,7 @@
 #![deny(missing_docs)]
 
 mod apply;
+mod content;
 #[cfg(test)]
 mod edge_tests;
 mod error;
@@ -92,6 +93,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use helios_types::RepoPath;
+use helios_types::store::ObjectStore;
 use helios_vst::Vst;
 
 pub use apply::{Checkout, empty_dir, materialize};
@@ -197,12 +199,15 @@ pub struct Captured {
 /// Reads `dir` into a tree, starting from `base` (the tree the directory is
 /// believed to hold; an empty tree when unknown) and using the stat cache
 /// kept in `state`. On success the state records that the directory holds
-/// the captured tree.
+/// the captured tree. Small changed files come back pending in the tree; a
+/// large file (see [`helios_types::file`]) is chunked as it is read and its
+/// chunks written to `store`, so no large file is held in memory.
 pub fn capture(
     dir: &Path,
     base: &Vst,
     options: &CaptureOptions,
     state: &StateFile,
+    store: &dyn ObjectStore,
 ) -> Result<Captured, WorkdirError> {
     let _span = tracing::info_span!("capture", dir = %dir.display()).entered();
     let root = fsx::open_root(dir).map_err(|e| WorkdirError::io("open", dir, e))?;
@@ -213,7 +218,8 @@ pub fn capture(
             path: dir.to_path_buf(),
         });
     }
-    let mut scan = scan::Scan::new(dir, options, recorded.cache(), false, base.algorithm());
+    let cache = recorded.cache();
+    let mut scan = scan::Scan::new(dir, options, cache, false, Some(store), base.algorithm());
     let tree = scan.run(root.as_fd(), base)?;
     let mut report = std::mem::take(&mut scan.report);
     recorded.replace_cache(scan.new_cache);

@@ -25,14 +25,14 @@ use std::fs;
 use std::os::fd::{AsFd as _, BorrowedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use helios_types::store::ObjectStore;
-use helios_types::{Blob, EntryKind, Name, RepoPath};
-use helios_vst::{Content, Edit, Entry, LeafKind, Vst};
+use helios_types::{EntryKind, Name, RepoPath};
+use helios_vst::{Edit, Entry, LeafKind, Vst};
 use rustix::mount::{MountFlags, UnmountFlags};
 
 use super::apply::{Applier, empty_dir, materialize};
+use super::content;
 use super::error::{Result, WorkdirError};
 use super::scan::{IgnoreStack, is_protected};
 use super::{CaptureOptions, Captured, Report, fsx};
@@ -284,12 +284,14 @@ impl OverlayMount {
 
     /// Reads the node back: the base tree plus the edits the upper layer
     /// holds (changed and added leaves with their bytes pending, whiteouts
-    /// as deletions, opaque directories as replaced ones).
-    pub fn capture(&self, options: &CaptureOptions) -> Result<Captured> {
+    /// as deletions, opaque directories as replaced ones). A large file's
+    /// chunks are written to `store` as it is read.
+    pub fn capture(&self, options: &CaptureOptions, store: &dyn ObjectStore) -> Result<Captured> {
         let _span =
             tracing::info_span!("overlay_capture", merged = %self.merged.display()).entered();
         let mut scan = UpperScan {
             mount: self,
+            store,
             options,
             report: Report::default(),
             edits: Vec::new(),
@@ -379,6 +381,8 @@ impl Drop for OverlayMount {
 
 struct UpperScan<'a> {
     mount: &'a OverlayMount,
+    /// Where a large file's chunks go as it is read.
+    store: &'a dyn ObjectStore,
     options: &'a CaptureOptions,
     report: Report,
     edits: Vec<Edit>,
@@ -553,23 +557,20 @@ impl UpperScan<'_> {
                 limit: self.options.max_file_size,
             });
         }
-        let bytes = match fsx::read_leaf_at(upper, name, kind, &stat)
-            .map_err(|e| WorkdirError::io("read", up, e))?
-        {
-            fsx::LeafRead::Bytes(bytes) => bytes,
-            fsx::LeafRead::Changed => return Err(WorkdirError::Changed { path: up.into() }),
-        };
+        let alg = self.mount.base.algorithm();
+        let read = content::read_leaf(upper, name, kind, &stat, alg, Some(self.store))
+            .map_err(|e| e.into_workdir(rel, up))?
+            .ok_or_else(|| WorkdirError::Changed { path: up.into() })?;
         self.report.files_hashed += 1;
-        self.report.bytes_hashed += bytes.len() as u64;
-        let hash = Blob::hash_of(self.mount.base.algorithm(), &bytes);
+        self.report.bytes_hashed += read.size;
+        let hash = read.hash;
         if base_entry.is_some_and(|b| b.kind == kind.entry_kind() && b.hash == hash) {
             return Ok(());
         }
         if base_entry.is_some_and(|b| b.kind == EntryKind::Dir) {
             self.edits.push(Edit::delete_tree(rel.clone()));
         }
-        let content = Content::Bytes(Arc::from(bytes));
-        self.edits.push(Edit::write(rel.clone(), kind, content));
+        self.edits.push(read.edit(rel.clone(), kind, false));
         Ok(())
     }
 }

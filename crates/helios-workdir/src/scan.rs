@@ -23,15 +23,16 @@ use std::io;
 use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use helios_types::{Blob, EntryKind, Hash, HashAlgorithm, Name, RepoPath};
-use helios_vst::{Content, Edit, Entry, LeafKind, MAX_DEPTH, Vst};
+use helios_types::store::ObjectStore;
+use helios_types::{EntryKind, Hash, HashAlgorithm, Name, RepoPath};
+use helios_vst::{Edit, Entry, LeafKind, MAX_DEPTH, Vst};
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
+use super::content::{self, ReadLeaf};
 use super::error::{Result, WorkdirError};
-use super::fsx::{self, LeafRead};
+use super::fsx;
 use super::state::{FileStat, StatEntry};
 use super::{CaptureOptions, Report};
 
@@ -152,6 +153,9 @@ pub(crate) struct Scan<'a> {
     /// with their bytes, and trust settled cache entries even when the
     /// base differs.
     hash_only: bool,
+    /// Where a large file's chunks are written as it is read (a capture);
+    /// `None` when nothing is stored.
+    store: Option<&'a dyn ObjectStore>,
     alg: HashAlgorithm,
     started_ns: i64,
     pub(crate) report: Report,
@@ -167,6 +171,7 @@ impl<'a> Scan<'a> {
         options: &'a CaptureOptions,
         old_cache: &'a BTreeMap<Vec<u8>, StatEntry>,
         hash_only: bool,
+        store: Option<&'a dyn ObjectStore>,
         alg: HashAlgorithm,
     ) -> Self {
         Scan {
@@ -175,6 +180,7 @@ impl<'a> Scan<'a> {
             old_cache,
             new_cache: BTreeMap::new(),
             hash_only,
+            store,
             alg,
             started_ns: super::state::now_ns(),
             report: Report::default(),
@@ -395,10 +401,10 @@ impl<'a> Scan<'a> {
                 limit: self.options.max_file_size,
             });
         }
-        let (bytes, stat) = self.read(fd, name, full, kind, stat)?;
+        let (read, stat) = self.read(fd, name, rel, full, kind, stat)?;
         self.report.files_hashed += 1;
-        self.report.bytes_hashed += bytes.len() as u64;
-        let hash = Blob::hash_of(self.alg, &bytes);
+        self.report.bytes_hashed += read.size;
+        let hash = read.hash;
         self.new_cache.insert(
             key,
             StatEntry {
@@ -411,30 +417,32 @@ impl<'a> Scan<'a> {
         if same_as_base(hash) {
             return Ok(());
         }
-        self.edits.push(if self.hash_only || blob_in_base(hash) {
-            Edit::stored(rel.clone(), kind, hash, bytes.len() as u64)
-        } else {
-            Edit::write(rel.clone(), kind, Content::Bytes(Arc::from(bytes)))
-        });
+        let stored = self.hash_only || blob_in_base(hash);
+        self.edits.push(read.edit(rel.clone(), kind, stored));
         Ok(())
     }
 
     /// Reads a leaf that must still be the file `stat` describes; one that
     /// changes while it is read is read again, a few times, with a fresh
-    /// `lstat`. Returns the bytes and the `lstat` they belong to.
+    /// `lstat`. Returns what was read and the `lstat` it belongs to. A
+    /// large file's chunks go to the store as it is read (unless this scan
+    /// only compares hashes).
     fn read(
         &mut self,
         fd: BorrowedFd<'_>,
         name: &Name,
+        rel: &RepoPath,
         full: &Path,
         kind: LeafKind,
         mut stat: FileStat,
-    ) -> Result<(Vec<u8>, FileStat)> {
+    ) -> Result<(ReadLeaf, FileStat)> {
         let io_err = |e: io::Error| WorkdirError::io("read", full, e);
+        let store = if self.hash_only { None } else { self.store };
         for _ in 0..READ_ATTEMPTS {
-            match fsx::read_leaf_at(fd, name.as_bytes(), kind, &stat).map_err(io_err)? {
-                LeafRead::Bytes(bytes) => return Ok((bytes, stat)),
-                LeafRead::Changed => {}
+            let read = content::read_leaf(fd, name.as_bytes(), kind, &stat, self.alg, store)
+                .map_err(|e| e.into_workdir(rel, full))?;
+            if let Some(read) = read {
+                return Ok((read, stat));
             }
             let Some(st) = fsx::lstat_at(fd, name.as_bytes()).map_err(io_err)? else {
                 break;

@@ -8,6 +8,7 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::Path;
 use std::time::Duration;
 
+use helios_types::file::{FileError, StoredFile};
 use helios_types::store::{MemStore, ObjectStore};
 use helios_types::{HashAlgorithm, RepoPath};
 use helios_vst::{Edit, Vst};
@@ -57,9 +58,12 @@ pub(super) fn expected(vst: &Vst, store: &dyn ObjectStore) -> BTreeMap<Vec<u8>, 
                     Node::Dir
                 }
                 kind => {
-                    let bytes = super::apply::leaf_bytes(vst, store, &child, &entry)
-                        .unwrap()
-                        .to_vec();
+                    let bytes = match vst.pending_bytes(&child).unwrap() {
+                        Some(bytes) => bytes.to_vec(),
+                        None => StoredFile::open_sized(store, entry.hash, entry.size)
+                            .and_then(|f| f.read_range(store, 0..entry.size))
+                            .unwrap(),
+                    };
                     match kind {
                         helios_types::EntryKind::File => Node::File(bytes),
                         helios_types::EntryKind::Executable => Node::Exec(bytes),
@@ -180,6 +184,7 @@ fn materialize_round_trip_is_exact() {
         &Vst::new(ALG),
         &CaptureOptions::default(),
         &state_file(&tmp),
+        &MemStore::new(ALG),
     )
     .unwrap();
     assert_eq!(captured.tree.root_hash(), vst.root_hash());
@@ -219,7 +224,11 @@ fn materialize_reports_a_missing_blob_by_path() {
     let tmp = tempfile::tempdir().unwrap();
     let err =
         materialize(&vst, &store, &tmp.path().join("o"), &|_| true, &no_progress).unwrap_err();
-    assert!(matches!(err, WorkdirError::MissingBlob { .. }), "{err}");
+    let WorkdirError::Content { path, source } = &err else {
+        panic!("{err}");
+    };
+    assert!(matches!(**source, FileError::Missing { .. }), "{err}");
+    assert!(!path.to_bytes().is_empty(), "{err}");
 }
 
 fn many_files(n: usize) -> Vst {
@@ -374,7 +383,14 @@ fn checkout_rewrites_a_file_in_place_unless_it_is_linked_elsewhere() {
     assert_eq!(fs::metadata(&plain).unwrap().mode() & 0o7777, 0o644);
 
     // What the stat cache recorded for the rewritten files holds.
-    let captured = capture(&dir, &a, &CaptureOptions::default(), &st).unwrap();
+    let captured = capture(
+        &dir,
+        &a,
+        &CaptureOptions::default(),
+        &st,
+        &MemStore::new(ALG),
+    )
+    .unwrap();
     assert_eq!(captured.tree.root_hash(), b.root_hash());
 }
 
@@ -651,7 +667,14 @@ fn capture_honours_ignore_rules_and_never_captures_the_store() {
             .map(|(p, _)| p.to_string())
             .collect()
     };
-    let without_git = capture(&dir, &Vst::new(ALG), &options, &state_file(&tmp)).unwrap();
+    let without_git = capture(
+        &dir,
+        &Vst::new(ALG),
+        &options,
+        &state_file(&tmp),
+        &MemStore::new(ALG),
+    )
+    .unwrap();
     assert_eq!(
         paths(&without_git),
         [
@@ -664,7 +687,14 @@ fn capture_honours_ignore_rules_and_never_captures_the_store() {
         ]
     );
     options.gitignore = true;
-    let with_git = capture(&dir, &without_git.tree, &options, &state_file(&tmp)).unwrap();
+    let with_git = capture(
+        &dir,
+        &without_git.tree,
+        &options,
+        &state_file(&tmp),
+        &MemStore::new(ALG),
+    )
+    .unwrap();
     assert_eq!(
         paths(&with_git),
         [
@@ -687,11 +717,11 @@ fn capture_rereads_only_changed_files_and_matches_the_expected_root() {
     materialize(&a, &store, &dir, &|_| true, &no_progress).unwrap();
     settle();
     let opts = CaptureOptions::default();
-    let cold = capture(&dir, &Vst::new(ALG), &opts, &st).unwrap();
+    let cold = capture(&dir, &Vst::new(ALG), &opts, &st, &MemStore::new(ALG)).unwrap();
     assert_eq!(cold.report.files_hashed, 100);
     assert_eq!(cold.tree.root_hash(), a.root_hash());
     persist(&cold.tree, &store); // the engine commits it
-    let warm = capture(&dir, &cold.tree, &opts, &st).unwrap();
+    let warm = capture(&dir, &cold.tree, &opts, &st, &MemStore::new(ALG)).unwrap();
     assert_eq!((warm.report.files_hashed, warm.report.edits), (0, 0));
     assert_eq!(warm.report.files_scanned, 100);
     // A tool edits: two modifications (one of equal size), one add, one delete, one chmod.
@@ -700,7 +730,7 @@ fn capture_rereads_only_changed_files_and_matches_the_expected_root() {
     fs::write(dir.join("d3/new.txt"), b"fresh").unwrap();
     fs::remove_file(dir.join("d4/f4.txt")).unwrap();
     fs::set_permissions(dir.join("d5/f5.txt"), fs::Permissions::from_mode(0o755)).unwrap();
-    let edited = capture(&dir, &warm.tree, &opts, &st).unwrap();
+    let edited = capture(&dir, &warm.tree, &opts, &st, &MemStore::new(ALG)).unwrap();
     assert_eq!(edited.report.files_hashed, 4, "{:?}", edited.report);
     let expect = a
         .apply(&[
@@ -731,6 +761,7 @@ fn capture_of_a_missing_directory_is_a_typed_error_and_changes_nothing() {
         &Vst::new(ALG),
         &CaptureOptions::default(),
         &st,
+        &MemStore::new(ALG),
     )
     .unwrap_err();
     let WorkdirError::Io { source, .. } = &err else {
@@ -788,7 +819,9 @@ fn overlay_create_capture_unmount_round_trip() {
         "{upper:?}"
     );
     assert!(!upper.contains(&"src/lib.rs".to_owned()), "{upper:?}");
-    let captured = mount.capture(&CaptureOptions::default()).unwrap();
+    let captured = mount
+        .capture(&CaptureOptions::default(), &MemStore::new(ALG))
+        .unwrap();
     assert_eq!(captured.tree.root_hash(), node.root_hash());
     assert_eq!(captured.report.files_hashed, 2);
     // A tool edits through the mount: a delete, an add, a replaced directory.
@@ -797,7 +830,9 @@ fn overlay_create_capture_unmount_round_trip() {
     fs::remove_dir_all(merged.join("empty_dir")).unwrap();
     fs::create_dir(merged.join("empty_dir")).unwrap();
     fs::write(merged.join("empty_dir/f"), b"f").unwrap();
-    let again = mount.capture(&CaptureOptions::default()).unwrap();
+    let again = mount
+        .capture(&CaptureOptions::default(), &MemStore::new(ALG))
+        .unwrap();
     let expect = node
         .apply(&[
             Edit::delete(p("bin/run.sh")),

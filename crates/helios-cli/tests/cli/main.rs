@@ -10,6 +10,7 @@ mod damage;
 mod demo;
 mod interrupted;
 mod killed_gc;
+mod large_files;
 mod round_trip;
 mod safety;
 mod signals;

@@ -190,24 +190,6 @@ fn gc_keeps_what_working_directories_hold() {
     assert_eq!(report["snapshots_reclaimed"], 2, "{report}");
 }
 
-#[test]
-fn a_file_the_store_cannot_hold_is_refused_before_it_is_read() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (store, w) = setup(tmp.path());
-    fs::write(w.join("small"), "s\n").unwrap();
-    let a = commit(&store, &w);
-    // Sparse: 4 GiB that take no disk and, refused up front, no memory.
-    let big = fs::File::create(w.join("big")).unwrap();
-    big.set_len(4 << 30).unwrap();
-    let dir = w.to_str().unwrap();
-    let err = fails(&store, tmp.path(), &["commit", "--workdir", dir]);
-    assert!(err.contains("big") && err.contains("can hold"), "{err}");
-    let log = ok(&store, tmp.path(), &["log"]);
-    assert_eq!(log.lines().count(), 1, "nothing acknowledged: {log}");
-    assert!(log.starts_with(&a[..12]), "{log}");
-    ok(&store, tmp.path(), &["fsck"]);
-}
-
 /// A size-limited tmpfs, unmounted on drop.
 struct SmallDisk(std::path::PathBuf);
 

@@ -10,6 +10,7 @@
 //! [`stats`](self::stats).
 
 mod commit;
+mod files;
 mod stats;
 mod workdirs;
 

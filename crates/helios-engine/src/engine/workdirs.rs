@@ -162,11 +162,6 @@ impl HeliosEngine {
     pub fn capture(&self, dir: &Path, options: &CaptureOptions) -> EngineResult<Captured> {
         let mut options = options.clone();
         options.protected.extend(self.check_workdir(dir)?);
-        // A file whose blob the store cannot hold is refused before it is
-        // read, not after minutes of hashing.
-        let max_blob = self.layers.l2().max_value_len();
-        let max_file = max_blob.saturating_sub(helios_types::HEADER_LEN as u64);
-        options.max_file_size = options.max_file_size.min(max_file);
         let base = match self.workdir_head(dir)? {
             Some(held) => match self.restore(&held) {
                 Ok(vst) => vst,
@@ -181,7 +176,13 @@ impl HeliosEngine {
             None => self.empty_tree(),
         };
         let state = self.state_file(dir)?;
-        Ok(workdir::capture(dir, &base, &options, &state)?)
+        Ok(workdir::capture(
+            dir,
+            &base,
+            &options,
+            &state,
+            self.objects(),
+        )?)
     }
 
     /// Records that `dir` now holds snapshot `id` (after a commit of a

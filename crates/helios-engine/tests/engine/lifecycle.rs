@@ -3,6 +3,8 @@
 
 use helios_engine::{CommitMeta, Durability, EngineConfig, EngineError, HeliosEngine};
 use helios_types::SnapshotId;
+use helios_types::file::FileError;
+use helios_types::store::StoreError;
 use helios_vst::{Change, Edit};
 
 use crate::common::{contents, path, rocks_engine, tree};
@@ -182,8 +184,15 @@ fn corrupted_object_fails_verify_with_its_hash() {
         .unwrap();
     let victim = vst.get(&path("d1/s1/f1.rs")).unwrap().unwrap().hash;
     store.corrupt(victim, b"not the file".to_vec());
+    // The file's path and the damaged object's hash are both named.
     match engine.verify(&id) {
-        Err(EngineError::Corrupt { hash, .. }) => assert_eq!(hash, victim),
+        Err(EngineError::File { path: at, source }) => {
+            assert_eq!(at, path("d1/s1/f1.rs"));
+            match *source {
+                FileError::Store(StoreError::Corrupt { hash, .. }) => assert_eq!(hash, victim),
+                other => panic!("expected corruption of {victim}, got {other:?}"),
+            }
+        }
         other => panic!("expected corruption of {victim}, got {other:?}"),
     }
 }

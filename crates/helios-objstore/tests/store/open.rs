@@ -2,8 +2,8 @@
 //! refused one still works.
 
 use helios_objstore::{FORMAT_VERSION, OpenError, RocksConfig, RocksStore};
-use helios_types::HashAlgorithm;
 use helios_types::store::ObjectStore;
+use helios_types::{Blob, HashAlgorithm};
 
 use crate::common::{blob, create, raw_create, raw_open, reopen};
 
@@ -89,6 +89,33 @@ fn other_hash_algorithm_is_refused() {
     let dir2 = tempfile::tempdir().expect("tempdir");
     drop(create(dir2.path(), HashAlgorithm::Sha256));
     assert_eq!(reopen(dir2.path()).algorithm(), HashAlgorithm::Sha256);
+}
+
+#[test]
+fn a_version_1_store_is_read_and_raised_to_the_current_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = create(dir.path(), HashAlgorithm::Blake3);
+    let blob = Blob::new(&b"written by version 1"[..]);
+    let hash = blob.hash(HashAlgorithm::Blake3);
+    store.put(hash, blob.encode()).unwrap();
+    store.sync().unwrap();
+    drop(store);
+    set_config_record(dir.path(), b"format_version", &1u32.to_le_bytes());
+    let store = reopen(dir.path());
+    assert_eq!(store.get(&hash).unwrap(), Some(blob.encode()));
+    drop(store);
+    let raw = raw_open(dir.path());
+    assert_eq!(
+        raw.get(b"format_version").unwrap(),
+        Some(FORMAT_VERSION.to_le_bytes().to_vec()),
+        "opened by this build, the store says it may hold chunk lists"
+    );
+    drop(raw);
+    set_config_record(dir.path(), b"format_version", &0u32.to_le_bytes());
+    assert!(matches!(
+        RocksStore::open(dir.path(), &RocksConfig::default()),
+        Err(OpenError::UnknownFormat { found: 0, .. })
+    ));
 }
 
 #[test]

@@ -489,7 +489,19 @@ pub fn iteration_by_kind_in_hash_order(store: &dyn ObjectStore) {
         let (bh, benc) = blob(store, &bytes(i as u64, 50 + i * 7));
         let (th, tenc) = tree(store, &format!("f{i}.rs"), bh, benc.len() as u64);
         let (sh, senc) = snapshot(store, th, &format!("node {i}"));
-        for (h, enc) in [(bh, benc), (th, tenc), (sh, senc)] {
+        // A chunk list naming the blob at every place (its chunks need
+        // not be stored for a store to hold it).
+        let least = crate::file::CHUNKED_FROM.div_ceil(u64::from(crate::file::CHUNK_MAX));
+        let n = usize::try_from(least).expect("a few chunks") + i;
+        let chunk = crate::ChunkRef {
+            hash: bh,
+            len: crate::file::CHUNK_MAX,
+        };
+        let cenc = crate::ChunkList::new(vec![chunk; n])
+            .expect("a valid chunk list")
+            .encode();
+        let ch = store.algorithm().digest(&cenc);
+        for (h, enc) in [(bh, benc), (th, tenc), (sh, senc), (ch, cenc)] {
             if i % 3 != 0 || ObjectKind::of_encoded(&enc) == Some(ObjectKind::Blob) {
                 model.insert(h, enc.clone());
                 batch.put_object(h, enc);

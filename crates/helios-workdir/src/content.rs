@@ -1,0 +1,300 @@
+//! A leaf's content on its way into a directory — bytes in memory (pending
+//! in the tree, or a small stored file), or a chunked file streamed from
+//! the store chunk by chunk — and on its way out of one ([`read_leaf`]): a
+//! large file is chunked and stored while it is read. No large file is
+//! ever held whole.
+
+use std::fs::File;
+use std::io::{self, Seek, SeekFrom, Write};
+use std::os::fd::BorrowedFd;
+use std::path::Path;
+use std::sync::Arc;
+
+use helios_types::file::{self, FileError, Ingested, StoredFile};
+use helios_types::store::{ObjectStore, StoreError, WriteBatch, WriteMode};
+use helios_types::{Hash, HashAlgorithm, RepoPath};
+use helios_vst::{Content, Edit, Entry, LeafKind, Vst};
+
+use super::error::{Result, WorkdirError};
+use super::fsx;
+use super::state::FileStat;
+
+/// A chunk's worth of zeros, to recognize a hole.
+static ZEROS: [u8; file::CHUNK_MAX as usize] = [0; file::CHUNK_MAX as usize];
+
+/// Longest symlink target a file system takes (Linux's `PATH_MAX`).
+const MAX_SYMLINK_TARGET: u64 = 4096;
+
+/// What a leaf holds.
+pub(crate) enum LeafContent<'a> {
+    /// In memory.
+    Bytes(Arc<[u8]>),
+    /// A chunked file, read from `store` while it is written.
+    Chunked {
+        /// The opened file (its chunk list).
+        file: StoredFile,
+        /// Where its chunks are.
+        store: &'a dyn ObjectStore,
+    },
+}
+
+impl LeafContent<'_> {
+    /// The content's length.
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            LeafContent::Bytes(bytes) => bytes.len() as u64,
+            LeafContent::Chunked { file, .. } => file.size(),
+        }
+    }
+
+    /// Writes the content at the start of the new, empty `file`. Runs of
+    /// zeros as long as a whole chunk become holes: a sparse file stays
+    /// sparse through a round trip.
+    pub(crate) fn write_into(&self, out: &mut File) -> io::Result<()> {
+        let (file, store) = match self {
+            LeafContent::Bytes(bytes) => return out.write_all(bytes),
+            LeafContent::Chunked { file, store } => (file, store),
+        };
+        let mut hole = false;
+        file.for_each_piece(*store, 0..file.size(), &mut |piece| {
+            // Compared with a zeroed block: one `memcmp`, fast in any build.
+            if ZEROS.get(..piece.len()) == Some(piece) {
+                out.seek(SeekFrom::Current(piece.len() as i64))?;
+                hole = true;
+                Ok(())
+            } else {
+                Ok(out.write_all(piece)?)
+            }
+        })
+        .map_err(|e: ContentIoError| e.0)?;
+        if hole {
+            // A hole at the end has no bytes written after it.
+            out.set_len(file.size())?;
+        }
+        Ok(())
+    }
+
+    /// The content as one byte string, for a symlink's target.
+    pub(crate) fn symlink_target(&self) -> io::Result<Vec<u8>> {
+        match self {
+            LeafContent::Bytes(bytes) => Ok(bytes.to_vec()),
+            LeafContent::Chunked { file, .. } if file.size() > MAX_SYMLINK_TARGET => {
+                Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("a symlink target of {} bytes is too long", file.size()),
+                ))
+            }
+            LeafContent::Chunked { file, store } => file
+                .read_range(*store, 0..file.size())
+                .map_err(io::Error::other),
+        }
+    }
+}
+
+/// An I/O error of a write, or the store's failure carried as one so that
+/// [`content_error`] can recover it.
+struct ContentIoError(io::Error);
+
+impl From<io::Error> for ContentIoError {
+    fn from(e: io::Error) -> Self {
+        ContentIoError(e)
+    }
+}
+
+impl From<FileError> for ContentIoError {
+    fn from(e: FileError) -> Self {
+        ContentIoError(io::Error::other(e))
+    }
+}
+
+/// The content of the leaf at `path`: pending in the tree, else opened in
+/// the store and checked against the length the tree records.
+pub(crate) fn leaf_content<'s>(
+    vst: &Vst,
+    store: &'s dyn ObjectStore,
+    path: &RepoPath,
+    entry: &Entry,
+) -> Result<LeafContent<'s>> {
+    if let Some(bytes) = vst.pending_bytes(path)? {
+        return Ok(LeafContent::Bytes(bytes));
+    }
+    let file = StoredFile::open_sized(store, entry.hash, entry.size)
+        .map_err(|source| content_failed(path, source))?;
+    Ok(match file.into_whole() {
+        Ok(bytes) => LeafContent::Bytes(Arc::from(bytes)),
+        Err(file) => LeafContent::Chunked { file, store },
+    })
+}
+
+fn content_failed(path: &RepoPath, source: FileError) -> WorkdirError {
+    WorkdirError::Content {
+        path: path.clone(),
+        source: Box::new(source),
+    }
+}
+
+/// The error for a failed write of `path`'s content: the store's failure
+/// when that is what stopped it (a missing or damaged chunk), else the I/O
+/// error of `op` on `disk`.
+pub(crate) fn content_error(
+    op: &'static str,
+    path: &RepoPath,
+    disk: std::path::PathBuf,
+    err: io::Error,
+) -> WorkdirError {
+    if err
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<FileError>().is_some())
+    {
+        let inner = err.into_inner().expect("checked above");
+        let source = inner.downcast::<FileError>().expect("checked above");
+        return content_failed(path, *source);
+    }
+    WorkdirError::io(op, disk, err)
+}
+
+/// A leaf read from a directory.
+pub(crate) struct ReadLeaf {
+    /// The content's hash (a blob, or a chunk list for a large file).
+    pub(crate) hash: Hash,
+    /// Its length.
+    pub(crate) size: u64,
+    /// What the tree records for it.
+    pub(crate) content: ReadContent,
+}
+
+/// A leaf's content as read.
+pub(crate) enum ReadContent {
+    /// The bytes of a small leaf.
+    Bytes(Vec<u8>),
+    /// A large file, its chunks and chunk list written to the store as it
+    /// was read (or only hashed): the distinct chunks.
+    Chunked(Vec<Hash>),
+}
+
+impl ReadLeaf {
+    /// The tree edit that writes this content at `path`: `stored` when the
+    /// tree needs no bytes (the base already holds them, or the scan only
+    /// compares hashes).
+    pub(crate) fn edit(self, path: RepoPath, kind: LeafKind, stored: bool) -> Edit {
+        let (hash, size) = (self.hash, self.size);
+        match self.content {
+            _ if stored => Edit::stored(path, kind, hash, size),
+            ReadContent::Bytes(bytes) => Edit::write(path, kind, Content::Bytes(bytes.into())),
+            ReadContent::Chunked(chunks) => Edit::write(
+                path,
+                kind,
+                Content::Chunked {
+                    hash,
+                    size,
+                    chunks: chunks.into(),
+                },
+            ),
+        }
+    }
+}
+
+/// Why a leaf could not be read.
+pub(crate) enum ReadError {
+    /// Reading the file failed.
+    Io(io::Error),
+    /// Storing a chunk failed.
+    Store(Hash, StoreError),
+}
+
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> Self {
+        ReadError::Io(e)
+    }
+}
+
+impl ReadError {
+    /// The error as the crate reports it, for the leaf at `path` (`disk`).
+    pub(crate) fn into_workdir(self, path: &RepoPath, disk: &Path) -> WorkdirError {
+        match self {
+            ReadError::Io(e) => WorkdirError::io("read", disk, e),
+            ReadError::Store(hash, source) => WorkdirError::Store {
+                path: path.clone(),
+                hash,
+                source: Box::new(source),
+            },
+        }
+    }
+}
+
+/// Chunks written to the store per batch while a large file is read.
+const CHUNK_BATCH_BYTES: usize = 8 << 20;
+
+/// Reads the leaf `name` in `parent`, which must still be the leaf `seen`
+/// describes (`Ok(None)` when it is not, or changed while read). A large
+/// file is chunked as it is read, its chunks written to `store` in batches
+/// as they come, so memory stays bounded; without a store (a scan that only
+/// compares hashes) they are hashed and dropped.
+pub(crate) fn read_leaf(
+    parent: BorrowedFd<'_>,
+    name: &[u8],
+    kind: LeafKind,
+    seen: &FileStat,
+    alg: HashAlgorithm,
+    store: Option<&dyn ObjectStore>,
+) -> std::result::Result<Option<ReadLeaf>, ReadError> {
+    let small = |bytes: Vec<u8>| ReadLeaf {
+        hash: file::hash_of(alg, &bytes),
+        size: bytes.len() as u64,
+        content: ReadContent::Bytes(bytes),
+    };
+    if seen.size < file::CHUNKED_FROM || kind == LeafKind::Symlink {
+        let read = fsx::read_leaf_at(parent, name, kind, seen, |r| {
+            let mut bytes = Vec::with_capacity(usize::try_from(seen.size).unwrap_or(0));
+            r.read_to_end(&mut bytes)?;
+            Ok::<_, io::Error>(bytes)
+        })?;
+        return Ok(read.map(small));
+    }
+    let mut batch = WriteBatch::new();
+    let ingested = fsx::read_leaf_at(parent, name, kind, seen, |r| {
+        let mut sink = |hash: Hash, encoded: Vec<u8>| {
+            let Some(store) = store else {
+                return Ok(());
+            };
+            batch.put_object(hash, encoded);
+            if batch.object_bytes() >= CHUNK_BATCH_BYTES {
+                write_chunks(store, &mut batch)?;
+            }
+            Ok(())
+        };
+        file::ingest::<_, ReadError>(alg, r, &mut sink)
+    })?;
+    if let Some(store) = store {
+        write_chunks(store, &mut batch)?;
+    }
+    Ok(ingested.map(|ingested| match ingested {
+        Ingested::Small(bytes) => small(bytes),
+        Ingested::Chunked {
+            hash,
+            size,
+            distinct,
+            ..
+        } => ReadLeaf {
+            hash,
+            size,
+            content: ReadContent::Chunked(distinct),
+        },
+    }))
+}
+
+/// Writes and empties `batch`. Buffered: the commit that names the file
+/// makes them durable with its own write (the store's log is one sequence).
+fn write_chunks(
+    store: &dyn ObjectStore,
+    batch: &mut WriteBatch,
+) -> std::result::Result<(), ReadError> {
+    let batch = std::mem::take(batch);
+    let first = batch.objects.first().map(|(hash, _)| *hash);
+    match first {
+        None => Ok(()),
+        Some(hash) => store
+            .write(batch, WriteMode::Buffered)
+            .map_err(|e| ReadError::Store(hash, e)),
+    }
+}
