@@ -97,6 +97,15 @@ impl GcState {
         })
     }
 
+    /// While a collection runs, protects `hashes`: objects written outside
+    /// a commit (a large file's chunks, stored as a capture reads it). Call
+    /// it holding [`GcState::commit_gate`], before queuing the write.
+    pub(crate) fn protect(&self, hashes: impl IntoIterator<Item = Hash>) {
+        if let Some(set) = lock(&self.protect).as_mut() {
+            set.extend(hashes);
+        }
+    }
+
     /// The generation to stamp a tree read from the store with: read it
     /// before reading the tree.
     pub(crate) fn generation(&self) -> u64 {

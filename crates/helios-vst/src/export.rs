@@ -45,6 +45,11 @@ impl fmt::Debug for NewObject {
 pub struct NewObjects {
     /// The objects, in an order a store can write them (children first).
     pub objects: Vec<NewObject>,
+    /// The chunks of large files written from bytes. The store may hold
+    /// many already (a large file edited in memory shares most chunks with
+    /// its previous version): the engine writes those it lacks with
+    /// `objects` and counts the others as `reused`.
+    pub chunks: Vec<NewObject>,
     /// What the new trees point at without creating it: objects persisted
     /// earlier (or loaded from the store) that this export relies on the
     /// store still holding. With the root, when it is not new.
@@ -54,9 +59,10 @@ pub struct NewObjects {
 }
 
 impl NewObjects {
-    /// Bytes of encoded objects.
+    /// Bytes of encoded objects (chunks not yet sorted out included).
     pub fn encoded_bytes(&self) -> u64 {
-        self.objects.iter().map(|o| o.encoded.len() as u64).sum()
+        let objects = self.objects.iter().chain(&self.chunks);
+        objects.map(|o| o.encoded.len() as u64).sum()
     }
 }
 
@@ -96,8 +102,8 @@ impl PersistMarker {
     }
 }
 
-/// Adds the objects of a file written from `bytes` (a blob, or chunks and
-/// their chunk list, the list last), each hash once.
+/// Adds the objects of a file written from `bytes` (its blob, or its
+/// chunk list and chunks), each hash once.
 fn push_file(
     alg: HashAlgorithm,
     hash: Hash,
@@ -106,12 +112,15 @@ fn push_file(
     out: &mut NewObjects,
 ) {
     for (object, kind, encoded) in file::encode(alg, bytes) {
-        if object == hash || seen.insert(object) {
-            out.objects.push(NewObject {
-                hash: object,
-                kind,
-                encoded,
-            });
+        let new = NewObject {
+            hash: object,
+            kind,
+            encoded,
+        };
+        if object == hash {
+            out.objects.push(new);
+        } else if seen.insert(object) {
+            out.chunks.push(new);
         }
     }
 }

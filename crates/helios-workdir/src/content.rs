@@ -257,6 +257,15 @@ pub(crate) fn read_leaf(
             let Some(store) = store else {
                 return Ok(());
             };
+            // Most chunks of an edited large file are stored already. (If
+            // gc takes one before the commit, the commit is refused: the
+            // tree lists every chunk it relies on.)
+            if store
+                .contains(&hash)
+                .map_err(|e| ReadError::Store(hash, e))?
+            {
+                return Ok(());
+            }
             batch.put_object(hash, encoded);
             if batch.object_bytes() >= CHUNK_BATCH_BYTES {
                 write_chunks(store, &mut batch)?;

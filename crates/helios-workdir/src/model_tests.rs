@@ -66,7 +66,7 @@ fn tree(model: &BTreeMap<String, Model>, store: &MemStore) -> Vst {
     edits(&RepoPath::root(), model, &mut list);
     let vst = Vst::new(ALG).apply(&list).unwrap();
     let new = vst.unpersisted_objects();
-    for o in new.objects {
+    for o in new.objects.into_iter().chain(new.chunks) {
         store.put(o.hash, o.encoded).unwrap();
     }
     new.marker.mark_persisted();

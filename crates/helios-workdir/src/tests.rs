@@ -36,7 +36,7 @@ fn build(edits: Vec<Edit>) -> Vst {
 
 pub(super) fn persist(vst: &Vst, store: &dyn ObjectStore) {
     let new = vst.unpersisted_objects();
-    for o in new.objects {
+    for o in new.objects.into_iter().chain(new.chunks) {
         store.put(o.hash, o.encoded).unwrap();
     }
     new.marker.mark_persisted();

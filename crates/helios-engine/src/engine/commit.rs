@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use helios_types::store::ObjectStore as _;
 use helios_types::{Hash, Snapshot, SnapshotId};
 use helios_vst::{NewObjects, Vst};
 
@@ -71,7 +72,8 @@ impl HeliosEngine {
         let start = Instant::now();
         let _span = tracing::debug_span!("commit", ?durability).entered();
         self.queue.check_open()?;
-        let new = vst.unpersisted_objects();
+        let mut new = vst.unpersisted_objects();
+        self.sort_out_chunks(&mut new)?;
         self.check_storable(vst, &new)?;
         let pin = meta.pin;
         let snapshot = Snapshot {
@@ -115,6 +117,20 @@ impl HeliosEngine {
         };
         self.counters.commit(&metrics, vst.total_size());
         Ok((id, metrics))
+    }
+
+    /// Moves the chunks of large files written from bytes into `objects`
+    /// when the store lacks them, into `reused` when it holds them: an edit
+    /// of a large file in memory writes only the chunks around the edit.
+    fn sort_out_chunks(&self, new: &mut NewObjects) -> EngineResult<()> {
+        for chunk in std::mem::take(&mut new.chunks) {
+            if self.layers.contains(&chunk.hash)? {
+                new.reused.push(chunk.hash);
+            } else {
+                new.objects.push(chunk);
+            }
+        }
+        Ok(())
     }
 
     /// Refuses a tree the store cannot take: another hash algorithm, or an

@@ -11,6 +11,7 @@
 
 mod commit;
 mod files;
+mod queued;
 mod stats;
 mod workdirs;
 

@@ -176,13 +176,9 @@ impl HeliosEngine {
             None => self.empty_tree(),
         };
         let state = self.state_file(dir)?;
-        Ok(workdir::capture(
-            dir,
-            &base,
-            &options,
-            &state,
-            self.objects(),
-        )?)
+        // A large file's chunks are stored through the write queue.
+        let chunks = super::queued::QueuedWrites(self);
+        Ok(workdir::capture(dir, &base, &options, &state, &chunks)?)
     }
 
     /// Records that `dir` now holds snapshot `id` (after a commit of a

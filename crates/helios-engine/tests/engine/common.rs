@@ -29,21 +29,14 @@ pub(crate) fn tree(engine: &HeliosEngine, files: usize, salt: &str) -> Vst {
     engine.empty_tree().apply(&edits).unwrap()
 }
 
-/// Every file of a tree with its bytes, read through the engine's layers
-/// (or the tree's pending bytes).
+/// Every file of a tree with its bytes, read through the engine (stored
+/// content, chunked or not, or the tree's pending bytes).
 pub(crate) fn contents(engine: &HeliosEngine, vst: &Vst) -> Vec<(String, Vec<u8>)> {
     vst.files()
         .unwrap()
         .into_iter()
-        .map(|(p, e)| {
-            let bytes = match engine.object(&e.hash).unwrap() {
-                Some(encoded) => helios_types::Blob::payload(&encoded).unwrap().to_vec(),
-                None => vst
-                    .pending_bytes(&p)
-                    .unwrap()
-                    .expect("bytes somewhere")
-                    .to_vec(),
-            };
+        .map(|(p, _)| {
+            let bytes = engine.read_file(vst, &p, 0..u64::MAX).unwrap();
             (p.to_string(), bytes)
         })
         .collect()

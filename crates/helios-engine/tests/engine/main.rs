@@ -10,6 +10,7 @@ mod concurrency;
 mod crash;
 mod dedup;
 mod gc;
+mod large_files;
 mod lifecycle;
 mod properties;
 mod workdirs;
