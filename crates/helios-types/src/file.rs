@@ -11,13 +11,15 @@
 //! the object format (`spec/object-format.md`): changing them changes every
 //! large file's hash, so golden vectors pin them.
 //!
+//! Nothing here does I/O: [`ingest`] reads through a callback and
+//! [`StoredFile`] hands out pieces to one.
+//!
 //! Memory stays bounded whatever the file's size: [`ingest`] holds at most
 //! [`READ_BUFFER`] bytes of content plus the chunk list (36 bytes per
 //! chunk), and [`StoredFile`] holds one chunk at a time (the chunk list
 //! when the file is chunked, the blob when it is not).
 
 use std::collections::HashSet;
-use std::io::{self, Read};
 use std::ops::Range;
 
 use crate::error::DecodeError;
@@ -154,18 +156,20 @@ pub enum Ingested {
     },
 }
 
-/// Reads `reader` to its end through a bounded buffer. A small file comes
-/// back whole; a large one is chunked as it is read, each distinct chunk
-/// handed to `sink` as an encoded blob with its hash, then the chunk list
-/// (which names only chunks already handed over). A sink that only hashes
-/// may drop what it is given.
-pub fn ingest<R: Read, E: From<io::Error>>(
+/// Reads a file's content to its end through a bounded buffer: `read`
+/// fills the buffer it is given and returns how many bytes it put there,
+/// 0 at the end (as `std::io::Read::read` does; this crate does no I/O of
+/// its own). A small file comes back whole; a large one is chunked as it
+/// is read, each distinct chunk handed to `sink` as an encoded blob with
+/// its hash, then the chunk list (which names only chunks already handed
+/// over). A sink that only hashes may drop what it is given.
+pub fn ingest<E>(
     alg: HashAlgorithm,
-    mut reader: R,
+    read: &mut dyn FnMut(&mut [u8]) -> Result<usize, E>,
     sink: &mut dyn FnMut(Hash, Vec<u8>) -> Result<(), E>,
 ) -> Result<Ingested, E> {
     let mut buf = vec![0u8; READ_BUFFER];
-    let (mut len, mut eof) = fill(&mut reader, &mut buf, 0)?;
+    let (mut len, mut eof) = fill(read, &mut buf, 0)?;
     if eof && (len as u64) < CHUNKED_FROM {
         buf.truncate(len);
         return Ok(Ingested::Small(buf));
@@ -196,7 +200,7 @@ pub fn ingest<R: Read, E: From<io::Error>>(
         if eof && len == 0 {
             break;
         }
-        (len, eof) = fill(&mut reader, &mut buf, len)?;
+        (len, eof) = fill(read, &mut buf, len)?;
     }
     // At least one full buffer was read, so the file is large enough.
     let list = ChunkList::new(chunks).expect("a chunked file has at least READ_BUFFER bytes");
@@ -210,15 +214,17 @@ pub fn ingest<R: Read, E: From<io::Error>>(
     })
 }
 
-/// Reads into `buf[len..]` until it is full or the reader is exhausted;
+/// Reads into `buf[len..]` until it is full or `read` says the end came;
 /// returns the new length and whether the end was reached.
-fn fill(reader: &mut impl Read, buf: &mut [u8], mut len: usize) -> io::Result<(usize, bool)> {
+fn fill<E>(
+    read: &mut dyn FnMut(&mut [u8]) -> Result<usize, E>,
+    buf: &mut [u8],
+    mut len: usize,
+) -> Result<(usize, bool), E> {
     while len < buf.len() {
-        match reader.read(&mut buf[len..]) {
-            Ok(0) => return Ok((len, true)),
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        match read(&mut buf[len..])? {
+            0 => return Ok((len, true)),
+            n => len += n,
         }
     }
     Ok((len, false))
@@ -260,9 +266,6 @@ pub enum FileError {
         /// The length found.
         actual: u64,
     },
-    /// Writing the file's bytes out failed.
-    #[error("writing file content: {0}")]
-    Io(#[from] io::Error),
     /// A byte range that starts beyond the file's end.
     #[error("range starts at byte {start}, beyond the file's {size} bytes")]
     Range {
@@ -411,17 +414,6 @@ impl StoredFile {
             }
         }
         Ok(())
-    }
-
-    /// The whole file written to `out`, chunk by chunk.
-    pub fn write_to(
-        &self,
-        store: &dyn ObjectStore,
-        out: &mut dyn io::Write,
-    ) -> Result<(), FileError> {
-        self.for_each_piece(store, 0..self.size(), &mut |piece| {
-            out.write_all(piece).map_err(FileError::from)
-        })
     }
 
     /// The bytes in `range` (clamped to the file's end).

@@ -272,7 +272,13 @@ pub(crate) fn read_leaf(
             }
             Ok(())
         };
-        file::ingest::<_, ReadError>(alg, r, &mut sink)
+        let mut read = |buf: &mut [u8]| loop {
+            match r.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other.map_err(ReadError::Io),
+            }
+        };
+        file::ingest(alg, &mut read, &mut sink)
     })?;
     if let Some(store) = store {
         write_chunks(store, &mut batch)?;

@@ -11,6 +11,18 @@ use helios_vst::Vst;
 use super::HeliosEngine;
 use crate::error::{EngineError, EngineResult};
 
+/// Why streaming a file out stopped: the store, or the writer.
+enum ReadError {
+    File(FileError),
+    Write(std::io::Error),
+}
+
+impl From<FileError> for ReadError {
+    fn from(e: FileError) -> Self {
+        ReadError::File(e)
+    }
+}
+
 impl HeliosEngine {
     /// Writes the bytes of `range` (clamped to the file's end) of the file
     /// or symlink at `path` in `tree` to `out`, one chunk at a time: a
@@ -36,7 +48,7 @@ impl HeliosEngine {
         let mut written = 0u64;
         let mut write = |piece: &[u8]| {
             written += piece.len() as u64;
-            out.write_all(piece).map_err(FileError::Io)
+            out.write_all(piece).map_err(ReadError::Write)
         };
         let store = self.objects();
         let file = match tree.pending_bytes(path)? {
@@ -45,7 +57,14 @@ impl HeliosEngine {
             None => StoredFile::open_sized(store, entry.hash, entry.size).map_err(file_error)?,
         };
         file.for_each_piece(store, range, &mut write)
-            .map_err(file_error)?;
+            .map_err(|e| match e {
+                ReadError::File(e) => file_error(e),
+                ReadError::Write(source) => EngineError::Io {
+                    op: "write file content",
+                    path: path.to_string().into(),
+                    source,
+                },
+            })?;
         Ok(written)
     }
 
