@@ -11,12 +11,23 @@ use crate::cmd::cmd;
 use crate::prereqs::Prereqs;
 
 /// Every bench target, bottom layer first.
-const BENCHES: [&str; 6] = ["types", "vst", "l1cache", "objstore", "engine", "memory"];
+const BENCHES: [&str; 7] = [
+    "types",
+    "vst",
+    "l1cache",
+    "objstore",
+    "engine",
+    "memory",
+    "large_files",
+];
 
 /// Runs the criterion benches (release) and gathers their latency and note
 /// lines into `target/bench-report.txt`.
 pub(crate) fn bench(only: Option<&str>) -> anyhow::Result<()> {
     Prereqs::ensure_build()?;
+    if only.is_none_or(|o| o == "large_files") {
+        Prereqs::ensure_bench_peers(&target_dir())?;
+    }
     let mut report = Vec::new();
     for bench in BENCHES.iter().filter(|b| only.is_none_or(|o| o == **b)) {
         eprintln!("\n==> bench {bench}");

@@ -29,6 +29,23 @@ impl Prereqs {
         Ok(())
     }
 
+    /// Makes sure the peers the benches compare with are there: `b3sum`
+    /// (the large-file bench times `cat` plus `b3sum` beside a commit),
+    /// installed once per machine into `<target>/tools`.
+    pub(crate) fn ensure_bench_peers(target: &Path) -> anyhow::Result<()> {
+        let tools = target.join("tools");
+        if tools.join("bin/b3sum").exists() {
+            return Ok(());
+        }
+        eprintln!(
+            "installing b3sum from crates.io into {} (about a minute, once)",
+            tools.display()
+        );
+        let mut install = cmd("cargo", &["install", "--locked", "b3sum", "--root"]);
+        install.arg(&tools);
+        run("install b3sum", install)
+    }
+
     /// Makes sure the demo can build and run: what building needs, and
     /// python3 for the checker the demo's search runs at every node.
     pub(crate) fn ensure_demo() -> anyhow::Result<()> {
