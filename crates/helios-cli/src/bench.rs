@@ -205,7 +205,7 @@ fn overlay_run(
         mounts.push(start.elapsed());
         apply(&merged, &step.edits)?;
         let ((), d) = timed(|| {
-            let tree = mount.capture(&capture, engine.objects())?.tree;
+            let tree = engine.capture_mount(&mount, &capture)?.tree;
             engine.commit(
                 &tree,
                 Durability::Async,

@@ -57,9 +57,11 @@ fn open(store: &Path) -> anyhow::Result<HeliosEngine> {
             store.display()
         );
     }
+    // One process per command: L1 pays off only within the call, so it is
+    // small (16 MiB), which keeps a large file's checkout in little memory.
     let config = EngineConfig {
         create_if_missing: false,
-        ..EngineConfig::default()
+        ..EngineConfig::small()
     };
     HeliosEngine::open(store, config).with_context(|| format!("opening {}", store.display()))
 }

@@ -58,6 +58,17 @@ impl Layers {
         }
     }
 
+    /// Writes `batch` down through L1, caching only what `admit` accepts
+    /// (see `L1Cache::write_admitting`).
+    pub(crate) fn write_admitting(
+        &self,
+        batch: WriteBatch,
+        mode: WriteMode,
+        admit: &dyn Fn(&Hash) -> bool,
+    ) -> StoreResult<()> {
+        self.l1.write_admitting(batch, mode, admit)
+    }
+
     pub(crate) fn inflight_len(&self) -> usize {
         self.inflight().len()
     }
@@ -83,7 +94,7 @@ impl ObjectStore for Layers {
     }
 
     fn write(&self, batch: WriteBatch, mode: WriteMode) -> StoreResult<()> {
-        self.l1.write(batch, mode)
+        self.write_admitting(batch, mode, &|_| true)
     }
 
     fn objects(&self, kind: Option<ObjectKind>) -> StoreResult<ObjectIter<'_>> {

@@ -8,12 +8,13 @@
 //! one batch when they are waiting, which is group commit: one WAL fsync
 //! serves every `Sync` commit in the group.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
-use helios_types::store::{ObjectStore, StoreError, WriteBatch, WriteMode};
+use helios_types::store::{StoreError, WriteBatch, WriteMode};
 use helios_types::{Hash, SnapshotId};
 
 use crate::keys;
@@ -46,6 +47,9 @@ pub(crate) struct StoreWrite {
     pub(crate) object_deletes: Vec<Hash>,
     /// Wait for the WAL fsync.
     pub(crate) sync: bool,
+    /// Write the objects around L1: bulk data (a large file's chunks)
+    /// that would flush what is hot there.
+    pub(crate) around_l1: bool,
     pub(crate) ack: Option<Ack>,
 }
 
@@ -153,6 +157,11 @@ impl Writer {
     /// must be durable syncs the WAL.
     fn store(&self, writes: &[StoreWrite], sync: bool) -> Result<(), StoreError> {
         let mut batch = WriteBatch::new();
+        let around_l1: HashSet<Hash> = writes
+            .iter()
+            .filter(|w| w.around_l1)
+            .flat_map(|w| w.objects.iter().map(|(hash, _)| *hash))
+            .collect();
         for w in writes {
             // In queue order: an unpin queued behind its commit's pin must
             // delete the pin, not be overtaken by it.
@@ -176,7 +185,8 @@ impl Writer {
         } else {
             WriteMode::Buffered
         };
-        self.layers.write(batch, mode)?;
+        self.layers
+            .write_admitting(batch, mode, &|hash| !around_l1.contains(hash))?;
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         self.stats.objects.fetch_add(objects, Ordering::Relaxed);
         self.stats.bytes.fetch_add(bytes, Ordering::Relaxed);

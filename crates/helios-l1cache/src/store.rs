@@ -13,6 +13,8 @@
 //!   (unless `verify_fills` is off): the store keeps wrong bytes, as every
 //!   store does, and the arena drops its entry so that reads reach the
 //!   store and report them corrupt. A re-put replaces, as in the store.
+//!   `write_admitting` writes the objects its caller does not admit around
+//!   the arena (bulk data such as a large file's chunks).
 //! - `contains`: the arena, then the inner store.
 //! - `objects`, metadata and `sync`: passed through; iteration does not
 //!   fill the arena (a full scan would flush it).
@@ -121,7 +123,12 @@ impl<S: ObjectStore> L1Cache<S> {
     /// Decides, before the inner write, what a put does to the arena.
     /// The store keeps whatever bytes it is given (stores verify on read),
     /// so the arena caches written bytes only once it has checked them.
-    fn stage(&self, hash: &Hash, bytes: &[u8]) -> Staged {
+    /// An object the caller does not `admit` is written around the arena:
+    /// any copy held is dropped, none is made.
+    fn stage(&self, hash: &Hash, bytes: &[u8], admit: bool) -> Staged {
+        if !admit {
+            return Staged::Evict;
+        }
         if self.cache.reject_if_too_large(hash, bytes.len()) {
             return Staged::Nothing;
         }
@@ -135,6 +142,56 @@ impl<S: ObjectStore> L1Cache<S> {
             return Staged::Nothing;
         }
         Staged::Insert
+    }
+}
+
+impl<S: ObjectStore> L1Cache<S> {
+    /// [`ObjectStore::write`], caching only the objects `admit` accepts:
+    /// bulk data read once (a large file's chunks) is written around the
+    /// arena, so it neither flushes what is hot nor costs memory.
+    pub fn write_admitting(
+        &self,
+        batch: WriteBatch,
+        mode: WriteMode,
+        admit: &dyn Fn(&Hash) -> bool,
+    ) -> StoreResult<()> {
+        // Verify before the write (the batch moves into the inner store;
+        // the bytes are shared, so keeping them costs no copy); touch the
+        // arena only after it succeeded.
+        let staged: Vec<_> = batch
+            .objects
+            .iter()
+            .map(|(hash, bytes)| {
+                let staged = self.stage(hash, bytes, admit(hash));
+                (*hash, Arc::clone(bytes), staged)
+            })
+            .collect();
+        let deletes = batch.object_deletes.clone();
+        self.inner.write(batch, mode)?;
+        // Deletes first, then the puts in batch order, as the inner store
+        // applies them: a put wins over a delete of the same object, and
+        // the last of several puts of one hash wins.
+        for hash in &deletes {
+            self.cache.remove(hash);
+        }
+        for (hash, bytes, staged) in &staged {
+            match staged {
+                Staged::Nothing => {}
+                Staged::Insert => {
+                    self.cache
+                        .insert_prepared(*hash, &Prepared::new(bytes), None);
+                }
+                Staged::Replace => {
+                    self.cache.remove(hash);
+                    self.cache
+                        .insert_prepared(*hash, &Prepared::new(bytes), None);
+                }
+                Staged::Evict => {
+                    self.cache.remove(hash);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -163,40 +220,7 @@ impl<S: ObjectStore> ObjectStore for L1Cache<S> {
     }
 
     fn write(&self, batch: WriteBatch, mode: WriteMode) -> StoreResult<()> {
-        // Verify before the write (the batch moves into the inner store;
-        // the bytes are shared, so keeping them costs no copy); touch the
-        // arena only after it succeeded.
-        let staged: Vec<_> = batch
-            .objects
-            .iter()
-            .map(|(hash, bytes)| (*hash, Arc::clone(bytes), self.stage(hash, bytes)))
-            .collect();
-        let deletes = batch.object_deletes.clone();
-        self.inner.write(batch, mode)?;
-        // Deletes first, then the puts in batch order, as the inner store
-        // applies them: a put wins over a delete of the same object, and
-        // the last of several puts of one hash wins.
-        for hash in &deletes {
-            self.cache.remove(hash);
-        }
-        for (hash, bytes, staged) in &staged {
-            match staged {
-                Staged::Nothing => {}
-                Staged::Insert => {
-                    self.cache
-                        .insert_prepared(*hash, &Prepared::new(bytes), None);
-                }
-                Staged::Replace => {
-                    self.cache.remove(hash);
-                    self.cache
-                        .insert_prepared(*hash, &Prepared::new(bytes), None);
-                }
-                Staged::Evict => {
-                    self.cache.remove(hash);
-                }
-            }
-        }
-        Ok(())
+        self.write_admitting(batch, mode, &|_| true)
     }
 
     fn objects(&self, kind: Option<ObjectKind>) -> StoreResult<ObjectIter<'_>> {

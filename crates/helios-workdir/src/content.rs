@@ -222,6 +222,34 @@ impl ReadError {
     }
 }
 
+/// Where a capture stores a large file's chunks while it reads the file.
+/// Every [`ObjectStore`] is one (each batch written before `store`
+/// returns); the engine's own queues them so that reading the next batch
+/// overlaps writing this one.
+pub trait ChunkStore {
+    /// Whether the object is stored already (then it is not stored again).
+    fn contains(&self, hash: &Hash) -> Result<bool, StoreError>;
+    /// Stores a batch of encoded objects. It may return before they are
+    /// written; [`ChunkStore::finish`] waits for them.
+    fn store(&self, batch: WriteBatch) -> Result<(), StoreError>;
+    /// Returns once everything stored so far is written.
+    fn finish(&self) -> Result<(), StoreError>;
+}
+
+impl<S: ObjectStore + ?Sized> ChunkStore for S {
+    fn contains(&self, hash: &Hash) -> Result<bool, StoreError> {
+        ObjectStore::contains(self, hash)
+    }
+
+    fn store(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.write(batch, WriteMode::Buffered)
+    }
+
+    fn finish(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 /// Chunks written to the store per batch while a large file is read.
 const CHUNK_BATCH_BYTES: usize = 8 << 20;
 
@@ -236,7 +264,7 @@ pub(crate) fn read_leaf(
     kind: LeafKind,
     seen: &FileStat,
     alg: HashAlgorithm,
-    store: Option<&dyn ObjectStore>,
+    store: Option<&dyn ChunkStore>,
 ) -> std::result::Result<Option<ReadLeaf>, ReadError> {
     let small = |bytes: Vec<u8>| ReadLeaf {
         hash: file::hash_of(alg, &bytes),
@@ -252,6 +280,8 @@ pub(crate) fn read_leaf(
         return Ok(read.map(small));
     }
     let mut batch = WriteBatch::new();
+    // The last chunk handed to the store, to name in an error of `finish`.
+    let mut last_stored = None;
     let ingested = fsx::read_leaf_at(parent, name, kind, seen, |r| {
         let mut sink = |hash: Hash, encoded: Vec<u8>| {
             let Some(store) = store else {
@@ -268,7 +298,7 @@ pub(crate) fn read_leaf(
             }
             batch.put_object(hash, encoded);
             if batch.object_bytes() >= CHUNK_BATCH_BYTES {
-                write_chunks(store, &mut batch)?;
+                last_stored = store_chunks(store, &mut batch)?;
             }
             Ok(())
         };
@@ -281,7 +311,10 @@ pub(crate) fn read_leaf(
         file::ingest(alg, &mut read, &mut sink)
     })?;
     if let Some(store) = store {
-        write_chunks(store, &mut batch)?;
+        last_stored = store_chunks(store, &mut batch)?.or(last_stored);
+        if let Some(hash) = last_stored {
+            store.finish().map_err(|e| ReadError::Store(hash, e))?;
+        }
     }
     Ok(ingested.map(|ingested| match ingested {
         Ingested::Small(bytes) => small(bytes),
@@ -298,18 +331,17 @@ pub(crate) fn read_leaf(
     }))
 }
 
-/// Writes and empties `batch`. Buffered: the commit that names the file
-/// makes them durable with its own write (the store's log is one sequence).
-fn write_chunks(
-    store: &dyn ObjectStore,
+/// Hands `batch` to the store and empties it; returns its last object's
+/// hash, `None` when it was empty. Not synced: the commit that names the
+/// file makes the chunks durable with its own write.
+fn store_chunks(
+    store: &dyn ChunkStore,
     batch: &mut WriteBatch,
-) -> std::result::Result<(), ReadError> {
+) -> std::result::Result<Option<Hash>, ReadError> {
     let batch = std::mem::take(batch);
-    let first = batch.objects.first().map(|(hash, _)| *hash);
-    match first {
-        None => Ok(()),
-        Some(hash) => store
-            .write(batch, WriteMode::Buffered)
-            .map_err(|e| ReadError::Store(hash, e)),
-    }
+    let Some(last) = batch.objects.last().map(|(hash, _)| *hash) else {
+        return Ok(None);
+    };
+    store.store(batch).map_err(|e| ReadError::Store(last, e))?;
+    Ok(Some(last))
 }

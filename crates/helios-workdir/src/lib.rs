@@ -93,10 +93,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use helios_types::RepoPath;
-use helios_types::store::ObjectStore;
 use helios_vst::Vst;
 
 pub use apply::{Checkout, empty_dir, materialize};
+pub use content::ChunkStore;
 pub use error::WorkdirError;
 pub use overlay::{OverlayBase, OverlayMount};
 pub use scan::{GITIGNORE, HELIOSIGNORE};
@@ -207,7 +207,7 @@ pub fn capture(
     base: &Vst,
     options: &CaptureOptions,
     state: &StateFile,
-    store: &dyn ObjectStore,
+    store: &dyn ChunkStore,
 ) -> Result<Captured, WorkdirError> {
     let _span = tracing::info_span!("capture", dir = %dir.display()).entered();
     let root = fsx::open_root(dir).map_err(|e| WorkdirError::io("open", dir, e))?;

@@ -32,7 +32,7 @@ use helios_vst::{Edit, Entry, LeafKind, Vst};
 use rustix::mount::{MountFlags, UnmountFlags};
 
 use super::apply::{Applier, empty_dir, materialize};
-use super::content;
+use super::content::{self, ChunkStore};
 use super::error::{Result, WorkdirError};
 use super::scan::{IgnoreStack, is_protected};
 use super::{CaptureOptions, Captured, Report, fsx};
@@ -286,7 +286,7 @@ impl OverlayMount {
     /// holds (changed and added leaves with their bytes pending, whiteouts
     /// as deletions, opaque directories as replaced ones). A large file's
     /// chunks are written to `store` as it is read.
-    pub fn capture(&self, options: &CaptureOptions, store: &dyn ObjectStore) -> Result<Captured> {
+    pub fn capture(&self, options: &CaptureOptions, store: &dyn ChunkStore) -> Result<Captured> {
         let _span =
             tracing::info_span!("overlay_capture", merged = %self.merged.display()).entered();
         let mut scan = UpperScan {
@@ -382,7 +382,7 @@ impl Drop for OverlayMount {
 struct UpperScan<'a> {
     mount: &'a OverlayMount,
     /// Where a large file's chunks go as it is read.
-    store: &'a dyn ObjectStore,
+    store: &'a dyn ChunkStore,
     options: &'a CaptureOptions,
     report: Report,
     edits: Vec<Edit>,

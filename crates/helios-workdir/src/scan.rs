@@ -24,13 +24,12 @@ use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
-use helios_types::store::ObjectStore;
 use helios_types::{EntryKind, Hash, HashAlgorithm, Name, RepoPath};
 use helios_vst::{Edit, Entry, LeafKind, MAX_DEPTH, Vst};
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
-use super::content::{self, ReadLeaf};
+use super::content::{self, ChunkStore, ReadLeaf};
 use super::error::{Result, WorkdirError};
 use super::fsx;
 use super::state::{FileStat, StatEntry};
@@ -155,7 +154,7 @@ pub(crate) struct Scan<'a> {
     hash_only: bool,
     /// Where a large file's chunks are written as it is read (a capture);
     /// `None` when nothing is stored.
-    store: Option<&'a dyn ObjectStore>,
+    store: Option<&'a dyn ChunkStore>,
     alg: HashAlgorithm,
     started_ns: i64,
     pub(crate) report: Report,
@@ -171,7 +170,7 @@ impl<'a> Scan<'a> {
         options: &'a CaptureOptions,
         old_cache: &'a BTreeMap<Vec<u8>, StatEntry>,
         hash_only: bool,
-        store: Option<&'a dyn ObjectStore>,
+        store: Option<&'a dyn ChunkStore>,
         alg: HashAlgorithm,
     ) -> Self {
         Scan {

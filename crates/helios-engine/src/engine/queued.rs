@@ -1,5 +1,5 @@
-//! [`QueuedWrites`]: the layers as an object store whose writes go through
-//! the write queue — what a capture stores a large file's chunks into.
+//! [`QueuedWrites`]: where a capture stores a large file's chunks — the
+//! engine's write queue, one batch being written while the next is read.
 //!
 //! A capture stores a large file's chunks while it reads the file, before
 //! any commit names them. Written around the queue, a chunk could land
@@ -8,35 +8,53 @@
 //! while the tombstone was already cleared. Through the queue, writes and
 //! deletions apply in order, the writer revives what it writes, and a
 //! collection running meanwhile protects the chunks as it protects what
-//! commits create. Each write waits for its batch to be stored, so a
-//! capture holds at most one batch of chunks in memory.
+//! commits create. The chunks are written around L1: read once, they
+//! would flush what is hot there. At most two batches are in memory: the
+//! one being written and the one being filled.
 
-use helios_types::store::{
-    MetaIter, ObjectIter, ObjectStore, StoreError, StoreResult, WriteBatch, WriteMode,
-};
-use helios_types::{Hash, HashAlgorithm, ObjectKind};
+use std::sync::Mutex;
+
+use helios_types::Hash;
+use helios_types::store::{ObjectStore, StoreError, WriteBatch};
+use helios_workdir::ChunkStore;
 
 use super::HeliosEngine;
+use crate::error::EngineError;
 use crate::pipeline::StoreWrite;
+use crate::queue::Pending;
+use crate::sync::lock;
 
-/// See the module documentation.
-pub(crate) struct QueuedWrites<'a>(pub(crate) &'a HeliosEngine);
+/// See the module documentation. One per capture.
+pub(crate) struct QueuedWrites<'a> {
+    engine: &'a HeliosEngine,
+    /// The batch being written.
+    in_flight: Mutex<Option<Pending>>,
+}
 
-impl ObjectStore for QueuedWrites<'_> {
-    fn algorithm(&self) -> HashAlgorithm {
-        self.0.layers.algorithm()
+impl<'a> QueuedWrites<'a> {
+    pub(crate) fn new(engine: &'a HeliosEngine) -> Self {
+        QueuedWrites {
+            engine,
+            in_flight: Mutex::new(None),
+        }
     }
 
-    fn get(&self, hash: &Hash) -> StoreResult<Option<Vec<u8>>> {
-        self.0.layers.get(hash)
+    /// Waits for the batch in flight, if any.
+    fn wait(&self) -> Result<(), StoreError> {
+        match lock(&self.in_flight).take() {
+            Some(pending) => pending.wait().map_err(queue_error),
+            None => Ok(()),
+        }
+    }
+}
+
+impl ChunkStore for QueuedWrites<'_> {
+    fn contains(&self, hash: &Hash) -> Result<bool, StoreError> {
+        ObjectStore::contains(&*self.engine.layers, hash)
     }
 
-    fn contains(&self, hash: &Hash) -> StoreResult<bool> {
-        self.0.layers.contains(hash)
-    }
-
-    fn write(&self, batch: WriteBatch, mode: WriteMode) -> StoreResult<()> {
-        let engine = self.0;
+    fn store(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let engine = self.engine;
         let pending = {
             // As a commit does between admission and queuing: a collection
             // that started protects these objects; one that starts later
@@ -50,39 +68,27 @@ impl ObjectStore for QueuedWrites<'_> {
                 object_deletes: batch.object_deletes,
                 meta_puts: batch.meta_puts,
                 meta_deletes: batch.meta_deletes,
-                sync: mode == WriteMode::Sync,
+                sync: false,
+                around_l1: true,
                 ack: None,
             })
-        };
-        pending
-            .and_then(|pending| pending.wait())
-            .map_err(|e| StoreError::backend("write through the engine's queue", e))
+        }
+        .map_err(queue_error)?;
+        // The batch before this one: written by now, or soon.
+        self.wait()?;
+        *lock(&self.in_flight) = Some(pending);
+        Ok(())
     }
 
-    fn objects(&self, kind: Option<ObjectKind>) -> StoreResult<ObjectIter<'_>> {
-        self.0.layers.objects(kind)
+    fn finish(&self) -> Result<(), StoreError> {
+        self.wait()
     }
+}
 
-    fn get_meta(&self, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        self.0.layers.get_meta(key)
-    }
-
-    fn meta_with_prefix(&self, prefix: &[u8]) -> StoreResult<MetaIter<'_>> {
-        self.0.layers.meta_with_prefix(prefix)
-    }
-
-    fn get_many(&self, hashes: &[Hash]) -> StoreResult<Vec<Option<Vec<u8>>>> {
-        self.0.layers.get_many(hashes)
-    }
-
-    fn sync(&self) -> StoreResult<()> {
-        self.0
-            .queue
-            .flush()
-            .map_err(|e| StoreError::backend("flush the engine's queue", e))
-    }
-
-    fn max_value_len(&self) -> u64 {
-        self.0.layers.max_value_len()
+fn queue_error(e: EngineError) -> StoreError {
+    match e {
+        // The store's own error, as the writer met it.
+        EngineError::WriteFailed(source) => StoreError::backend("write chunks", source),
+        other => StoreError::backend("queue chunks", other),
     }
 }

@@ -28,7 +28,7 @@ use crate::layers::Layers;
 use crate::pipeline::StoreWrite;
 use crate::sync::lock;
 use helios_workdir::{
-    self as workdir, CaptureOptions, Captured, CheckoutOptions, Report, StateFile,
+    self as workdir, CaptureOptions, Captured, CheckoutOptions, OverlayMount, Report, StateFile,
 };
 
 /// The store's areas for files about working directories (the store
@@ -177,8 +177,19 @@ impl HeliosEngine {
         };
         let state = self.state_file(dir)?;
         // A large file's chunks are stored through the write queue.
-        let chunks = super::queued::QueuedWrites(self);
+        let chunks = super::queued::QueuedWrites::new(self);
         Ok(workdir::capture(dir, &base, &options, &state, &chunks)?)
+    }
+
+    /// Reads an overlay mount's node back (see [`OverlayMount::capture`]),
+    /// storing a large file's chunks as [`HeliosEngine::capture`] does.
+    pub fn capture_mount(
+        &self,
+        mount: &OverlayMount,
+        options: &CaptureOptions,
+    ) -> EngineResult<Captured> {
+        let chunks = super::queued::QueuedWrites::new(self);
+        Ok(mount.capture(options, &chunks)?)
     }
 
     /// Records that `dir` now holds snapshot `id` (after a commit of a

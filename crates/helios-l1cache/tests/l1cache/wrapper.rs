@@ -117,6 +117,32 @@ fn writes_go_through_to_the_inner_store_and_into_the_arena() {
 }
 
 #[test]
+fn objects_not_admitted_are_written_around_the_arena() {
+    let cache = L1Cache::new(Probe::default(), config()).unwrap();
+    let mut rng = SplitMix64::new(3);
+    let (hot, hot_bytes) = blob(&mut rng, 4096);
+    let (bulk, bulk_bytes) = blob(&mut rng, 4096);
+    cache.put(bulk, bulk_bytes.clone()).unwrap();
+    assert!(cache.cache().contains(&bulk));
+    let mut batch = WriteBatch::new();
+    batch.put_object(hot, hot_bytes);
+    batch.put_object(bulk, bulk_bytes.clone());
+    cache
+        .write_admitting(batch, WriteMode::Buffered, &|h| *h != bulk)
+        .unwrap();
+    assert!(cache.cache().contains(&hot), "admitted: cached");
+    assert!(
+        !cache.cache().contains(&bulk),
+        "not admitted: the old copy is dropped too"
+    );
+    assert_eq!(
+        cache.get(&bulk).unwrap(),
+        Some(bulk_bytes),
+        "read from the store"
+    );
+}
+
+#[test]
 fn a_failed_inner_write_leaves_the_arena_untouched() {
     let probe = Probe {
         fail_writes: true,
