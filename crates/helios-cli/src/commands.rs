@@ -113,12 +113,15 @@ fn commit(
     )?;
     engine.record_head(workdir, &id)?;
     engine.close()?;
+    // A large file's chunks were stored as capture read it: new objects
+    // too, though the commit did not write them.
+    let report = &captured.report;
     note(&format!(
         "{} files scanned, {} read; {} new objects ({} bytes) in {:.2?}",
-        captured.report.files_scanned,
-        captured.report.files_hashed,
-        metrics.new_objects,
-        metrics.new_objects_size,
+        report.files_scanned,
+        report.files_hashed,
+        metrics.new_objects + report.objects_stored,
+        metrics.new_objects_size + report.bytes_stored,
         metrics.commit_latency
     ));
     line(&id.to_hex());

@@ -161,6 +161,9 @@ pub(crate) struct ReadLeaf {
     pub(crate) size: u64,
     /// What the tree records for it.
     pub(crate) content: ReadContent,
+    /// Objects handed to the store while reading (a large file's chunks
+    /// the store lacked, and its chunk list) and their encoded bytes.
+    pub(crate) stored: (u64, u64),
 }
 
 /// A leaf's content as read.
@@ -270,6 +273,7 @@ pub(crate) fn read_leaf(
         hash: file::hash_of(alg, &bytes),
         size: bytes.len() as u64,
         content: ReadContent::Bytes(bytes),
+        stored: (0, 0),
     };
     if seen.size < file::CHUNKED_FROM || kind == LeafKind::Symlink {
         let read = fsx::read_leaf_at(parent, name, kind, seen, |r| {
@@ -282,6 +286,7 @@ pub(crate) fn read_leaf(
     let mut batch = WriteBatch::new();
     // The last chunk handed to the store, to name in an error of `finish`.
     let mut last_stored = None;
+    let mut stored = (0u64, 0u64);
     let ingested = fsx::read_leaf_at(parent, name, kind, seen, |r| {
         let mut sink = |hash: Hash, encoded: Vec<u8>| {
             let Some(store) = store else {
@@ -296,6 +301,7 @@ pub(crate) fn read_leaf(
             {
                 return Ok(());
             }
+            stored = (stored.0 + 1, stored.1 + encoded.len() as u64);
             batch.put_object(hash, encoded);
             if batch.object_bytes() >= CHUNK_BATCH_BYTES {
                 last_stored = store_chunks(store, &mut batch)?;
@@ -327,6 +333,7 @@ pub(crate) fn read_leaf(
             hash,
             size,
             content: ReadContent::Chunked(distinct),
+            stored,
         },
     }))
 }

@@ -172,6 +172,12 @@ pub struct Report {
     pub files_hashed: u64,
     /// Bytes read and hashed.
     pub bytes_hashed: u64,
+    /// Objects a capture stored while reading (a large file's chunks the
+    /// store lacked, and its chunk list): new objects the commit that
+    /// follows does not count, since they are stored already.
+    pub objects_stored: u64,
+    /// Encoded bytes of those objects.
+    pub bytes_stored: u64,
     /// Special files (fifos, sockets, devices) left out of a capture.
     pub skipped: u64,
     /// Tree edits a capture produced.

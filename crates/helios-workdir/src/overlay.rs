@@ -563,6 +563,8 @@ impl UpperScan<'_> {
             .ok_or_else(|| WorkdirError::Changed { path: up.into() })?;
         self.report.files_hashed += 1;
         self.report.bytes_hashed += read.size;
+        self.report.objects_stored += read.stored.0;
+        self.report.bytes_stored += read.stored.1;
         let hash = read.hash;
         if base_entry.is_some_and(|b| b.kind == kind.entry_kind() && b.hash == hash) {
             return Ok(());

@@ -403,6 +403,8 @@ impl<'a> Scan<'a> {
         let (read, stat) = self.read(fd, name, rel, full, kind, stat)?;
         self.report.files_hashed += 1;
         self.report.bytes_hashed += read.size;
+        self.report.objects_stored += read.stored.0;
+        self.report.bytes_stored += read.stored.1;
         let hash = read.hash;
         self.new_cache.insert(
             key,

@@ -159,6 +159,82 @@ fn files_of_4_and_16_gib_round_trip_exactly_in_bounded_memory() {
 }
 
 #[test]
+fn a_tree_of_10000_files_and_three_1_gib_files_round_trips_exactly() {
+    const GIB: u64 = 1 << 30;
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, work) = setup(tmp.path());
+    for d in 0..100 {
+        let dir = work.join(format!("src/m{d}"));
+        fs::create_dir_all(&dir).unwrap();
+        for f in 0..100 {
+            fs::write(
+                dir.join(format!("f{f}.rs")),
+                format!("// {d}/{f}\nfn f() {{}}\n"),
+            )
+            .unwrap();
+        }
+    }
+    fs::create_dir(work.join("data")).unwrap();
+    for (i, name) in ["a.bin", "b.bin", "c.bin"].iter().enumerate() {
+        let island = noise(name, 1 << 20);
+        let at = (i as u64 + 1) * 300 << 20;
+        sparse(
+            &work.join("data").join(name),
+            GIB,
+            &[(at, &island), (GIB - 7, b"7 bytes")],
+        );
+    }
+    let id = commit(&store, &work);
+    let copy = tmp.path().join("copy");
+    ok(
+        &store,
+        tmp.path(),
+        &["checkout", &id, "--workdir", copy.to_str().unwrap()],
+    );
+    for name in ["a.bin", "b.bin", "c.bin"] {
+        let (a, b) = (work.join("data").join(name), copy.join("data").join(name));
+        assert!(same_bytes(&a, &b), "{name} differs after the round trip");
+    }
+    for d in [0, 57, 99] {
+        for f in [0, 42, 99] {
+            let rel = format!("src/m{d}/f{f}.rs");
+            assert_eq!(
+                fs::read(work.join(&rel)).unwrap(),
+                fs::read(copy.join(&rel)).unwrap()
+            );
+        }
+    }
+    let files = |root: &Path| {
+        (0..100)
+            .map(|d| {
+                fs::read_dir(root.join(format!("src/m{d}")))
+                    .unwrap()
+                    .count()
+            })
+            .sum::<usize>()
+    };
+    assert_eq!(files(&copy), 10_000);
+    // A switch back to an edited tree touches only what differs.
+    fs::write(work.join("src/m3/f3.rs"), "changed\n").unwrap();
+    let next = commit(&store, &work);
+    let out = ok(
+        &store,
+        tmp.path(),
+        &[
+            "checkout",
+            &next,
+            "--workdir",
+            copy.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(
+        out.contains("\"files_written\": 1") || out.contains("\"files_written\":1"),
+        "{out}"
+    );
+}
+
+#[test]
 fn an_edit_in_the_middle_of_a_large_file_stores_only_the_chunks_around_it() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, work) = setup(tmp.path());
