@@ -177,7 +177,7 @@ fn a_tree_of_10000_files_and_three_1_gib_files_round_trips_exactly() {
     fs::create_dir(work.join("data")).unwrap();
     for (i, name) in ["a.bin", "b.bin", "c.bin"].iter().enumerate() {
         let island = noise(name, 1 << 20);
-        let at = (i as u64 + 1) * 300 << 20;
+        let at = ((i as u64 + 1) * 300) << 20;
         sparse(
             &work.join("data").join(name),
             GIB,
