@@ -58,11 +58,14 @@ fn open(store: &Path) -> anyhow::Result<HeliosEngine> {
         );
     }
     // One process per command: L1 pays off only within the call, so it is
-    // small (16 MiB), which keeps a large file's checkout in little memory.
-    let config = EngineConfig {
+    // small (16 MiB), and so are RocksDB's memtables (two of 32 MiB at
+    // most): a commit of a 4 GiB file then peaks near 256 MiB instead of
+    // over 300 (docs/BENCHMARKS.md, "Large files").
+    let mut config = EngineConfig {
         create_if_missing: false,
         ..EngineConfig::small()
     };
+    config.rocks.write_buffer_bytes = 32 << 20;
     HeliosEngine::open(store, config).with_context(|| format!("opening {}", store.display()))
 }
 

@@ -304,7 +304,7 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         self.run_until(progress, &|| false)
     }
 
-    /// [`run`](Search::run), stopping early, between two nodes, once
+    /// [`run`](Mcts::run), stopping early, between two nodes, once
     /// `stop()` says so (a caller's Ctrl-C): the tree stays whole and every
     /// node in it committed.
     pub fn run_until(

@@ -85,17 +85,22 @@ pub fn hash_of(alg: HashAlgorithm, data: &[u8]) -> Hash {
 
 /// The objects that store a file holding `data`, each with its hash, the
 /// file's own object (blob or chunk list) last. A chunk repeated within the
-/// file appears once.
-pub fn encode(alg: HashAlgorithm, data: &[u8]) -> Vec<(Hash, ObjectKind, Vec<u8>)> {
+/// file appears once. `hash` is the file's hash when the caller knows it
+/// already (a small file is then not hashed again).
+pub fn encode(
+    alg: HashAlgorithm,
+    data: &[u8],
+    hash: Option<Hash>,
+) -> Vec<(Hash, ObjectKind, Vec<u8>)> {
     if (data.len() as u64) < CHUNKED_FROM {
-        let hash = Blob::hash_of(alg, data);
-        return vec![(hash, ObjectKind::Blob, encode_blob(data))];
+        let hash = hash.unwrap_or_else(|| Blob::hash_of(alg, data));
+        return vec![(hash, ObjectKind::Blob, Blob::encode_bytes(data))];
     }
     let mut objects = Vec::new();
     let mut seen = HashSet::new();
     let list = chunk_list_of(alg, data, |hash, chunk| {
         if seen.insert(hash) {
-            objects.push((hash, ObjectKind::Blob, encode_blob(chunk)));
+            objects.push((hash, ObjectKind::Blob, Blob::encode_bytes(chunk)));
         }
     });
     objects.push((list.hash(alg), ObjectKind::ChunkList, list.encode()));
@@ -122,19 +127,6 @@ fn chunk_ref(hash: Hash, len: usize) -> ChunkRef {
     ChunkRef { hash, len }
 }
 
-/// A blob's encoding: header and payload.
-fn encode_blob(payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(crate::HEADER_LEN + payload.len());
-    out.extend_from_slice(
-        &crate::ObjectHeader {
-            kind: ObjectKind::Blob,
-            payload_len: payload.len() as u64,
-        }
-        .to_bytes(),
-    );
-    out.extend_from_slice(payload);
-    out
-}
 
 /// What [`ingest`] read.
 #[derive(Debug)]
@@ -188,7 +180,7 @@ pub fn ingest<E>(
             let chunk = &buf[done..done + chunk_len];
             let hash = Blob::hash_of(alg, chunk);
             if seen.insert(hash) {
-                sink(hash, encode_blob(chunk))?;
+                sink(hash, Blob::encode_bytes(chunk))?;
                 distinct.push(hash);
             }
             chunks.push(chunk_ref(hash, chunk_len));

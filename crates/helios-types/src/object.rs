@@ -99,9 +99,15 @@ impl Blob {
 
     /// The encoded object.
     pub fn encode(&self) -> Vec<u8> {
+        Self::encode_bytes(&self.data)
+    }
+
+    /// The encoding of a blob holding `data`, made from a borrowed slice
+    /// (one copy).
+    pub fn encode_bytes(data: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut w = Writer::new(&mut out, self.data.len());
-        w.raw(&self.data);
+        let mut w = Writer::new(&mut out, data.len());
+        w.raw(data);
         w.finish(ObjectKind::Blob);
         out
     }

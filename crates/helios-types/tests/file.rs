@@ -120,7 +120,7 @@ proptest! {
         // The in-memory encoding stores the same objects.
         let other = MemStore::new(ALG);
         let mut batch = WriteBatch::new();
-        for (h, _, encoded) in file::encode(ALG, &data) {
+        for (h, _, encoded) in file::encode(ALG, &data, None) {
             batch.put_object(h, encoded);
         }
         other.write(batch, WriteMode::Buffered).unwrap();
@@ -133,8 +133,8 @@ fn an_insertion_stores_only_the_chunks_around_it() {
     let data = noise(7, 32 << 20);
     let mut edited = data.clone();
     edited.splice(0..0, *b"0123456789");
-    let before: HashSet<Hash> = file::encode(ALG, &data).iter().map(|o| o.0).collect();
-    let new_bytes: usize = file::encode(ALG, &edited)
+    let before: HashSet<Hash> = file::encode(ALG, &data, None).iter().map(|o| o.0).collect();
+    let new_bytes: usize = file::encode(ALG, &edited, None)
         .iter()
         .filter(|o| !before.contains(&o.0))
         .map(|o| o.2.len())
@@ -147,7 +147,7 @@ fn an_insertion_stores_only_the_chunks_around_it() {
     );
     let mut appended = data.clone();
     appended.extend(noise(8, 1024));
-    let new_chunks = file::encode(ALG, &appended)
+    let new_chunks = file::encode(ALG, &appended, None)
         .iter()
         .filter(|o| o.1 == ObjectKind::Blob && !before.contains(&o.0))
         .count();

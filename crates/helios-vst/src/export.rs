@@ -111,7 +111,7 @@ fn push_file(
     seen: &mut HashSet<Hash>,
     out: &mut NewObjects,
 ) {
-    for (object, kind, encoded) in file::encode(alg, bytes) {
+    for (object, kind, encoded) in file::encode(alg, bytes, Some(hash)) {
         let new = NewObject {
             hash: object,
             kind,
