@@ -294,7 +294,7 @@ fn main() {
         let f = File::create(p).unwrap();
         f.set_len(16 << 30).unwrap();
     });
-    dedup(
+    let (_, bytes) = dedup(
         &helios,
         dir.path(),
         32 << 20,
@@ -305,8 +305,20 @@ fn main() {
             fs::write(p, bytes).unwrap();
         },
     );
-    dedup(&helios, dir.path(), 512 << 20, "1 KiB appended", |p| {
+    target(
+        "10 bytes inserted at the start of 32 MiB store <= 128 KiB",
+        bytes <= 128 << 10,
+        &format!("{} KiB", bytes >> 10),
+    );
+    let (objects, _) = dedup(&helios, dir.path(), 512 << 20, "1 KiB appended", |p| {
         let mut f = fs::OpenOptions::new().append(true).open(p).unwrap();
         f.write_all(&[7u8; 1024]).unwrap();
     });
+    // Besides the chunks: the chunk list and the root tree.
+    let chunks = objects.saturating_sub(2);
+    target(
+        "1 KiB appended to 512 MiB stores <= 2 chunks",
+        chunks <= 2,
+        &format!("{chunks} chunks"),
+    );
 }

@@ -127,7 +127,6 @@ fn chunk_ref(hash: Hash, len: usize) -> ChunkRef {
     ChunkRef { hash, len }
 }
 
-
 /// What [`ingest`] read.
 #[derive(Debug)]
 pub enum Ingested {
