@@ -106,6 +106,10 @@ pub struct RocksStats {
 /// Memtable bytes above which [`RocksStore::flush_if_large`] flushes.
 pub const CLOSE_FLUSH_BYTES: u64 = 16 << 20;
 
+/// Write-ahead log files above which [`RocksStore::flush_if_large`]
+/// flushes, so that an open replays at most this many.
+pub const CLOSE_FLUSH_WAL_FILES: usize = 2;
+
 impl RocksStore {
     /// Opens the store at `path`, creating it when `config.create_if_missing`
     /// is set and nothing is there.
@@ -210,14 +214,31 @@ impl RocksStore {
     }
 
     /// Called on a clean shutdown: flushes the memtables when they hold
-    /// more than [`CLOSE_FLUSH_BYTES`]. Open replays unflushed writes from
-    /// the WAL into memory (1.3 GB after a 1M-file import), while a small
-    /// tail is cheaper to replay than to write out as one more SST file.
+    /// more than [`CLOSE_FLUSH_BYTES`], or when the next open would replay
+    /// more than [`CLOSE_FLUSH_WAL_FILES`] write-ahead log files. Open
+    /// replays unflushed writes from the WAL into memory (1.3 GB after a
+    /// 1M-file import), while a small tail is cheaper to replay than to
+    /// write out as one more SST file; but every open starts a new WAL file
+    /// and a file is dropped only once its writes are flushed, so processes
+    /// that each write a little (one `helios` command each) would pile up
+    /// files that every later open reads again.
     pub fn flush_if_large(&self) -> StoreResult<()> {
-        if self.stats()?.memtable_bytes > CLOSE_FLUSH_BYTES {
+        if self.stats()?.memtable_bytes > CLOSE_FLUSH_BYTES
+            || self.wal_files() > CLOSE_FLUSH_WAL_FILES
+        {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Write-ahead log files in the store directory (RocksDB names them
+    /// `NNNNNN.log`); 0 if the directory cannot be listed.
+    pub fn wal_files(&self) -> usize {
+        std::fs::read_dir(&self.path).map_or(0, |dir| {
+            dir.flatten()
+                .filter(|e| Path::new(&e.file_name()).extension() == Some("log".as_ref()))
+                .count()
+        })
     }
 
     /// Compacts the whole objects and meta column families and waits: drops

@@ -1,7 +1,7 @@
 //! Opening: every refusal is a typed [`OpenError`], and a good open after a
 //! refused one still works.
 
-use helios_objstore::{FORMAT_VERSION, OpenError, RocksConfig, RocksStore};
+use helios_objstore::{CLOSE_FLUSH_WAL_FILES, FORMAT_VERSION, OpenError, RocksConfig, RocksStore};
 use helios_types::store::ObjectStore;
 use helios_types::{Blob, HashAlgorithm};
 
@@ -116,6 +116,32 @@ fn a_version_1_store_is_read_and_raised_to_the_current_format() {
         RocksStore::open(dir.path(), &RocksConfig::default()),
         Err(OpenError::UnknownFormat { found: 0, .. })
     ));
+}
+
+#[test]
+fn processes_that_each_write_a_little_do_not_pile_up_wal_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(create(dir.path(), HashAlgorithm::Blake3));
+    let mut written = Vec::new();
+    for i in 0..12u32 {
+        let store = reopen(dir.path());
+        let (hash, encoded) = blob(&store, &i.to_le_bytes());
+        store.put(hash, encoded).unwrap();
+        written.push(hash);
+        // What a clean shutdown of the engine does.
+        store.flush_if_large().unwrap();
+        assert!(
+            store.wal_files() <= CLOSE_FLUSH_WAL_FILES + 1,
+            "open {i}: {} WAL files",
+            store.wal_files()
+        );
+        store.close().unwrap();
+    }
+    let store = reopen(dir.path());
+    for hash in &written {
+        assert!(store.contains(hash).unwrap(), "every write survives");
+    }
+    assert!(store.wal_files() <= CLOSE_FLUSH_WAL_FILES + 1);
 }
 
 #[test]
