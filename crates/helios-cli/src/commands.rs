@@ -32,25 +32,36 @@ pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
             full,
             force,
         } => checkout(&open(store)?, &id, &workdir, full, force, json),
-        Command::Diff { a, b } => diff(&open(store)?, &a, &b, json),
-        Command::Log { id, limit } => log(&open(store)?, id.as_deref(), limit, json),
-        Command::Show { id } => show(&open(store)?, &id, json),
-        Command::Ls { id, path } => ls(&open(store)?, &id, path.as_deref(), json),
-        Command::Cat { id, path, range } => cat(&open(store)?, &id, &path, range),
+        Command::Diff { a, b } => diff(&open_read_only(store)?, &a, &b, json),
+        Command::Log { id, limit } => log(&open_read_only(store)?, id.as_deref(), limit, json),
+        Command::Show { id } => show(&open_read_only(store)?, &id, json),
+        Command::Ls { id, path } => ls(&open_read_only(store)?, &id, path.as_deref(), json),
+        Command::Cat { id, path, range } => cat(&open_read_only(store)?, &id, &path, range),
+        Command::Ref { name, id: None } => reference(&open_read_only(store)?, &name, None, json),
         Command::Ref { name, id } => reference(&open(store)?, &name, id.as_deref(), json),
         Command::Mount { id, dir } => crate::mount::mount(&open(store)?, &id, &dir),
         Command::Umount { dir } => crate::mount::umount(&open(store)?, &dir),
         Command::Gc => gc(&open(store)?, json),
-        Command::Fsck => fsck(&open(store)?, json),
-        Command::Stats => stats(&open(store)?, json),
+        Command::Fsck => fsck(&open_read_only(store)?, json),
+        Command::Stats => stats(&open_read_only(store)?, json),
         Command::Bench { files, nodes, seed } => crate::bench::bench(files, nodes, seed, json),
         Command::Demo(args) => demo(store, &args, json, interrupt),
     }
 }
 
+/// Opens an existing store for a command that only reads it: no lock (it
+/// works while another process writes), no file created or changed.
+fn open_read_only(store: &Path) -> anyhow::Result<HeliosEngine> {
+    open_with(store, true)
+}
+
 /// Opens an existing store; a missing one is an error that says how to
 /// make it.
 fn open(store: &Path) -> anyhow::Result<HeliosEngine> {
+    open_with(store, false)
+}
+
+fn open_with(store: &Path, read_only: bool) -> anyhow::Result<HeliosEngine> {
     if !store.exists() {
         bail!(
             "no store at {} (run `helios init` or pass --store)",
@@ -66,6 +77,7 @@ fn open(store: &Path) -> anyhow::Result<HeliosEngine> {
         ..EngineConfig::small()
     };
     config.rocks.write_buffer_bytes = 32 << 20;
+    config.rocks.read_only = read_only;
     HeliosEngine::open(store, config).with_context(|| format!("opening {}", store.display()))
 }
 

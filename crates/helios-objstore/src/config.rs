@@ -59,6 +59,11 @@ pub struct RocksConfig {
     /// Create the directory and an empty store if none is there. When false,
     /// opening a path without a store is [`OpenError::NotFound`].
     pub create_if_missing: bool,
+    /// Open for reading only: no lock is taken (a process holding the store
+    /// for writing does not stop it), no file is created or changed, and
+    /// every write is refused. The store must exist (`create_if_missing` is
+    /// ignored); what the writer has in its WAL is read too.
+    pub read_only: bool,
     /// The hash algorithm the caller expects. `None` accepts whatever the
     /// store recorded (BLAKE3 for a new store); `Some` must equal the
     /// recorded one, else [`OpenError::AlgorithmMismatch`].
@@ -97,6 +102,7 @@ impl Default for RocksConfig {
     fn default() -> Self {
         RocksConfig {
             create_if_missing: false,
+            read_only: false,
             algorithm: None,
             block_cache_bytes: 64 << 20,
             bloom_bits_per_key: 10,

@@ -77,6 +77,9 @@ pub struct RocksStore {
     db: DB,
     algorithm: HashAlgorithm,
     path: PathBuf,
+    /// Opened with [`RocksConfig::read_only`]: writes are refused, and
+    /// `sync` and `flush_if_large` have nothing to do.
+    read_only: bool,
 }
 
 impl fmt::Debug for RocksStore {
@@ -128,7 +131,7 @@ impl RocksStore {
             }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if !config.create_if_missing {
+                if !config.create_if_missing || config.read_only {
                     return Err(OpenError::NotFound {
                         path: path.to_owned(),
                     });
@@ -148,7 +151,7 @@ impl RocksStore {
             }
         }
         let exists = Self::exists(path)?;
-        if !exists && !config.create_if_missing {
+        if !exists && (!config.create_if_missing || config.read_only) {
             return Err(OpenError::NotFound {
                 path: path.to_owned(),
             });
@@ -158,15 +161,21 @@ impl RocksStore {
         // for. With creation asked for, missing column families are created
         // even when CURRENT exists: a process killed while creating the
         // store leaves RocksDB files without them, and this finishes the job.
-        let (db_opts, cfs) = options(config, config.create_if_missing)
-            .map_err(|e| open_err("build options", path, e))?;
-        let db =
-            DB::open_cf_descriptors(&db_opts, path, cfs).map_err(|e| open_err("open", path, e))?;
+        let create = config.create_if_missing && !config.read_only;
+        let (db_opts, cfs) =
+            options(config, create).map_err(|e| open_err("build options", path, e))?;
+        let db = if config.read_only {
+            DB::open_cf_descriptors_read_only(&db_opts, path, cfs, false)
+        } else {
+            DB::open_cf_descriptors(&db_opts, path, cfs)
+        }
+        .map_err(|e| open_err("open", path, e))?;
         let algorithm = read_or_init_config(&db, path, config)?;
         Ok(RocksStore {
             db,
             algorithm,
             path: path.to_owned(),
+            read_only: config.read_only,
         })
     }
 
@@ -223,6 +232,9 @@ impl RocksStore {
     /// that each write a little (one `helios` command each) would pile up
     /// files that every later open reads again.
     pub fn flush_if_large(&self) -> StoreResult<()> {
+        if self.read_only {
+            return Ok(());
+        }
         if self.stats()?.memtable_bytes > CLOSE_FLUSH_BYTES
             || self.wal_files() > CLOSE_FLUSH_WAL_FILES
         {
@@ -452,7 +464,7 @@ fn read_or_init_config(
             supported: FORMAT_VERSION,
         });
     }
-    if version < FORMAT_VERSION {
+    if version < FORMAT_VERSION && !config.read_only {
         let mut sync = WriteOptions::default();
         sync.set_sync(true);
         db.put_cf_opt(cf, KEY_FORMAT, FORMAT_VERSION.to_le_bytes(), &sync)
@@ -546,6 +558,12 @@ impl ObjectStore for RocksStore {
     /// the last put wins, so verified bytes repair a damaged entry): one WAL
     /// record and one memtable insert, and compaction keeps a single copy.
     fn write(&self, batch: WriteBatch, mode: WriteMode) -> StoreResult<()> {
+        if self.read_only {
+            return Err(StoreError::backend(
+                "write",
+                "the store was opened read-only",
+            ));
+        }
         if batch.is_empty() {
             return if mode == WriteMode::Sync {
                 self.sync()
@@ -656,6 +674,9 @@ impl ObjectStore for RocksStore {
 
     /// Fsyncs the WAL: every earlier write, buffered or not, is durable.
     fn sync(&self) -> StoreResult<()> {
+        if self.read_only {
+            return Ok(());
+        }
         self.db
             .flush_wal(true)
             .map_err(|e| store_err("sync WAL", e))

@@ -196,3 +196,43 @@ fn bench_replays_one_trace_through_helios_and_git_byte_exact() {
         );
     }
 }
+
+/// Read commands open the store read-only: they work while another process
+/// holds it for writing, and leave no file behind (no WAL per call).
+#[test]
+fn read_commands_work_beside_a_writer_and_change_no_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, work) = (tmp.path().join("s"), tmp.path().join("w"));
+    fs::create_dir(&work).unwrap();
+    ok(&store, tmp.path(), &["init"]);
+    fs::write(work.join("a.txt"), "alpha\n").unwrap();
+    let id = last_line(&ok(
+        &store,
+        tmp.path(),
+        &["commit", "--workdir", work.to_str().unwrap()],
+    ));
+    // RocksDB's own info logs aside.
+    let files = || {
+        let mut names: Vec<_> = fs::read_dir(&store)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with("LOG"))
+            .collect();
+        names.sort();
+        names
+    };
+    // This process holds the store's lock, as a running writer would.
+    let writer =
+        helios_objstore::RocksStore::open(&store, &helios_objstore::RocksConfig::default())
+            .unwrap();
+    let before = files();
+    assert_eq!(ok(&store, tmp.path(), &["cat", &id, "a.txt"]), "alpha\n");
+    assert!(ok(&store, tmp.path(), &["log", "-n", "1"]).contains(&id[..12]));
+    ok(&store, tmp.path(), &["ls", &id]);
+    ok(&store, tmp.path(), &["show", &id]);
+    ok(&store, tmp.path(), &["fsck"]);
+    ok(&store, tmp.path(), &["stats"]);
+    assert_eq!(files(), before, "read commands created or removed files");
+    drop(writer);
+    ok(&store, tmp.path(), &["log"]);
+}

@@ -145,6 +145,53 @@ fn processes_that_each_write_a_little_do_not_pile_up_wal_files() {
 }
 
 #[test]
+fn a_read_only_open_reads_beside_a_writer_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let writer = create(dir.path(), HashAlgorithm::Blake3);
+    let (hash, encoded) = blob(&writer, b"written before the reader opened");
+    writer.put(hash, encoded.clone()).unwrap();
+    let files = |d: &std::path::Path| {
+        let mut names: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = files(dir.path());
+    let read_only = RocksConfig {
+        read_only: true,
+        ..RocksConfig::default()
+    };
+    // The writer holds the lock; a reader needs none.
+    let reader = RocksStore::open(dir.path(), &read_only).expect("read-only open beside a writer");
+    assert_eq!(
+        reader.get(&hash).unwrap(),
+        Some(encoded),
+        "the writer's WAL is read"
+    );
+    assert!(
+        reader.put(hash, b"x".to_vec()).is_err(),
+        "writes are refused"
+    );
+    reader.sync().unwrap();
+    reader.flush_if_large().unwrap();
+    drop(reader);
+    assert_eq!(files(dir.path()), before, "a reader creates no file");
+    drop(writer);
+    let missing = tempfile::tempdir().expect("tempdir");
+    let create_too = RocksConfig {
+        create_if_missing: true,
+        ..read_only
+    };
+    assert!(matches!(
+        RocksStore::open(missing.path().join("s"), &create_too),
+        Err(OpenError::NotFound { .. })
+    ));
+    assert!(!missing.path().join("s").exists(), "nor a directory");
+}
+
+#[test]
 fn unknown_format_version_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     drop(create(dir.path(), HashAlgorithm::Blake3));
