@@ -18,13 +18,9 @@ use helios_types::{Blob, HashAlgorithm};
 
 use crate::common::{command, helios, last_line, ok};
 
-/// Pseudo-random bytes: BLAKE3's extendable output of `seed`.
-fn noise(seed: &str, len: usize) -> Vec<u8> {
-    let mut out = vec![0; len];
-    let mut h = blake3::Hasher::new();
-    h.update(seed.as_bytes());
-    h.finalize_xof().fill(&mut out);
-    out
+/// Incompressible bytes, a different run for each seed.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    helios_workload::noise(&mut helios_workload::SplitMix64::new(seed), len)
 }
 
 /// A sparse file of `len` bytes with `pieces` written at their offsets.
@@ -104,7 +100,7 @@ fn files_of_4_and_16_gib_round_trip_exactly_in_bounded_memory() {
     const GIB: u64 = 1 << 30;
     let tmp = tempfile::tempdir().unwrap();
     let (store, work) = setup(tmp.path());
-    let data = noise("large", 3 << 20);
+    let data = noise(1, 3 << 20);
     // Data at the start, in the middle and across the 4 GiB boundary,
     // where a 32-bit length would wrap.
     sparse(
@@ -176,7 +172,7 @@ fn a_tree_of_10000_files_and_three_1_gib_files_round_trips_exactly() {
     }
     fs::create_dir(work.join("data")).unwrap();
     for (i, name) in ["a.bin", "b.bin", "c.bin"].iter().enumerate() {
-        let island = noise(name, 1 << 20);
+        let island = noise(i as u64 + 10, 1 << 20);
         let at = ((i as u64 + 1) * 300) << 20;
         sparse(
             &work.join("data").join(name),
@@ -238,7 +234,7 @@ fn a_tree_of_10000_files_and_three_1_gib_files_round_trips_exactly() {
 fn an_edit_in_the_middle_of_a_large_file_stores_only_the_chunks_around_it() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, work) = setup(tmp.path());
-    let original = noise("log", 32 << 20);
+    let original = noise(2, 32 << 20);
     fs::write(work.join("data.bin"), &original).unwrap();
     let first = commit(&store, &work);
     let mut edited = original.clone();
@@ -294,7 +290,7 @@ fn an_edit_in_the_middle_of_a_large_file_stores_only_the_chunks_around_it() {
 fn fsck_names_the_file_that_lost_a_chunk() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, work) = setup(tmp.path());
-    let data = noise("victim", 3 << 20);
+    let data = noise(3, 3 << 20);
     fs::create_dir(work.join("models")).unwrap();
     fs::write(work.join("models/weights.bin"), &data).unwrap();
     let id = commit(&store, &work);

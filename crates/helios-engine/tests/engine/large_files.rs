@@ -12,18 +12,15 @@ use helios_vst::Edit;
 
 use crate::common::path;
 
-fn noise(seed: &str, len: usize) -> Vec<u8> {
-    let mut out = vec![0; len];
-    let mut h = blake3::Hasher::new();
-    h.update(seed.as_bytes());
-    h.finalize_xof().fill(&mut out);
-    out
+/// Incompressible bytes, a different run for each seed.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    helios_workload::noise(&mut helios_workload::SplitMix64::new(seed), len)
 }
 
 #[test]
 fn a_large_file_written_in_memory_commits_chunked_and_reads_by_range() {
     let engine = HeliosEngine::in_memory(EngineConfig::small()).unwrap();
-    let data = noise("in memory", 5 << 20);
+    let data = noise(1, 5 << 20);
     let vst = engine
         .empty_tree()
         .apply(&[Edit::file(path("data/big.bin"), data.clone())])
@@ -78,8 +75,8 @@ fn a_large_file_written_in_memory_commits_chunked_and_reads_by_range() {
 #[test]
 fn gc_keeps_the_chunks_a_live_file_names_and_reclaims_a_dropped_one_whole() {
     let engine = HeliosEngine::in_memory(EngineConfig::small()).unwrap();
-    let kept = noise("kept", 3 << 20);
-    let dropped = noise("dropped", 3 << 20);
+    let kept = noise(2, 3 << 20);
+    let dropped = noise(3, 3 << 20);
     let keep = engine
         .empty_tree()
         .apply(&[Edit::file(path("kept.bin"), kept.clone())])
@@ -126,7 +123,7 @@ fn a_capture_whose_chunks_gc_took_is_refused_and_a_new_capture_commits() {
     let engine = HeliosEngine::open(tmp.path().join("store"), EngineConfig::small()).unwrap();
     let work = tmp.path().join("work");
     std::fs::create_dir(&work).unwrap();
-    let data = noise("captured", (CHUNKED_FROM as usize) * 2 + 17);
+    let data = noise(4, (CHUNKED_FROM as usize) * 2 + 17);
     std::fs::write(work.join("big.bin"), &data).unwrap();
     let captured = engine.capture(&work, &Default::default()).unwrap();
     // Nothing names the chunks the capture stored yet: gc takes them.
