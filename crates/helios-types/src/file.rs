@@ -270,8 +270,9 @@ pub enum FileError {
 /// How a stored file is laid out.
 #[derive(Debug)]
 enum Layout {
-    /// One blob, its payload held.
-    Whole(Vec<u8>),
+    /// One blob: its encoding (or the bytes, for content not in a store),
+    /// kept as read, and where the payload starts in it.
+    Whole { bytes: Vec<u8>, start: usize },
     /// Chunks, read one at a time.
     Chunks(ChunkList),
 }
@@ -300,8 +301,12 @@ impl StoredFile {
                 Layout::Chunks(ChunkList::decode(&encoded).map_err(malformed)?)
             }
             _ => {
-                let payload = Blob::payload(&encoded).map_err(malformed)?;
-                Layout::Whole(payload.to_vec())
+                let payload_len = Blob::payload(&encoded).map_err(malformed)?.len();
+                let start = encoded.len() - payload_len;
+                Layout::Whole {
+                    bytes: encoded,
+                    start,
+                }
             }
         };
         Ok(StoredFile { hash, layout })
@@ -312,7 +317,7 @@ impl StoredFile {
     pub fn from_bytes(hash: Hash, bytes: Vec<u8>) -> Self {
         StoredFile {
             hash,
-            layout: Layout::Whole(bytes),
+            layout: Layout::Whole { bytes, start: 0 },
         }
     }
 
@@ -334,24 +339,24 @@ impl StoredFile {
     /// The file's length in bytes.
     pub fn size(&self) -> u64 {
         match &self.layout {
-            Layout::Whole(bytes) => bytes.len() as u64,
+            Layout::Whole { bytes, start } => (bytes.len() - start) as u64,
             Layout::Chunks(list) => list.size(),
         }
     }
 
-    /// The whole content of a file stored as one blob; the file itself back
-    /// when it is chunked (read it with [`StoredFile::for_each_piece`]).
-    pub fn into_whole(self) -> Result<Vec<u8>, StoredFile> {
-        match self.layout {
-            Layout::Whole(bytes) => Ok(bytes),
-            Layout::Chunks(_) => Err(self),
+    /// The content of a file stored as one blob, borrowed; `None` when the
+    /// file is chunked (read it with [`StoredFile::for_each_piece`]).
+    pub fn whole(&self) -> Option<&[u8]> {
+        match &self.layout {
+            Layout::Whole { bytes, start } => Some(&bytes[*start..]),
+            Layout::Chunks(_) => None,
         }
     }
 
     /// The chunk list, when the file is chunked.
     pub fn chunk_list(&self) -> Option<&ChunkList> {
         match &self.layout {
-            Layout::Whole(_) => None,
+            Layout::Whole { .. } => None,
             Layout::Chunks(list) => Some(list),
         }
     }
@@ -378,8 +383,9 @@ impl StoredFile {
             return Ok(());
         }
         let list = match &self.layout {
-            Layout::Whole(bytes) => {
-                return each(&bytes[to_usize(range.start)..to_usize(range.end)]);
+            Layout::Whole { bytes, start } => {
+                let whole = &bytes[*start..];
+                return each(&whole[to_usize(range.start)..to_usize(range.end)]);
             }
             Layout::Chunks(list) => list,
         };

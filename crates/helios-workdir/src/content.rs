@@ -27,11 +27,12 @@ const MAX_SYMLINK_TARGET: u64 = 4096;
 
 /// What a leaf holds.
 pub(crate) enum LeafContent<'a> {
-    /// In memory.
+    /// Pending in the tree.
     Bytes(Arc<[u8]>),
-    /// A chunked file, read from `store` while it is written.
-    Chunked {
-        /// The opened file (its chunk list).
+    /// In the store: a small file's blob as read (not copied again), or a
+    /// chunked file, read chunk by chunk from `store` while it is written.
+    Stored {
+        /// The opened file.
         file: StoredFile,
         /// Where its chunks are.
         store: &'a dyn ObjectStore,
@@ -43,18 +44,30 @@ impl LeafContent<'_> {
     pub(crate) fn len(&self) -> u64 {
         match self {
             LeafContent::Bytes(bytes) => bytes.len() as u64,
-            LeafContent::Chunked { file, .. } => file.size(),
+            LeafContent::Stored { file, .. } => file.size(),
         }
     }
 
-    /// Writes the content at the start of the new, empty `file`. Runs of
-    /// zeros as long as a whole chunk become holes: a sparse file stays
-    /// sparse through a round trip.
+    /// The whole content when it is in memory (pending, or a small file
+    /// read as one blob); `None` for a chunked file.
+    pub(crate) fn whole(&self) -> Option<&[u8]> {
+        match self {
+            LeafContent::Bytes(bytes) => Some(bytes),
+            LeafContent::Stored { file, .. } => file.whole(),
+        }
+    }
+
+    /// Writes the content at the start of the new, empty `file`. Zeroed
+    /// chunks become holes: a sparse file stays sparse through a round
+    /// trip.
     pub(crate) fn write_into(&self, out: &mut File) -> io::Result<()> {
         let (file, store) = match self {
             LeafContent::Bytes(bytes) => return out.write_all(bytes),
-            LeafContent::Chunked { file, store } => (file, store),
+            LeafContent::Stored { file, store } => (file, store),
         };
+        if let Some(bytes) = file.whole() {
+            return out.write_all(bytes);
+        }
         let mut hole = false;
         file.for_each_piece(*store, 0..file.size(), &mut |piece| {
             // Compared with a zeroed block: one `memcmp`, fast in any build.
@@ -78,13 +91,13 @@ impl LeafContent<'_> {
     pub(crate) fn symlink_target(&self) -> io::Result<Vec<u8>> {
         match self {
             LeafContent::Bytes(bytes) => Ok(bytes.to_vec()),
-            LeafContent::Chunked { file, .. } if file.size() > MAX_SYMLINK_TARGET => {
+            LeafContent::Stored { file, .. } if file.size() > MAX_SYMLINK_TARGET => {
                 Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     format!("a symlink target of {} bytes is too long", file.size()),
                 ))
             }
-            LeafContent::Chunked { file, store } => file
+            LeafContent::Stored { file, store } => file
                 .read_range(*store, 0..file.size())
                 .map_err(io::Error::other),
         }
@@ -120,10 +133,7 @@ pub(crate) fn leaf_content<'s>(
     }
     let file = StoredFile::open_sized(store, entry.hash, entry.size)
         .map_err(|source| content_failed(path, source))?;
-    Ok(match file.into_whole() {
-        Ok(bytes) => LeafContent::Bytes(Arc::from(bytes)),
-        Err(file) => LeafContent::Chunked { file, store },
-    })
+    Ok(LeafContent::Stored { file, store })
 }
 
 fn content_failed(path: &RepoPath, source: FileError) -> WorkdirError {

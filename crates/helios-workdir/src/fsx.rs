@@ -396,7 +396,7 @@ pub(crate) fn rewrite_in_place(
     let alone = |st: &rustix::fs::Stat| is_regular(st) && st.st_nlink == 1;
     // A large file is replaced through a temporary file, never rewritten
     // over its old bytes piece by piece.
-    let LeafContent::Bytes(bytes) = content else {
+    let Some(bytes) = content.whole() else {
         return Ok(None);
     };
     if kind == LeafKind::Symlink {
