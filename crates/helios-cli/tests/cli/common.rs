@@ -38,6 +38,20 @@ pub(crate) fn fails(store: &Path, dir: &Path, args: &[&str]) -> String {
     err
 }
 
+/// A fresh store `s` beside a working directory `w`, in `tmp`.
+pub(crate) fn setup(tmp: &Path) -> (PathBuf, PathBuf) {
+    let (store, work) = (tmp.join("s"), tmp.join("w"));
+    fs::create_dir(&work).unwrap();
+    ok(&store, tmp, &["init"]);
+    (store, work)
+}
+
+/// `helios commit --workdir work`; returns the new snapshot's id.
+pub(crate) fn commit(store: &Path, work: &Path) -> String {
+    let dir = work.to_str().unwrap();
+    last_line(&ok(store, work, &["commit", "--workdir", dir]))
+}
+
 pub(crate) fn last_line(s: &str) -> String {
     s.lines().last().unwrap().to_owned()
 }

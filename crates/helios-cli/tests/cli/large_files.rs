@@ -16,7 +16,7 @@ use helios_types::file::ChunkParams;
 use helios_types::store::ObjectStore as _;
 use helios_types::{Blob, HashAlgorithm};
 
-use crate::common::{command, helios, last_line, ok};
+use crate::common::{command, commit, helios, last_line, ok, setup};
 
 /// Incompressible bytes, a different run for each seed.
 fn noise(seed: u64, len: usize) -> Vec<u8> {
@@ -78,21 +78,6 @@ fn ok_with_peak_rss(store: &Path, dir: &Path, args: &[&str]) -> (String, u64) {
         String::from_utf8_lossy(&out.stderr)
     );
     (String::from_utf8(out.stdout).unwrap(), peak)
-}
-
-fn setup(tmp: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (store, work) = (tmp.join("s"), tmp.join("w"));
-    fs::create_dir(&work).unwrap();
-    ok(&store, tmp, &["init"]);
-    (store, work)
-}
-
-fn commit(store: &Path, work: &Path) -> String {
-    last_line(&ok(
-        store,
-        work,
-        &["commit", "--workdir", work.to_str().unwrap()],
-    ))
 }
 
 #[test]

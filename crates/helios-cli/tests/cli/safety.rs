@@ -6,20 +6,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use crate::common::{contents, fails, last_line, ok};
-
-/// A fresh store `s` beside a working directory `w`, in `tmp`.
-fn setup(tmp: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (store, work) = (tmp.join("s"), tmp.join("w"));
-    fs::create_dir(&work).unwrap();
-    ok(&store, tmp, &["init"]);
-    (store, work)
-}
-
-fn commit(store: &Path, work: &Path) -> String {
-    let dir = work.to_str().unwrap();
-    last_line(&ok(store, work, &["commit", "--workdir", dir]))
-}
+use crate::common::{commit, contents, fails, last_line, ok, setup};
 
 fn checkout(store: &Path, id: &str, dir: &Path) -> String {
     ok(
