@@ -9,8 +9,9 @@ use std::time::Duration;
 pub struct CommitMetrics {
     /// Wall time of the `commit` call.
     pub commit_latency: Duration,
-    /// Objects (trees and blobs) this commit created that its lineage did
-    /// not hold yet.
+    /// Objects (trees and blobs) this commit created that the store did
+    /// not hold yet (chunks a capture stored are counted by the capture's
+    /// report instead).
     pub new_objects: u64,
     /// Encoded bytes of those objects.
     pub new_objects_size: u64,

@@ -85,7 +85,7 @@ impl HeliosEngine {
         };
         let record = snapshot.encode();
         let id = SnapshotId::from_bytes(*self.algorithm().digest(&record).as_bytes());
-        let (new_objects, new_bytes) = (new.objects.len() as u64, new.encoded_bytes());
+        let (new_objects, new_bytes) = self.new_to_store(&new)?;
 
         let gate = self.gc.commit_gate();
         if pin {
@@ -131,6 +131,23 @@ impl HeliosEngine {
             }
         }
         Ok(())
+    }
+
+    /// How many of the objects a commit writes the store lacks, and their
+    /// encoded bytes: what the commit adds, whatever the tree's history (an
+    /// unchanged file read again from a directory without recorded state,
+    /// or a tree rebuilt from an overlay's upper layer, adds nothing). The
+    /// others are written again all the same: a re-put costs less than
+    /// the care it would take to skip it while gc may delete the copy.
+    fn new_to_store(&self, new: &NewObjects) -> EngineResult<(u64, u64)> {
+        let (mut objects, mut bytes) = (0, 0);
+        for object in &new.objects {
+            if !self.layers.contains(&object.hash)? {
+                objects += 1;
+                bytes += object.encoded.len() as u64;
+            }
+        }
+        Ok((objects, bytes))
     }
 
     /// Refuses a tree the store cannot take: another hash algorithm, or an

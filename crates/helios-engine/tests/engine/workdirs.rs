@@ -100,3 +100,40 @@ fn materialize_writes_an_exact_copy_into_an_empty_directory() {
     );
     assert_eq!(engine.workdir_head(out.path()).unwrap(), Some(id));
 }
+
+#[test]
+fn commit_metrics_count_only_what_the_store_lacks_whatever_the_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engine = HeliosEngine::open(tmp.path().join("store"), EngineConfig::small()).unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for dir in [&a, &b] {
+        fs::create_dir_all(dir.join("src")).unwrap();
+        for i in 0..20 {
+            fs::write(
+                dir.join(format!("src/f{i}.rs")),
+                format!("fn f{i}() {{}}\n"),
+            )
+            .unwrap();
+        }
+    }
+    let commit = |dir: &std::path::Path| {
+        let captured = engine.capture(dir, &CaptureOptions::default()).unwrap();
+        let (_, metrics) = engine
+            .commit(&captured.tree, Durability::Async, CommitMeta::default())
+            .unwrap();
+        metrics
+    };
+    let first = commit(&a);
+    assert_eq!(first.new_objects, 22, "20 blobs, src, the root");
+    // The same files in another directory with no recorded state: read
+    // again, but nothing in them is new to the store.
+    let copy = commit(&b);
+    assert_eq!((copy.new_objects, copy.new_objects_size), (0, 0));
+    // One file changed there: its blob, src and the root.
+    fs::write(b.join("src/f3.rs"), "fn f3() { changed() }\n").unwrap();
+    let edit = commit(&b);
+    assert_eq!(edit.new_objects, 3, "{edit:?}");
+    // The same edit made in the first directory adds nothing more.
+    fs::write(a.join("src/f3.rs"), "fn f3() { changed() }\n").unwrap();
+    assert_eq!(commit(&a).new_objects, 0);
+}
