@@ -47,7 +47,7 @@ mod tombstones;
 mod verify;
 
 pub use config::EngineConfig;
-pub use engine::{CommitMeta, Durability, EngineStats, HeliosEngine};
+pub use engine::{CommitMeta, Durability, EngineStats, HeliosEngine, Mounted};
 pub use error::{EngineError, EngineResult};
 pub use gc::GcReport;
 pub use metrics::{CommitMetrics, LatencySummary};

@@ -334,6 +334,23 @@ impl OverlayMount {
         Ok(())
     }
 
+    /// Takes up an overlay left mounted by [`OverlayMount::keep_mounted`]
+    /// (by another process, say) to capture it: `merged` must be an overlay
+    /// whose upper directory is `scratch/upper` (else
+    /// [`WorkdirError::NotOurMount`]), and `base` the tree its lower layer
+    /// holds. Dropping the value leaves the overlay mounted.
+    pub fn attach(merged: &Path, scratch: &Path, base: Vst) -> Result<OverlayMount> {
+        let options = ours_mounted(merged, scratch)?;
+        Ok(OverlayMount {
+            merged: absolute(merged)?,
+            upper: absolute(&scratch.join("upper"))?,
+            work: absolute(&scratch.join("work"))?,
+            base,
+            userxattr: options.split(|&b| b == b',').any(|o| o == b"userxattr"),
+            mounted: false,
+        })
+    }
+
     /// Leaves the overlay mounted after this value is gone (for a command
     /// line that mounts in one process and unmounts in another with
     /// [`unmount_dir`]).
@@ -350,6 +367,19 @@ impl OverlayMount {
 /// the mount table (`/proc/self/mountinfo`) must say so, else
 /// [`WorkdirError::NotOurMount`] and nothing is touched.
 pub fn unmount_dir(merged: &Path, scratch: &Path) -> Result<()> {
+    ours_mounted(merged, scratch)?;
+    rustix::mount::unmount(merged, UnmountFlags::empty())
+        .map_err(|e| WorkdirError::io("unmount", merged, e.into()))?;
+    if scratch.exists() {
+        fs::remove_dir_all(scratch).map_err(|e| WorkdirError::io("remove", scratch, e))?;
+    }
+    Ok(())
+}
+
+/// Checks in the mount table (`/proc/self/mountinfo`) that `merged` is an
+/// overlay whose upper directory is `scratch/upper`, and returns its
+/// super-block options; [`WorkdirError::NotOurMount`] otherwise.
+fn ours_mounted(merged: &Path, scratch: &Path) -> Result<Vec<u8>> {
     let not_ours = || WorkdirError::NotOurMount {
         path: merged.to_path_buf(),
     };
@@ -358,15 +388,7 @@ pub fn unmount_dir(merged: &Path, scratch: &Path) -> Result<()> {
     };
     let table = fs::read("/proc/self/mountinfo")
         .map_err(|e| WorkdirError::io("read", "/proc/self/mountinfo", e))?;
-    if !mounted_overlay(&table, &mount_point, &upper) {
-        return Err(not_ours());
-    }
-    rustix::mount::unmount(merged, UnmountFlags::empty())
-        .map_err(|e| WorkdirError::io("unmount", merged, e.into()))?;
-    if scratch.exists() {
-        fs::remove_dir_all(scratch).map_err(|e| WorkdirError::io("remove", scratch, e))?;
-    }
-    Ok(())
+    mounted_overlay(&table, &mount_point, &upper).ok_or_else(not_ours)
 }
 
 impl Drop for OverlayMount {
@@ -579,24 +601,20 @@ impl UpperScan<'_> {
 
 /// Whether `mountinfo` (the kernel's mount table, proc(5)) lists an overlay
 /// mounted at `mount_point` with `upper` as its upper directory.
-fn mounted_overlay(mountinfo: &[u8], mount_point: &Path, upper: &Path) -> bool {
+fn mounted_overlay(mountinfo: &[u8], mount_point: &Path, upper: &Path) -> Option<Vec<u8>> {
     let want_upper = [b"upperdir=".as_slice(), upper.as_os_str().as_bytes()].concat();
-    mountinfo.split(|&b| b == b'\n').any(|line| {
+    mountinfo.split(|&b| b == b'\n').find_map(|line| {
         let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
         // id parent dev root mount-point options [optional...] - type source super-options
-        let Some(dash) = fields.iter().position(|f| *f == b"-") else {
-            return false;
-        };
-        let (Some(point), Some(fstype), Some(options)) =
-            (fields.get(4), fields.get(dash + 1), fields.get(dash + 3))
-        else {
-            return false;
-        };
-        *fstype == b"overlay"
+        let dash = fields.iter().position(|f| *f == b"-")?;
+        let (point, fstype, options) =
+            (fields.get(4)?, fields.get(dash + 1)?, fields.get(dash + 3)?);
+        let ours = *fstype == b"overlay"
             && unescape_octal(point) == mount_point.as_os_str().as_bytes()
             && options
                 .split(|&b| b == b',')
-                .any(|o| unescape_octal(o) == want_upper)
+                .any(|o| unescape_octal(o) == want_upper);
+        ours.then(|| options.to_vec())
     })
 }
 
@@ -633,14 +651,18 @@ mod mount_table_tests {
             rw,lowerdir=/s/lower,upperdir=/s/m/upper,workdir=/s/m/work\n\
             91 30 0:51 / /tmp/other rw - tmpfs tmpfs rw\n";
         let ours = Path::new("/s/m/upper");
-        assert!(mounted_overlay(table, Path::new("/tmp/my dir"), ours));
-        assert!(!mounted_overlay(
-            table,
-            Path::new("/tmp/my dir"),
-            Path::new("/x/upper")
-        ));
-        assert!(!mounted_overlay(table, Path::new("/tmp/other"), ours));
-        assert!(!mounted_overlay(table, Path::new("/proc"), ours));
-        assert!(!mounted_overlay(table, Path::new("/tmp/nothing"), ours));
+        let options = mounted_overlay(table, Path::new("/tmp/my dir"), ours);
+        assert_eq!(
+            options.as_deref(),
+            Some(b"rw,lowerdir=/s/lower,upperdir=/s/m/upper,workdir=/s/m/work".as_slice())
+        );
+        let other_upper = Path::new("/x/upper");
+        assert!(mounted_overlay(table, Path::new("/tmp/my dir"), other_upper).is_none());
+        for point in ["/tmp/other", "/proc", "/tmp/nothing"] {
+            assert!(
+                mounted_overlay(table, Path::new(point), ours).is_none(),
+                "{point}"
+            );
+        }
     }
 }

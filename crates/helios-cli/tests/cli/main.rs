@@ -11,6 +11,7 @@ mod demo;
 mod interrupted;
 mod killed_gc;
 mod large_files;
+mod overlay;
 mod round_trip;
 mod safety;
 mod signals;

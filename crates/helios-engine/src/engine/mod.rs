@@ -6,11 +6,12 @@
 //! beyond composing them: the layers (reads), the write queue (every change
 //! to L2), the snapshot table, refs and pins, gc admission, and the
 //! working-directory records. The parts of its API live beside this file:
-//! [`commit`](self::commit), [`workdirs`](self::workdirs) and
-//! [`stats`](self::stats).
+//! [`commit`](self::commit), [`workdirs`](self::workdirs),
+//! [`mounts`](self::mounts) and [`stats`](self::stats).
 
 mod commit;
 mod files;
+mod mounts;
 mod queued;
 mod stats;
 mod workdirs;
@@ -27,6 +28,7 @@ use helios_types::{Hash, HashAlgorithm, Snapshot, SnapshotId};
 use helios_vst::{Change, Vst};
 
 pub use commit::{CommitMeta, Durability};
+pub use mounts::Mounted;
 pub use stats::EngineStats;
 
 use crate::config::EngineConfig;
@@ -267,6 +269,7 @@ impl HeliosEngine {
             let mut roots = self.workdirs.roots(&self.layers)?;
             roots.snapshots.extend(self.refs.all()?.into_values());
             roots.snapshots.extend(self.pins.all()?);
+            roots.snapshots.extend(self.mount_roots()?);
             Ok(roots)
         })
     }

@@ -35,7 +35,7 @@ use helios_workdir::{
 /// directory's layout above RocksDB's own files is known here only).
 const STATE_FILES: &str = "workdirs";
 const OVERLAY_LOWER: &str = "overlay/lower";
-const OVERLAY_MOUNTS: &str = "overlay/mounts";
+pub(super) const OVERLAY_MOUNTS: &str = "overlay/mounts";
 
 /// A working directory's name inside an area: 32 hex digits of the BLAKE3
 /// hash of its canonical path (fixed length, whatever the path holds).
@@ -157,11 +157,15 @@ impl HeliosEngine {
     }
 
     /// Reads `dir` back into a tree, starting from the snapshot it holds so
-    /// that only changed files are read (see [`workdir::capture`]). Commit
-    /// the result to make a snapshot.
+    /// that only changed files are read (see [`workdir::capture`]); an
+    /// overlay [`HeliosEngine::mount`] made is read from its upper layer
+    /// only. Commit the result to make a snapshot.
     pub fn capture(&self, dir: &Path, options: &CaptureOptions) -> EngineResult<Captured> {
         let mut options = options.clone();
         options.protected.extend(self.check_workdir(dir)?);
+        if let Some(mount) = self.attached_mount(dir)? {
+            return self.capture_mount(&mount, &options);
+        }
         let base = match self.workdir_head(dir)? {
             Some(held) => match self.restore(&held) {
                 Ok(vst) => vst,
@@ -220,7 +224,7 @@ impl HeliosEngine {
             .and_then(|v| SnapshotId::from_slice(&v)))
     }
 
-    fn state_file(&self, dir: &Path) -> EngineResult<Arc<StateFile>> {
+    pub(super) fn state_file(&self, dir: &Path) -> EngineResult<Arc<StateFile>> {
         let dir = canonical(dir)?;
         let base = self.area(STATE_FILES)?;
         Ok(lock(&self.workdirs.state_files).get(&dir, || base.join(dir_key(&dir))))
