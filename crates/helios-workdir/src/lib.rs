@@ -83,6 +83,7 @@ mod guard;
 mod model_tests;
 pub mod overlay;
 mod scan;
+mod stat_cache;
 mod state;
 mod state_file;
 #[cfg(test)]
@@ -100,7 +101,7 @@ pub use content::ChunkStore;
 pub use error::WorkdirError;
 pub use overlay::{OverlayBase, OverlayMount};
 pub use scan::{GITIGNORE, HELIOSIGNORE};
-pub use state::WorkdirState;
+pub use state::{StatCache, WorkdirState};
 pub use state_file::StateFile;
 
 /// How long an operation waits for another one on the same directory to

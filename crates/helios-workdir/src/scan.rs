@@ -32,7 +32,7 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use super::content::{self, ChunkStore, ReadLeaf};
 use super::error::{Result, WorkdirError};
 use super::fsx;
-use super::state::{FileStat, StatEntry};
+use super::state::{FileStat, StatCache, StatEntry};
 use super::{CaptureOptions, Report};
 
 /// Name of the Helios ignore file, read in every directory.
@@ -146,7 +146,7 @@ pub(crate) struct Scan<'a> {
     /// every access goes through descriptors.
     root: &'a Path,
     options: &'a CaptureOptions,
-    old_cache: &'a BTreeMap<Vec<u8>, StatEntry>,
+    old_cache: &'a StatCache,
     pub(crate) new_cache: BTreeMap<Vec<u8>, StatEntry>,
     /// Emit found leaves by hash only (for checkout's diff) instead of
     /// with their bytes, and trust settled cache entries even when the
@@ -168,7 +168,7 @@ impl<'a> Scan<'a> {
     pub(crate) fn new(
         root: &'a Path,
         options: &'a CaptureOptions,
-        old_cache: &'a BTreeMap<Vec<u8>, StatEntry>,
+        old_cache: &'a StatCache,
         hash_only: bool,
         store: Option<&'a dyn ChunkStore>,
         alg: HashAlgorithm,
@@ -377,8 +377,7 @@ impl<'a> Scan<'a> {
         let cached = self
             .old_cache
             .get(&key)
-            .filter(|c| c.kind == kind.entry_kind() && c.matches(&stat) && c.is_settled())
-            .copied();
+            .filter(|c| c.kind == kind.entry_kind() && c.matches(&stat) && c.is_settled());
         // The base already holds this content (perhaps under another kind):
         // refer to its blob instead of carrying the bytes again.
         let blob_in_base =

@@ -21,13 +21,16 @@
 //!   | count × ( 1 u8 | entry  or  0 u8 | path_len u32 | path bytes )
 //! ```
 //!
-//! Entries are sorted by path bytes (a `BTreeMap`), so equal states encode
-//! equally. The generation ties a journal to the snapshot it continues.
+//! Entries are sorted by path bytes, so equal states encode equally and a
+//! loaded snapshot is searched in place ([`StatCache`]). The generation
+//! ties a journal to the snapshot it continues.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 
 use helios_types::{EntryKind, HASH_LEN, Hash, HashAlgorithm};
+
+pub use super::stat_cache::StatCache;
 
 const MAGIC: &[u8; 4] = b"HWDS";
 const VERSION: u8 = 2;
@@ -143,7 +146,7 @@ pub struct WorkdirState {
     /// While set, the directory's content is unknown.
     pub in_progress: Option<(Option<Hash>, Hash)>,
     /// Path bytes (`a/b/c`) → stat and hash of each leaf last seen or written.
-    cache: BTreeMap<Vec<u8>, StatEntry>,
+    cache: StatCache,
     /// Paths put or removed since the state was loaded or last saved.
     changed: BTreeSet<Vec<u8>>,
 }
@@ -161,7 +164,7 @@ impl Eq for WorkdirState {}
 
 impl WorkdirState {
     /// The stat cache: path bytes (`a/b/c`) → stat and hash of each leaf.
-    pub fn cache(&self) -> &BTreeMap<Vec<u8>, StatEntry> {
+    pub fn cache(&self) -> &StatCache {
         &self.cache
     }
 
@@ -173,18 +176,12 @@ impl WorkdirState {
 
     /// Drops cache entries at `path` and beneath it.
     pub(crate) fn forget(&mut self, path: &[u8]) {
-        if self.cache.remove(path).is_some() {
+        if self.cache.remove(path) {
             self.changed.insert(path.to_vec());
         }
         let mut prefix = path.to_vec();
         prefix.push(b'/');
-        let doomed: Vec<Vec<u8>> = self
-            .cache
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in doomed {
+        for k in self.cache.paths_with_prefix(&prefix) {
             self.cache.remove(&k);
             self.changed.insert(k);
         }
@@ -192,8 +189,9 @@ impl WorkdirState {
 
     /// Moves the recorded moment of the entry at `path` (if any) to `recorded_ns`.
     pub(crate) fn restamp(&mut self, path: &[u8], recorded_ns: i64) {
-        if let Some(entry) = self.cache.get_mut(path) {
+        if let Some(mut entry) = self.cache.get(path) {
             entry.recorded_ns = recorded_ns;
+            self.cache.insert(path.to_vec(), entry);
             self.changed.insert(path.to_vec());
         }
     }
@@ -203,7 +201,8 @@ impl WorkdirState {
     pub(crate) fn replace_cache(&mut self, new: BTreeMap<Vec<u8>, StatEntry>) {
         use std::cmp::Ordering;
         let mut old = self.cache.iter().peekable();
-        let mut fresh = new.iter().peekable();
+        let new_cache = StatCache::from(new);
+        let mut fresh = new_cache.iter().peekable();
         loop {
             let order = match (old.peek(), fresh.peek()) {
                 (None, None) => break,
@@ -219,10 +218,11 @@ impl WorkdirState {
             if before.map(|(_, e)| e) != after.map(|(_, e)| e)
                 && let Some((path, _)) = before.or(after)
             {
-                self.changed.insert(path.clone());
+                self.changed.insert(path.to_vec());
             }
         }
-        self.cache = new;
+        drop((old, fresh));
+        self.cache = new_cache;
     }
 
     /// Encodes the changed paths (their entries, or their removal) and the
@@ -239,7 +239,7 @@ impl WorkdirState {
             match self.cache.get(path) {
                 Some(entry) => {
                     out.push(PUT);
-                    encode_entry(&mut out, path, entry);
+                    encode_entry(&mut out, path, &entry);
                 }
                 None => {
                     out.push(REMOVE);
@@ -252,15 +252,8 @@ impl WorkdirState {
 
     /// Applies a change set made by [`WorkdirState::take_changes`].
     pub(crate) fn apply_changes(&mut self, body: &[u8]) -> std::result::Result<(), &'static str> {
-        let mut r = Reader {
-            bytes: body,
-            pos: 0,
-        };
-        let holds = match r.u8()? {
-            0 => None,
-            1 => Some(r.hash()?),
-            _ => return Err("unknown flags"),
-        };
+        let mut r = Reader::at(body, 0);
+        let holds = decode_holds(&mut r)?;
         let count = r.u64()?;
         let mut puts = Vec::new();
         let mut removes = Vec::new();
@@ -277,15 +270,37 @@ impl WorkdirState {
         // Decoded whole before anything is applied: a bad record changes nothing.
         self.holds = holds;
         for path in removes {
-            self.cache.remove(&path);
+            self.cache.remove(path);
         }
-        self.cache.extend(puts);
+        for (path, entry) in puts {
+            self.cache.insert(path.to_vec(), entry);
+        }
         Ok(())
+    }
+
+    /// Bytes enough to hold any snapshot's header (see
+    /// [`WorkdirState::decode_header`]).
+    pub(crate) const HEADER_MAX_LEN: usize = MAGIC.len() + 2 + 8 + 3 * HASH_LEN;
+
+    /// The held tree and generation from the first bytes of a snapshot,
+    /// without its stat cache or checksum (which cover the whole file).
+    pub(crate) fn decode_header(
+        prefix: &[u8],
+    ) -> std::result::Result<(Option<Hash>, u64), &'static str> {
+        let mut r = Reader::at(prefix, 0);
+        let (generation, holds, in_progress) = decode_header(&mut r)?;
+        Ok((holds.filter(|_| in_progress.is_none()), generation))
+    }
+
+    /// The held tree a change set (a journal record's body) records.
+    pub(crate) fn change_set_holds(body: &[u8]) -> std::result::Result<Option<Hash>, &'static str> {
+        decode_holds(&mut Reader::at(body, 0))
     }
 
     /// Encodes the state as a snapshot of `generation` (see the module docs).
     pub fn encode(&self, generation: u64) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.cache.len() * 120);
+        let entries: Vec<(&[u8], StatEntry)> = self.cache.iter().collect();
+        let mut out = Vec::with_capacity(64 + entries.len() * 120);
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
         let from = self.in_progress.and_then(|(from, _)| from);
@@ -303,8 +318,8 @@ impl WorkdirState {
             }
             out.extend_from_slice(to.as_bytes());
         }
-        out.extend_from_slice(&(self.cache.len() as u64).to_le_bytes());
-        for (path, e) in &self.cache {
+        out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+        for (path, e) in &entries {
             encode_entry(&mut out, path, e);
         }
         let sum = HashAlgorithm::Blake3.digest(&out);
@@ -314,55 +329,24 @@ impl WorkdirState {
 
     /// Decodes a snapshot into the state and its generation; any damage is
     /// an error naming what is wrong.
-    pub fn decode(bytes: &[u8]) -> std::result::Result<(Self, u64), &'static str> {
+    pub fn decode(bytes: impl Into<Vec<u8>>) -> std::result::Result<(Self, u64), &'static str> {
+        let mut bytes = bytes.into();
         if bytes.len() < MAGIC.len() + 2 + 8 + 8 + HASH_LEN {
             return Err("too short");
         }
-        let (body, sum) = bytes.split_at(bytes.len() - HASH_LEN);
+        let body_len = bytes.len() - HASH_LEN;
+        let (body, sum) = bytes.split_at(body_len);
         if HashAlgorithm::Blake3.digest(body).as_bytes() != sum {
             return Err("checksum mismatch");
         }
-        let mut r = Reader {
-            bytes: body,
-            pos: 0,
-        };
-        if r.take(4)? != MAGIC {
-            return Err("bad magic");
-        }
-        if r.u8()? != VERSION {
-            return Err("unknown version");
-        }
-        let flags = r.u8()?;
-        if flags & !0b111 != 0 {
-            return Err("unknown flags");
-        }
-        let generation = r.u64()?;
-        let holds = if flags & 1 != 0 {
-            Some(r.hash()?)
-        } else {
-            None
-        };
-        let in_progress = if flags & 2 != 0 {
-            let from = if flags & 4 != 0 {
-                Some(r.hash()?)
-            } else {
-                None
-            };
-            Some((from, r.hash()?))
-        } else if flags & 4 != 0 {
-            return Err("from without in-progress");
-        } else {
-            None
-        };
+        let mut r = Reader::at(body, 0);
+        let (generation, holds, in_progress) = decode_header(&mut r)?;
         let count = r.u64()?;
-        let mut cache = BTreeMap::new();
-        for _ in 0..count {
-            let (path, entry) = decode_entry(&mut r)?;
-            if cache.insert(path, entry).is_some() {
-                return Err("duplicate path");
-            }
-        }
-        if r.pos != body.len() {
+        let start = r.pos();
+        bytes.truncate(body_len);
+        // The entries stay encoded: a lookup decodes the one it finds.
+        let (cache, end) = StatCache::from_encoded(bytes, start, count)?;
+        if end != body_len {
             return Err("trailing bytes");
         }
         let state = WorkdirState {
@@ -372,6 +356,51 @@ impl WorkdirState {
             changed: BTreeSet::new(),
         };
         Ok((state, generation))
+    }
+}
+
+/// What a snapshot holds before its stat cache: generation, held tree,
+/// interrupted checkout.
+type Header = (u64, Option<Hash>, Option<(Option<Hash>, Hash)>);
+
+fn decode_header(r: &mut Reader<'_>) -> std::result::Result<Header, &'static str> {
+    if r.take(4)? != MAGIC {
+        return Err("bad magic");
+    }
+    if r.u8()? != VERSION {
+        return Err("unknown version");
+    }
+    let flags = r.u8()?;
+    if flags & !0b111 != 0 {
+        return Err("unknown flags");
+    }
+    let generation = r.u64()?;
+    let holds = if flags & 1 != 0 {
+        Some(r.hash()?)
+    } else {
+        None
+    };
+    let in_progress = if flags & 2 != 0 {
+        let from = if flags & 4 != 0 {
+            Some(r.hash()?)
+        } else {
+            None
+        };
+        Some((from, r.hash()?))
+    } else if flags & 4 != 0 {
+        return Err("from without in-progress");
+    } else {
+        None
+    };
+    Ok((generation, holds, in_progress))
+}
+
+/// The `holds` field of a change set: a flag byte, then the hash if set.
+fn decode_holds(r: &mut Reader<'_>) -> std::result::Result<Option<Hash>, &'static str> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => Ok(Some(r.hash()?)),
+        _ => Err("unknown flags"),
     }
 }
 
@@ -397,12 +426,23 @@ fn encode_entry(out: &mut Vec<u8>, path: &[u8], e: &StatEntry) {
     out.extend_from_slice(e.hash.as_bytes());
 }
 
-fn decode_entry(r: &mut Reader<'_>) -> std::result::Result<(Vec<u8>, StatEntry), &'static str> {
-    let path = r.path()?;
-    let kind = EntryKind::from_tag(r.u8()?).ok_or("unknown entry kind")?;
-    if kind == EntryKind::Dir {
-        return Err("directory in stat cache");
+/// Bytes of an entry after its path: kind, mode, six 8-byte stat and time
+/// fields, hash.
+pub(crate) const ENTRY_FIXED_LEN: usize = 1 + 4 + 6 * 8 + HASH_LEN;
+
+/// The leaf kind an entry's tag names (never a directory).
+pub(crate) fn check_entry_kind(tag: u8) -> std::result::Result<EntryKind, &'static str> {
+    match EntryKind::from_tag(tag).ok_or("unknown entry kind")? {
+        EntryKind::Dir => Err("directory in stat cache"),
+        kind => Ok(kind),
     }
+}
+
+pub(crate) fn decode_entry<'a>(
+    r: &mut Reader<'a>,
+) -> std::result::Result<(&'a [u8], StatEntry), &'static str> {
+    let path = r.path()?;
+    let kind = check_entry_kind(r.u8()?)?;
     let entry = StatEntry {
         kind,
         stat: FileStat {
@@ -419,13 +459,19 @@ fn decode_entry(r: &mut Reader<'_>) -> std::result::Result<(Vec<u8>, StatEntry),
     Ok((path, entry))
 }
 
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> std::result::Result<&'a [u8], &'static str> {
+    pub(crate) fn at(bytes: &'a [u8], pos: usize) -> Self {
+        Reader { bytes, pos }
+    }
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+    pub(crate) fn take(&mut self, n: usize) -> std::result::Result<&'a [u8], &'static str> {
         let end = self.pos.checked_add(n).ok_or("truncated")?;
         let out = self.bytes.get(self.pos..end).ok_or("truncated")?;
         self.pos = end;
@@ -434,7 +480,7 @@ impl<'a> Reader<'a> {
     fn array<const N: usize>(&mut self) -> std::result::Result<[u8; N], &'static str> {
         self.take(N)?.try_into().map_err(|_| "truncated")
     }
-    fn u8(&mut self) -> std::result::Result<u8, &'static str> {
+    pub(crate) fn u8(&mut self) -> std::result::Result<u8, &'static str> {
         Ok(self.array::<1>()?[0])
     }
     fn u32(&mut self) -> std::result::Result<u32, &'static str> {
@@ -449,9 +495,9 @@ impl<'a> Reader<'a> {
     fn hash(&mut self) -> std::result::Result<Hash, &'static str> {
         Ok(Hash::from_bytes(self.array()?))
     }
-    fn path(&mut self) -> std::result::Result<Vec<u8>, &'static str> {
+    pub(crate) fn path(&mut self) -> std::result::Result<&'a [u8], &'static str> {
         let len = usize::try_from(self.u32()?).map_err(|_| "path too long")?;
-        Ok(self.take(len)?.to_vec())
+        self.take(len)
     }
 }
 

@@ -190,6 +190,46 @@ impl StateFile {
         Ok(state)
     }
 
+    /// The tree the directory holds, as [`load`](StateFile::load) would
+    /// say, without decoding the stat cache: the decoded copy's when it is
+    /// current, else the snapshot's header and the journal's last word.
+    /// `None` when no state says (or a checkout was interrupted, or the
+    /// files are damaged): the caller then loads the state as usual. What
+    /// lets a checkout to the tree a directory already holds cost O(1).
+    pub fn holds(&self) -> Result<Option<Hash>> {
+        if self.marker_path().exists() {
+            return Ok(None);
+        }
+        {
+            let inner = self.inner();
+            if let (Some(files), Some(decoded)) = (inner.files, &inner.decoded)
+                && Some(files.snapshot) == Identity::at(&self.path)?
+                && files.journal == Identity::at(&self.journal_path())?
+            {
+                return Ok(decoded.holds);
+            }
+        }
+        let Some(header) = read_prefix(&self.path, WorkdirState::HEADER_MAX_LEN)? else {
+            return Ok(None);
+        };
+        let Ok((mut holds, generation)) = WorkdirState::decode_header(&header) else {
+            return Ok(None);
+        };
+        if let Some(journal) = read_if_exists(&self.journal_path())? {
+            let (records, whole) = journal_records(generation, &journal);
+            if !whole {
+                return Ok(None);
+            }
+            for body in records {
+                match WorkdirState::change_set_holds(body) {
+                    Ok(h) => holds = h,
+                    Err(_) => return Ok(None),
+                }
+            }
+        }
+        Ok(holds)
+    }
+
     /// The state as the files hold it, read strictly: `Ok(None)` when there
     /// are none, an error naming the file when one is damaged. The decoded
     /// copy is neither used nor changed.
@@ -218,7 +258,7 @@ impl StateFile {
         };
         let snapshot = Identity::at(&self.path)?.ok_or_else(|| corrupt(&self.path, "vanished"))?;
         let (mut state, generation) =
-            WorkdirState::decode(&bytes).map_err(|reason| corrupt(&self.path, reason))?;
+            WorkdirState::decode(bytes).map_err(|reason| corrupt(&self.path, reason))?;
         let journal_path = self.journal_path();
         let journal_bytes = read_if_exists(&journal_path)?;
         let journal = Identity::at(&journal_path)?;
@@ -244,7 +284,7 @@ impl StateFile {
             return Ok(None);
         };
         let (marker, _) =
-            WorkdirState::decode(&bytes).map_err(|reason| WorkdirError::StateCorrupt {
+            WorkdirState::decode(bytes).map_err(|reason| WorkdirError::StateCorrupt {
                 path: path.clone(),
                 reason,
             })?;
@@ -324,7 +364,7 @@ impl StateFile {
     /// on disk, then removes the journal.
     fn fold(&self, state: &WorkdirState, known: Option<Files>, durable: bool) -> Result<Files> {
         let journal_path = self.journal_path();
-        let on_disk = read_header(&journal_path)?
+        let on_disk = read_prefix(&journal_path, JOURNAL_HEADER_LEN)?
             .and_then(|header| journal_generation(&header))
             .unwrap_or(0);
         let generation = known
@@ -405,8 +445,23 @@ fn journal_generation(bytes: &[u8]) -> Option<u64> {
 /// Applies the journal's whole records to `state`; true when the journal
 /// belongs to `generation` and holds nothing but whole, intact records.
 fn replay(state: &mut WorkdirState, generation: u64, bytes: &[u8]) -> bool {
+    let (records, whole) = journal_records(generation, bytes);
+    for body in records {
+        if state.apply_changes(body).is_err() {
+            return false;
+        }
+    }
+    whole
+}
+
+/// The change sets of the journal's intact records, in order, up to the
+/// first that is cut short or fails its checksum; and whether the journal
+/// belongs to `generation` and holds nothing else. A journal of another
+/// generation gives no records.
+fn journal_records(generation: u64, bytes: &[u8]) -> (Vec<&[u8]>, bool) {
+    let mut records = Vec::new();
     if journal_generation(bytes) != Some(generation) {
-        return false;
+        return (records, false);
     }
     let mut rest = &bytes[JOURNAL_HEADER_LEN..];
     while !rest.is_empty() {
@@ -415,20 +470,19 @@ fn replay(state: &mut WorkdirState, generation: u64, bytes: &[u8]) -> bool {
             .and_then(|b| Some(u32::from_le_bytes(b.try_into().ok()?)))
             .and_then(|len| usize::try_from(len).ok())
         else {
-            return false;
+            return (records, false);
         };
         let Some(record) = rest.get(..4 + len + HASH_LEN) else {
-            return false;
+            return (records, false);
         };
         let (checked, sum) = record.split_at(4 + len);
-        if HashAlgorithm::Blake3.digest(checked).as_bytes() != sum
-            || state.apply_changes(&checked[4..]).is_err()
-        {
-            return false;
+        if HashAlgorithm::Blake3.digest(checked).as_bytes() != sum {
+            return (records, false);
         }
+        records.push(&checked[4..]);
         rest = &rest[record.len()..];
     }
-    true
+    (records, true)
 }
 
 fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>> {
@@ -439,20 +493,20 @@ fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// The first [`JOURNAL_HEADER_LEN`] bytes of the file at `path` (fewer
-/// when it is shorter), `None` when there is no file.
-fn read_header(path: &Path) -> Result<Option<Vec<u8>>> {
+/// The first `len` bytes of the file at `path` (fewer when it is
+/// shorter), `None` when there is no file.
+fn read_prefix(path: &Path, len: usize) -> Result<Option<Vec<u8>>> {
     use std::io::Read as _;
     let file = match fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(WorkdirError::io("read state", path, e)),
     };
-    let mut header = Vec::with_capacity(JOURNAL_HEADER_LEN);
-    file.take(JOURNAL_HEADER_LEN as u64)
-        .read_to_end(&mut header)
+    let mut prefix = Vec::with_capacity(len);
+    file.take(len as u64)
+        .read_to_end(&mut prefix)
         .map_err(|e| WorkdirError::io("read state", path, e))?;
-    Ok(Some(header))
+    Ok(Some(prefix))
 }
 
 fn parent_of(path: &Path) -> &Path {

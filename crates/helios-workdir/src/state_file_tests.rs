@@ -9,7 +9,7 @@ use helios_types::{EntryKind, Hash};
 use proptest::prelude::*;
 
 use super::*;
-use crate::state::{FileStat, StatEntry};
+use crate::state::{FileStat, StatCache, StatEntry};
 
 fn h(b: u8) -> Hash {
     Hash::from_bytes([b; 32])
@@ -50,6 +50,10 @@ fn fixture() -> (tempfile::TempDir, StateFile) {
     (tmp, file)
 }
 
+fn as_map(cache: &StatCache) -> BTreeMap<Vec<u8>, StatEntry> {
+    cache.iter().map(|(p, e)| (p.to_vec(), e)).collect()
+}
+
 /// What another process would read from the same files.
 fn reread(file: &StateFile) -> Option<WorkdirState> {
     StateFile::new(file.path()).read().unwrap()
@@ -67,7 +71,7 @@ fn a_snapshot_round_trips_and_any_damage_is_detected() {
     for i in 0..bytes.len() {
         bytes[i] ^= 0x40;
         assert!(
-            WorkdirState::decode(&bytes).is_err(),
+            WorkdirState::decode(&bytes[..]).is_err(),
             "flip at {i} accepted"
         );
         bytes[i] ^= 0x40;
@@ -250,7 +254,11 @@ fn the_marker_says_a_checkout_is_in_progress() {
     let state = file.load().unwrap();
     assert_eq!(state.in_progress, Some((Some(h(1)), h(2))));
     assert_eq!(state.holds, None);
-    assert_eq!(state.cache().len(), 1, "the stat cache stays usable");
+    assert_eq!(
+        state.cache().iter().count(),
+        1,
+        "the stat cache stays usable"
+    );
     file.save(state, false).unwrap();
     file.clear_in_progress().unwrap();
     let after = file.load().unwrap();
@@ -336,20 +344,59 @@ proptest! {
                     state = file.load().unwrap();
                     let expected = saved.clone().unwrap_or_default();
                     prop_assert_eq!(&state, &expected);
-                    model = state.cache().clone();
+                    model = as_map(state.cache());
                 }
             }
-            prop_assert_eq!(state.cache(), &model);
+            prop_assert_eq!(as_map(state.cache()), model.clone());
         }
         prop_assert_eq!(reread(&file), saved);
     }
 
     #[test]
     fn decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let _ = WorkdirState::decode(&bytes);
+        let _ = WorkdirState::decode(&bytes[..]);
         let _ = WorkdirState::default().apply_changes(&bytes);
         let mut journal = b"HWDJ\x01\0\0\0\0\0\0\0\0".to_vec();
         journal.extend_from_slice(&bytes);
         let _ = replay(&mut WorkdirState::default(), 0, &journal);
     }
+}
+
+#[test]
+fn holds_is_read_from_the_header_and_the_journal_without_the_cache() {
+    let (_tmp, file) = fixture();
+    let fresh = || StateFile::new(file.path());
+    assert_eq!(fresh().holds().unwrap(), None, "no state, no claim");
+    let many: Vec<(String, u8)> = (0..500).map(|i| (format!("f{i}"), 7)).collect();
+    let paths: Vec<(&str, u8)> = many.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+    file.save(state_with(&paths), false).unwrap();
+    assert_eq!(fresh().holds().unwrap(), Some(h(1)));
+    assert_eq!(file.holds().unwrap(), Some(h(1)), "the decoded copy");
+
+    // A journal record moves it, as a later save does.
+    let mut state = file.load().unwrap();
+    state.holds = Some(h(2));
+    state.put(b"g".to_vec(), entry(4));
+    file.save(state, false).unwrap();
+    assert!(file.journal_path().exists(), "appended, not folded");
+    assert_eq!(fresh().holds().unwrap(), Some(h(2)));
+
+    // A record cut short: no claim (the caller loads the state instead).
+    let journal = fs::read(file.journal_path()).unwrap();
+    fs::write(file.journal_path(), &journal[..journal.len() - 1]).unwrap();
+    assert_eq!(fresh().holds().unwrap(), None);
+    fs::write(file.journal_path(), &journal).unwrap();
+
+    // An interrupted checkout: no claim.
+    file.mark_in_progress(Some(h(2)), h(3), false).unwrap();
+    assert_eq!(fresh().holds().unwrap(), None);
+    assert_eq!(file.holds().unwrap(), None);
+    file.clear_in_progress().unwrap();
+    assert_eq!(fresh().holds().unwrap(), Some(h(2)));
+
+    // A damaged header: no claim.
+    let mut snapshot = fs::read(file.path()).unwrap();
+    snapshot[4] = 99;
+    fs::write(file.path(), &snapshot).unwrap();
+    assert_eq!(fresh().holds().unwrap(), None);
 }
