@@ -179,6 +179,19 @@ pub enum WorkdirError {
         /// The file system's limit.
         max: u64,
     },
+    /// The directory cannot be watched for changes (see
+    /// [`Watcher`](crate::Watcher)): no inotify instance or watch left,
+    /// or no `/proc` to watch by descriptor. Capture without a watcher
+    /// still works.
+    #[error("{}: cannot watch for changes: {op}: {source}", path.display())]
+    WatchUnavailable {
+        /// What failed (`inotify_init1`, `inotify_add_watch`, ...).
+        op: &'static str,
+        /// The directory (or the sync file) concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
     /// A fault injected by this crate's tests (never in shipped use).
     #[error("injected failure after {0} file operations")]
     Injected(u64),

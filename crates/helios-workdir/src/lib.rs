@@ -19,6 +19,11 @@
 //!   leaves whose `lstat` (size, mtime, ctime, inode, device, mode) differs
 //!   from the stat cache, so unchanged files are neither read nor hashed and
 //!   the engine's commit exports only changed objects.
+//! - [`Watcher`] (Linux inotify) keeps a directory watched between
+//!   captures, so that [`Watcher::capture`] in a long-lived process
+//!   re-examines only the paths reported changed since the last one, and
+//!   falls back to the full scan whenever it cannot be sure (see
+//!   [`watch`]).
 //! - [`OverlayBase`] (Linux) copies a base tree once as a read-only lower
 //!   layer and mounts nodes over it ([`OverlayMount`]); a mount's upper
 //!   layer holds only the node's difference, and [`OverlayMount::capture`]
@@ -88,6 +93,9 @@ mod state;
 mod state_file;
 #[cfg(test)]
 mod tests;
+pub mod watch;
+#[cfg(test)]
+mod watch_tests;
 
 use std::os::fd::AsFd as _;
 use std::path::Path;
@@ -103,6 +111,7 @@ pub use overlay::{OverlayBase, OverlayMount};
 pub use scan::{GITIGNORE, HELIOSIGNORE};
 pub use state::{StatCache, WorkdirState};
 pub use state_file::StateFile;
+pub use watch::Watcher;
 
 /// How long an operation waits for another one on the same directory to
 /// finish before it fails with [`WorkdirError::Busy`].
@@ -183,9 +192,11 @@ pub struct Report {
     pub skipped: u64,
     /// Tree edits a capture produced.
     pub edits: u64,
-    /// Checkout touched only the diff between `from` and the target.
+    /// Checkout touched only the diff between `from` and the target; a
+    /// [`Watcher::capture`] re-examined only the paths reported changed.
     pub fast_path: bool,
-    /// Why checkout scanned the directory instead, if it did.
+    /// Why checkout, or a watched capture, scanned the whole directory
+    /// instead, if it did.
     pub fallback: Option<&'static str>,
     /// The directory's state could not be recorded (no space left where it
     /// is kept): it was forgotten, so the next operation scans.
@@ -216,6 +227,21 @@ pub fn capture(
     state: &StateFile,
     store: &dyn ChunkStore,
 ) -> Result<Captured, WorkdirError> {
+    capture_with(dir, base, options, state, store, None)
+}
+
+/// [`capture`], or with a watcher the capture of only what it reported
+/// (the full walk when it has a doubt). The lock is taken before the
+/// watcher syncs, so no Helios operation on the directory is half done
+/// when the sync token is read.
+fn capture_with(
+    dir: &Path,
+    base: &Vst,
+    options: &CaptureOptions,
+    state: &StateFile,
+    store: &dyn ChunkStore,
+    mut watcher: Option<&mut Watcher>,
+) -> Result<Captured, WorkdirError> {
     let _span = tracing::info_span!("capture", dir = %dir.display()).entered();
     let root = fsx::open_root(dir).map_err(|e| WorkdirError::io("open", dir, e))?;
     let _lock = apply::lock(root.as_fd(), dir, options.lock_timeout)?;
@@ -225,12 +251,51 @@ pub fn capture(
             path: dir.to_path_buf(),
         });
     }
+    let plan = match watcher.as_deref_mut() {
+        Some(w) => w.plan(root.as_fd(), base, options),
+        None => watch::Plan::Full(None),
+    };
     let cache = recorded.cache();
     let mut scan = scan::Scan::new(dir, options, cache, false, Some(store), base.algorithm());
-    let tree = scan.run(root.as_fd(), base)?;
-    let mut report = std::mem::take(&mut scan.report);
-    recorded.replace_cache(scan.new_cache);
+    let scanned = match &plan {
+        watch::Plan::Full(_) => scan.run(root.as_fd(), base),
+        watch::Plan::Paths(paths) => scan.paths(root.as_fd(), base, paths),
+    };
+    let tree = match scanned {
+        Ok(tree) => tree,
+        Err(e) => {
+            if let Some(w) = watcher {
+                // The changes it handed over are not in any base now.
+                w.forget_base();
+            }
+            return Err(e);
+        }
+    };
+    let scan::Scan {
+        mut report,
+        new_cache,
+        linked,
+        ..
+    } = scan;
+    match &plan {
+        watch::Plan::Full(reason) => {
+            report.fallback = *reason;
+            recorded.replace_cache(new_cache);
+        }
+        watch::Plan::Paths(paths) => {
+            report.fast_path = true;
+            for path in paths {
+                recorded.forget(&path.to_bytes());
+            }
+            for (path, entry) in new_cache {
+                recorded.put(path, entry);
+            }
+        }
+    }
     recorded.holds = Some(tree.root_hash());
+    if let Some(w) = watcher {
+        w.captured(&tree, options, &plan, linked);
+    }
     report.state_unrecorded = !apply::record_or_forget(state, || state.save(recorded, false))?;
     Ok(Captured { tree, report })
 }

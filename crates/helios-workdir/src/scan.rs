@@ -88,6 +88,12 @@ impl IgnoreStack {
         self.levels.pop();
     }
 
+    /// Pushes a level without rules, for a directory that is not there:
+    /// the stack keeps one level per directory walked into.
+    fn push_empty(&mut self) {
+        self.levels.push(Vec::new());
+    }
+
     /// Whether `path` (absolute, beneath the root the stack was built for)
     /// is ignored.
     pub(crate) fn ignored(&self, path: &Path, is_dir: bool) -> bool {
@@ -162,6 +168,9 @@ pub(crate) struct Scan<'a> {
     ignores: IgnoreStack,
     /// Temporary files an interrupted checkout left (never captured).
     pub(crate) leftovers: Vec<RepoPath>,
+    /// Leaves seen with more than one hard link: a write through another
+    /// link is reported (by a watcher) under that link's name only.
+    pub(crate) linked: Vec<RepoPath>,
 }
 
 impl<'a> Scan<'a> {
@@ -186,6 +195,7 @@ impl<'a> Scan<'a> {
             edits: Vec::new(),
             ignores: IgnoreStack::default(),
             leftovers: Vec::new(),
+            linked: Vec::new(),
         }
     }
 
@@ -197,6 +207,123 @@ impl<'a> Scan<'a> {
         let edits = std::mem::take(&mut self.edits);
         self.report.edits = edits.len() as u64;
         Ok(base.apply(&edits)?)
+    }
+
+    /// Re-examines only the entries at `paths` (sorted, none beneath
+    /// another) against `base`, each as the full walk would when it meets
+    /// it: a directory is walked whole, a leaf compared with the stat
+    /// cache, an entry that is gone (or ignored, protected, beneath
+    /// something that is no longer a directory) deleted. Returns `base`
+    /// with the edits applied. The ignore rules of every directory above a
+    /// path apply. Costs what the paths hold, plus their ancestors.
+    pub(crate) fn paths(
+        &mut self,
+        root_fd: BorrowedFd<'_>,
+        base: &Vst,
+        paths: &[RepoPath],
+    ) -> Result<Vst> {
+        // The directories walked into from the root down to the parent of
+        // the path at hand; `None` for one that is not there to capture.
+        let mut open: Vec<(Name, Option<OwnedFd>)> = Vec::new();
+        self.ignores
+            .push(root_fd, self.root, self.options.gitignore);
+        let result = self.paths_from(root_fd, base, paths, &mut open);
+        for _ in 0..=open.len() {
+            self.ignores.pop();
+        }
+        result?;
+        let edits = std::mem::take(&mut self.edits);
+        self.report.edits = edits.len() as u64;
+        Ok(base.apply(&edits)?)
+    }
+
+    fn paths_from(
+        &mut self,
+        root_fd: BorrowedFd<'_>,
+        base: &Vst,
+        paths: &[RepoPath],
+        open: &mut Vec<(Name, Option<OwnedFd>)>,
+    ) -> Result<()> {
+        for path in paths {
+            let Some((name, parents)) = path.names().split_last() else {
+                continue;
+            };
+            let shared = open
+                .iter()
+                .zip(parents)
+                .take_while(|((a, _), b)| a == *b)
+                .count();
+            while open.len() > shared {
+                open.pop();
+                self.ignores.pop();
+            }
+            while open.len() < parents.len() {
+                let depth = open.len();
+                let parent = match open.last() {
+                    None => Some(root_fd),
+                    Some((_, fd)) => fd.as_ref().map(|fd| fd.as_fd()),
+                };
+                let here = RepoPath::from_names(parents[..=depth].iter().cloned());
+                let fd = match parent {
+                    Some(parent) => self.ancestor(parent, &here)?,
+                    None => None,
+                };
+                match &fd {
+                    Some(fd) => {
+                        self.ignores
+                            .push(fd.as_fd(), &self.disk(&here), self.options.gitignore);
+                    }
+                    None => self.ignores.push_empty(),
+                }
+                open.push((parents[depth].clone(), fd));
+            }
+            let parent = match open.last() {
+                None => Some(root_fd),
+                Some((_, fd)) => fd.as_ref().map(|fd| fd.as_fd()),
+            };
+            let base_entry = match base.get(path) {
+                Ok(entry) => entry,
+                Err(helios_vst::VstError::NotADirectory { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+            let mut base_map: BTreeMap<Name, Entry> =
+                base_entry.map(|e| (name.clone(), e)).into_iter().collect();
+            if let Some(parent) = parent {
+                let full = self.disk(path);
+                let mut names = path.names().to_vec();
+                self.entry(parent, base, &mut names, path, &full, &mut base_map)?;
+            }
+            // Not captured (gone, ignored, ...) where the base has it.
+            if base_map.contains_key(name) {
+                self.edits.push(Edit::delete_tree(path.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens the directory at `path` (in `parent`) to walk beneath it, if
+    /// the full walk would: `None` when it is protected, a leftover,
+    /// ignored, gone or not a directory.
+    fn ancestor(&mut self, parent: BorrowedFd<'_>, path: &RepoPath) -> Result<Option<OwnedFd>> {
+        let Some(name) = path.file_name() else {
+            return Ok(None);
+        };
+        if is_protected(&self.options.protected, path)
+            || name.as_bytes().starts_with(fsx::TMP_PREFIX)
+        {
+            return Ok(None);
+        }
+        let full = self.disk(path);
+        let Some(st) = fsx::lstat_at(parent, name.as_bytes())
+            .map_err(|e| WorkdirError::io("stat", &full, e))?
+        else {
+            return Ok(None);
+        };
+        if !fsx::is_dir(&st) || self.ignores.ignored(&full, true) {
+            return Ok(None);
+        }
+        fsx::open_dir_like(parent, name.as_bytes(), &st)
+            .map_err(|e| WorkdirError::io("open directory", &full, e))
     }
 
     /// Walks only the directory at `path` (a directory of `base`) and says
@@ -343,6 +470,9 @@ impl<'a> Scan<'a> {
             Found::Leaf(kind) => {
                 if base_entry.is_some_and(|e| e.kind == EntryKind::Dir) {
                     self.edits.push(Edit::delete_tree(rel.clone()));
+                }
+                if st.st_nlink > 1 {
+                    self.linked.push(rel.clone());
                 }
                 let stat = FileStat::from_rustix(&st);
                 self.leaf(fd, &name, rel, full, kind, stat, base_entry)?;
