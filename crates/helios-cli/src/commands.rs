@@ -44,7 +44,7 @@ pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
         Command::Gc => gc(&open(store)?, json),
         Command::Fsck => fsck(&open_read_only(store)?, json),
         Command::Stats => stats(&open_read_only(store)?, json),
-        Command::Bench { files, nodes, seed } => crate::bench::bench(files, nodes, seed, json),
+        Command::Bench(args) => crate::bench::bench(&args, json),
         Command::Demo(args) => demo(store, &args, json, interrupt),
     }
 }
@@ -344,6 +344,10 @@ fn gc(engine: &HeliosEngine, json: bool) -> anyhow::Result<ExitCode> {
     let spinner = progress("gc");
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let report = engine.gc()?;
+    // Deleted objects leave the disk, and everything settles under the
+    // bottommost level's stronger compression.
+    spinner.set_message("compacting");
+    engine.compact()?;
     spinner.finish_and_clear();
     engine.close()?;
     if json {

@@ -141,7 +141,10 @@ pub(crate) enum Command {
         /// The mounted directory.
         dir: PathBuf,
     },
-    /// Delete what no ref or pin reaches.
+    /// Delete what no ref, pin, working directory or mount reaches, then
+    /// compact the store: deleted objects leave the disk and the rest is
+    /// rewritten under the bottommost level's zstd compression (slow on a
+    /// large store: it reads and writes all of it).
     Gc,
     /// Verify every snapshot: reread and rehash every object (exit 1 on damage).
     Fsck,

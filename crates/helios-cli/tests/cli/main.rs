@@ -5,6 +5,7 @@
 // A skipped part says why on stderr.
 #![allow(clippy::print_stderr)]
 
+mod bench_cli;
 mod common;
 mod damage;
 mod demo;

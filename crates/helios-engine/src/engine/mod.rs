@@ -7,13 +7,15 @@
 //! to L2), the snapshot table, refs and pins, gc admission, and the
 //! working-directory records. The parts of its API live beside this file:
 //! [`commit`](self::commit), [`workdirs`](self::workdirs),
-//! [`mounts`](self::mounts) and [`stats`](self::stats).
+//! [`watch`](self::watch), [`mounts`](self::mounts) and
+//! [`stats`](self::stats).
 
 mod commit;
 mod files;
 mod mounts;
 mod queued;
 mod stats;
+mod watch;
 mod workdirs;
 
 use std::collections::BTreeMap;
@@ -40,6 +42,7 @@ use crate::queue::WriteQueue;
 use crate::snapshots::{Found, Snapshots};
 use crate::verify::{self, VerifyReport};
 use stats::Counters;
+use watch::Watchers;
 use workdirs::WorkdirRecords;
 
 /// The Helios engine. `Send + Sync`: share it behind an `Arc` between the
@@ -56,6 +59,7 @@ pub struct HeliosEngine {
     pins: Pins,
     gc: GcState,
     workdirs: WorkdirRecords,
+    watchers: Watchers,
     counters: Counters,
 }
 
@@ -128,6 +132,7 @@ impl HeliosEngine {
             snapshots,
             gc,
             workdirs: WorkdirRecords::default(),
+            watchers: Watchers::default(),
             counters: Counters::default(),
         })
     }
@@ -284,6 +289,21 @@ impl HeliosEngine {
     pub fn flush(&self) -> EngineResult<()> {
         let _span = tracing::debug_span!("flush").entered();
         self.queue.flush()
+    }
+
+    /// Rewrites the store's files so that deleted objects leave the disk and
+    /// every object sits in the bottommost level, under its stronger
+    /// compression (zstd): what bytes on disk settle to. Waits for what was
+    /// committed first. Slow on a large store (it reads and writes all of
+    /// it): for maintenance after [`HeliosEngine::gc`], never on a hot path.
+    /// Does nothing for an engine without RocksDB.
+    pub fn compact(&self) -> EngineResult<()> {
+        let _span = tracing::info_span!("compact").entered();
+        self.queue.flush()?;
+        if let Some(rocks) = &self.rocks {
+            rocks.compact()?;
+        }
+        Ok(())
     }
 
     /// Drains the queue, stops the writer; later calls fail with `Closed`.

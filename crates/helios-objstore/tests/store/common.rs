@@ -104,3 +104,20 @@ pub(crate) fn disk_bytes(dir: &Path) -> u64 {
         })
         .sum()
 }
+
+/// Object `i`: a source-like blob of 64..=2111 bytes (mean about 1 KiB),
+/// compressible as code is.
+pub(crate) fn source_object(i: u64) -> Vec<u8> {
+    const WORDS: &[&str] = &[
+        "fn ", "let ", "mut ", "self", ".value", "(index)", "{\n", "}\n", " -> ", "match ",
+    ];
+    let mut rng = Rng::new(i + 1);
+    let len = 64 + usize::try_from(rng.below(2048)).unwrap_or(0);
+    let mut out = format!("// object {i}\n").into_bytes();
+    while out.len() < len {
+        let word = usize::try_from(rng.below(WORDS.len() as u64)).unwrap_or(0);
+        out.extend_from_slice(WORDS[word].as_bytes());
+    }
+    out.truncate(len);
+    out
+}

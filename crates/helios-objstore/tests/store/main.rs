@@ -3,6 +3,7 @@
 //! child processes killed by SIGKILL, and the (ignored) 1M-object stress run.
 
 mod common;
+mod compaction;
 mod conformance;
 mod corruption;
 mod open;

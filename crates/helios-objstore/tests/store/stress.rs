@@ -10,28 +10,11 @@ use helios_objstore::{RocksConfig, RocksStore};
 use helios_types::HashAlgorithm;
 use helios_types::store::{ObjectStore, WriteBatch, WriteMode};
 
-use crate::common::{Rng, blob, create, disk_bytes};
+use crate::common::{Rng, blob, create, disk_bytes, source_object};
 
 const OBJECTS: u64 = 1_000_000;
 const BATCH: u64 = 1000;
 const SAMPLE: u64 = 20_000;
-
-/// Object `i`: a source-like blob of 64..=2111 bytes (mean about 1 KiB),
-/// compressible as code is.
-fn object_data(i: u64) -> Vec<u8> {
-    const WORDS: &[&str] = &[
-        "fn ", "let ", "mut ", "self", ".value", "(index)", "{\n", "}\n", " -> ", "match ",
-    ];
-    let mut rng = Rng::new(i + 1);
-    let len = 64 + usize::try_from(rng.below(2048)).unwrap_or(0);
-    let mut out = format!("// object {i}\n").into_bytes();
-    while out.len() < len {
-        let word = usize::try_from(rng.below(WORDS.len() as u64)).unwrap_or(0);
-        out.extend_from_slice(WORDS[word].as_bytes());
-    }
-    out.truncate(len);
-    out
-}
 
 #[test]
 #[ignore = "stress: cargo test -p helios-objstore --release -- --ignored stress"]
@@ -44,7 +27,7 @@ fn stress_million_objects_put_reopen_sample() {
     for first in (0..OBJECTS / BATCH).map(|b| b * BATCH) {
         let mut batch = WriteBatch::new();
         for i in first..first + BATCH {
-            let (h, e) = blob(&store, &object_data(i));
+            let (h, e) = blob(&store, &source_object(i));
             payload += e.len() as u64;
             batch.put_object(h, e);
         }
@@ -69,7 +52,7 @@ fn stress_million_objects_put_reopen_sample() {
     let read_began = Instant::now();
     for _ in 0..SAMPLE {
         let i = rng.below(OBJECTS);
-        let data = object_data(i);
+        let data = source_object(i);
         let (h, e) = blob(&store, &data);
         assert_eq!(
             store.get(&h).expect("get"),
