@@ -185,6 +185,13 @@ impl Watcher {
         &self.root
     }
 
+    /// The tree of the last capture through this watcher, which what it
+    /// reports is relative to; `None` before the first one, or when the
+    /// next capture must read everything anyway.
+    pub fn base(&self) -> Option<&Vst> {
+        self.base.as_ref().map(|(tree, _)| tree)
+    }
+
     /// Reads the directory into a tree, as [`capture`](crate::capture)
     /// does (same arguments, same result), but re-examines only the paths
     /// reported changed since the last capture through this watcher, when

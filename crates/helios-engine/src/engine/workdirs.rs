@@ -159,7 +159,9 @@ impl HeliosEngine {
     /// Reads `dir` back into a tree, starting from the snapshot it holds so
     /// that only changed files are read (see [`workdir::capture`]); an
     /// overlay [`HeliosEngine::mount`] made is read from its upper layer
-    /// only. Commit the result to make a snapshot.
+    /// only, and a directory [`HeliosEngine::watch`] keeps watched is read
+    /// at the paths reported changed only (see [`workdir::Watcher`]).
+    /// Commit the result to make a snapshot.
     pub fn capture(&self, dir: &Path, options: &CaptureOptions) -> EngineResult<Captured> {
         let mut options = options.clone();
         options.protected.extend(self.check_workdir(dir)?);
@@ -182,6 +184,16 @@ impl HeliosEngine {
         let state = self.state_file(dir)?;
         // A large file's chunks are stored through the write queue.
         let chunks = super::queued::QueuedWrites::new(self);
+        if let Some(watcher) = self.watchers.get(dir)? {
+            let mut watcher = lock(&watcher);
+            // Captured and not committed since (so not the head): the
+            // directory holds the watcher's last tree.
+            let base = match watcher.base() {
+                Some(tree) if state.holds()? == Some(tree.root_hash()) => tree.clone(),
+                _ => base,
+            };
+            return Ok(watcher.capture(&base, &options, &state, &chunks)?);
+        }
         Ok(workdir::capture(dir, &base, &options, &state, &chunks)?)
     }
 

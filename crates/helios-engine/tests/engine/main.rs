@@ -13,4 +13,5 @@ mod gc;
 mod large_files;
 mod lifecycle;
 mod properties;
+mod watch;
 mod workdirs;
