@@ -151,24 +151,50 @@ pub(crate) enum Command {
     /// Counters and sizes of the store.
     Stats,
     /// The macro benchmark: a seeded search-like trace replayed through
-    /// Helios and through git side by side (needs git on PATH).
-    Bench {
-        /// Files in the generated workspace.
-        #[arg(long, default_value_t = 10_000)]
-        files: usize,
-        /// Nodes in the trace.
-        #[arg(long, default_value_t = 200)]
-        nodes: usize,
-        /// Seed of the workspace and the trace.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
+    /// Helios and through git side by side (needs git on PATH). With
+    /// --json the last stdout line is one JSON object.
+    Bench(BenchArgs),
     /// The MCTS demonstration: a search over code edits in a generated
     /// 2,000-file workspace with seeded defects and a real checker (run
     /// with python3), whose reward pays for the engine's own cost. Creates
     /// the store if needed. With --json the last stdout line is one JSON
     /// object.
     Demo(DemoArgs),
+}
+
+/// What `helios bench` is told.
+#[derive(Args, Debug)]
+pub(crate) struct BenchArgs {
+    /// Files in the generated workspace.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) files: usize,
+    /// Nodes in the trace.
+    #[arg(long, default_value_t = 200)]
+    pub(crate) nodes: usize,
+    /// Seed of the workspace and the trace.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// How the Helios side runs: `engine`, in this process beside git's
+    /// porcelain (`add -A` + `commit`, `checkout`); `cli`, one `helios`
+    /// process per operation as a script or an agent harness calls it,
+    /// beside git's plumbing (`add -A` + `write-tree`, `read-tree -u
+    /// --reset`), with no-op checkouts and git's repacked size too.
+    #[arg(long, value_enum, default_value = "engine")]
+    pub(crate) via: Via,
+    /// With `--via cli`: also measure the per-call cost (`helios log -n
+    /// 1`) of a store after this many commits of a one-file edit, e.g.
+    /// `100,1000,10000`.
+    #[arg(long, value_delimiter = ',', value_name = "COMMITS")]
+    pub(crate) history: Vec<usize>,
+}
+
+/// Where `helios bench` runs the Helios side of the trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Via {
+    /// The engine in this process.
+    Engine,
+    /// The `helios` binary, one process per operation.
+    Cli,
 }
 
 /// What `helios demo` is told. Each flag's default is the demo's own
