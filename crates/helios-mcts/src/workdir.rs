@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use helios_engine::{EngineError, HeliosEngine};
 use helios_types::{EntryKind, SnapshotId};
 use helios_vst::{Change, Vst};
-use helios_workdir::{CheckoutOptions, WorkdirError};
+use helios_workdir::{CaptureOptions, Captured, CheckoutOptions, WorkdirError};
 use helios_workdir::{OverlayBase, OverlayMount};
 
 use crate::error::{MctsError, MctsResult};
@@ -77,10 +77,17 @@ fn empty_dir(dir: &Path) -> MctsResult<()> {
 /// The fast path trusts the directory's recorded state for paths outside
 /// the diff, so a scorer's leftovers (caches, build outputs) outside the
 /// tree's paths stay where they are.
+///
+/// The directory is registered with the engine's watcher
+/// ([`HeliosEngine::watch`]) while the value lives, where the system
+/// allows it: [`FsWorkdir::capture`] — an environment whose tools edit the
+/// directory itself snapshotting their work — then reads only what changed
+/// since the last capture, however many switches came between.
 #[derive(Debug)]
 pub struct FsWorkdir<'e> {
     engine: &'e HeliosEngine,
     dir: PathBuf,
+    watched: bool,
 }
 
 impl<'e> FsWorkdir<'e> {
@@ -89,7 +96,40 @@ impl<'e> FsWorkdir<'e> {
     pub fn new(engine: &'e HeliosEngine, dir: impl Into<PathBuf>) -> MctsResult<Self> {
         let dir = dir.into();
         empty_dir(&dir)?;
-        Ok(FsWorkdir { engine, dir })
+        let watched = match engine.watch(&dir) {
+            Ok(_) => true,
+            // No inotify left or none at all: captures read everything.
+            Err(EngineError::Workdir(WorkdirError::WatchUnavailable { .. })) => false,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(FsWorkdir {
+            engine,
+            dir,
+            watched,
+        })
+    }
+
+    /// Whether the engine watches the directory (see the type's docs).
+    pub fn is_watched(&self) -> bool {
+        self.watched
+    }
+
+    /// What the directory holds now, as a tree to commit: the node it was
+    /// switched to plus whatever was done to it since (see
+    /// [`HeliosEngine::capture`]; watched, only the paths reported changed
+    /// are read).
+    pub fn capture(&self, options: &CaptureOptions) -> MctsResult<Captured> {
+        Ok(self.engine.capture(&self.dir, options)?)
+    }
+}
+
+impl Drop for FsWorkdir<'_> {
+    fn drop(&mut self) {
+        if self.watched {
+            // Errors cannot leave a destructor; the watch ends with the
+            // engine at the latest.
+            let _ = self.engine.unwatch(&self.dir);
+        }
     }
 }
 

@@ -198,3 +198,47 @@ fn an_overlay_workdir_must_start_empty() {
     };
     assert!(matches!(err, MctsError::Config(_)), "{err}");
 }
+
+#[test]
+#[allow(clippy::print_stderr, reason = "a skipped test must say why")]
+fn a_plain_workdir_is_watched_so_a_capture_reads_only_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = rocks(dir.path());
+    let a = engine.empty_tree().apply(&spread_files(100, 10)).unwrap();
+    let (id_a, _) = engine
+        .commit(&a, Durability::Sync, CommitMeta::default())
+        .unwrap();
+    let b = a.apply(&node_edits()).unwrap();
+    let (id_b, _) = engine
+        .commit(&b, Durability::Sync, CommitMeta::default())
+        .unwrap();
+    let work = dir.path().join("work");
+    let mut wd = FsWorkdir::new(&engine, &work).unwrap();
+    if !wd.is_watched() {
+        eprintln!("SKIPPED watched plain workdir test: inotify is unavailable here");
+        return;
+    }
+    wd.switch_to(&id_a, &a).unwrap();
+    let options = helios_workdir::CaptureOptions::default();
+    let first = wd.capture(&options).unwrap();
+    assert_eq!(first.tree.root_hash(), a.root_hash());
+    // Switches write their diffs; a tool then edits one file in place.
+    wd.switch_to(&id_b, &b).unwrap();
+    std::fs::write(work.join("d4/f4.txt"), b"edited by a tool\n").unwrap();
+    let captured = wd.capture(&options).unwrap();
+    assert!(captured.report.fast_path, "{:?}", captured.report);
+    let expected = b
+        .edit(Edit::file(p("d4/f4.txt"), b"edited by a tool\n".to_vec()))
+        .unwrap();
+    assert_eq!(captured.tree.root_hash(), expected.root_hash());
+    assert!(
+        captured.report.files_scanned < 10,
+        "only the switch's and the tool's paths: {:?}",
+        captured.report
+    );
+    drop(wd);
+    assert!(
+        !engine.unwatch(&work).unwrap(),
+        "dropped, no longer watched"
+    );
+}
