@@ -5,12 +5,14 @@
 //! the environment `cargo llvm-cov show-env` prints, so RocksDB's C++ is
 //! compiled a single time per target directory (about 12 minutes on a fresh
 //! 2-core machine) and reused by every later run that keeps the directory.
+//! The performance guard runs the `helios` binary that build made: no
+//! second (release) build of RocksDB.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 
 use crate::cmd::{cmd, output, run};
 use crate::prereqs::Prereqs;
@@ -56,6 +58,7 @@ pub(crate) fn ci(root: &Path) -> anyhow::Result<()> {
         "tests",
         with_env(cmd("cargo", &["test", "--workspace", "--locked"])),
     )?;
+    perf_guard(with_env(guarded_binary()))?;
     run(
         "coverage",
         with_env(cmd(
@@ -98,6 +101,75 @@ pub(crate) fn ci(root: &Path) -> anyhow::Result<()> {
         root.display()
     );
     Ok(())
+}
+
+/// The performance guard's run: a small seeded trace through the `helios`
+/// binary the tests just built, one process per operation, beside git
+/// plumbing on the same edits (about 25 s on 2 busy cores).
+const GUARD_ARGS: [&str; 10] = [
+    "bench", "--via", "cli", "--files", "2000", "--nodes", "40", "--seed", "1", "--json",
+];
+
+/// Floors of git's time over Helios's (P50) in the guard's run: about half
+/// of what was measured, so that noise cannot fail the gate and a 2x
+/// regression does. Ratios, not times: the machine's speed and load hit
+/// both tools alike. The binary is the tests' debug build with coverage
+/// counters (ci builds no release), far slower than git per process, hence
+/// floors below 1; measured 2026-12-06 on the 2-core VM (load 2.5–4.5),
+/// 6 runs of 23–26 s: snapshot 0.089–0.104, switch 0.227–0.293 (the
+/// release build, docs/BENCHMARKS.md, is the one to compare with the
+/// issue's targets).
+const GUARD_FLOORS: [(&str, f64); 2] = [("snapshot_p50", 0.05), ("switch_p50", 0.12)];
+
+/// The `helios` binary `cargo test --workspace` built (debug, with the
+/// coverage counters of ci's environment).
+fn guarded_binary() -> Command {
+    Command::new(crate::jobs::target_dir().join("debug").join("helios"))
+}
+
+/// `cargo xtask perf-guard`: the guard alone, on the binary the last ci
+/// (or a `cargo test` in its environment) built.
+pub(crate) fn perf_guard_only() -> anyhow::Result<()> {
+    let env = coverage_env(&Prereqs::ensure()?)?;
+    let mut helios = guarded_binary();
+    helios.envs(env);
+    perf_guard(helios)
+}
+
+/// Runs `helios` (with the coverage environment, so its profiles land
+/// with the tests') on [`GUARD_ARGS`] and checks [`GUARD_FLOORS`].
+fn perf_guard(mut helios: Command) -> anyhow::Result<()> {
+    helios.args(GUARD_ARGS);
+    eprintln!("\n==> perf guard: helios {}", GUARD_ARGS.join(" "));
+    let start = Instant::now();
+    let stdout = output(helios).context("perf guard: helios bench failed")?;
+    let checked = check_floors(&stdout, &GUARD_FLOORS)?;
+    eprintln!("==> perf guard: ok in {:.1?} ({checked})", start.elapsed());
+    Ok(())
+}
+
+/// Checks the ratios in the JSON object on the last line of `helios bench
+/// --json` against `floors`. Returns them as `name ratio >= floor`; an
+/// error names the first ratio below its floor, or the one missing.
+fn check_floors(stdout: &str, floors: &[(&str, f64)]) -> anyhow::Result<String> {
+    let last = stdout.lines().last().unwrap_or_default();
+    let report: serde_json::Value =
+        serde_json::from_str(last).with_context(|| format!("perf guard: not JSON: {last:?}"))?;
+    let ratios = &report["ratios_git_over_helios"];
+    let mut seen = Vec::new();
+    for &(name, floor) in floors {
+        let Some(ratio) = ratios[name].as_f64() else {
+            bail!("perf guard: no ratio {name} in {ratios}");
+        };
+        if ratio < floor {
+            bail!(
+                "perf guard FAILED: git/helios {name} = {ratio:.3} is below its floor {floor} \
+                 (Helios got slower against git on the same run; floors in xtask/src/ci.rs)"
+            );
+        }
+        seen.push(format!("{name} {ratio:.3} >= {floor}"));
+    }
+    Ok(seen.join(", "))
 }
 
 /// The variables that make plain `cargo` commands build instrumented code
@@ -191,7 +263,44 @@ pub(crate) fn fuzz(seconds: u64) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_export;
+    use super::{check_floors, parse_export};
+
+    #[test]
+    fn ratios_pass_at_or_above_their_floors_and_fail_below() {
+        let floors = [("snapshot_p50", 0.5), ("switch_p50", 2.0)];
+        let run = |snapshot: f64, switch: f64| {
+            format!(
+                "progress\n{{\"ratios_git_over_helios\":{{\"snapshot_p50\":{snapshot},\"switch_p50\":{switch}}}}}"
+            )
+        };
+        let ok = check_floors(&run(0.5, 7.25), &floors).unwrap();
+        assert_eq!(ok, "snapshot_p50 0.500 >= 0.5, switch_p50 7.250 >= 2");
+        let err = check_floors(&run(0.9, 1.5), &floors)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("switch_p50 = 1.500 is below its floor 2"),
+            "{err}"
+        );
+        let err = check_floors(&run(0.1, 3.0), &floors)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("snapshot_p50"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_ratio_or_a_line_that_is_not_json_fails() {
+        let floors = [("switch_p50", 1.0)];
+        let err = check_floors("{\"ratios_git_over_helios\":{}}", &floors)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no ratio switch_p50"), "{err}");
+        // A ratio JSON could not hold (Helios took no time) prints as null.
+        let null = "{\"ratios_git_over_helios\":{\"switch_p50\":null}}";
+        assert!(check_floors(null, &floors).is_err());
+        assert!(check_floors("helios: no store", &floors).is_err());
+        assert!(check_floors("", &floors).is_err());
+    }
 
     #[test]
     fn parses_shell_exports() {

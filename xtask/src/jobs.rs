@@ -97,7 +97,7 @@ pub(crate) fn demo(args: &[String]) -> anyhow::Result<()> {
 }
 
 /// The cargo target directory, as cargo picks it for this workspace.
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
 }
 

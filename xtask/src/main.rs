@@ -27,10 +27,15 @@ struct Args {
 enum Task {
     /// Every gate, as CI runs it: install missing prerequisites, rustfmt,
     /// clippy (warnings denied), all tests under coverage with an 85% line
-    /// floor over the library crates, and cargo-deny.
+    /// floor over the library crates, a performance guard (Helios's speed
+    /// against git's in one `helios bench --via cli` run must stay above
+    /// floors), and cargo-deny.
     Ci,
     /// The fast gates the pre-commit hook runs: rustfmt, clippy, unit tests.
     Precommit,
+    /// Only ci's performance guard, on the `helios` binary the last ci
+    /// built (run ci, or `cargo test` in its environment, first).
+    PerfGuard,
     /// Point git at the hooks kept in `.githooks/` (pre-commit runs
     /// `cargo xtask precommit`).
     InstallHooks,
@@ -69,6 +74,7 @@ fn main() -> anyhow::Result<()> {
     match args.task {
         Task::Ci => ci::ci(&root),
         Task::Precommit => ci::precommit(),
+        Task::PerfGuard => ci::perf_guard_only(),
         Task::InstallHooks => ci::install_hooks(),
         Task::Setup => prereqs::Prereqs::ensure().map(|_| ()),
         Task::Fuzz { seconds } => ci::fuzz(seconds),
