@@ -11,12 +11,13 @@ use crate::cmd::cmd;
 use crate::prereqs::Prereqs;
 
 /// Every bench target, bottom layer first.
-const BENCHES: [&str; 7] = [
+const BENCHES: [&str; 8] = [
     "types",
     "vst",
     "l1cache",
     "objstore",
     "engine",
+    "watch",
     "memory",
     "large_files",
 ];
