@@ -408,6 +408,20 @@ const LAYERS: &[(&str, &[&str])] = &[
             "helios-workload",
         ],
     ),
+    // Python bindings (`import helios`): the engine's public API, the
+    // search, and the types their signatures name (plus helios-objstore
+    // for `OpenError`, which `EngineError::Open` carries).
+    (
+        "helios-py",
+        &[
+            "helios-types",
+            "helios-vst",
+            "helios-objstore",
+            "helios-workdir",
+            "helios-engine",
+            "helios-mcts",
+        ],
+    ),
     // The shipped binary: everything above, never the benches.
     (
         "helios-cli",

@@ -1,0 +1,289 @@
+//! The exception hierarchy and the one mapping from the engine's typed
+//! errors to it.
+//!
+//! Every exception derives from `helios.HeliosError`, so a harness can
+//! catch the package's failures in one clause and its own separately. The
+//! classes say what a caller can do about a failure (look elsewhere, free
+//! disk space, wait for the lock, fix its input), not which layer raised
+//! it; the message is the engine's own, with its path, hash or snapshot.
+
+use std::error::Error as StdError;
+use std::io;
+
+use helios_engine::EngineError;
+use helios_mcts::MctsError;
+use helios_objstore::OpenError;
+use helios_types::NameError;
+use helios_types::store::StoreError;
+use helios_vst::VstError;
+use helios_workdir::WorkdirError;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+pyo3::create_exception!(
+    helios,
+    HeliosError,
+    PyException,
+    "Base class of every error Helios raises."
+);
+pyo3::create_exception!(
+    helios,
+    NotFound,
+    HeliosError,
+    "No such snapshot, ref, id prefix, store or path."
+);
+pyo3::create_exception!(
+    helios,
+    Corrupt,
+    HeliosError,
+    "Stored bytes fail their hash check or do not decode, or an object a snapshot needs is missing."
+);
+pyo3::create_exception!(
+    helios,
+    Locked,
+    HeliosError,
+    "Another handle holds the store's lock, or another operation is using the working directory."
+);
+pyo3::create_exception!(
+    helios,
+    NoSpace,
+    HeliosError,
+    "The disk is full; what was acknowledged stays readable and queued writes resume once space is freed."
+);
+pyo3::create_exception!(
+    helios,
+    InvalidInput,
+    HeliosError,
+    "An argument the engine refuses: a bad path, ref name, id, durability or configuration value."
+);
+pyo3::create_exception!(
+    helios,
+    WouldLoseFiles,
+    HeliosError,
+    "Checkout would delete or overwrite untracked or changed files (listed in `paths`); nothing was written."
+);
+pyo3::create_exception!(
+    helios,
+    Reclaimed,
+    HeliosError,
+    "A commit reuses objects gc reclaimed: pin or ref the snapshots you fork from."
+);
+pyo3::create_exception!(
+    helios,
+    Closed,
+    HeliosError,
+    "The store was closed; no further call is possible."
+);
+
+/// Registers the exception classes on the module.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("HeliosError", py.get_type::<HeliosError>())?;
+    m.add("NotFound", py.get_type::<NotFound>())?;
+    m.add("Corrupt", py.get_type::<Corrupt>())?;
+    m.add("Locked", py.get_type::<Locked>())?;
+    m.add("NoSpace", py.get_type::<NoSpace>())?;
+    m.add("InvalidInput", py.get_type::<InvalidInput>())?;
+    m.add("WouldLoseFiles", py.get_type::<WouldLoseFiles>())?;
+    m.add("Reclaimed", py.get_type::<Reclaimed>())?;
+    m.add("Closed", py.get_type::<Closed>())?;
+    Ok(())
+}
+
+/// The exception class an error belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Base,
+    NotFound,
+    Corrupt,
+    Locked,
+    NoSpace,
+    InvalidInput,
+    Reclaimed,
+    Closed,
+}
+
+impl Class {
+    fn new_err(self, message: String) -> PyErr {
+        match self {
+            Class::Base => HeliosError::new_err(message),
+            Class::NotFound => NotFound::new_err(message),
+            Class::Corrupt => Corrupt::new_err(message),
+            Class::Locked => Locked::new_err(message),
+            Class::NoSpace => NoSpace::new_err(message),
+            Class::InvalidInput => InvalidInput::new_err(message),
+            Class::Reclaimed => Reclaimed::new_err(message),
+            Class::Closed => Closed::new_err(message),
+        }
+    }
+}
+
+/// An engine error as the Python exception it maps to.
+pub(crate) fn engine_error(e: EngineError) -> PyErr {
+    if let EngineError::Workdir(WorkdirError::WouldLoseFiles { paths, .. }) = &e {
+        let paths: Vec<String> = paths.iter().map(ToString::to_string).collect();
+        let err = WouldLoseFiles::new_err(e.to_string());
+        // Best effort: the message already names the files.
+        Python::attach(|py| {
+            if let Ok(list) = PyList::new(py, paths) {
+                let _ = err.value(py).setattr("paths", list);
+            }
+        });
+        return err;
+    }
+    engine_class(&e).new_err(e.to_string())
+}
+
+/// A search error as the Python exception it maps to.
+pub(crate) fn mcts_error(e: MctsError) -> PyErr {
+    match e {
+        MctsError::Engine(inner) => engine_error(inner),
+        other => mcts_class(&other).new_err(other.to_string()),
+    }
+}
+
+/// A tree error as the Python exception it maps to.
+pub(crate) fn vst_error(e: VstError) -> PyErr {
+    vst_class(&e).new_err(e.to_string())
+}
+
+/// A refused path as [`InvalidInput`].
+pub(crate) fn name_error(path: &str, e: NameError) -> PyErr {
+    InvalidInput::new_err(format!("bad path {path:?}: {e}"))
+}
+
+fn engine_class(e: &EngineError) -> Class {
+    match e {
+        EngineError::SnapshotNotFound(_)
+        | EngineError::UnknownPrefix(_)
+        | EngineError::NoSuchFile(_) => Class::NotFound,
+        EngineError::NotAnId(_)
+        | EngineError::AmbiguousId { .. }
+        | EngineError::NotDurable(_)
+        | EngineError::NotAFile(_)
+        | EngineError::BadRefName(_)
+        | EngineError::ObjectTooLarge { .. }
+        | EngineError::WorkdirOverlapsStore { .. }
+        | EngineError::AlgorithmMismatch { .. }
+        | EngineError::Config { .. }
+        | EngineError::L1Config(_) => Class::InvalidInput,
+        EngineError::Corrupt { .. } | EngineError::File { .. } | EngineError::MissingObject(_) => {
+            Class::Corrupt
+        }
+        EngineError::Reclaimed(_) => Class::Reclaimed,
+        EngineError::Closed => Class::Closed,
+        EngineError::WriteFailed(store) => store_class(store),
+        EngineError::NotWritten { source, .. } => store_class(source),
+        EngineError::Open(open) => open_class(open),
+        EngineError::Store(store) => store_class(store),
+        EngineError::Vst(v) => vst_class(v),
+        EngineError::Workdir(w) => workdir_class(w),
+        EngineError::Io { source, .. } => io_class(source),
+        EngineError::WriterPanicked | EngineError::SpawnWriter(_) => Class::Base,
+    }
+}
+
+fn mcts_class(e: &MctsError) -> Class {
+    match e {
+        MctsError::Engine(inner) => engine_class(inner),
+        MctsError::Vst(v) => vst_class(v),
+        MctsError::Io { source, .. } => io_class(source),
+        MctsError::UnknownNode { .. } | MctsError::Config(_) => Class::InvalidInput,
+        MctsError::OverlayUnavailable { .. } | MctsError::Scorer(_) | MctsError::Environment(_) => {
+            Class::Base
+        }
+    }
+}
+
+fn open_class(e: &OpenError) -> Class {
+    match e {
+        OpenError::NotFound { .. } => Class::NotFound,
+        OpenError::Locked { .. } => Class::Locked,
+        OpenError::NotADirectory { .. }
+        | OpenError::AlgorithmMismatch { .. }
+        | OpenError::UnknownFormat { .. }
+        | OpenError::NotAStore { .. }
+        | OpenError::InvalidConfig { .. } => Class::InvalidInput,
+        OpenError::Io { source, .. } => io_class(source),
+        OpenError::NoSpace { .. } => Class::NoSpace,
+        OpenError::Backend { .. } => source_class(e),
+    }
+}
+
+fn store_class(e: &StoreError) -> Class {
+    match e {
+        StoreError::Corrupt { .. } | StoreError::DamagedStorage { .. } => Class::Corrupt,
+        StoreError::NotFound(_) => Class::Corrupt,
+        StoreError::Closed => Class::Closed,
+        StoreError::NoSpace { .. } => Class::NoSpace,
+        StoreError::TooLarge { .. } => Class::InvalidInput,
+        StoreError::Backend { .. } => source_class(e),
+    }
+}
+
+fn vst_class(e: &VstError) -> Class {
+    match e {
+        VstError::NotFound { .. } => Class::NotFound,
+        VstError::BadPath { .. }
+        | VstError::NotADirectory { .. }
+        | VstError::IsADirectory { .. }
+        | VstError::NotAFile { .. }
+        | VstError::MissingParent { .. }
+        | VstError::Root { .. }
+        | VstError::TooDeep { .. }
+        | VstError::SizeOverflow { .. }
+        | VstError::AlgorithmMismatch { .. } => Class::InvalidInput,
+        VstError::TreeMissing { .. } | VstError::CorruptTree { .. } | VstError::Load { .. } => {
+            Class::Corrupt
+        }
+        VstError::NoLoader { .. } => Class::Base,
+    }
+}
+
+fn workdir_class(e: &WorkdirError) -> Class {
+    match e {
+        WorkdirError::Io { source, .. } => io_class(source),
+        WorkdirError::NotEmpty { .. }
+        | WorkdirError::Protected { .. }
+        | WorkdirError::BadName { .. }
+        | WorkdirError::Ignore { .. }
+        | WorkdirError::BadMountPath { .. }
+        | WorkdirError::NotOurMount { .. }
+        | WorkdirError::FileTooLarge { .. }
+        | WorkdirError::TooDeep { .. }
+        | WorkdirError::NameTooLong { .. } => Class::InvalidInput,
+        WorkdirError::Content { .. } | WorkdirError::StateCorrupt { .. } => Class::Corrupt,
+        WorkdirError::Store { source, .. } => store_class(source),
+        WorkdirError::Tree(v) => vst_class(v),
+        WorkdirError::Busy { .. } => Class::Locked,
+        // The rest (an interrupted checkout, a file changing while read,
+        // overlay or watcher refusals, and variants this crate grows
+        // later) are plain HeliosErrors with the crate's message.
+        _ => Class::Base,
+    }
+}
+
+fn io_class(e: &io::Error) -> Class {
+    match e.kind() {
+        io::ErrorKind::NotFound => Class::NotFound,
+        io::ErrorKind::StorageFull => Class::NoSpace,
+        io::ErrorKind::InvalidInput
+        | io::ErrorKind::NotADirectory
+        | io::ErrorKind::IsADirectory => Class::InvalidInput,
+        _ => Class::Base,
+    }
+}
+
+/// A backend error whose source chain holds an I/O error: that error's
+/// class (a full disk reported by the backend as an I/O error, say).
+fn source_class(e: &dyn StdError) -> Class {
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            return io_class(io);
+        }
+        source = s.source();
+    }
+    Class::Base
+}
