@@ -78,7 +78,7 @@ for module, checks in SITES:
 print('PASSED %d/%d' % (passed, total))
 """
 
-WASTE_BYTES = 256 * 1024
+WASTE_BYTES = 2 << 20
 
 
 _WASTE: Dict[int, bytes] = {}

@@ -128,3 +128,17 @@ def test_mount_falls_back_or_mounts(disk, workdir, tmp_path):
         assert os.listdir(target) == []
     else:
         assert mounted.reason and mounted.report.files_written == len(files)
+
+
+def test_a_watched_workdir_commits_what_changed(disk, workdir):
+    wd, files = workdir
+    assert disk.watch(wd) is True
+    assert disk.watch(wd) is False
+    first, _ = disk.commit(wd, durability="sync")
+    write_files(wd, {"src/app.py": b"print('watched')\n", "new.txt": b"n"})
+    os.remove(wd / "README.md")
+    second, _ = disk.commit(wd, durability="sync")
+    changes = {c.path: c.kind for c in disk.diff(first, second)}
+    assert changes == {"README.md": "deleted", "new.txt": "added", "src/app.py": "modified"}
+    assert disk.unwatch(wd) is True
+    assert disk.unwatch(wd) is False

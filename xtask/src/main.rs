@@ -10,6 +10,7 @@ mod ci;
 mod cmd;
 mod jobs;
 mod prereqs;
+mod python;
 
 use std::path::{Path, PathBuf};
 
@@ -29,13 +30,17 @@ enum Task {
     /// clippy (warnings denied), all tests under coverage with an 85% line
     /// floor over the library crates, a performance guard (Helios's speed
     /// against git's in one `helios bench --via cli` run must stay above
-    /// floors), and cargo-deny.
+    /// floors), the Python package's pytest suite (its wheel built with
+    /// maturin), and cargo-deny.
     Ci,
     /// The fast gates the pre-commit hook runs: rustfmt, clippy, unit tests.
     Precommit,
     /// Only ci's performance guard, on the `helios` binary the last ci
     /// built (run ci, or `cargo test` in its environment, first).
     PerfGuard,
+    /// Only ci's Python gate: build the `helios` wheel with maturin into a
+    /// virtual environment under the target directory and run pytest.
+    Python,
     /// Point git at the hooks kept in `.githooks/` (pre-commit runs
     /// `cargo xtask precommit`).
     InstallHooks,
@@ -75,6 +80,7 @@ fn main() -> anyhow::Result<()> {
         Task::Ci => ci::ci(&root),
         Task::Precommit => ci::precommit(),
         Task::PerfGuard => ci::perf_guard_only(),
+        Task::Python => ci::python_only(&root),
         Task::InstallHooks => ci::install_hooks(),
         Task::Setup => prereqs::Prereqs::ensure().map(|_| ()),
         Task::Fuzz { seconds } => ci::fuzz(seconds),

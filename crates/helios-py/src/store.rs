@@ -435,6 +435,20 @@ impl Store {
         stats_dict(py, &stats)
     }
 
+    /// Watches the working directory `workdir` (inotify) while the store
+    /// is open, so each `commit` of it reads only what changed instead of
+    /// `lstat`ing every file. False when it was watched already; raises
+    /// `helios.HeliosError` where inotify is unavailable or out of watches
+    /// (commits then scan, as without a watcher).
+    fn watch(&self, py: Python<'_>, workdir: PathBuf) -> PyResult<bool> {
+        self.run(py, |engine| engine.watch(&workdir))
+    }
+
+    /// Stops watching `workdir`; False when it was not watched.
+    fn unwatch(&self, py: Python<'_>, workdir: PathBuf) -> PyResult<bool> {
+        self.run(py, |engine| engine.unwatch(&workdir))
+    }
+
     /// Makes `dir` hold snapshot `id` as an overlay mount that outlives
     /// this process (see `umount`); where overlayfs may not be mounted,
     /// checks it out instead (the result says which).
