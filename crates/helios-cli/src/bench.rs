@@ -128,16 +128,51 @@ fn timed<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(T, Duratio
     Ok((value, start.elapsed()))
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
+/// What a directory takes, two ways.
+#[derive(Clone, Copy, Default)]
+struct DiskUsage {
+    /// The files' lengths summed (the figure earlier reports print as
+    /// "bytes on disk").
+    apparent: u64,
+    /// The blocks allocated to files and directories, what `du` counts: a
+    /// 300-byte loose git object takes a whole block, a preallocated log
+    /// all it reserved.
+    du: u64,
+}
+
+impl std::ops::Add for DiskUsage {
+    type Output = Self;
+
+    fn add(self, other: Self) -> Self {
+        DiskUsage {
+            apparent: self.apparent + other.apparent,
+            du: self.du + other.du,
+        }
+    }
+}
+
+fn disk_usage(dir: &Path) -> DiskUsage {
+    use std::os::unix::fs::MetadataExt as _;
     fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
-            _ => e.metadata().map_or(0, |m| m.len()),
+        .map(|e| {
+            let Ok(meta) = e.metadata() else {
+                return DiskUsage::default();
+            };
+            let own = DiskUsage {
+                apparent: if meta.is_dir() { 0 } else { meta.len() },
+                // st_blocks counts 512-byte units whatever the block size.
+                du: meta.blocks() * 512,
+            };
+            if meta.is_dir() {
+                own + disk_usage(&e.path())
+            } else {
+                own
+            }
         })
-        .sum()
+        .fold(DiskUsage::default(), std::ops::Add::add)
 }
 
 /// Every file under `dir` (skipping `skip`), with its bytes.
@@ -319,12 +354,12 @@ impl Git {
 
     /// `.git`'s size after `git gc --aggressive`, every node kept by a ref
     /// (gc drops what no ref reaches, and plumbing nodes have none).
-    fn repacked_bytes(&self) -> anyhow::Result<u64> {
+    fn repacked_bytes(&self) -> anyhow::Result<DiskUsage> {
         for (i, id) in self.ids.iter().enumerate() {
             git(&self.dir, &["update-ref", &format!("refs/bench/n{i}"), id])?;
         }
         git(&self.dir, &["gc", "--aggressive", "--quiet"])?;
-        Ok(dir_bytes(&self.dir.join(".git")))
+        Ok(disk_usage(&self.dir.join(".git")))
     }
 }
 
@@ -548,7 +583,7 @@ enum ModeReport {
     },
     Cli {
         /// `.git` after `git gc --aggressive`.
-        git_repacked_bytes: u64,
+        git_repacked_bytes: DiskUsage,
         history: Vec<cli::HistoryPoint>,
     },
 }
@@ -566,8 +601,8 @@ struct Report {
     small_switch: Option<Versus>,
     /// No-op checkouts (measured with `--via cli` only).
     noop: Option<Versus>,
-    helios_bytes: u64,
-    git_bytes: u64,
+    helios_bytes: DiskUsage,
+    git_bytes: DiskUsage,
     checked: usize,
     mode: ModeReport,
 }
@@ -609,7 +644,8 @@ impl Report {
             "git_switch_p50_us": us(gw.p50), "git_switch_p99_us": us(gw.p99),
             "switch_1_to_5_files": small_switch.as_ref().map(Versus::json),
             "ratios_git_over_helios": ratios,
-            "helios_bytes_on_disk": h_bytes, "git_bytes_on_disk": g_bytes,
+            "helios_bytes_on_disk": h_bytes.apparent, "git_bytes_on_disk": g_bytes.apparent,
+            "helios_bytes_du": h_bytes.du, "git_bytes_du": g_bytes.du,
             "restores_checked_byte_exact": checked,
         });
         match mode {
@@ -636,7 +672,8 @@ impl Report {
                 report["git_snapshot_is"] = json!(cli::GIT_SNAPSHOT);
                 report["git_switch_is"] = json!(cli::GIT_SWITCH);
                 report["noop_checkout"] = json!(noop.as_ref().map(Versus::json));
-                report["git_repacked_bytes_on_disk"] = json!(git_repacked_bytes);
+                report["git_repacked_bytes_on_disk"] = json!(git_repacked_bytes.apparent);
+                report["git_repacked_bytes_du"] = json!(git_repacked_bytes.du);
                 report["history"] =
                     Value::Array(history.iter().map(cli::HistoryPoint::json).collect());
             }
@@ -675,7 +712,8 @@ impl Report {
                     line(&small.git.line("git switch, same steps"));
                 }
                 line(&format!(
-                    "bytes on disk: helios {h_bytes}, git {g_bytes}; dedup ratio {dedup_ratio:.4}"
+                    "bytes on disk: helios {}, git {} (du: {} / {}); dedup ratio {dedup_ratio:.4}",
+                    h_bytes.apparent, g_bytes.apparent, h_bytes.du, g_bytes.du
                 ));
                 line(&format!(
                     "{checked} sampled nodes byte-exact between helios and git"
@@ -717,11 +755,18 @@ impl Report {
                 );
                 table.push(String::new());
                 table.push(format!(
-                    "bytes on disk: helios {:.1} MiB, git loose {:.1} MiB, git after gc \
-                     --aggressive {:.1} MiB",
-                    mib(*h_bytes),
-                    mib(*g_bytes),
-                    mib(*git_repacked_bytes)
+                    "bytes on disk, files' lengths: helios {:.1} MiB, git loose {:.1} MiB, \
+                     git after gc --aggressive {:.1} MiB",
+                    mib(h_bytes.apparent),
+                    mib(g_bytes.apparent),
+                    mib(git_repacked_bytes.apparent)
+                ));
+                table.push(format!(
+                    "bytes on disk, blocks (du): helios {:.1} MiB, git loose {:.1} MiB, \
+                     git after gc --aggressive {:.1} MiB",
+                    mib(h_bytes.du),
+                    mib(g_bytes.du),
+                    mib(git_repacked_bytes.du)
                 ));
                 table.push(format!(
                     "{checked} sampled nodes byte-exact between helios and git"
@@ -766,8 +811,8 @@ fn run(tmp: &Path, args: &BenchArgs, json: bool) -> anyhow::Result<std::process:
                 switch: m.switch,
                 small_switch: m.small_switch,
                 noop: m.noop,
-                helios_bytes: dir_bytes(store),
-                git_bytes: dir_bytes(&gdir.join(".git")),
+                helios_bytes: disk_usage(store),
+                git_bytes: disk_usage(&gdir.join(".git")),
                 checked,
                 mode: ModeReport::Engine {
                     dedup_ratio,
@@ -782,7 +827,7 @@ fn run(tmp: &Path, args: &BenchArgs, json: bool) -> anyhow::Result<std::process:
             let checked = replay.check_byte_exact(args.seed)?;
             let nodes = replay.nodes;
             let m = replay.versus();
-            let (helios_bytes, git_bytes) = (dir_bytes(store), dir_bytes(&gdir.join(".git")));
+            let (helios_bytes, git_bytes) = (disk_usage(store), disk_usage(&gdir.join(".git")));
             let git_repacked_bytes = m.git.repacked_bytes()?;
             let history = cli::history(&tmp.join("history"), &args.history, args.seed)?;
             Report {

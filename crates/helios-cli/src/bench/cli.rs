@@ -23,7 +23,7 @@ use helios_workdir::CaptureOptions;
 use helios_workload::{Latency, SplitMix64, source_like};
 use serde_json::{Value, json};
 
-use super::{InProcess, Tool, dir_bytes, mib, stdout_of, timed, us, write_tree};
+use super::{InProcess, Tool, disk_usage, mib, stdout_of, timed, us, write_tree};
 use crate::output::progress;
 
 /// What git's snapshot is in this mode: the index refreshed and the tree
@@ -249,7 +249,7 @@ pub(super) fn history(
             via_cli,
             log: Latency::from_samples(samples),
             store_files: fs::read_dir(&store)?.count(),
-            store_bytes: dir_bytes(&store),
+            store_bytes: disk_usage(&store).apparent,
         });
     }
     bar.finish_and_clear();

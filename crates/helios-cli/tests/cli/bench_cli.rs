@@ -70,9 +70,17 @@ fn bench_via_cli_reports_both_tools_ratios_and_bytes() {
         "helios_bytes_on_disk",
         "git_bytes_on_disk",
         "git_repacked_bytes_on_disk",
+        "helios_bytes_du",
+        "git_bytes_du",
+        "git_repacked_bytes_du",
     ] {
         positive(&r, key);
     }
+    // Loose objects take a block each, more than their lengths.
+    assert!(
+        r["git_bytes_du"].as_u64() > r["git_bytes_on_disk"].as_u64(),
+        "{r}"
+    );
     assert_eq!(r["history"], Value::Array(vec![]), "no sweep asked for");
 }
 
@@ -126,7 +134,8 @@ fn bench_via_cli_prints_a_table_by_default() {
         "| snapshot: commit vs git add -A && git write-tree (n=2) |",
         "| switch: checkout vs git read-tree -u --reset (n=2) |",
         "| no-op checkout, same commands (n=2) |",
-        "bytes on disk: helios ",
+        "bytes on disk, files' lengths: helios ",
+        "bytes on disk, blocks (du): helios ",
         "3 sampled nodes byte-exact between helios and git",
         "| commits | log -n 1 P50 / P99 | store files | store MiB | commits made |",
         " | 1 via cli |",
