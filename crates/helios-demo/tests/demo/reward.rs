@@ -17,6 +17,9 @@ fn recheck(nodes: &[Node<DemoAction>], w: CostWeights, scope: CostScope) {
         (0.0, 0.0, 0.0)
     );
     assert_eq!(root.total_reward, root.code_reward);
+    // Objects the store lacked: some for a tree no earlier node made, none
+    // for one it already holds (two paths to the same fix, say).
+    let mut made = std::collections::HashSet::from([root.root_hash]);
     for n in &nodes[1..] {
         let want = latency_us(n.commit.commit_latency) * w.per_latency_us
             + n.commit.new_objects as f64 * w.per_new_object;
@@ -34,9 +37,11 @@ fn recheck(nodes: &[Node<DemoAction>], w: CostWeights, scope: CostScope) {
         };
         assert!((n.engine_cost - cost).abs() < 1e-9);
         assert!((n.total_reward - (n.code_reward - n.engine_cost)).abs() < 1e-9);
-        assert!(
+        assert_eq!(
             n.commit.new_objects > 0,
-            "a commit that changes a file creates objects"
+            made.insert(n.root_hash),
+            "node {}: a commit creates objects exactly when its tree is new",
+            n.id
         );
         if w.is_off() {
             assert_eq!(n.engine_cost, 0.0);
