@@ -24,14 +24,14 @@ import random
 import subprocess
 import sys
 import tempfile
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import helios
 import helios.mcts
 
 # One defect site: the module, its correct body, the seeded defect, a wrong
 # fix, and the checks (expressions over the module) that tell them apart.
-SITES = [
+SITES: List[Dict[str, Any]] = [
     {
         "module": "stats",
         "head": "def mean(xs):\n    if not xs:\n        raise ValueError('empty')\n",

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import List
+from typing import Any, Dict, List
 
 import helios
 
@@ -102,7 +102,7 @@ def main() -> int:
     parser.add_argument("--switches", type=int, default=200)
     parser.add_argument("--rust", help="the overhead_baseline example binary, run first")
     args = parser.parse_args()
-    out = {"date": time.strftime("%Y-%m-%d"), "python": sys.version.split()[0]}
+    out: Dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "python": sys.version.split()[0]}
     if args.rust:
         rust = subprocess.run(
             [args.rust, str(args.files), str(args.commits), str(args.switches)],

@@ -8,7 +8,8 @@ releases the GIL while the engine works.
 """
 
 import os
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+import pathlib
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 _Path = Union[str, "os.PathLike[str]"]
 _TreePath = Union[str, bytes]
@@ -140,7 +141,7 @@ class Tree:
     def mkdir(self, path: _TreePath) -> None: ...
     def delete(self, path: _TreePath) -> None:
         """Deletes a file, symlink or directory; `NotFound` if absent."""
-    def apply(self, edits: Dict[_TreePath, Optional[bytes]]) -> None:
+    def apply(self, edits: Union[Mapping[str, Optional[bytes]], Mapping[bytes, Optional[bytes]]]) -> None:
         """`{path: bytes | None}` as one all-or-nothing batch."""
     def read(self, path: _TreePath) -> bytes: ...
     def read_range(self, path: _TreePath, start: int, end: int) -> bytes: ...
@@ -169,7 +170,8 @@ class Store:
     @staticmethod
     def in_memory() -> "Store": ...
     @property
-    def path(self) -> Optional[str]: ...
+    def path(self) -> Optional[pathlib.Path]:
+        """The store's directory (a `pathlib.Path`); None in memory."""
     def close(self) -> None: ...
     def __enter__(self) -> "Store": ...
     def __exit__(self, *exc: Any) -> None: ...

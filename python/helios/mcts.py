@@ -20,7 +20,7 @@ An environment is any object with three methods (see :class:`Environment`)::
     result.best_actions, result.best.total_reward
 """
 
-from typing import Any, Dict, Iterable, List, Optional, Protocol, Tuple, Union
+from typing import Any, Iterable, List, Mapping, Optional, Protocol, Tuple, Union
 
 from helios._helios import Node, Proposal, Search, SearchResult, Tree
 
@@ -34,7 +34,7 @@ class Environment(Protocol):
         ``str(action)`` labels its commit. An empty iterable makes it a leaf."""
         ...
 
-    def edits(self, tree: Tree, action: Any) -> Dict[str, Optional[bytes]]:
+    def edits(self, tree: Tree, action: Any) -> Mapping[str, Optional[bytes]]:
         """The edits ``action`` makes to ``tree``: bytes write a file, None
         deletes a path."""
         ...

@@ -45,6 +45,16 @@ def test_edits_and_entries(mem):
     assert tree.size == len(b"#!/bin/sh\n") + len(b"bin/run") + len(b"bytes path")
 
 
+def test_apply_takes_any_mapping(mem):
+    import types
+
+    tree = mem.tree()
+    tree.apply(types.MappingProxyType({"a": b"1", b"b": b"2"}))
+    assert tree.files() == ["a", "b"]
+    with pytest.raises(TypeError):
+        tree.apply([("a", b"1")])
+
+
 def test_apply_is_all_or_nothing(mem):
     tree = mem.tree()
     tree.write("keep", b"k")

@@ -25,7 +25,7 @@ use helios_engine::HeliosEngine;
 use helios_mcts::{Environment, MctsError, MctsResult, Proposal as MctsProposal, Score, StateView};
 use helios_vst::{Edit, Vst};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyList, PyMapping};
 
 use crate::tree::{Tree, edits_of};
 
@@ -155,7 +155,7 @@ impl Environment for PyEnv {
         self.call("env.edits", |py, env| {
             let edits =
                 env.call_method1("edits", (self.tree(py, vst)?, action.object.clone_ref(py)))?;
-            edits_of(edits.cast::<PyDict>()?)
+            edits_of(edits.cast::<PyMapping>()?)
         })
     }
 

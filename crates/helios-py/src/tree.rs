@@ -14,7 +14,7 @@ use helios_engine::HeliosEngine;
 use helios_types::{RepoPath, SnapshotId};
 use helios_vst::{Edit, Vst};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBytes, PyMapping};
 
 use crate::convert::{PathArg, name_text, path_text};
 use crate::errors::{engine_error, vst_error};
@@ -86,15 +86,16 @@ impl Tree {
 /// The edits a mapping of `path -> bytes | None` makes: bytes write a
 /// regular file (creating parents), None deletes the entry and anything
 /// beneath it.
-pub(crate) fn edits_of(mapping: &Bound<'_, PyDict>) -> PyResult<Vec<Edit>> {
-    let mut edits = Vec::with_capacity(mapping.len());
-    for (key, value) in mapping.iter() {
-        let path = key.extract::<PathArg>()?.repo_path()?;
+pub(crate) fn edits_of(mapping: &Bound<'_, PyMapping>) -> PyResult<Vec<Edit>> {
+    let items = mapping.items()?;
+    let mut edits = Vec::with_capacity(items.len());
+    for item in items.iter() {
+        let (key, value): (PathArg, Bound<'_, PyAny>) = item.extract()?;
+        let path = key.repo_path()?;
         if value.is_none() {
             edits.push(Edit::delete_tree(path));
         } else {
-            let bytes = value.extract::<Vec<u8>>()?;
-            edits.push(Edit::file(path, bytes));
+            edits.push(Edit::file(path, value.extract::<Vec<u8>>()?));
         }
     }
     Ok(edits)
@@ -150,7 +151,7 @@ impl Tree {
 
     /// Applies `{path: bytes | None}` as one batch, all or nothing: bytes
     /// write a regular file, None deletes. One call for many edits.
-    fn apply(&self, py: Python<'_>, edits: &Bound<'_, PyDict>) -> PyResult<()> {
+    fn apply(&self, py: Python<'_>, edits: &Bound<'_, PyMapping>) -> PyResult<()> {
         let edits = edits_of(edits)?;
         self.edit(py, edits)
     }
