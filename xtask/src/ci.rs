@@ -34,9 +34,7 @@ pub(crate) fn ci(root: &Path) -> anyhow::Result<()> {
     let prereqs = Prereqs::ensure()?;
     run("rustfmt", cmd("cargo", &["fmt", "--all", "--check"]))?;
 
-    let mut env = coverage_env(&prereqs)?;
-    let (key, value) = crate::python::EXTENSION_MODULE_ENV;
-    env.push((key.to_owned(), value.to_owned()));
+    let env = coverage_env(&prereqs)?;
     let with_env = |mut c: Command| {
         c.envs(env.iter().map(|(k, v)| (k, v)));
         c
@@ -140,10 +138,7 @@ fn guarded_binary() -> Command {
 /// `cargo xtask python`: the Python gate alone, in ci's environment (see
 /// `python.rs` for why never outside it).
 pub(crate) fn python_only(root: &Path) -> anyhow::Result<()> {
-    let mut env = coverage_env(&Prereqs::ensure()?)?;
-    let (key, value) = crate::python::EXTENSION_MODULE_ENV;
-    env.push((key.to_owned(), value.to_owned()));
-    crate::python::tests(root, &env)
+    crate::python::tests(root, &coverage_env(&Prereqs::ensure()?)?)
 }
 
 /// `cargo xtask perf-guard`: the guard alone, on the binary the last ci
