@@ -101,3 +101,28 @@ def test_trees_belong_to_their_store(mem):
     other = helios.Store.in_memory()
     with pytest.raises(helios.InvalidInput, match="another store"):
         mem.commit_tree(other.tree())
+
+
+def test_a_full_disk_is_no_space_and_acknowledged_snapshots_stay_readable(tmp_path):
+    import os
+    import subprocess
+
+    disk = tmp_path / "small"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root): %s" % mounted.stderr.decode().strip())
+    try:
+        store = helios.Store.open(disk / "store")
+        tree = store.tree()
+        acknowledged = []
+        with pytest.raises(helios.NoSpace):
+            for i in range(100):
+                tree.write("f%d" % i, os.urandom(512 * 1024))
+                acknowledged.append(store.commit_tree(tree, durability="sync")[0])
+        assert acknowledged
+        assert len(store.read(acknowledged[-1], "f0")) == 512 * 1024
+        with pytest.raises(helios.NoSpace):
+            store.close()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
