@@ -584,6 +584,8 @@ enum ModeReport {
     Cli {
         /// `.git` after `git gc --aggressive`.
         git_repacked_bytes: DiskUsage,
+        /// The store after `helios gc` (which compacts), every node kept.
+        helios_gc_bytes: DiskUsage,
         history: Vec<cli::HistoryPoint>,
     },
 }
@@ -666,6 +668,7 @@ impl Report {
             }
             ModeReport::Cli {
                 git_repacked_bytes,
+                helios_gc_bytes,
                 history,
             } => {
                 report["via"] = json!("cli");
@@ -674,6 +677,8 @@ impl Report {
                 report["noop_checkout"] = json!(noop.as_ref().map(Versus::json));
                 report["git_repacked_bytes_on_disk"] = json!(git_repacked_bytes.apparent);
                 report["git_repacked_bytes_du"] = json!(git_repacked_bytes.du);
+                report["helios_gc_bytes_on_disk"] = json!(helios_gc_bytes.apparent);
+                report["helios_gc_bytes_du"] = json!(helios_gc_bytes.du);
                 report["history"] =
                     Value::Array(history.iter().map(cli::HistoryPoint::json).collect());
             }
@@ -734,6 +739,7 @@ impl Report {
             }
             ModeReport::Cli {
                 git_repacked_bytes,
+                helios_gc_bytes,
                 history,
             } => {
                 let mut table = vec![
@@ -755,16 +761,18 @@ impl Report {
                 );
                 table.push(String::new());
                 table.push(format!(
-                    "bytes on disk, files' lengths: helios {:.1} MiB, git loose {:.1} MiB, \
-                     git after gc --aggressive {:.1} MiB",
+                    "bytes on disk, files' lengths: helios {:.1} MiB ({:.1} after helios gc), \
+                     git loose {:.1} MiB ({:.1} after git gc --aggressive)",
                     mib(h_bytes.apparent),
+                    mib(helios_gc_bytes.apparent),
                     mib(g_bytes.apparent),
                     mib(git_repacked_bytes.apparent)
                 ));
                 table.push(format!(
-                    "bytes on disk, blocks (du): helios {:.1} MiB, git loose {:.1} MiB, \
-                     git after gc --aggressive {:.1} MiB",
+                    "bytes on disk, blocks (du): helios {:.1} MiB ({:.1} after helios gc), \
+                     git loose {:.1} MiB ({:.1} after git gc --aggressive)",
                     mib(h_bytes.du),
+                    mib(helios_gc_bytes.du),
                     mib(g_bytes.du),
                     mib(git_repacked_bytes.du)
                 ));
@@ -829,6 +837,7 @@ fn run(tmp: &Path, args: &BenchArgs, json: bool) -> anyhow::Result<std::process:
             let m = replay.versus();
             let (helios_bytes, git_bytes) = (disk_usage(store), disk_usage(&gdir.join(".git")));
             let git_repacked_bytes = m.git.repacked_bytes()?;
+            let helios_gc_bytes = m.helios.collected_bytes()?;
             let history = cli::history(&tmp.join("history"), &args.history, args.seed)?;
             Report {
                 files: args.files,
@@ -843,6 +852,7 @@ fn run(tmp: &Path, args: &BenchArgs, json: bool) -> anyhow::Result<std::process:
                 checked,
                 mode: ModeReport::Cli {
                     git_repacked_bytes,
+                    helios_gc_bytes,
                     history,
                 },
             }

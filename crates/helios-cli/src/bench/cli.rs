@@ -23,7 +23,7 @@ use helios_workdir::CaptureOptions;
 use helios_workload::{Latency, SplitMix64, source_like};
 use serde_json::{Value, json};
 
-use super::{InProcess, Tool, disk_usage, mib, stdout_of, timed, us, write_tree};
+use super::{DiskUsage, InProcess, Tool, disk_usage, mib, stdout_of, timed, us, write_tree};
 use crate::output::progress;
 
 /// What git's snapshot is in this mode: the index refreshed and the tree
@@ -53,6 +53,18 @@ impl Spawned {
         };
         spawned.run(&[OsStr::new("init")])?;
         Ok(spawned)
+    }
+
+    /// The store's size after `helios gc`, which collects and compacts,
+    /// every node kept by a ref (gc drops what nothing reaches), as
+    /// [`super::Git::repacked_bytes`] keeps git's.
+    pub(super) fn collected_bytes(&self) -> anyhow::Result<DiskUsage> {
+        for (i, id) in self.ids.iter().enumerate() {
+            let name = format!("bench/n{i}");
+            self.run(&["ref".as_ref(), name.as_ref(), id.as_ref()])?;
+        }
+        self.run(&["gc".as_ref()])?;
+        Ok(disk_usage(&self.store))
     }
 
     /// `helios --store S ARGS`; its stdout.

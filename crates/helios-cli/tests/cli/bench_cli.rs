@@ -73,6 +73,8 @@ fn bench_via_cli_reports_both_tools_ratios_and_bytes() {
         "helios_bytes_du",
         "git_bytes_du",
         "git_repacked_bytes_du",
+        "helios_gc_bytes_on_disk",
+        "helios_gc_bytes_du",
     ] {
         positive(&r, key);
     }
