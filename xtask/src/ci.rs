@@ -62,7 +62,7 @@ pub(crate) fn ci(root: &Path) -> anyhow::Result<()> {
         "tests",
         with_env(cmd("cargo", &["test", "--workspace", "--locked"])),
     )?;
-    perf_guard(with_env(guarded_binary()))?;
+    perf_guard(|| with_env(guarded_binary()))?;
     // The Python package (issue 17): its wheel, built in this environment
     // on the tests' artifacts, and its pytest suite; before the coverage
     // report, which reads pytest's profiles too.
@@ -119,15 +119,22 @@ const GUARD_ARGS: [&str; 10] = [
 ];
 
 /// Floors of git's time over Helios's (P50) in the guard's run: about half
-/// of what was measured, so that noise cannot fail the gate and a 2x
-/// regression does. Ratios, not times: the machine's speed and load hit
-/// both tools alike. The binary is the tests' debug build with coverage
-/// counters (ci builds no release), far slower than git per process, hence
-/// floors below 1; measured 2026-12-06 on the 2-core VM (load 2.5–4.5),
-/// 6 runs of 23–26 s: snapshot 0.089–0.104, switch 0.227–0.293 (the
-/// release build, docs/BENCHMARKS.md, is the one to compare with the
-/// issue's targets).
-const GUARD_FLOORS: [(&str, f64); 2] = [("snapshot_p50", 0.05), ("switch_p50", 0.12)];
+/// of the lowest measured, so that noise cannot fail the gate and a
+/// regression of 2x or more does. Ratios, not times: the machine's speed
+/// hits both tools alike. Load does not quite: Helios's process (RocksDB's
+/// open, its threads) suffers more from busy cores than git's, so the
+/// ratios fall as the load rises. The binary is the tests' debug build with
+/// coverage counters (ci builds no release), far slower than git per
+/// process, hence floors below 1. Measured 2026-12-06 on the 2-core VM,
+/// 9 runs of 12–26 s: snapshot 0.089–0.104 and switch 0.21–0.29 at load
+/// 2.5–4.5, 0.17–0.18 and 0.34–0.42 at load 1.5 (the release build,
+/// docs/BENCHMARKS.md, is the one to compare with the issue's targets).
+const GUARD_FLOORS: [(&str, f64); 2] = [("snapshot_p50", 0.045), ("switch_p50", 0.1)];
+
+/// Runs the guard may take: a second is made only when the first falls
+/// below a floor. A real regression fails both; a burst of load from
+/// others on a shared machine seldom spans both.
+const GUARD_RUNS: usize = 2;
 
 /// The `helios` binary `cargo test --workspace` built (debug, with the
 /// coverage counters of ci's environment).
@@ -145,21 +152,36 @@ pub(crate) fn python_only(root: &Path) -> anyhow::Result<()> {
 /// (or a `cargo test` in its environment) built.
 pub(crate) fn perf_guard_only() -> anyhow::Result<()> {
     let env = coverage_env(&Prereqs::ensure()?)?;
-    let mut helios = guarded_binary();
-    helios.envs(env);
-    perf_guard(helios)
+    perf_guard(|| {
+        let mut helios = guarded_binary();
+        helios.envs(env.iter().map(|(k, v)| (k, v)));
+        helios
+    })
 }
 
-/// Runs `helios` (with the coverage environment, so its profiles land
-/// with the tests') on [`GUARD_ARGS`] and checks [`GUARD_FLOORS`].
-fn perf_guard(mut helios: Command) -> anyhow::Result<()> {
-    helios.args(GUARD_ARGS);
+/// Runs `helios` (`helios()` makes the command, with the coverage
+/// environment so that its profiles land with the tests') on
+/// [`GUARD_ARGS`] and checks [`GUARD_FLOORS`], up to [`GUARD_RUNS`] times.
+fn perf_guard(helios: impl Fn() -> Command) -> anyhow::Result<()> {
     eprintln!("\n==> perf guard: helios {}", GUARD_ARGS.join(" "));
     let start = Instant::now();
-    let stdout = output(helios).context("perf guard: helios bench failed")?;
-    let checked = check_floors(&stdout, &GUARD_FLOORS)?;
-    eprintln!("==> perf guard: ok in {:.1?} ({checked})", start.elapsed());
-    Ok(())
+    let mut failed = Vec::new();
+    for run in 1..=GUARD_RUNS {
+        let mut command = helios();
+        command.args(GUARD_ARGS);
+        let stdout = output(command).context("perf guard: helios bench failed")?;
+        match check_floors(&stdout, &GUARD_FLOORS) {
+            Ok(checked) => {
+                eprintln!("==> perf guard: ok in {:.1?} ({checked})", start.elapsed());
+                return Ok(());
+            }
+            Err(e) => {
+                eprintln!("==> perf guard: run {run} of {GUARD_RUNS}: {e}");
+                failed.push(e.to_string());
+            }
+        }
+    }
+    bail!("{}", failed.join("; then "))
 }
 
 /// Checks the ratios in the JSON object on the last line of `helios bench
