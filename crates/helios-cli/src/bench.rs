@@ -31,7 +31,7 @@ use helios_workdir::{CaptureOptions, CheckoutOptions, OverlayBase, WorkdirError}
 use helios_workload::{Latency, SplitMix64, source_like, source_paths};
 use serde_json::{Value, json};
 
-use crate::output::{self, line, progress};
+use crate::output::{self, line, note, progress};
 use crate::{BenchArgs, Via};
 
 /// One node of the trace: its parent and the files it changes (`None`
@@ -221,7 +221,11 @@ pub(crate) fn bench(args: &BenchArgs, json: bool) -> anyhow::Result<std::process
     }
     let tmp = std::env::temp_dir().join(format!("helios-bench-{}", std::process::id()));
     let result = run(&tmp, args, json);
-    let _ = fs::remove_dir_all(&tmp);
+    if args.keep {
+        note(&format!("kept {}", tmp.display()));
+    } else {
+        let _ = fs::remove_dir_all(&tmp);
+    }
     result
 }
 

@@ -229,7 +229,7 @@ fn log(
 ) -> anyhow::Result<ExitCode> {
     let entries = match start {
         Some(name) => engine.log(&engine.resolve_name(name)?, limit)?,
-        None => engine.list_snapshots()?.into_iter().take(limit).collect(),
+        None => engine.newest_snapshots(limit)?,
     };
     if json {
         output::json(&Value::Array(

@@ -186,6 +186,10 @@ pub(crate) struct BenchArgs {
     /// `100,1000,10000`.
     #[arg(long, value_delimiter = ',', value_name = "COMMITS")]
     pub(crate) history: Vec<usize>,
+    /// Keep the scratch directory (stores, working directories, git's
+    /// repositories) and print where it is, to look at what a run left.
+    #[arg(long)]
+    pub(crate) keep: bool,
 }
 
 /// Where `helios bench` runs the Helios side of the trace.

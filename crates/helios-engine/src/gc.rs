@@ -17,12 +17,12 @@
 //!    written after the deletion. Tombstones are kept only while a tree
 //!    that may point at them is alive (see [`tombstones`](crate::tombstones)).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use helios_types::file;
 use helios_types::store::ObjectStore;
-use helios_types::{ChunkList, EntryKind, Hash, ObjectKind, SnapshotId, Tree};
+use helios_types::{ChunkList, EntryKind, Hash, ObjectKind, Snapshot, SnapshotId, Tree};
 use helios_vst::{Lineage, NewObjects, Vst};
 
 use crate::error::{EngineError, EngineResult};
@@ -303,14 +303,17 @@ fn mark_and_sweep(parts: &Collector<'_>, roots: Roots) -> EngineResult<GcReport>
         .snapshots
         .retain(|id| !protected.contains(&id.object_hash()));
     write(&state.tombstones).publish(sweep.objects.iter().map(|(h, _)| *h));
+    let index = time_index(layers, &sweep)?;
     queue.submit(StoreWrite {
         object_deletes: sweep.objects.iter().map(|(h, _)| *h).collect(),
         meta_deletes: sweep
             .snapshots
             .iter()
             .map(keys::snapshot)
+            .chain(index.deletes)
             .chain(roots.stale_records)
             .collect(),
+        meta_puts: index.puts,
         ..StoreWrite::default()
     })?;
     drop(protect);
@@ -361,6 +364,43 @@ struct Sweep {
     objects: Vec<(Hash, u64)>,
     /// Stored snapshot records that are not roots.
     snapshots: Vec<SnapshotId>,
+    /// The time of every stored snapshot record that decodes, for its
+    /// `time/` key.
+    times: HashMap<SnapshotId, u64>,
+}
+
+/// The `time/` keys a collection changes.
+struct TimeIndex {
+    deletes: Vec<Vec<u8>>,
+    puts: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Drops the `time/` keys of the records swept; in a store whose index is
+/// not complete yet (written before it existed), also writes the keys of
+/// every record kept and marks the index complete. The records were all
+/// read for the sweep, so this adds no read; a commit during the
+/// collection writes its own key.
+fn time_index(layers: &Layers, sweep: &Sweep) -> EngineResult<TimeIndex> {
+    let swept: HashSet<&SnapshotId> = sweep.snapshots.iter().collect();
+    let key = |(id, time): (&SnapshotId, &u64)| keys::by_time(id, *time);
+    let deletes = sweep
+        .times
+        .iter()
+        .filter(|(id, _)| swept.contains(id))
+        .map(key)
+        .collect();
+    let mut puts = Vec::new();
+    if layers.get_meta(keys::TIME_INDEXED)?.is_none() {
+        puts.extend(
+            sweep
+                .times
+                .iter()
+                .filter(|(id, _)| !swept.contains(id))
+                .map(|entry| (key(entry), Vec::new())),
+        );
+        puts.push((keys::TIME_INDEXED.to_vec(), Vec::new()));
+    }
+    Ok(TimeIndex { deletes, puts })
 }
 
 fn unmarked(
@@ -372,6 +412,7 @@ fn unmarked(
     let mut sweep = Sweep {
         objects: Vec::new(),
         snapshots: Vec::new(),
+        times: HashMap::new(),
     };
     for item in l2.objects(None)? {
         let (hash, bytes) = item?;
@@ -380,8 +421,14 @@ fn unmarked(
         }
     }
     for item in l2.meta_with_prefix(keys::SNAP)? {
-        let (key, _) = item?;
-        if let Some(id) = keys::id_suffix(&key, keys::SNAP).filter(|id| !roots.contains(id)) {
+        let (key, bytes) = item?;
+        let Some(id) = keys::id_suffix(&key, keys::SNAP) else {
+            continue;
+        };
+        if let Ok(snapshot) = Snapshot::decode(&bytes) {
+            sweep.times.insert(id, snapshot.time_micros);
+        }
+        if !roots.contains(&id) {
             sweep.snapshots.push(id);
         }
     }

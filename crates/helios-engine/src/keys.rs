@@ -6,6 +6,16 @@
 //! | `ref/` + UTF-8 name | 32-byte snapshot id |
 //! | `pin/` + 32-byte id | empty: the snapshot is pinned |
 //! | `wd/` + canonical directory path | 32-byte id of the snapshot it holds |
+//! | `time/` + 8-byte big-endian `!time_micros` + 32-byte id | empty: the snapshot's place in time |
+//! | `index/time` | empty: every `snap/` record has its `time/` key |
+//!
+//! `time/` keys sort newest first, and among snapshots of one microsecond
+//! by id, the order of [`HeliosEngine::list_snapshots`]: the newest `n`
+//! snapshots are the first `n` keys, read without touching the others.
+//! A store written before the index existed lacks `index/time` until a
+//! collection has filled the index in.
+//!
+//! [`HeliosEngine::list_snapshots`]: crate::HeliosEngine::list_snapshots
 
 use helios_types::SnapshotId;
 
@@ -15,6 +25,8 @@ pub(crate) const SNAP: &[u8] = b"snap/";
 pub(crate) const REF: &[u8] = b"ref/";
 pub(crate) const PIN: &[u8] = b"pin/";
 pub(crate) const WORKDIR: &[u8] = b"wd/";
+pub(crate) const TIME: &[u8] = b"time/";
+pub(crate) const TIME_INDEXED: &[u8] = b"index/time";
 
 pub(crate) fn with_prefix(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + rest.len());
@@ -25,6 +37,20 @@ pub(crate) fn with_prefix(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
 
 pub(crate) fn snapshot(id: &SnapshotId) -> Vec<u8> {
     with_prefix(SNAP, id.as_bytes())
+}
+
+/// The key that places a snapshot in time (see the module table).
+pub(crate) fn by_time(id: &SnapshotId, time_micros: u64) -> Vec<u8> {
+    let mut key = with_prefix(TIME, &(!time_micros).to_be_bytes());
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// The id at the end of a `time/` key.
+pub(crate) fn time_id(key: &[u8]) -> Option<SnapshotId> {
+    key.strip_prefix(TIME)
+        .and_then(|rest| rest.get(8..))
+        .and_then(SnapshotId::from_slice)
 }
 
 pub(crate) fn pin(id: &SnapshotId) -> Vec<u8> {
@@ -64,5 +90,32 @@ mod tests {
         let id = SnapshotId::from_bytes([7; 32]);
         assert_eq!(id_suffix(&snapshot(&id), SNAP), Some(id));
         assert_eq!(id_suffix(&pin(&id), SNAP), None);
+    }
+
+    #[test]
+    fn time_keys_sort_newest_first_then_by_id() {
+        let (a, b) = (
+            SnapshotId::from_bytes([1; 32]),
+            SnapshotId::from_bytes([2; 32]),
+        );
+        let mut keys = vec![
+            by_time(&a, 5),
+            by_time(&b, 9),
+            by_time(&b, 5),
+            by_time(&a, 0),
+        ];
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec![
+                by_time(&b, 9),
+                by_time(&a, 5),
+                by_time(&b, 5),
+                by_time(&a, 0)
+            ]
+        );
+        assert_eq!(time_id(&by_time(&b, 7)), Some(b));
+        assert_eq!(time_id(b"time/short"), None);
+        assert_eq!(time_id(&snapshot(&a)), None);
     }
 }

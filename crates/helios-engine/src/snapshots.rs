@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use helios_types::store::ObjectStore;
 use helios_types::{HashAlgorithm, Snapshot, SnapshotId};
@@ -45,6 +45,9 @@ pub(crate) struct Snapshots {
     clock: AtomicU64,
     /// Durable snapshots held before the least recently used are let go.
     keep: usize,
+    /// Set when the store had no record at open: the next commit marks
+    /// the `time/` index complete (see [`Snapshots::check_index`]).
+    mark_index: AtomicBool,
 }
 
 /// How a tree was found by [`Snapshots::restore`].
@@ -64,6 +67,7 @@ impl Snapshots {
             durable: AtomicUsize::new(0),
             clock: AtomicU64::new(0),
             keep,
+            mark_index: AtomicBool::new(false),
         }
     }
 
@@ -298,6 +302,67 @@ impl Snapshots {
         let mut list: Vec<_> = out.into_iter().collect();
         list.sort_by_key(|(id, s)| (std::cmp::Reverse(s.time_micros), *id));
         Ok(list)
+    }
+
+    /// The first `limit` snapshots of [`Snapshots::list`], at the cost of
+    /// `limit` records, not of every record: read from the newest end of
+    /// the `time/` index (see [`keys`]), merged with the snapshots held in
+    /// memory (a memory-only commit, a record still queued). A store whose
+    /// index is not known to be complete is listed whole.
+    pub(crate) fn newest(&self, limit: usize) -> EngineResult<Vec<(SnapshotId, Snapshot)>> {
+        if self.layers.get_meta(keys::TIME_INDEXED)?.is_none() {
+            let mut all = self.list()?;
+            all.truncate(limit);
+            return Ok(all);
+        }
+        type Place = (std::cmp::Reverse<u64>, SnapshotId);
+        let mut out: BTreeMap<Place, Snapshot> = BTreeMap::new();
+        if limit > 0 {
+            for item in self.layers.meta_with_prefix(keys::TIME)? {
+                let (key, _) = item?;
+                // A key whose record is gone (never left by gc, which
+                // deletes both in one write) is skipped, not an error.
+                let Some(id) = keys::time_id(&key) else {
+                    continue;
+                };
+                let Some(snapshot) = self.load(&id)? else {
+                    continue;
+                };
+                out.insert((std::cmp::Reverse(snapshot.time_micros), id), snapshot);
+                if out.len() == limit {
+                    break;
+                }
+            }
+        }
+        for (id, hot) in read(&self.hot).iter() {
+            out.entry((std::cmp::Reverse(hot.snapshot.time_micros), *id))
+                .or_insert_with(|| hot.snapshot.clone());
+        }
+        Ok(out
+            .into_iter()
+            .take(limit)
+            .map(|((_, id), s)| (id, s))
+            .collect())
+    }
+
+    /// Notes whether the store holds no snapshot record and no `time/`
+    /// mark yet (a new store): then the first commit also marks the index
+    /// complete, since from the start every record has its key. One seek,
+    /// nothing written here (a store that refuses writes fails no more
+    /// than it would); a store with records keeps listing whole until gc
+    /// fills the index in.
+    pub(crate) fn check_index(&self) -> EngineResult<()> {
+        let unmarked_and_empty = self.layers.get_meta(keys::TIME_INDEXED)?.is_none()
+            && self.layers.meta_with_prefix(keys::SNAP)?.next().is_none();
+        self.mark_index.store(unmarked_and_empty, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The `index/time` mark for the next commit's write, once.
+    pub(crate) fn take_index_mark(&self) -> Option<(Vec<u8>, Vec<u8>)> {
+        self.mark_index
+            .swap(false, Ordering::Relaxed)
+            .then(|| (keys::TIME_INDEXED.to_vec(), Vec::new()))
     }
 
     /// `id` and its first-parent ancestors, newest first, at most `limit`.

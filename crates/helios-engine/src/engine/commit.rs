@@ -85,6 +85,7 @@ impl HeliosEngine {
         };
         let record = snapshot.encode();
         let id = SnapshotId::from_bytes(*self.algorithm().digest(&record).as_bytes());
+        let time_micros = snapshot.time_micros;
         let (new_objects, new_bytes) = self.new_to_store(&new)?;
 
         let gate = self.gc.commit_gate();
@@ -100,7 +101,8 @@ impl HeliosEngine {
         }
         self.snapshots.remember(id, snapshot, vst.clone(), durable);
         let pending = if durable {
-            let write = self.queue_write(new, id, record, pin, durability == Durability::Sync)?;
+            let sync = durability == Durability::Sync;
+            let write = self.queue_write(new, id, record, time_micros, pin, sync)?;
             drop(gate);
             write
         } else {
@@ -170,13 +172,15 @@ impl HeliosEngine {
         }
     }
 
-    /// Queues a durable commit's objects and record as one write; returns
-    /// what to wait for when `sync`.
+    /// Queues a durable commit's objects, record and the record's place in
+    /// time (`keys::by_time`) as one write; returns what to wait for when
+    /// `sync`.
     fn queue_write(
         &self,
         new: NewObjects,
         id: SnapshotId,
         record: Vec<u8>,
+        time_micros: u64,
         pin: bool,
         sync: bool,
     ) -> EngineResult<Option<Pending>> {
@@ -188,10 +192,14 @@ impl HeliosEngine {
         // Readable at once from the in-flight table; L1 takes them through
         // its own wrapper when the writer stores them.
         self.layers.add_inflight(&objects);
-        let mut meta_puts = vec![(keys::snapshot(&id), record)];
+        let mut meta_puts = vec![
+            (keys::snapshot(&id), record),
+            (keys::by_time(&id, time_micros), Vec::new()),
+        ];
         if pin {
             meta_puts.push((keys::pin(&id), Vec::new()));
         }
+        meta_puts.extend(self.snapshots.take_index_mark());
         let write = StoreWrite {
             objects,
             meta_puts,

@@ -121,6 +121,9 @@ impl HeliosEngine {
             gc.on_written(),
         )?);
         let snapshots = Arc::new(Snapshots::new(Arc::clone(&layers), config.hot_snapshots));
+        if !config.rocks.read_only {
+            snapshots.check_index()?;
+        }
         let (l, q, s) = (&layers, &queue, &snapshots);
         Ok(HeliosEngine {
             refs: Refs::new(Arc::clone(l), Arc::clone(q), Arc::clone(s)),
@@ -212,9 +215,18 @@ impl HeliosEngine {
         self.resolve(name)
     }
 
-    /// Every snapshot: those stored in L2 and those held in memory.
+    /// Every snapshot: those stored in L2 and those held in memory, newest
+    /// first (by time, then by id).
     pub fn list_snapshots(&self) -> EngineResult<Vec<(SnapshotId, Snapshot)>> {
         self.snapshots.list()
+    }
+
+    /// The first `limit` snapshots of [`HeliosEngine::list_snapshots`],
+    /// reading about `limit` records rather than all of them (an index by
+    /// time, complete in a store created with it or once
+    /// [`HeliosEngine::gc`] has run; before that, every record is read).
+    pub fn newest_snapshots(&self, limit: usize) -> EngineResult<Vec<(SnapshotId, Snapshot)>> {
+        self.snapshots.newest(limit)
     }
 
     /// Points a named ref at a snapshot (durably).

@@ -10,6 +10,7 @@ mod concurrency;
 mod crash;
 mod dedup;
 mod gc;
+mod history;
 mod large_files;
 mod lifecycle;
 mod properties;
