@@ -6,7 +6,10 @@
 //!   fresh store, beside `cat FILE > /dev/null` plus `b3sum FILE` on the
 //!   same file in the same run (`b3sum` from PATH, or from
 //!   `<target>/tools/bin`; without it the peer is this process hashing the
-//!   file with the same BLAKE3 crate, named so in the report).
+//!   file with the same BLAKE3 crate, named so in the report). Beside the
+//!   default (`--durability sync`), the same commit `--durability async`,
+//!   and `sync` with the store on tmpfs (`/dev/shm`, when there is one),
+//!   where an fsync costs nothing: what the commit costs without the disk.
 //! - Peak resident memory (`VmHWM`, polled every 5 ms: a lower bound) of
 //!   `helios commit` and `helios checkout` of a tree holding one 4 GiB
 //!   incompressible file, and one 16 GiB sparse file.
@@ -150,9 +153,19 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 fn commit(helios: &Path, store: &Path, work: &Path) -> Ran {
+    commit_with(helios, store, work, "sync")
+}
+
+fn commit_with(helios: &Path, store: &Path, work: &Path, durability: &str) -> Ran {
     run(
         helios,
-        &["commit", "--workdir", work.to_str().unwrap()],
+        &[
+            "commit",
+            "--workdir",
+            work.to_str().unwrap(),
+            "--durability",
+            durability,
+        ],
         Some(store),
     )
 }
@@ -173,8 +186,14 @@ fn throughput(helios: &Path, dir: &Path) {
     let file = work.join("data.bin");
     write_noise(&file, gib << 30, "throughput");
     let store = dir.join("s1");
+    // A store in memory, where fsync is free: the commit without the disk.
+    let shm = Path::new("/dev/shm");
+    let mem_store = shm
+        .is_dir()
+        .then(|| shm.join(format!("helios-bench-{}", std::process::id())));
     let peer = b3sum();
     let (mut commits, mut peers) = (Vec::new(), Vec::new());
+    let (mut asyncs, mut in_memory) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let cat = cat_to_null(&file);
         let hash = match &peer {
@@ -184,6 +203,13 @@ fn throughput(helios: &Path, dir: &Path) {
         peers.push(cat + hash);
         fresh_store(helios, &store);
         commits.push(commit(helios, &store, &work).time);
+        fresh_store(helios, &store);
+        asyncs.push(commit_with(helios, &store, &work, "async").time);
+        if let Some(mem) = &mem_store {
+            fresh_store(helios, mem);
+            in_memory.push(commit(helios, mem, &work).time);
+            fs::remove_dir_all(mem).unwrap();
+        }
     }
     let name = if peer.is_some() {
         "cat + b3sum"
@@ -195,6 +221,8 @@ fn throughput(helios: &Path, dir: &Path) {
         v[v.len() / 2]
     };
     let (c50, p50v) = (p50(&mut commits), p50(&mut peers));
+    let a50 = p50(&mut asyncs);
+    let m50 = (!in_memory.is_empty()).then(|| p50(&mut in_memory));
     let ratio = c50.as_secs_f64() / p50v.as_secs_f64();
     target(
         "commit of a new large file <= 1.5x cat + b3sum",
@@ -208,6 +236,16 @@ fn throughput(helios: &Path, dir: &Path) {
         p50v,
         peers.last().unwrap(),
         ratio
+    ));
+    note(&format!(
+        "large: the same commit --durability async: P50 {a50:.2?} (max {:.2?}, ratio {:.2}); sync with the store on tmpfs (no disk): {}",
+        asyncs.last().unwrap(),
+        a50.as_secs_f64() / p50v.as_secs_f64(),
+        m50.map_or("no /dev/shm".to_owned(), |m| format!(
+            "P50 {m:.2?} (max {:.2?}, ratio {:.2})",
+            in_memory.last().unwrap(),
+            m.as_secs_f64() / p50v.as_secs_f64()
+        )),
     ));
     fs::remove_dir_all(&work).unwrap();
     fs::remove_dir_all(&store).unwrap();

@@ -7,8 +7,14 @@
 //! it references. Requests are taken in order and several are merged into
 //! one batch when they are waiting, which is group commit: one WAL fsync
 //! serves every `Sync` commit in the group.
+//!
+//! Bulk writes (a large file's chunks, stored while a capture reads the
+//! file) are written apart from the others, in queue order,
+//! [`WriteMode::Unlogged`]: into the memtable only, around L1, and from
+//! there once into a blob file. The store makes them durable before any
+//! later logged write (a commit record naming them, a gc deletion), so
+//! a commit is still durable only with every chunk it names.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -47,9 +53,10 @@ pub(crate) struct StoreWrite {
     pub(crate) object_deletes: Vec<Hash>,
     /// Wait for the WAL fsync.
     pub(crate) sync: bool,
-    /// Write the objects around L1: bulk data (a large file's chunks)
-    /// that would flush what is hot there.
-    pub(crate) around_l1: bool,
+    /// Bulk data (a large file's chunks): written around L1, whose hot
+    /// set it would flush, and [`WriteMode::Unlogged`], so each byte is
+    /// written to disk once. Holds objects only.
+    pub(crate) bulk: bool,
     pub(crate) ack: Option<Ack>,
 }
 
@@ -153,15 +160,23 @@ impl Writer {
         }
     }
 
-    /// Writes `writes` as one batch, in queue order; an empty batch that
-    /// must be durable syncs the WAL.
+    /// Writes `writes` in queue order: each run of bulk writes as one
+    /// unlogged batch, each run of the others as one atomic batch; an
+    /// empty group that must be durable syncs the store.
     fn store(&self, writes: &[StoreWrite], sync: bool) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return self.store_run(writes, sync);
+        }
+        for run in writes.chunk_by(|a, b| a.bulk == b.bulk) {
+            self.store_run(run, sync)?;
+        }
+        Ok(())
+    }
+
+    /// Writes one run of [`Writer::store`]: all bulk, or none.
+    fn store_run(&self, writes: &[StoreWrite], sync: bool) -> Result<(), StoreError> {
         let mut batch = WriteBatch::new();
-        let around_l1: HashSet<Hash> = writes
-            .iter()
-            .filter(|w| w.around_l1)
-            .flat_map(|w| w.objects.iter().map(|(hash, _)| *hash))
-            .collect();
+        let bulk = writes.first().is_some_and(|w| w.bulk);
         for w in writes {
             // In queue order: an unpin queued behind its commit's pin must
             // delete the pin, not be overtaken by it.
@@ -180,13 +195,17 @@ impl Writer {
             };
         }
         let (objects, bytes) = (batch.objects.len() as u64, batch.object_bytes() as u64);
-        let mode = if sync {
-            WriteMode::Sync
-        } else {
-            WriteMode::Buffered
+        let mode = match (bulk, sync) {
+            (true, _) => WriteMode::Unlogged,
+            (false, true) => WriteMode::Sync,
+            (false, false) => WriteMode::Buffered,
         };
-        self.layers
-            .write_admitting(batch, mode, &|hash| !around_l1.contains(hash))?;
+        self.layers.write_admitting(batch, mode, &|_| !bulk)?;
+        if bulk && sync {
+            // A flush asked for in the same group: unlogged writes are
+            // durable only once the store syncs.
+            self.layers.l2().sync()?;
+        }
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         self.stats.objects.fetch_add(objects, Ordering::Relaxed);
         self.stats.bytes.fetch_add(bytes, Ordering::Relaxed);

@@ -33,21 +33,32 @@ pub enum Compression {
 pub struct BlobFiles {
     /// Values this long or longer go to blob files. At least 1, at most
     /// `blob_file_size` (a larger threshold would send nothing to blob
-    /// files: leave `blob_files` at `None` for that).
+    /// files: leave `blob_files` at `None` for that). The default, 8 KiB,
+    /// is the shortest chunk of a large file
+    /// ([`CHUNK_MIN`](helios_types::file::CHUNK_MIN)), so every chunk but a
+    /// file's short last one lives in blob files.
     pub min_blob_size: u64,
     /// Target size of one blob file. At least 1 MiB, at most
     /// [`RocksConfig::MAX_BLOB_FILE_SIZE`].
     pub blob_file_size: u64,
     /// Whether compaction rewrites old blob files to reclaim deleted values.
     pub garbage_collection: bool,
+    /// Compression of blob files. RocksDB compresses every blob with it
+    /// and keeps the result even when it is larger (no per-blob fallback,
+    /// unlike SST blocks), so incompressible content (archives, media,
+    /// model weights: what large files mostly are) would pay LZ4 on every
+    /// write and read for nothing. The default is none; see
+    /// docs/BENCHMARKS.md, "Large files".
+    pub compression: Compression,
 }
 
 impl Default for BlobFiles {
     fn default() -> Self {
         BlobFiles {
-            min_blob_size: 64 * 1024,
+            min_blob_size: u64::from(helios_types::file::CHUNK_MIN),
             blob_file_size: 256 << 20,
             garbage_collection: true,
+            compression: Compression::None,
         }
     }
 }
@@ -85,14 +96,17 @@ pub struct RocksConfig {
     /// Compression of the bottommost level, where most bytes end up and
     /// stay: written once per compaction into it, read many times.
     pub bottommost_compression: Compression,
-    /// Blob files for large values; `None` (the default) keeps every value
-    /// in the LSM tree. Measured with the `objstore` bench (3,300
-    /// source-like values of 16–144 KiB, release build, 2026-12-03): blob
-    /// files cut write + flush + compaction from 2.33 s to 1.54 s, left disk
-    /// use equal (129 MiB, LZ4 either way), but raised the large point read
-    /// from 50 / 122 µs to 73 / 168 µs (P50 / P99). Commits of source files
-    /// are mostly small values read more often than written, so the default
-    /// stays off; turn it on for workspaces of large files written once.
+    /// Blob files for large values (on by default, [`BlobFiles::default`]);
+    /// `None` keeps every value in the LSM tree. Blob files are where a
+    /// large file's chunks are written once: unlogged
+    /// ([`WriteMode::Unlogged`](helios_types::store::WriteMode)), they go
+    /// from the memtable straight into a blob file at the flush, and
+    /// compaction moves only their pointers. Measured with the `objstore`
+    /// bench (3,300 source-like values of 16–144 KiB, release build,
+    /// 2026-12-03): blob files cut write + flush + compaction from 2.33 s
+    /// to 1.54 s and left disk use equal, but raised the large point read
+    /// from 50 / 122 µs to 73 / 168 µs (P50 / P99); source files under
+    /// 8 KiB, most of them, stay in the LSM tree.
     pub blob_files: Option<BlobFiles>,
     /// Bytes of one memtable before it is flushed. At least 1 MiB, at most
     /// [`MAX_WRITE_BUFFER_BYTES`](Self::MAX_WRITE_BUFFER_BYTES).
@@ -115,7 +129,7 @@ impl Default for RocksConfig {
             bloom_bits_per_key: 10,
             compression: Compression::Lz4,
             bottommost_compression: Compression::Zstd,
-            blob_files: None,
+            blob_files: Some(BlobFiles::default()),
             write_buffer_bytes: 64 << 20,
             max_open_files: 512,
             background_jobs: 2,

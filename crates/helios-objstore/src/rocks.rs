@@ -27,9 +27,18 @@
 //! [`ObjectStore::put`] and [`ObjectStore::delete_objects`] are buffered;
 //! [`ObjectStore::sync`] fsyncs the WAL, making every earlier buffered write
 //! durable.
+//!
+//! [`WriteMode::Unlogged`] (a large file's chunks) skips the WAL: the batch
+//! goes to the memtable only, and RocksDB writes it once, at the flush,
+//! into blob files (see [`RocksConfig::blob_files`]) that compaction never
+//! rewrites. The store remembers that unlogged data is in memory, and
+//! flushes the memtables (which fsyncs what they wrote) before the next
+//! logged write and in `sync`: a logged write never survives a crash that
+//! an earlier unlogged one did not.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use helios_types::store::{
     MetaIter, ObjectIter, ObjectStore, StoreError, StoreResult, WriteBatch, WriteMode,
@@ -80,6 +89,9 @@ pub struct RocksStore {
     /// Opened with [`RocksConfig::read_only`]: writes are refused, and
     /// `sync` and `flush_if_large` have nothing to do.
     read_only: bool,
+    /// Set after an [`WriteMode::Unlogged`] write, cleared by the flush that
+    /// makes it durable (before the next logged write, or in `sync`).
+    unlogged: AtomicBool,
 }
 
 impl fmt::Debug for RocksStore {
@@ -176,6 +188,7 @@ impl RocksStore {
             algorithm,
             path: path.to_owned(),
             read_only: config.read_only,
+            unlogged: AtomicBool::new(false),
         })
     }
 
@@ -220,6 +233,23 @@ impl RocksStore {
                 .map_err(|e| store_err("flush memtable", e))?;
         }
         Ok(())
+    }
+
+    /// Flushes the memtables if an unlogged write may be in them only.
+    /// Called before every logged write and in `sync`, so that what the
+    /// WAL makes durable never names unlogged objects a crash would lose.
+    /// The flag is cleared before the flush: an unlogged write racing with
+    /// it sets the flag again (after its data is in the memtable), so it is
+    /// flushed now or by the next call.
+    fn flush_unlogged(&self) -> StoreResult<()> {
+        if !self.unlogged.swap(false, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let flushed = self.flush();
+        if flushed.is_err() {
+            self.unlogged.store(true, Ordering::SeqCst);
+        }
+        flushed
     }
 
     /// Called on a clean shutdown: flushes the memtables when they hold
@@ -424,7 +454,7 @@ fn objects_options(config: &RocksConfig, cache: &Cache, compression: Codecs) -> 
         objects.set_enable_blob_files(true);
         objects.set_min_blob_size(blob.min_blob_size);
         objects.set_blob_file_size(blob.blob_file_size);
-        objects.set_blob_compression_type(compression.upper);
+        objects.set_blob_compression_type(codec(blob.compression));
         objects.set_enable_blob_gc(blob.garbage_collection);
         objects.set_blob_cache(cache);
     }
@@ -574,6 +604,7 @@ fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 fn write_options(mode: WriteMode) -> WriteOptions {
     let mut opts = WriteOptions::default();
     opts.set_sync(mode == WriteMode::Sync);
+    opts.disable_wal(mode == WriteMode::Unlogged);
     opts
 }
 
@@ -605,6 +636,8 @@ impl ObjectStore for RocksStore {
     /// One RocksDB `WriteBatch`: object deletes, object puts, meta deletes,
     /// meta puts, in that order (so a delete and a put of the same key in
     /// one batch leave the put). `Sync` fsyncs the WAL before returning.
+    /// `Unlogged` skips the WAL; a logged write after it flushes the
+    /// memtables first (see the module documentation).
     /// A re-put overwrites the key without reading it first (the contract:
     /// the last put wins, so verified bytes repair a damaged entry): one WAL
     /// record and one memtable insert, and compaction keeps a single copy.
@@ -623,6 +656,9 @@ impl ObjectStore for RocksStore {
             };
         }
         batch.check_value_lens(self.max_value_len())?;
+        if mode != WriteMode::Unlogged {
+            self.flush_unlogged()?;
+        }
         let objects = self.cf(OBJECTS_CF)?;
         let meta = self.cf(META_CF)?;
         let mut wb = rocksdb::WriteBatch::default();
@@ -640,7 +676,11 @@ impl ObjectStore for RocksStore {
         }
         self.db
             .write_opt(wb, &write_options(mode))
-            .map_err(|e| store_err("write batch", e))
+            .map_err(|e| store_err("write batch", e))?;
+        if mode == WriteMode::Unlogged {
+            self.unlogged.store(true, Ordering::SeqCst);
+        }
+        Ok(())
     }
 
     /// A forward scan of the objects column family (not filling the block
@@ -723,11 +763,13 @@ impl ObjectStore for RocksStore {
             .collect()
     }
 
-    /// Fsyncs the WAL: every earlier write, buffered or not, is durable.
+    /// Flushes unlogged writes and fsyncs the WAL: every earlier write,
+    /// whatever its mode, is durable.
     fn sync(&self) -> StoreResult<()> {
         if self.read_only {
             return Ok(());
         }
+        self.flush_unlogged()?;
         self.db
             .flush_wal(true)
             .map_err(|e| store_err("sync WAL", e))

@@ -154,20 +154,57 @@ pub enum Ingested {
 /// is read, each distinct chunk handed to `sink` as an encoded blob with
 /// its hash, then the chunk list (which names only chunks already handed
 /// over). A sink that only hashes may drop what it is given.
+///
+/// [`cut`] and [`Chunks`] are its two halves, for a caller that hashes
+/// chunks elsewhere (on another thread) while the file is read.
 pub fn ingest<E>(
     alg: HashAlgorithm,
     read: &mut dyn FnMut(&mut [u8]) -> Result<usize, E>,
     sink: &mut dyn FnMut(Hash, Vec<u8>) -> Result<(), E>,
 ) -> Result<Ingested, E> {
+    let mut chunks = Chunks::default();
+    let cut = cut(read, &mut |chunk| {
+        let hash = Blob::hash_of(alg, chunk);
+        if chunks.push(hash, chunk.len()) {
+            sink(hash, Blob::encode_bytes(chunk))?;
+        }
+        Ok(())
+    })?;
+    match cut {
+        Cut::Small(bytes) => Ok(Ingested::Small(bytes)),
+        Cut::Chunked => {
+            let (list, ingested) = chunks
+                .finish(alg)
+                .expect("cut hands over at least CHUNKED_FROM bytes in chunks it cut");
+            sink(list.hash(alg), list.encode())?;
+            Ok(ingested)
+        }
+    }
+}
+
+/// What [`cut`] read.
+#[derive(Debug)]
+pub enum Cut {
+    /// Fewer than [`CHUNKED_FROM`] bytes, whole; no chunk was handed over.
+    Small(Vec<u8>),
+    /// A large file, handed over chunk by chunk.
+    Chunked,
+}
+
+/// The reading half of [`ingest`]: reads to the end through a buffer of
+/// [`READ_BUFFER`] bytes and hands each chunk of a large file to `chunk`,
+/// in file order, repeats included, not hashed. Whoever hashes them puts
+/// the chunk list together with [`Chunks`].
+pub fn cut<E>(
+    read: &mut dyn FnMut(&mut [u8]) -> Result<usize, E>,
+    chunk: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+) -> Result<Cut, E> {
     let mut buf = vec![0u8; READ_BUFFER];
     let (mut len, mut eof) = fill(read, &mut buf, 0)?;
     if eof && (len as u64) < CHUNKED_FROM {
         buf.truncate(len);
-        return Ok(Ingested::Small(buf));
+        return Ok(Cut::Small(buf));
     }
-    let mut chunks = Vec::new();
-    let (mut seen, mut distinct) = (HashSet::new(), Vec::new());
-    let mut size = 0u64;
     loop {
         let mut done = 0;
         for chunk_len in ChunkParams::FORMAT.chunk_lengths(&buf[..len]) {
@@ -176,33 +213,57 @@ pub fn ingest<E>(
             if done + chunk_len == len && !eof {
                 break;
             }
-            let chunk = &buf[done..done + chunk_len];
-            let hash = Blob::hash_of(alg, chunk);
-            if seen.insert(hash) {
-                sink(hash, Blob::encode_bytes(chunk))?;
-                distinct.push(hash);
-            }
-            chunks.push(chunk_ref(hash, chunk_len));
+            chunk(&buf[done..done + chunk_len])?;
             done += chunk_len;
         }
-        size += done as u64;
         buf.copy_within(done..len, 0);
         len -= done;
         if eof && len == 0 {
-            break;
+            return Ok(Cut::Chunked);
         }
         (len, eof) = fill(read, &mut buf, len)?;
     }
-    // At least one full buffer was read, so the file is large enough.
-    let list = ChunkList::new(chunks).expect("a chunked file has at least READ_BUFFER bytes");
-    let hash = list.hash(alg);
-    sink(hash, list.encode())?;
-    Ok(Ingested::Chunked {
-        hash,
-        size,
-        chunks: list.chunks().len() as u64,
-        distinct,
-    })
+}
+
+/// The hashing half of [`ingest`]: a large file's chunk list, put together
+/// from its chunks' hashes and lengths in file order.
+#[derive(Debug, Default)]
+pub struct Chunks {
+    refs: Vec<ChunkRef>,
+    seen: HashSet<Hash>,
+    distinct: Vec<Hash>,
+    size: u64,
+}
+
+impl Chunks {
+    /// Adds the next chunk, of `len` bytes (at most [`CHUNK_MAX`], as
+    /// [`cut`] cuts them); true when its hash is new to the file (store
+    /// it), false for a repeat.
+    pub fn push(&mut self, hash: Hash, len: usize) -> bool {
+        self.refs.push(chunk_ref(hash, len));
+        self.size += len as u64;
+        let new = self.seen.insert(hash);
+        if new {
+            self.distinct.push(hash);
+        }
+        new
+    }
+
+    /// The chunk list and what it describes (`Ingested::Chunked`), once
+    /// every chunk [`cut`] handed over is pushed. Fewer than
+    /// [`CHUNKED_FROM`] bytes, which `cut` never hands over, are not a
+    /// chunk list: the decoder's error.
+    pub fn finish(self, alg: HashAlgorithm) -> Result<(ChunkList, Ingested), DecodeError> {
+        let chunks = self.refs.len() as u64;
+        let list = ChunkList::new(self.refs)?;
+        let ingested = Ingested::Chunked {
+            hash: list.hash(alg),
+            size: self.size,
+            chunks,
+            distinct: self.distinct,
+        };
+        Ok((list, ingested))
+    }
 }
 
 /// Reads into `buf[len..]` until it is full or `read` says the end came;

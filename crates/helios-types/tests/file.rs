@@ -198,3 +198,76 @@ fn damaged_chunks_are_reported_not_returned() {
         "a length other than the tree's is refused"
     );
 }
+
+/// `cut` and `Chunks`, ingest's halves run apart (as a capture runs them on
+/// two threads), make the file `ingest` makes: the same hash, chunk count
+/// and distinct chunks, and `cut` hands over every byte in order, repeats
+/// included.
+#[test]
+fn cut_and_chunks_apart_make_what_ingest_makes() {
+    // Repeated content, so that some chunks repeat within the file.
+    let mut data = noise(11, 3 << 20);
+    data.extend_from_within(..(1 << 20));
+    data.extend(vec![0u8; 2 << 20]);
+    let mut whole = &data[..];
+    let ingested =
+        file::ingest(ALG, &mut |buf| whole.read(buf), &mut |_, _| Ok(())).expect("ingest");
+    let mut reader = Dribble {
+        data: &data,
+        step: 100_000,
+        calls: 0,
+    };
+    let mut read = |buf: &mut [u8]| loop {
+        match reader.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    };
+    let (mut chunks, mut seen, mut repeats) = (file::Chunks::default(), Vec::new(), 0);
+    let cut = file::cut(&mut read, &mut |chunk| {
+        seen.extend_from_slice(chunk);
+        repeats += usize::from(!chunks.push(Blob::hash_of(ALG, chunk), chunk.len()));
+        Ok::<_, io::Error>(())
+    })
+    .expect("cut");
+    assert!(matches!(cut, file::Cut::Chunked), "a large file is cut");
+    assert_eq!(seen, data, "cut hands over every byte, in order");
+    assert!(repeats > 0, "the repeated megabyte repeats chunks");
+    let (list, apart) = chunks.finish(ALG).expect("a chunk list");
+    match (ingested, apart) {
+        (
+            Ingested::Chunked {
+                hash,
+                size,
+                chunks,
+                distinct,
+            },
+            Ingested::Chunked {
+                hash: hash2,
+                size: size2,
+                chunks: chunks2,
+                distinct: distinct2,
+            },
+        ) => {
+            assert_eq!((hash, size, chunks), (hash2, size2, chunks2));
+            assert_eq!(distinct, distinct2);
+            assert_eq!(list.hash(ALG), hash);
+            assert_eq!(size, data.len() as u64);
+        }
+        other => panic!("both must be chunked: {other:?}"),
+    }
+    // A small file is handed back whole, no chunk handed over.
+    let mut small = &data[..1000];
+    let cut = file::cut(&mut |buf| small.read(buf), &mut |_| {
+        panic!("no chunk of a small file")
+    })
+    .expect("cut");
+    assert!(matches!(cut, file::Cut::Small(bytes) if bytes == data[..1000]));
+    // Fewer bytes than a chunked file holds are not a chunk list.
+    let mut few = file::Chunks::default();
+    few.push(Blob::hash_of(ALG, b"x"), 1);
+    assert!(
+        few.finish(ALG).is_err(),
+        "a chunk list under 1 MiB is refused"
+    );
+}

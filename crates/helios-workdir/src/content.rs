@@ -4,15 +4,16 @@
 //! large file is chunked and stored while it is read. No large file is
 //! ever held whole.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::os::fd::BorrowedFd;
 use std::path::Path;
 use std::sync::Arc;
 
-use helios_types::file::{self, FileError, Ingested, StoredFile};
+use helios_types::file::{self, Chunks, Cut, FileError, Ingested, StoredFile};
 use helios_types::store::{ObjectStore, StoreError, WriteBatch, WriteMode};
-use helios_types::{Hash, HashAlgorithm, RepoPath};
+use helios_types::{Blob, ChunkList, Hash, HashAlgorithm, RepoPath};
 use helios_vst::{Content, Edit, Entry, LeafKind, Vst};
 
 use super::error::{Result, WorkdirError};
@@ -238,7 +239,8 @@ impl ReadError {
 /// Where a capture stores a large file's chunks while it reads the file.
 /// Every [`ObjectStore`] is one (each batch written before `store`
 /// returns); the engine's own queues them so that reading the next batch
-/// overlaps writing this one.
+/// overlaps writing this one, and hashes them on a thread of its own
+/// ([`ChunkStore::file`]) so that hashing overlaps reading.
 pub trait ChunkStore {
     /// Whether the object is stored already (then it is not stored again).
     fn contains(&self, hash: &Hash) -> Result<bool, StoreError>;
@@ -247,6 +249,11 @@ pub trait ChunkStore {
     fn store(&self, batch: WriteBatch) -> Result<(), StoreError>;
     /// Returns once everything stored so far is written.
     fn finish(&self) -> Result<(), StoreError>;
+    /// Takes one large file's chunks, in file order, as they are cut:
+    /// hashes them, and stores those the store lacks through
+    /// [`ChunkStore::store`] ([`StoreChunks`], on the calling thread, for
+    /// any store).
+    fn file(&self, alg: HashAlgorithm) -> Box<dyn FileChunks + '_>;
 }
 
 impl<S: ObjectStore + ?Sized> ChunkStore for S {
@@ -261,16 +268,154 @@ impl<S: ObjectStore + ?Sized> ChunkStore for S {
     fn finish(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    fn file(&self, alg: HashAlgorithm) -> Box<dyn FileChunks + '_> {
+        Box::new(StoreChunks::new(self, alg))
+    }
+}
+
+/// A chunk that could not be stored, and why.
+#[derive(Debug)]
+pub struct ChunkFailed {
+    /// The chunk (or the last one handed to the store before the failure).
+    pub hash: Hash,
+    /// The store's error.
+    pub source: StoreError,
+}
+
+/// One large file's chunks on their way to a [`ChunkStore`], handed over
+/// in file order as [`file::cut`] cuts them.
+pub trait FileChunks {
+    /// The next chunk's bytes.
+    fn push(&mut self, chunk: &[u8]) -> Result<(), ChunkFailed>;
+    /// Every chunk's hash, in file order, once all are handed to the store
+    /// (not necessarily written: [`ChunkStore::finish`] waits for that).
+    fn finish(self: Box<Self>) -> Result<HashedChunks, ChunkFailed>;
+}
+
+/// What [`FileChunks::finish`] returns.
+#[derive(Debug, Default)]
+pub struct HashedChunks {
+    /// Each chunk's hash, in file order, repeats included.
+    pub hashes: Vec<Hash>,
+    /// Objects handed to the store (chunks it lacked) and their encoded
+    /// bytes.
+    pub stored: (u64, u64),
+    /// The last chunk handed to the store, to name in an error of
+    /// [`ChunkStore::finish`].
+    pub last_stored: Option<Hash>,
 }
 
 /// Chunks written to the store per batch while a large file is read.
 const CHUNK_BATCH_BYTES: usize = 8 << 20;
 
+/// [`FileChunks`] on the calling thread: hashes each chunk, and hands the
+/// ones new to the file and to the store to `store` in batches of
+/// [`CHUNK_BATCH_BYTES`]. The engine runs one on its hashing thread.
+pub struct StoreChunks<'a, C: ChunkStore + ?Sized> {
+    store: &'a C,
+    alg: HashAlgorithm,
+    seen: HashSet<Hash>,
+    batch: WriteBatch,
+    done: HashedChunks,
+}
+
+impl<'a, C: ChunkStore + ?Sized> StoreChunks<'a, C> {
+    /// Chunks of one file, hashed with `alg`, stored in `store`.
+    pub fn new(store: &'a C, alg: HashAlgorithm) -> Self {
+        StoreChunks {
+            store,
+            alg,
+            seen: HashSet::new(),
+            batch: WriteBatch::new(),
+            done: HashedChunks::default(),
+        }
+    }
+
+    /// The next chunk as an encoded blob (made on the reading thread, so
+    /// that only the hashing is left here).
+    pub fn push_encoded(&mut self, encoded: Vec<u8>) -> Result<(), ChunkFailed> {
+        let hash = self.alg.digest(&encoded);
+        self.take(hash, || encoded)
+    }
+
+    /// Records `hash`; stores the chunk `encode` makes when it is new to
+    /// the file and to the store.
+    fn take(&mut self, hash: Hash, encode: impl FnOnce() -> Vec<u8>) -> Result<(), ChunkFailed> {
+        self.done.hashes.push(hash);
+        if !self.seen.insert(hash) {
+            return Ok(());
+        }
+        // Most chunks of an edited large file are stored already. (If gc
+        // takes one before the commit, the commit is refused: the tree
+        // lists every chunk it relies on.)
+        let held = self
+            .store
+            .contains(&hash)
+            .map_err(|source| ChunkFailed { hash, source })?;
+        if held {
+            return Ok(());
+        }
+        let encoded = encode();
+        self.done.stored.0 += 1;
+        self.done.stored.1 += encoded.len() as u64;
+        self.batch.put_object(hash, encoded);
+        if self.batch.object_bytes() >= CHUNK_BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the batch to the store.
+    fn flush(&mut self) -> Result<(), ChunkFailed> {
+        if let Some(last) = store_batch(self.store, &mut self.batch)? {
+            self.done.last_stored = Some(last);
+        }
+        Ok(())
+    }
+}
+
+impl<C: ChunkStore + ?Sized> FileChunks for StoreChunks<'_, C> {
+    fn push(&mut self, chunk: &[u8]) -> Result<(), ChunkFailed> {
+        let hash = Blob::hash_of(self.alg, chunk);
+        self.take(hash, || Blob::encode_bytes(chunk))
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<HashedChunks, ChunkFailed> {
+        self.flush()?;
+        Ok(std::mem::take(&mut self.done))
+    }
+}
+
+/// Hands `batch` to the store and empties it; returns its last object's
+/// hash, `None` when it was empty. Not synced: the commit that names the
+/// file makes the chunks durable with its own write.
+fn store_batch<C: ChunkStore + ?Sized>(
+    store: &C,
+    batch: &mut WriteBatch,
+) -> std::result::Result<Option<Hash>, ChunkFailed> {
+    let batch = std::mem::take(batch);
+    let Some(last) = batch.objects.last().map(|(hash, _)| *hash) else {
+        return Ok(None);
+    };
+    store
+        .store(batch)
+        .map_err(|source| ChunkFailed { hash: last, source })?;
+    Ok(Some(last))
+}
+
+impl From<ChunkFailed> for ReadError {
+    fn from(e: ChunkFailed) -> Self {
+        ReadError::Store(e.hash, e.source)
+    }
+}
+
 /// Reads the leaf `name` in `parent`, which must still be the leaf `seen`
 /// describes (`Ok(None)` when it is not, or changed while read). A large
-/// file is chunked as it is read, its chunks written to `store` in batches
-/// as they come, so memory stays bounded; without a store (a scan that only
-/// compares hashes) they are hashed and dropped.
+/// file is chunked as it is read, its chunks handed to `store` as they
+/// come ([`ChunkStore::file`]: hashed and written in batches, beside the
+/// reading on the engine's store), so memory stays bounded; without a
+/// store (a scan that only compares hashes) they are hashed and dropped.
 pub(crate) fn read_leaf(
     parent: BorrowedFd<'_>,
     name: &[u8],
@@ -293,72 +438,117 @@ pub(crate) fn read_leaf(
         })?;
         return Ok(read.map(small));
     }
-    let mut batch = WriteBatch::new();
-    // The last chunk handed to the store, to name in an error of `finish`.
-    let mut last_stored = None;
-    let mut stored = (0u64, 0u64);
-    let ingested = fsx::read_leaf_at(parent, name, kind, seen, |r| {
-        let mut sink = |hash: Hash, encoded: Vec<u8>| {
-            let Some(store) = store else {
-                return Ok(());
-            };
-            // Most chunks of an edited large file are stored already. (If
-            // gc takes one before the commit, the commit is refused: the
-            // tree lists every chunk it relies on.)
-            if store
+    let Some(store) = store else {
+        // Only the hashes are wanted: nothing is copied or kept.
+        let ingested = fsx::read_leaf_at(parent, name, kind, seen, |r| {
+            file::ingest(alg, &mut retrying(r), &mut |_, _| Ok(()))
+        })?;
+        return Ok(ingested.map(|ingested| match ingested {
+            Ingested::Small(bytes) => small(bytes),
+            Ingested::Chunked {
+                hash,
+                size,
+                distinct,
+                ..
+            } => ReadLeaf {
+                hash,
+                size,
+                content: ReadContent::Chunked(distinct),
+                stored: (0, 0),
+            },
+        }));
+    };
+    let mut chunks = store.file(alg);
+    // The reading half here, the hashing half in `chunks`; the lengths
+    // (4 bytes a chunk) to put the chunk list together after.
+    let mut lens = Vec::new();
+    let cut = fsx::read_leaf_at(parent, name, kind, seen, |r| {
+        file::cut(&mut retrying(r), &mut |chunk| {
+            lens.push(chunk.len());
+            chunks.push(chunk).map_err(ReadError::from)
+        })
+    })?;
+    match cut {
+        None => Ok(None),
+        Some(Cut::Small(bytes)) => Ok(Some(small(bytes))),
+        Some(Cut::Chunked) => {
+            let hashed = chunks.finish()?;
+            let (list, hash, size, distinct) = chunk_list(alg, &hashed, &lens)?;
+            let mut stored = hashed.stored;
+            let mut last_stored = hashed.last_stored;
+            if !store
                 .contains(&hash)
                 .map_err(|e| ReadError::Store(hash, e))?
             {
-                return Ok(());
+                let encoded = list.encode();
+                stored = (stored.0 + 1, stored.1 + encoded.len() as u64);
+                let mut batch = WriteBatch::new();
+                batch.put_object(hash, encoded);
+                last_stored = store_batch(store, &mut batch)?.or(last_stored);
             }
-            stored = (stored.0 + 1, stored.1 + encoded.len() as u64);
-            batch.put_object(hash, encoded);
-            if batch.object_bytes() >= CHUNK_BATCH_BYTES {
-                last_stored = store_chunks(store, &mut batch)?;
+            if let Some(last) = last_stored {
+                store.finish().map_err(|e| ReadError::Store(last, e))?;
             }
-            Ok(())
-        };
-        let mut read = |buf: &mut [u8]| loop {
-            match r.read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => return other.map_err(ReadError::Io),
-            }
-        };
-        file::ingest(alg, &mut read, &mut sink)
-    })?;
-    if let Some(store) = store {
-        last_stored = store_chunks(store, &mut batch)?.or(last_stored);
-        if let Some(hash) = last_stored {
-            store.finish().map_err(|e| ReadError::Store(hash, e))?;
+            Ok(Some(ReadLeaf {
+                hash,
+                size,
+                content: ReadContent::Chunked(distinct),
+                stored,
+            }))
         }
     }
-    Ok(ingested.map(|ingested| match ingested {
-        Ingested::Small(bytes) => small(bytes),
-        Ingested::Chunked {
-            hash,
-            size,
-            distinct,
-            ..
-        } => ReadLeaf {
-            hash,
-            size,
-            content: ReadContent::Chunked(distinct),
-            stored,
-        },
-    }))
 }
 
-/// Hands `batch` to the store and empties it; returns its last object's
-/// hash, `None` when it was empty. Not synced: the commit that names the
-/// file makes the chunks durable with its own write.
-fn store_chunks(
-    store: &dyn ChunkStore,
-    batch: &mut WriteBatch,
-) -> std::result::Result<Option<Hash>, ReadError> {
-    let batch = std::mem::take(batch);
-    let Some(last) = batch.objects.last().map(|(hash, _)| *hash) else {
-        return Ok(None);
+/// `read`, retried when a signal interrupts it, as [`file::cut`] reads.
+fn retrying(
+    r: &mut dyn io::Read,
+) -> impl FnMut(&mut [u8]) -> std::result::Result<usize, ReadError> + '_ {
+    move |buf| loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other.map_err(ReadError::Io),
+        }
+    }
+}
+
+/// The chunk list of a file whose chunks were `lens` bytes long and hashed
+/// to `hashed.hashes`, in order: the list, its hash, the file's size and
+/// its distinct chunks.
+fn chunk_list(
+    alg: HashAlgorithm,
+    hashed: &HashedChunks,
+    lens: &[usize],
+) -> std::result::Result<(ChunkList, Hash, u64, Vec<Hash>), ReadError> {
+    // A `FileChunks` that lost or invented a chunk: named by the last hash.
+    let fail = |reason: String| {
+        let hash = hashed
+            .hashes
+            .last()
+            .copied()
+            .unwrap_or(Hash::from_bytes([0; 32]));
+        ReadError::Store(hash, StoreError::backend("hash chunks", reason))
     };
-    store.store(batch).map_err(|e| ReadError::Store(last, e))?;
-    Ok(Some(last))
+    if hashed.hashes.len() != lens.len() {
+        return Err(fail(format!(
+            "{} hashes for {} chunks",
+            hashed.hashes.len(),
+            lens.len()
+        )));
+    }
+    let mut chunks = Chunks::default();
+    for (hash, len) in hashed.hashes.iter().zip(lens) {
+        chunks.push(*hash, *len);
+    }
+    match chunks.finish(alg).map_err(|e| fail(e.to_string()))? {
+        (
+            list,
+            Ingested::Chunked {
+                hash,
+                size,
+                distinct,
+                ..
+            },
+        ) => Ok((list, hash, size, distinct)),
+        (_, Ingested::Small(_)) => Err(fail("a chunk list of a small file".to_owned())),
+    }
 }

@@ -105,7 +105,7 @@ use helios_types::RepoPath;
 use helios_vst::Vst;
 
 pub use apply::{Checkout, empty_dir, materialize};
-pub use content::ChunkStore;
+pub use content::{ChunkFailed, ChunkStore, FileChunks, HashedChunks, StoreChunks};
 pub use error::WorkdirError;
 pub use overlay::{OverlayBase, OverlayMount};
 pub use scan::{GITIGNORE, HELIOSIGNORE};

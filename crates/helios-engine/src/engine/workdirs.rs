@@ -182,19 +182,22 @@ impl HeliosEngine {
             None => self.empty_tree(),
         };
         let state = self.state_file(dir)?;
-        // A large file's chunks are stored through the write queue.
-        let chunks = super::queued::QueuedWrites::new(self);
-        if let Some(watcher) = self.watchers.get(dir)? {
-            let mut watcher = lock(&watcher);
-            // Captured and not committed since (so not the head): the
-            // directory holds the watcher's last tree.
-            let base = match watcher.base() {
-                Some(tree) if state.holds()? == Some(tree.root_hash()) => tree.clone(),
-                _ => base,
-            };
-            return Ok(watcher.capture(&base, &options, &state, &chunks)?);
-        }
-        Ok(workdir::capture(dir, &base, &options, &state, &chunks)?)
+        std::thread::scope(|threads| {
+            // A large file's chunks are hashed on a thread of their own and
+            // stored through the write queue.
+            let chunks = super::queued::QueuedWrites::new(self, Some(threads));
+            if let Some(watcher) = self.watchers.get(dir)? {
+                let mut watcher = lock(&watcher);
+                // Captured and not committed since (so not the head): the
+                // directory holds the watcher's last tree.
+                let base = match watcher.base() {
+                    Some(tree) if state.holds()? == Some(tree.root_hash()) => tree.clone(),
+                    _ => base,
+                };
+                return Ok(watcher.capture(&base, &options, &state, &chunks)?);
+            }
+            Ok(workdir::capture(dir, &base, &options, &state, &chunks)?)
+        })
     }
 
     /// Reads an overlay mount's node back (see [`OverlayMount::capture`]),
@@ -204,8 +207,10 @@ impl HeliosEngine {
         mount: &OverlayMount,
         options: &CaptureOptions,
     ) -> EngineResult<Captured> {
-        let chunks = super::queued::QueuedWrites::new(self);
-        Ok(mount.capture(options, &chunks)?)
+        std::thread::scope(|threads| {
+            let chunks = super::queued::QueuedWrites::new(self, Some(threads));
+            Ok(mount.capture(options, &chunks)?)
+        })
     }
 
     /// Records that `dir` now holds snapshot `id` (after a commit of a

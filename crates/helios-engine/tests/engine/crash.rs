@@ -3,6 +3,9 @@
 //! reopens the store, and checks that every acknowledged `Sync` commit
 //! restores and verifies, and that every stored snapshot is whole (for
 //! `Async`, losing the tail is allowed, a dangling snapshot is not).
+//! Every eighth commit is of a captured directory holding a new large
+//! file, whose chunks the capture stored unlogged (the bulk path): a
+//! commit naming them must never land without them.
 //!
 //! The test binary re-executes itself with [`CHILD_ENV`] set; the same
 //! test then plays the child instead of the parent.
@@ -32,11 +35,40 @@ fn child(durability: Durability, dir: &Path, seed: u64) {
     let mut parent = head;
     let mut out = std::io::stdout().lock();
     let began = Instant::now();
+    let workdir = dir.with_extension(format!("wd{seed}"));
+    std::fs::create_dir_all(&workdir).unwrap();
     for i in 0u64.. {
         if began.elapsed() > Duration::from_secs(20) {
             break; // never outlive a vanished parent
         }
         let n = seed.wrapping_mul(31).wrapping_add(i);
+        if i % 8 == 3 {
+            // A large file new to the store, 1.5 MiB: chunked, and its
+            // chunks stored by the capture before the commit.
+            let mut big = vec![0u8; 3 << 19];
+            let mut x = n | 1;
+            for b in &mut big {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x.to_le_bytes()[0];
+            }
+            std::fs::write(workdir.join("big"), &big).unwrap();
+            let captured = engine
+                .capture(&workdir, &helios_workdir::CaptureOptions::default())
+                .unwrap();
+            let (id, _) = engine
+                .commit(
+                    &captured.tree,
+                    durability,
+                    CommitMeta::child_of(parent, "big"),
+                )
+                .unwrap();
+            parent = Some(id);
+            writeln!(out, "ack {id}").unwrap();
+            out.flush().unwrap();
+            continue;
+        }
         let edits = [
             Edit::file(
                 path(&format!("dir{}/file{}", n % 5, n % 50)),

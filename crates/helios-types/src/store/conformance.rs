@@ -672,7 +672,7 @@ pub fn get_many_keeps_order(store: &dyn ObjectStore) {
 /// batch is accepted in both modes.
 pub fn write_modes_and_sync(store: &dyn ObjectStore) {
     const CASE: &str = "write_modes_and_sync";
-    for (i, mode) in [WriteMode::Sync, WriteMode::Buffered]
+    for (i, mode) in [WriteMode::Sync, WriteMode::Buffered, WriteMode::Unlogged]
         .into_iter()
         .enumerate()
     {
@@ -694,8 +694,8 @@ pub fn write_modes_and_sync(store: &dyn ObjectStore) {
         .unwrap_or_else(|e| panic!("{CASE}: sync failed: {e}"));
     assert_eq!(
         all_meta(store, b"m", CASE).len(),
-        2,
-        "{CASE}: both meta entries after sync"
+        3,
+        "{CASE}: every meta entry after sync"
     );
 }
 
@@ -871,7 +871,7 @@ pub fn appended_batches_apply_in_order(store: &dyn ObjectStore) {
     model.check(store, CASE);
 }
 
-/// Objects and metadata written in both modes, made durable by `sync`, are
+/// Objects and metadata written in every mode, made durable by `sync`, are
 /// all there after `reopen` (which must close the store and open it again).
 /// Returns the reopened store.
 pub fn survives_reopen<S: ObjectStore>(store: S, reopen: impl FnOnce(S) -> S) -> S {
@@ -883,10 +883,12 @@ pub fn survives_reopen<S: ObjectStore>(store: S, reopen: impl FnOnce(S) -> S) ->
         batch
             .put_object(h, e.clone())
             .put_meta(format!("obj/{i:04}").into_bytes(), h.as_bytes().to_vec());
-        let mode = if i % 2 == 0 {
-            WriteMode::Sync
-        } else {
-            WriteMode::Buffered
+        // Unlogged writes are durable after the `sync` below, whether a
+        // logged write follows them or not.
+        let mode = match i % 3 {
+            0 => WriteMode::Sync,
+            1 => WriteMode::Buffered,
+            _ => WriteMode::Unlogged,
         };
         write(&store, batch, mode, CASE);
         expect.push((h, e));

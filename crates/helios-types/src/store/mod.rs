@@ -27,6 +27,14 @@ pub enum WriteMode {
     /// bytes, but a power loss may take the tail.
     #[default]
     Buffered,
+    /// Bulk data (a large file's chunks): the store may keep the batch in
+    /// memory only, without logging it, and write it out in bulk later.
+    /// It is durable once [`ObjectStore::sync`] returns, and a store makes
+    /// it durable before any later `Sync` or `Buffered` write, so a write
+    /// that survives a crash never outlives an `Unlogged` one made before
+    /// it. A record that names unlogged objects is therefore safe to write
+    /// after them in either mode; until then a crash may lose them.
+    Unlogged,
 }
 
 /// A key in the metadata namespace (snapshot table, refs, pins,
