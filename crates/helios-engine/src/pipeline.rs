@@ -57,6 +57,13 @@ pub(crate) struct StoreWrite {
     /// set it would flush, and [`WriteMode::Unlogged`], so each byte is
     /// written to disk once. Holds objects only.
     pub(crate) bulk: bool,
+    /// A hint (which snapshot a working directory holds), not data: when
+    /// the store refuses it (a full disk), it is dropped with a warning
+    /// instead of stalling the queue, so a checkout out of a full store
+    /// still succeeds. Safe to lose: a checkout takes its fast path only
+    /// when the directory's own state file also says it holds the head, so
+    /// a stale head costs a scan, never a wrong checkout.
+    pub(crate) hint: bool,
     pub(crate) ack: Option<Ack>,
 }
 
@@ -229,13 +236,20 @@ impl Writer {
 
     /// The writes failed: they wait as the backlog, and the store's error
     /// is what every waiting committer is told.
-    fn failed(&mut self, writes: Vec<StoreWrite>, e: StoreError) -> WriteError {
+    fn failed(&mut self, mut writes: Vec<StoreWrite>, e: StoreError) -> WriteError {
+        let queued = writes.len();
+        writes.retain(|w| !w.hint);
+        if writes.len() < queued {
+            tracing::warn!(error = %e, hints = queued - writes.len(), "working-directory heads not recorded");
+        }
         // Objects stay in the in-flight table, so this process can still
         // read what it committed.
         tracing::error!(error = %e, backlog = writes.len(), "background write failed");
         self.stats.failures.fetch_add(1, Ordering::Relaxed);
         let e: WriteError = Arc::new(e);
-        lock(&self.stall).get_or_insert_with(|| Arc::clone(&e));
+        if !writes.is_empty() {
+            lock(&self.stall).get_or_insert_with(|| Arc::clone(&e));
+        }
         self.backlog = writes;
         e
     }

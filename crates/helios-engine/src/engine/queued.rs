@@ -94,6 +94,7 @@ impl ChunkStore for QueuedWrites<'_, '_> {
                 meta_deletes: batch.meta_deletes,
                 sync: false,
                 bulk: true,
+                hint: false,
                 ack: None,
             })
         }

@@ -221,6 +221,7 @@ impl HeliosEngine {
         if self.snapshots.is_durable(id)? {
             self.queue.submit(StoreWrite {
                 meta_puts: vec![(keys::workdir(&dir), id.as_bytes().to_vec())],
+                hint: true,
                 ..StoreWrite::default()
             })?;
         }

@@ -2,7 +2,7 @@
 //! value under a hash (written behind the store's back) and flipped bytes
 //! in an SST file both fail reads with `StoreError::Corrupt { hash }`.
 
-use helios_objstore::RocksStore;
+use helios_objstore::{RocksConfig, RocksStore};
 use helios_types::store::{ObjectStore, ObjectStoreExt, StoreError};
 use helios_types::{HashAlgorithm, ObjectKind};
 
@@ -64,7 +64,17 @@ fn wrong_value_under_a_hash_is_refused_by_every_read() {
 #[test]
 fn flipped_bytes_in_an_sst_file_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = create(dir.path(), HashAlgorithm::Blake3);
+    // Values in the LSM tree: with blob files (the default) these 8 KiB
+    // values would live in a blob file, not an SST file.
+    let config = |create| RocksConfig {
+        blob_files: None,
+        ..if create {
+            RocksConfig::create(HashAlgorithm::Blake3)
+        } else {
+            RocksConfig::default()
+        }
+    };
+    let store = RocksStore::open(dir.path(), &config(true)).expect("create");
     // Random bytes do not compress, so they sit verbatim in the SST file;
     // at 8 KiB (twice the block size) each object fills a block of its own.
     let mut rng = Rng::new(9);
@@ -103,7 +113,7 @@ fn flipped_bytes_in_an_sst_file_are_refused() {
         "the object's bytes must be found in exactly one SST file"
     );
 
-    let store = reopen(dir.path());
+    let store = RocksStore::open(dir.path(), &config(false)).expect("reopen");
     assert_corrupt(store.get(&h), h, "get after damage on disk");
     assert_corrupt(store.get_many(&[h]), h, "get_many after damage on disk");
     assert_eq!(
