@@ -289,6 +289,7 @@ class Search:
         gc_every: Optional[int] = 250,
         cache_scores: bool = True,
         seed: int = 0,
+        workers: int = 1,
     ) -> None: ...
     def run(
         self, progress: Optional[Callable[[int, int], Any]] = None, release: bool = True

@@ -26,8 +26,12 @@ from helios._helios import Node, Proposal, Search, SearchResult, Tree
 
 
 class Environment(Protocol):
-    """What :class:`Search` calls. Every method runs with the GIL held, one at
-    a time, from the thread that called :meth:`Search.run`."""
+    """What :class:`Search` calls. Every method runs with the GIL held. With
+    ``workers=1`` (the default) every call comes from the thread that called
+    :meth:`Search.run`; with more, ``score`` is called from that many worker
+    threads at once, each for its own working directory (a scorer that runs
+    a subprocess or releases the GIL then runs in parallel), while
+    ``actions`` and ``edits`` stay on one thread."""
 
     def actions(self, tree: Tree, history: List[Any]) -> Iterable[Union[Any, Proposal]]:
         """The actions the state ``tree`` (reached by ``history``) offers;

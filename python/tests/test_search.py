@@ -59,6 +59,30 @@ def test_search_drives_a_python_environment(mem, tmp_path):
         search.run()
 
 
+def test_workers_score_from_threads_each_in_its_own_directory(mem, tmp_path):
+    import threading
+
+    env = Counter()
+    seen = {}
+
+    def score(workdir, tree):
+        seen.setdefault(os.path.basename(workdir), set()).add(threading.get_ident())
+        # The directory holds exactly the node's tree, whatever the others do.
+        with open(os.path.join(workdir, "n.txt"), "rb") as f:
+            assert f.read() == tree.read("n.txt")
+        return Counter.score(env, workdir, tree)
+
+    env.score = score
+    search = helios.mcts.Search(mem, env, root=start(mem), workdir=tmp_path / "wd", max_nodes=40, seed=3, workers=3)
+    result = search.run()
+    assert result.telemetry["workers"] == 3 and len(result.nodes) == 41
+    assert result.solved
+    assert set(seen) <= {"worker-0", "worker-1", "worker-2"} and "worker-0" in seen
+    assert sorted(os.listdir(tmp_path / "wd")) == ["worker-0", "worker-1", "worker-2"]
+    with pytest.raises(helios.InvalidInput, match="workers must be at least 1"):
+        helios.mcts.Search(mem, Counter(), root=start(mem), workdir=tmp_path / "w0", workers=0)
+
+
 def test_cost_weights_are_parameters(mem, tmp_path):
     search = helios.mcts.Search(
         mem, Counter(), root=start(mem), workdir=tmp_path / "wd", max_nodes=20, cost_per_us=0, cost_per_object=0

@@ -40,6 +40,7 @@ pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
         Command::Ref { name, id: None } => reference(&open_read_only(store)?, &name, None, json),
         Command::Ref { name, id } => reference(&open(store)?, &name, id.as_deref(), json),
         Command::Mount { id, dir } => crate::mount::mount(&open(store)?, &id, &dir),
+        Command::Fork { id, dirs } => crate::mount::fork(&open(store)?, &id, &dirs),
         Command::Umount { dir } => crate::mount::umount(&open(store)?, &dir),
         Command::Gc => gc(&open(store)?, json),
         Command::Fsck => fsck(&open_read_only(store)?, json),
@@ -457,6 +458,7 @@ fn demo(
         search: SearchConfig {
             max_nodes: args.nodes,
             seed: args.seed,
+            workers: args.workers,
             weights: if args.cost_off {
                 CostWeights::OFF
             } else {
@@ -550,6 +552,9 @@ fn demo_json(r: &helios_demo::DemoReport) -> Value {
         "files": r.files,
         "seed": r.seed,
         "wall_seconds": r.wall_seconds,
+        "workers": r.telemetry.workers,
+        "search_seconds": r.telemetry.wall_seconds,
+        "nodes_per_second": r.telemetry.nodes_per_second(),
     })
 }
 

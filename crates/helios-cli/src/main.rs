@@ -136,6 +136,19 @@ pub(crate) enum Command {
         /// Where to mount it.
         dir: PathBuf,
     },
+    /// Prepare several working directories at one snapshot in one call,
+    /// for a harness that fans out from one node: overlay mounts over one
+    /// shared base copy where mounting is allowed (each as `helios mount`
+    /// makes it; take them down with `helios umount`), plain checkouts
+    /// otherwise.
+    Fork {
+        /// Snapshot id, prefix or ref.
+        id: String,
+        /// The directories (each created if missing; an existing one must
+        /// be empty for a mount, or holds a checkout's changes).
+        #[arg(required = true, num_args = 1..)]
+        dirs: Vec<PathBuf>,
+    },
     /// Unmount a directory made by `helios mount`.
     Umount {
         /// The mounted directory.
@@ -212,6 +225,11 @@ pub(crate) struct DemoArgs {
     /// experiment).
     #[arg(long, default_value_t = DemoConfig::default().search.seed)]
     pub(crate) seed: u64,
+    /// Nodes evaluated at once, each by a worker thread with a working
+    /// directory of its own (`worker-N` under the demo's directory); the
+    /// checker runs in each at the same time. 1 runs the search in order.
+    #[arg(long, default_value_t = DemoConfig::default().search.workers, value_name = "N")]
+    pub(crate) workers: usize,
     /// Files in the generated workspace (at least 16).
     #[arg(long, default_value_t = DemoConfig::default().files)]
     pub(crate) files: usize,

@@ -1,11 +1,11 @@
-//! `helios mount` / `helios umount`: overlay working directories that
+//! `helios mount` / `helios fork` / `helios umount`: overlay working directories that
 //! outlive the command, made and taken down by the engine
 //! (`HeliosEngine::mount`, `HeliosEngine::unmount`), which also lets a later
 //! `helios commit --workdir DIR` capture only the upper layer. Where this
 //! process may not mount overlayfs, `mount` says so in one line, before any
 //! copy, and falls back to a plain checkout.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use helios_engine::{HeliosEngine, Mounted};
@@ -30,6 +30,38 @@ pub(crate) fn mount(engine: &HeliosEngine, name: &str, dir: &Path) -> anyhow::Re
                 report.files_written
             ));
         }
+    }
+    engine.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `helios fork ID DIR...`: every directory at snapshot `ID`
+/// ([`HeliosEngine::fork_workdirs`]), one line each.
+pub(crate) fn fork(
+    engine: &HeliosEngine,
+    name: &str,
+    dirs: &[PathBuf],
+) -> anyhow::Result<ExitCode> {
+    let id = engine.resolve_name(name)?;
+    let bar = progress("base copy");
+    let forked = engine.fork_workdirs(&id, dirs, &reporter(&bar));
+    bar.finish_and_clear();
+    let forked = forked?;
+    let short = &id.to_hex()[..12];
+    if let Some(Mounted::Checkout { reason, .. }) = forked.first() {
+        note(&format!(
+            "overlay mount not allowed here ({reason}); used plain checkouts instead"
+        ));
+    }
+    for (dir, mounted) in dirs.iter().zip(&forked) {
+        line(&match mounted {
+            Mounted::Overlay => format!("{short} mounted at {} (overlay)", dir.display()),
+            Mounted::Checkout { report, .. } => format!(
+                "{short} checked out at {} ({} files written)",
+                dir.display(),
+                report.files_written
+            ),
+        });
     }
     engine.close()?;
     Ok(ExitCode::SUCCESS)

@@ -70,8 +70,10 @@ pub struct DemoConfig {
     /// The store the caller opens the engine on (`run_demo` does not open
     /// it: it is here so a CLI can keep one config).
     pub store: PathBuf,
-    /// The working directory (must be empty or absent). `None`: a fresh
-    /// directory under the system temp dir, removed at the end.
+    /// The working directory (must be empty or absent); with more than one
+    /// worker ([`SearchConfig::workers`]), each works in a subdirectory of
+    /// it, `worker-0`, `worker-1`, …. `None`: a fresh directory under the
+    /// system temp dir, removed at the end.
     pub workdir: Option<PathBuf>,
     /// The Python interpreter that runs the checker.
     pub python: PathBuf,
@@ -290,8 +292,17 @@ impl<'e> DemoSearch<'e> {
                 (std::env::temp_dir().join(name), true)
             }
         };
-        let wd = FsWorkdir::new(engine, &workdir)?;
-        let search = match Mcts::new(engine, env, wd, root, config.search.clone()) {
+        let workdirs = match config.search.workers {
+            1 => vec![FsWorkdir::new(engine, &workdir)],
+            n => (0..n)
+                .map(|i| FsWorkdir::new(engine, workdir.join(format!("worker-{i}"))))
+                .collect(),
+        };
+        let search = match workdirs
+            .into_iter()
+            .collect::<MctsResult<Vec<_>>>()
+            .and_then(|wds| Mcts::with_workdirs(engine, env, wds, root, config.search.clone()))
+        {
             Ok(s) => s,
             Err(e) => {
                 if remove_workdir {
@@ -726,6 +737,7 @@ mod tests {
                 gc_every: Some(250),
                 cache_scores: true,
                 seed: 1,
+                workers: 1,
             }
         );
         assert_eq!((c.files, c.defects, c.reward_scale), (2000, 4, 100.0));

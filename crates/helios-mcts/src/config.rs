@@ -53,8 +53,9 @@ pub struct SearchConfig {
     /// Visits every child needs before its siblings are ranked for pruning.
     pub prune_min_visits: u64,
     /// Most nodes pinned at once: beyond it, the worst leaf off the best
-    /// path is pruned. At least `2 · max_depth + 1`, what the best path and
-    /// the current path (never pruned) can hold. `None`: no cap.
+    /// path is pruned. At least `(workers + 1) · max_depth + 1`, what the
+    /// best path and the paths of the nodes being evaluated (never pruned)
+    /// can hold. `None`: no cap.
     pub max_live_nodes: Option<usize>,
     /// Run `gc()` after every this many nodes. `None`: never.
     pub gc_every: Option<usize>,
@@ -63,6 +64,11 @@ pub struct SearchConfig {
     pub cache_scores: bool,
     /// Seed of the search's random choices.
     pub seed: u64,
+    /// Nodes evaluated at once, each by a worker thread with a working
+    /// directory of its own (switch and score; selection, commits and
+    /// backpropagation stay on the search's thread). 1 evaluates inline,
+    /// on the search's thread, in the order a sequential search would.
+    pub workers: usize,
 }
 
 impl Default for SearchConfig {
@@ -80,6 +86,7 @@ impl Default for SearchConfig {
             gc_every: Some(250),
             cache_scores: true,
             seed: 0,
+            workers: 1,
         }
     }
 }
@@ -104,13 +111,17 @@ impl SearchConfig {
                 "keep_best_children must be at least 1".into(),
             ));
         }
-        // The best path and the current path are never pruned: a cap below
-        // what they can hold together would be exceeded, not enforced.
-        let protected = 2 * self.max_depth + 1;
+        if self.workers == 0 {
+            return Err(MctsError::Config("workers must be at least 1".into()));
+        }
+        // The best path and the paths of the nodes in evaluation are never
+        // pruned: a cap below what they can hold together would be
+        // exceeded, not enforced.
+        let protected = (self.workers + 1) * self.max_depth + 1;
         if let Some(cap) = self.max_live_nodes.filter(|&n| n < protected) {
             return Err(MctsError::Config(format!(
-                "max_live_nodes = {cap} must be at least 2 · max_depth + 1 = {protected} \
-                 (the best path and the current path are never pruned)"
+                "max_live_nodes = {cap} must be at least (workers + 1) · max_depth + 1 = \
+                 {protected} (the best path and the paths being evaluated are never pruned)"
             )));
         }
         if self.gc_every == Some(0) {

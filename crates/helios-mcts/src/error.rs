@@ -50,6 +50,16 @@ pub enum MctsError {
     /// The environment refused an action or a state.
     #[error("environment: {0}")]
     Environment(String),
+    /// An evaluation worker panicked while switching to or scoring a node
+    /// (a bug in a scorer or a working directory): the search stops with
+    /// this error instead of losing the worker silently.
+    #[error("evaluating node {node} panicked: {message}")]
+    EvaluatorPanicked {
+        /// The node being evaluated.
+        node: NodeId,
+        /// The panic's message, where it had one.
+        message: String,
+    },
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),

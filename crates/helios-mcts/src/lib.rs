@@ -21,6 +21,7 @@
 mod config;
 mod env;
 mod error;
+mod evaluators;
 pub mod reward;
 mod score_cache;
 mod search;

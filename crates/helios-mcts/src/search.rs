@@ -7,13 +7,28 @@
 //! 2. **Expansion** applies an untried action's edits to the parent's tree
 //!    and commits it, pinned in the same call, with the configured durability. Its
 //!    [`CommitMetrics`] are recorded on the node.
-//! 3. **Evaluation** switches the working directory to the node (timed) and
+//! 3. **Evaluation** switches a working directory to the node (timed) and
 //!    asks the environment to score it; scores are cached by root hash, so a
 //!    transposition runs the scorer once (while its score is among the
 //!    cache's most recently used: the cache is bounded). `total_reward = code_reward −
 //!    engine_cost` (see [`crate::reward`]).
 //! 4. **Backpropagation** adds the new node's total reward to every node on
 //!    the path.
+//!
+//! # Parallel evaluation
+//!
+//! With [`SearchConfig::workers`] above 1, evaluation runs on that many
+//! threads, each with a working directory of its own, while the search's
+//! thread keeps selecting, committing and backing up: a node is *pending*
+//! from its commit until its evaluation returns. Selection spreads the
+//! workers by virtual loss: each evaluation in flight below a node counts
+//! as one more visit to it, at the worst reward seen, until its real reward
+//! replaces it; a pending node is never selected, and a node whose every
+//! remaining choice is pending is skipped until a result comes back. A
+//! transposition of a node being scored waits for that score instead of
+//! running the scorer again (the shared transposition table), and is
+//! backed up with it. With one worker, evaluation runs inline and the
+//! search makes exactly the choices of a sequential search.
 //!
 //! Then pruning: a fully expanded node keeps its best `k` children, and a
 //! cap on live nodes prunes the worst leaves; a pruned subtree is unpinned
@@ -38,9 +53,12 @@
 //! 3. Every node records the inputs of its reward: `commit_cost ==
 //!    weights.commit_cost(&commit)`, `path_cost` is the parent's plus its
 //!    own, and `total_reward == code_reward − engine_cost`.
+//! 4. A pending node, and every node on its path, is never pruned; a node's
+//!    `in_flight` is the number of pending nodes beneath it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use helios_engine::{CommitMeta, CommitMetrics, GcReport, HeliosEngine};
@@ -51,6 +69,7 @@ use helios_workload::SplitMix64;
 use crate::config::{Policy, SearchConfig};
 use crate::env::{Environment, Proposal, Score, StateView};
 use crate::error::{MctsError, MctsResult};
+use crate::evaluators::{self, Evaluation, Evaluators, Job};
 use crate::reward::{CostScope, latency_us};
 use crate::score_cache::ScoreCache;
 use crate::telemetry::{Distribution, Telemetry};
@@ -116,6 +135,10 @@ pub struct Node<A> {
     pub value_sum: f64,
     /// Pinned in the engine (live); false once pruned or released.
     pub pinned: bool,
+    /// Committed, its evaluation not yet back: its reward fields are unset.
+    pending: bool,
+    /// Pending nodes beneath it (virtual loss; see the module docs).
+    in_flight: u64,
     prior: f64,
     children: Vec<NodeId>,
     untried: Option<Vec<Proposal<A>>>,
@@ -148,32 +171,60 @@ impl<A> Node<A> {
     pub fn is_exhausted(&self) -> bool {
         self.exhausted
     }
+
+    /// Whether its evaluation is still out (only while a search runs).
+    pub fn is_pending(&self) -> bool {
+        self.pending
+    }
+
+    /// Its visits and mean as selection sees them: every evaluation in
+    /// flight beneath it counts as a visit at `loss`, the worst reward
+    /// seen (virtual loss), so that concurrent selections spread out.
+    fn seen(&self, loss: f64) -> (f64, f64) {
+        if self.in_flight == 0 {
+            return (self.visits as f64, self.mean());
+        }
+        let visits = (self.visits + self.in_flight) as f64;
+        let sum = self.value_sum + self.in_flight as f64 * loss;
+        (visits, sum / visits)
+    }
 }
 
+/// What selection does at one node.
 enum Choice {
     Expand,
     Descend(NodeId),
+    /// Nothing left beneath it.
     Dead,
+    /// Nothing to do beneath it until a pending node's result is back.
+    Blocked,
 }
 
-/// What evaluating a new node measured: the switch of the working
-/// directory to it, and its score.
-struct Evaluation {
-    switch: SwitchStats,
-    switch_latency: Duration,
-    score: Score,
-    /// `None` when the score came from the cache.
-    scorer_latency: Option<Duration>,
+/// What one descent from the root produced.
+enum Selected {
+    /// A new pending node, committed, to evaluate.
+    Node(NodeId),
+    /// A dead end, now marked exhausted.
+    Dead,
+    /// Everything selectable waits for evaluations in flight.
+    Blocked,
 }
 
 /// A Monte Carlo Tree Search over engine snapshots.
 pub struct Mcts<'e, E: Environment, W: Workdir> {
     engine: &'e HeliosEngine,
-    env: E,
-    workdir: W,
+    /// Shared with the worker threads while a run lasts.
+    env: Arc<E>,
+    /// One per worker; lent to the workers while a run lasts.
+    workdirs: Vec<W>,
     config: SearchConfig,
     nodes: Vec<Node<E::Action>>,
     cache: ScoreCache,
+    /// Root hashes being scored now: the node whose scorer runs, and the
+    /// transpositions waiting for its score.
+    scoring: HashMap<Hash, (NodeId, Vec<NodeId>)>,
+    /// Nodes committed whose evaluation is not back.
+    pending: usize,
     rng: SplitMix64,
     reward_min: f64,
     reward_max: f64,
@@ -209,15 +260,36 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
 
     /// Starts a search at `root`: commits it (the root's own commit does
     /// not count as engine cost), pins it, checks it out into `workdir`
-    /// and scores it.
+    /// and scores it. One working directory: `config.workers` must be 1
+    /// (see [`Mcts::with_workdirs`]).
     pub fn new(
         engine: &'e HeliosEngine,
         env: E,
-        mut workdir: W,
+        workdir: W,
+        root: Vst,
+        config: SearchConfig,
+    ) -> MctsResult<Self> {
+        Self::with_workdirs(engine, env, vec![workdir], root, config)
+    }
+
+    /// [`Mcts::new`] with one working directory per evaluation worker
+    /// (`workdirs.len() == config.workers`; see the module docs). The root
+    /// is evaluated in the first.
+    pub fn with_workdirs(
+        engine: &'e HeliosEngine,
+        env: E,
+        mut workdirs: Vec<W>,
         root: Vst,
         config: SearchConfig,
     ) -> MctsResult<Self> {
         config.validate()?;
+        if workdirs.len() != config.workers {
+            return Err(MctsError::Config(format!(
+                "{} working directories for {} workers: each worker needs one of its own",
+                workdirs.len(),
+                config.workers
+            )));
+        }
         let mut metadata = BTreeMap::new();
         metadata.insert("mcts.node".to_owned(), "0".to_owned());
         let meta = CommitMeta {
@@ -227,12 +299,19 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
             pin: true,
         };
         let (snapshot, commit) = engine.commit(&root, config.durability, meta)?;
-        let start = Instant::now();
-        let switch = workdir.switch_to(&snapshot, &root)?;
-        let initial_switch = start.elapsed();
-        let start = Instant::now();
-        let score = env.score(workdir.path(), &root)?;
-        let scorer_latency = start.elapsed();
+        let job = Job {
+            node: NodeId::ROOT,
+            snapshot,
+            vst: root,
+            cached: None,
+        };
+        let evaluation = evaluators::evaluate(&env, &mut workdirs[0], &job)?;
+        let (root, score, switch, initial_switch) = (
+            job.vst,
+            evaluation.score,
+            evaluation.switch,
+            evaluation.switch_latency,
+        );
         let terminal = env.is_terminal(
             &StateView {
                 vst: &root,
@@ -257,10 +336,12 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
             terminal,
             switch_latency: initial_switch,
             switch,
-            scorer_latency: Some(scorer_latency),
+            scorer_latency: evaluation.scorer_latency,
             visits: 1,
             value_sum: score.code_reward,
             pinned: true,
+            pending: false,
+            in_flight: 0,
             prior: 1.0,
             children: Vec::new(),
             untried: terminal.then(Vec::new),
@@ -274,13 +355,15 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         let rng = SplitMix64::mixed(config.seed);
         Ok(Mcts {
             engine,
-            env,
-            workdir,
+            env: Arc::new(env),
+            workdirs,
             config,
             reward_min: node.total_reward,
             reward_max: node.total_reward,
             nodes: vec![node],
             cache,
+            scoring: HashMap::new(),
+            pending: 0,
             rng,
             best: NodeId::ROOT,
             live: 1,
@@ -300,40 +383,160 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
 
     /// Runs until `max_nodes` nodes were created or every line is
     /// exhausted. `progress(done, total)` is called after each node.
-    pub fn run(&mut self, progress: &dyn Fn(usize, usize)) -> MctsResult<()> {
+    pub fn run(&mut self, progress: &dyn Fn(usize, usize)) -> MctsResult<()>
+    where
+        E: Sync,
+        W: Send,
+    {
         self.run_until(progress, &|| false)
     }
 
-    /// [`run`](Mcts::run), stopping early, between two nodes, once
-    /// `stop()` says so (a caller's Ctrl-C): the tree stays whole and every
-    /// node in it committed.
+    /// [`run`](Mcts::run), stopping early once `stop()` says so (a
+    /// caller's Ctrl-C): no new node is started, the evaluations in flight
+    /// finish and are backed up, so the tree stays whole and every node in
+    /// it committed and scored. On an error, too, the evaluations in
+    /// flight are waited for before the first error is returned.
     pub fn run_until(
         &mut self,
         progress: &dyn Fn(usize, usize),
         stop: &dyn Fn() -> bool,
-    ) -> MctsResult<()> {
+    ) -> MctsResult<()>
+    where
+        E: Sync,
+        W: Send,
+    {
         let start = Instant::now();
-        let total = self.config.max_nodes;
-        let result = (|| {
-            while self.created() < total && !self.nodes[0].exhausted && !stop() {
-                let before = self.created();
-                self.iterate()?;
-                if self.created() > before {
-                    self.since_gc += 1;
-                    progress(self.created(), total);
-                }
-                if self
-                    .config
-                    .gc_every
-                    .is_some_and(|every| self.since_gc >= every)
-                {
-                    self.collect()?;
-                }
+        let mut workdirs = std::mem::take(&mut self.workdirs);
+        let env = Arc::clone(&self.env);
+        let result = match workdirs.as_mut_slice() {
+            [workdir] => {
+                let mut inline = Evaluators::Inline {
+                    env: &*env,
+                    workdir,
+                    done: None,
+                };
+                self.drive(&mut inline, progress, stop)
             }
-            Ok(())
-        })();
+            _ => self.drive_threads(&env, &mut workdirs, progress, stop),
+        };
+        self.workdirs = workdirs;
         self.wall += start.elapsed();
         result
+    }
+
+    /// Runs [`Mcts::drive`] with one worker thread per working directory,
+    /// and gives the directories back when the workers end.
+    fn drive_threads(
+        &mut self,
+        env: &E,
+        workdirs: &mut Vec<W>,
+        progress: &dyn Fn(usize, usize),
+        stop: &dyn Fn() -> bool,
+    ) -> MctsResult<()>
+    where
+        E: Sync,
+        W: Send,
+    {
+        let workers = workdirs.len();
+        let (job_tx, job_rx) = crossbeam_channel::bounded(workers);
+        let (result_tx, result_rx) = crossbeam_channel::bounded(workers);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = workdirs
+                .drain(..)
+                .map(|mut workdir| {
+                    let (jobs, results) = (job_rx.clone(), result_tx.clone());
+                    scope.spawn(move || {
+                        evaluators::work(env, &mut workdir, &jobs, &results);
+                        workdir
+                    })
+                })
+                .collect();
+            drop(result_tx);
+            let mut threads = Evaluators::Threads {
+                jobs: job_tx,
+                results: result_rx,
+                workers,
+                busy: 0,
+            };
+            let result = self.drive(&mut threads, progress, stop);
+            // Closing the job channel ends the workers' loops.
+            drop(threads);
+            let mut lost = false;
+            for handle in handles {
+                match handle.join() {
+                    Ok(workdir) => workdirs.push(workdir),
+                    Err(_) => lost = true,
+                }
+            }
+            match result {
+                Ok(()) if lost => Err(MctsError::Environment(
+                    "an evaluation worker thread died; its working directory is lost".into(),
+                )),
+                other => other,
+            }
+        })
+    }
+
+    /// The search loop: hands new nodes to free workers, backs up each
+    /// result as it arrives, and collects garbage on schedule, until
+    /// `max_nodes` are created, everything is exhausted or `stop()`; then
+    /// drains what is in flight. The first error stops new work.
+    fn drive(
+        &mut self,
+        evaluators: &mut Evaluators<'_, E, W>,
+        progress: &dyn Fn(usize, usize),
+        stop: &dyn Fn() -> bool,
+    ) -> MctsResult<()> {
+        let total = self.config.max_nodes;
+        let mut failed: Option<MctsError> = None;
+        loop {
+            // Nodes skipped in this round because all they offer is pending.
+            let mut blocked = HashSet::new();
+            while failed.is_none()
+                && evaluators.has_idle()
+                && self.created() < total
+                && !self.nodes[0].exhausted
+                && !stop()
+            {
+                match self.select_and_expand(&mut blocked) {
+                    Ok(Selected::Node(id)) => {
+                        if let Some(job) = self.job_for(id)
+                            && let Err(e) = evaluators.submit(job)
+                        {
+                            self.abandon(id);
+                            failed = Some(e);
+                        }
+                    }
+                    Ok(Selected::Dead) => {}
+                    Ok(Selected::Blocked) => break,
+                    Err(e) => failed = Some(e),
+                }
+            }
+            let Some(done) = evaluators.next()? else {
+                break;
+            };
+            let backed_up = match done.result {
+                Ok(evaluation) => self.back_up(done.node, evaluation, progress),
+                Err(e) => {
+                    self.abandon(done.node);
+                    Err(e)
+                }
+            };
+            if let Err(e) = backed_up {
+                failed.get_or_insert(e);
+            }
+            let gc_due = self
+                .config
+                .gc_every
+                .is_some_and(|every| self.since_gc >= every);
+            if failed.is_none()
+                && gc_due
+                && let Err(e) = self.collect()
+            {
+                failed = Some(e);
+            }
+        }
+        failed.map_or(Ok(()), Err)
     }
 
     /// Runs the engine's gc now and adds its report to the totals.
@@ -469,9 +672,14 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         &self.env
     }
 
-    /// The working directory.
+    /// The first working directory (the one the root was evaluated in).
     pub fn workdir(&self) -> &W {
-        &self.workdir
+        &self.workdirs[0]
+    }
+
+    /// Every worker's working directory, in the order given.
+    pub fn workdirs(&self) -> &[W] {
+        &self.workdirs
     }
 
     /// What the search measured so far.
@@ -526,17 +734,22 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
             gc_snapshots_reclaimed: self.gc.snapshots_reclaimed,
             gc_latency_us: Distribution::of(self.gc_latency_us.iter().copied()),
             wall_seconds: self.wall.as_secs_f64(),
+            workers: self.config.workers as u64,
         }
     }
 
-    fn iterate(&mut self) -> MctsResult<()> {
+    /// One descent from the root: selection, then expansion of a new
+    /// pending node (committed, not yet evaluated). `blocked` holds the
+    /// nodes found waiting on pending nodes only in this round; they are
+    /// skipped, so the workers spread over what else is open.
+    fn select_and_expand(&mut self, blocked: &mut HashSet<NodeId>) -> MctsResult<Selected> {
         self.iterations += 1;
         let mut path = vec![NodeId::ROOT];
         let mut cur = NodeId::ROOT;
-        let leaf = loop {
+        loop {
             self.ensure_actions(cur)?;
-            match self.select(cur) {
-                Choice::Expand => break self.expand(cur)?,
+            match self.select(cur, blocked) {
+                Choice::Expand => return Ok(Selected::Node(self.expand(cur)?)),
                 Choice::Descend(child) => {
                     path.push(child);
                     cur = child;
@@ -544,23 +757,160 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
                 Choice::Dead => {
                     self.nodes[cur.0].exhausted = true;
                     self.refresh_exhausted(&path);
-                    return Ok(());
+                    return Ok(Selected::Dead);
+                }
+                Choice::Blocked if cur == NodeId::ROOT => return Ok(Selected::Blocked),
+                Choice::Blocked => {
+                    blocked.insert(cur);
+                    path.truncate(1);
+                    cur = NodeId::ROOT;
                 }
             }
-        };
-        path.push(leaf);
-        let reward = self.nodes[leaf.0].total_reward;
-        for id in &path {
-            let n = &mut self.nodes[id.0];
-            n.visits += 1;
-            n.value_sum += reward;
         }
-        if reward > self.nodes[self.best.0].total_reward {
-            self.best = leaf;
+    }
+
+    /// The evaluation job of pending node `id`, with its score when the
+    /// cache holds a transposition's; `None` when a transposition is being
+    /// scored now: `id` then waits for that score (see [`Mcts::back_up`]).
+    fn job_for(&mut self, id: NodeId) -> Option<Job> {
+        let node = &self.nodes[id.0];
+        let (hash, snapshot) = (node.root_hash, node.snapshot);
+        let mut cached = None;
+        if self.config.cache_scores {
+            if let Some((_, waiting)) = self.scoring.get_mut(&hash) {
+                waiting.push(id);
+                return None;
+            }
+            cached = self.cache.get(&hash);
+            match cached {
+                Some(_) => self.cache_hits += 1,
+                None => {
+                    self.scoring.insert(hash, (id, Vec::new()));
+                }
+            }
+        }
+        let vst = self.nodes[id.0].vst.clone()?;
+        Some(Job {
+            node: id,
+            snapshot,
+            vst,
+            cached,
+        })
+    }
+
+    /// Records pending node `id`'s evaluation, and the same score for the
+    /// transpositions that waited for it.
+    fn back_up(
+        &mut self,
+        id: NodeId,
+        evaluation: Evaluation,
+        progress: &dyn Fn(usize, usize),
+    ) -> MctsResult<()> {
+        let score = evaluation.score;
+        let hash = self.nodes[id.0].root_hash;
+        let mut waiting = Vec::new();
+        if evaluation.scorer_latency.is_some() {
+            self.scorer_runs += 1;
+            if self.config.cache_scores {
+                self.cache.insert(hash, score);
+            }
+        }
+        if self
+            .scoring
+            .get(&hash)
+            .is_some_and(|(owner, _)| *owner == id)
+        {
+            waiting = self
+                .scoring
+                .remove(&hash)
+                .map(|(_, w)| w)
+                .unwrap_or_default();
+        }
+        self.finish(id, evaluation, progress)?;
+        for waiter in waiting {
+            self.cache_hits += 1;
+            self.finish(waiter, Evaluation::shared(score), progress)?;
+        }
+        Ok(())
+    }
+
+    /// Gives pending node `id` its reward, backs it up along its path
+    /// (replacing the virtual loss), then prunes.
+    fn finish(
+        &mut self,
+        id: NodeId,
+        evaluation: Evaluation,
+        progress: &dyn Fn(usize, usize),
+    ) -> MctsResult<()> {
+        let score = evaluation.score;
+        let node = &self.nodes[id.0];
+        let total_reward = score.code_reward - node.engine_cost;
+        let terminal = node.depth >= self.config.max_depth || self.is_terminal(id, &score)?;
+        self.reward_min = self.reward_min.min(total_reward);
+        self.reward_max = self.reward_max.max(total_reward);
+        let node = &mut self.nodes[id.0];
+        node.code_reward = score.code_reward;
+        node.total_reward = total_reward;
+        node.solved = score.solved;
+        node.terminal = terminal;
+        node.switch = evaluation.switch;
+        node.switch_latency = evaluation.switch_latency;
+        node.scorer_latency = evaluation.scorer_latency;
+        node.untried = terminal.then(Vec::new);
+        node.exhausted = terminal;
+        self.settle(id);
+
+        let path = self.path_of(id);
+        for n in &path {
+            let n = &mut self.nodes[n.0];
+            n.visits += 1;
+            n.value_sum += total_reward;
+        }
+        if total_reward > self.nodes[self.best.0].total_reward {
+            self.best = id;
         }
         self.refresh_exhausted(&path);
         self.prune(&path)?;
+        self.since_gc += 1;
+        progress(self.created() - self.pending, self.config.max_nodes);
         Ok(())
+    }
+
+    /// Ends pending node `id`'s evaluation without a result (it failed):
+    /// the node stays committed and pinned, and is never expanded. The
+    /// transpositions waiting on it are abandoned with it.
+    fn abandon(&mut self, id: NodeId) {
+        let node = &mut self.nodes[id.0];
+        if !node.pending {
+            return;
+        }
+        node.untried = Some(Vec::new());
+        node.exhausted = true;
+        let hash = node.root_hash;
+        self.settle(id);
+        self.refresh_exhausted(&self.path_of(id));
+        if self
+            .scoring
+            .get(&hash)
+            .is_some_and(|(owner, _)| *owner == id)
+            && let Some((_, waiting)) = self.scoring.remove(&hash)
+        {
+            for waiter in waiting {
+                self.abandon(waiter);
+            }
+        }
+    }
+
+    /// Marks pending node `id` as no longer pending and lifts its virtual
+    /// loss from its ancestors.
+    fn settle(&mut self, id: NodeId) {
+        self.nodes[id.0].pending = false;
+        self.pending -= 1;
+        let mut cur = self.nodes[id.0].parent;
+        while let Some(p) = cur {
+            self.nodes[p.0].in_flight -= 1;
+            cur = self.nodes[p.0].parent;
+        }
     }
 
     /// Fills a node's untried actions the first time it is selected.
@@ -599,42 +949,50 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         }
     }
 
-    fn select(&mut self, id: NodeId) -> Choice {
+    /// What to do at node `id`: expand it, or descend into one of its
+    /// children that is neither exhausted, pending nor `blocked`, with
+    /// visits and means as virtual loss shows them.
+    fn select(&self, id: NodeId, blocked: &HashSet<NodeId>) -> Choice {
         let node = &self.nodes[id.0];
         let untried = node.untried.as_ref().and_then(|u| u.last());
-        let open: Vec<NodeId> = node
+        let (open, waiting): (Vec<NodeId>, Vec<NodeId>) = node
             .children
             .iter()
             .copied()
             .filter(|c| !self.nodes[c.0].exhausted)
-            .collect();
-        let parent_visits = node.visits.max(1) as f64;
+            .partition(|c| !self.nodes[c.0].pending && !blocked.contains(c));
+        let none_open = if waiting.is_empty() {
+            Choice::Dead
+        } else {
+            Choice::Blocked
+        };
+        let loss = self.reward_min;
+        let parent_visits = node.seen(loss).0.max(1.0);
         match self.config.policy {
             Policy::Uct { exploration } => {
                 if untried.is_some() {
                     return Choice::Expand;
                 }
                 let score = |c: &Node<E::Action>| {
-                    let n = c.visits.max(1) as f64;
-                    self.normalized(c.mean()) + exploration * (parent_visits.ln() / n).sqrt()
+                    let (n, mean) = c.seen(loss);
+                    self.normalized(mean) + exploration * (parent_visits.ln() / n.max(1.0)).sqrt()
                 };
-                self.argmax(&open, score)
-                    .map_or(Choice::Dead, Choice::Descend)
+                self.argmax(&open, score).map_or(none_open, Choice::Descend)
             }
             Policy::Puct { exploration } => {
                 let sqrt_n = parent_visits.sqrt();
                 let score = |c: &Node<E::Action>| {
-                    self.normalized(c.mean())
-                        + exploration * c.prior * sqrt_n / (1.0 + c.visits as f64)
+                    let (n, mean) = c.seen(loss);
+                    self.normalized(mean) + exploration * c.prior * sqrt_n / (1.0 + n)
                 };
                 let best_child = self.argmax(&open, score);
-                let expand_score =
-                    untried.map(|p| self.normalized(node.mean()) + exploration * p.prior * sqrt_n);
+                let expand_score = untried
+                    .map(|p| self.normalized(node.seen(loss).1) + exploration * p.prior * sqrt_n);
                 match (best_child, expand_score) {
                     (Some(c), Some(e)) if score(&self.nodes[c.0]) >= e => Choice::Descend(c),
                     (_, Some(_)) => Choice::Expand,
                     (Some(c), None) => Choice::Descend(c),
-                    (None, None) => Choice::Dead,
+                    (None, None) => none_open,
                 }
             }
         }
@@ -651,7 +1009,9 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         best.map(|(id, _)| id)
     }
 
-    /// Expansion and evaluation of `parent`'s next untried action.
+    /// Expansion of `parent`'s next untried action: applies its edits,
+    /// commits the tree (pinned) and adds the node, pending, with a virtual
+    /// loss on its ancestors until its evaluation is backed up.
     fn expand(&mut self, parent_id: NodeId) -> MctsResult<NodeId> {
         let proposal = self.take_untried(parent_id)?;
         let parent_vst = self.live_vst(parent_id)?.clone();
@@ -664,21 +1024,12 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         let vst = parent_vst.apply(&edits)?;
         let (snapshot, commit) =
             self.commit_child(&vst, id, depth, parent_snapshot, &proposal.action)?;
-        let evaluation = self.evaluate(&snapshot, &vst)?;
-        let score = evaluation.score;
-
         let commit_cost = self.config.weights.commit_cost(&commit);
         let path_cost = parent_path_cost + commit_cost;
         let engine_cost = match self.config.cost_scope {
             CostScope::Path => path_cost,
             CostScope::Node => commit_cost,
         };
-        let total_reward = score.code_reward - engine_cost;
-        self.reward_min = self.reward_min.min(total_reward);
-        self.reward_max = self.reward_max.max(total_reward);
-
-        let terminal = depth >= self.config.max_depth
-            || self.child_is_terminal(parent_id, &proposal.action, &vst, &score);
         self.nodes.push(Node {
             id,
             parent: Some(parent_id),
@@ -690,23 +1041,32 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
             commit_cost,
             path_cost,
             engine_cost,
-            code_reward: score.code_reward,
-            total_reward,
-            solved: score.solved,
-            terminal,
-            switch_latency: evaluation.switch_latency,
-            switch: evaluation.switch,
-            scorer_latency: evaluation.scorer_latency,
+            // The evaluation's fields are set when it is backed up.
+            code_reward: 0.0,
+            total_reward: 0.0,
+            solved: false,
+            terminal: false,
+            switch_latency: Duration::ZERO,
+            switch: SwitchStats::default(),
+            scorer_latency: None,
             visits: 0,
             value_sum: 0.0,
             pinned: true,
+            pending: true,
+            in_flight: 0,
             prior: proposal.prior,
             children: Vec::new(),
-            untried: terminal.then(Vec::new),
+            untried: None,
             vst: Some(vst),
-            exhausted: terminal,
+            exhausted: false,
         });
         self.nodes[parent_id.0].children.push(id);
+        self.pending += 1;
+        let mut cur = Some(parent_id);
+        while let Some(p) = cur {
+            self.nodes[p.0].in_flight += 1;
+            cur = self.nodes[p.0].parent;
+        }
         Ok(id)
     }
 
@@ -751,62 +1111,18 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         Ok(committed)
     }
 
-    /// Switches the working directory to a new node (timed) and scores it.
-    fn evaluate(&mut self, snapshot: &SnapshotId, vst: &Vst) -> MctsResult<Evaluation> {
-        let start = Instant::now();
-        let switch = self.workdir.switch_to(snapshot, vst)?;
-        let switch_latency = start.elapsed();
-        let (score, scorer_latency) = self.score_of(vst)?;
-        Ok(Evaluation {
-            switch,
-            switch_latency,
-            score,
-            scorer_latency,
-        })
-    }
-
-    /// The score of the tree in the working directory, from the cache when
-    /// an equal tree (same root hash) was scored recently, else from the
-    /// scorer, with how long it ran (`None` on a cache hit).
-    fn score_of(&mut self, vst: &Vst) -> MctsResult<(Score, Option<Duration>)> {
-        let root_hash = vst.root_hash();
-        let cached = if self.config.cache_scores {
-            self.cache.get(&root_hash)
-        } else {
-            None
-        };
-        if let Some(score) = cached {
-            self.cache_hits += 1;
-            return Ok((score, None));
-        }
-        let start = Instant::now();
-        let score = self.env.score(self.workdir.path(), vst)?;
-        let took = start.elapsed();
-        self.scorer_runs += 1;
-        if self.config.cache_scores {
-            self.cache.insert(root_hash, score);
-        }
-        Ok((score, Some(took)))
-    }
-
-    /// Whether the environment calls the state `action` makes from
-    /// `parent` terminal (the depth cap is the caller's).
-    fn child_is_terminal(
-        &self,
-        parent: NodeId,
-        action: &E::Action,
-        vst: &Vst,
-        score: &Score,
-    ) -> bool {
-        let mut history = self.actions_of(parent);
-        history.push(action.clone());
-        self.env.is_terminal(
+    /// Whether the environment calls node `id`'s state terminal given its
+    /// score (the depth cap is the caller's).
+    fn is_terminal(&self, id: NodeId, score: &Score) -> MctsResult<bool> {
+        let history = self.actions_of(id);
+        let vst = self.live_vst(id)?;
+        Ok(self.env.is_terminal(
             &StateView {
                 vst,
                 history: &history,
             },
             score,
-        )
+        ))
     }
 
     /// Recomputes `exhausted` bottom-up along `path`.
@@ -820,9 +1136,16 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         }
     }
 
+    /// What pruning leaves alone: the best path, `path`, and every
+    /// pending node with its ancestors.
     fn protected(&self, path: &[NodeId]) -> HashSet<NodeId> {
         let mut keep: HashSet<NodeId> = self.path_of(self.best).into_iter().collect();
         keep.extend(path.iter().copied());
+        if self.pending > 0 {
+            for node in self.nodes.iter().filter(|n| n.pending) {
+                keep.extend(self.path_of(node.id));
+            }
+        }
         keep
     }
 

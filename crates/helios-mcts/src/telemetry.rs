@@ -138,18 +138,32 @@ pub struct Telemetry {
     pub gc_latency_us: Distribution,
     /// Wall time of the search, seconds.
     pub wall_seconds: f64,
+    /// Evaluation workers (threads with a working directory each).
+    pub workers: u64,
 }
 
 impl Telemetry {
+    /// Nodes created per second of the search's wall time (0 before it ran).
+    pub fn nodes_per_second(&self) -> f64 {
+        if self.wall_seconds > 0.0 {
+            self.nodes as f64 / self.wall_seconds
+        } else {
+            0.0
+        }
+    }
+
     /// A multi-line report for a terminal.
     pub fn render(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "search: {} nodes in {:.2} s ({} iterations), {} scorer runs, {} score-cache hits \
-             ({} held, {} evicted)",
+            "search: {} nodes in {:.2} s ({:.1}/s, {} worker{}; {} iterations), {} scorer runs, \
+             {} score-cache hits ({} held, {} evicted)",
             self.nodes,
             self.wall_seconds,
+            self.nodes_per_second(),
+            self.workers,
+            if self.workers == 1 { "" } else { "s" },
             self.iterations,
             self.scorer_runs,
             self.score_cache_hits,

@@ -190,9 +190,10 @@ fn mcts_class(e: &MctsError) -> Class {
         MctsError::Vst(v) => vst_class(v),
         MctsError::Io { source, .. } => io_class(source),
         MctsError::UnknownNode { .. } | MctsError::Config(_) => Class::InvalidInput,
-        MctsError::OverlayUnavailable { .. } | MctsError::Scorer(_) | MctsError::Environment(_) => {
-            Class::Base
-        }
+        MctsError::OverlayUnavailable { .. }
+        | MctsError::Scorer(_)
+        | MctsError::Environment(_)
+        | MctsError::EvaluatorPanicked { .. } => Class::Base,
     }
 }
 

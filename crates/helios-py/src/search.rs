@@ -1,5 +1,6 @@
 //! `helios.mcts.Search`: the Rust search (`helios_mcts::Mcts`) driving a
-//! Python environment ([`PyEnv`]) over one plain working directory.
+//! Python environment ([`PyEnv`]) over plain working directories, one per
+//! evaluation worker.
 //!
 //! `Mcts` borrows the engine for its lifetime, so a `Search` holds its
 //! configuration and runs one whole search inside `run` (GIL released,
@@ -51,7 +52,11 @@ pub(crate) struct Search {
 #[pymethods]
 impl Search {
     /// A search of `env` from `root` (a `Tree` or a snapshot name), scoring
-    /// every node in `workdir` (created if missing; it must be empty). The
+    /// every node in `workdir` (created if missing; it must be empty). With
+    /// `workers` above 1, that many threads score nodes at once, each in a
+    /// subdirectory `worker-N` of `workdir`, calling `env.score` from
+    /// several threads (each takes the GIL for the call; a scorer that
+    /// runs a subprocess or releases the GIL runs in parallel). The
     /// reward of a node is `code_reward - engine_cost` with `engine_cost =
     /// commit latency (µs) × cost_per_us + new objects × cost_per_object`,
     /// summed along the path (`cost_scope="path"`) or for the node's own
@@ -62,7 +67,7 @@ impl Search {
         max_nodes = 100, max_depth = 8, policy = "uct", exploration = std::f64::consts::SQRT_2,
         cost_per_us = 0.01, cost_per_object = 0.1, cost_scope = "path", durability = "async",
         keep_best_children = Some(4), prune_min_visits = 2, max_live_nodes = Some(400),
-        gc_every = Some(250), cache_scores = true, seed = 0,
+        gc_every = Some(250), cache_scores = true, seed = 0, workers = 1,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -85,6 +90,7 @@ impl Search {
         gc_every: Option<usize>,
         cache_scores: bool,
         seed: u64,
+        workers: usize,
     ) -> PyResult<Search> {
         let engine = Arc::clone(store.engine());
         let policy = match policy {
@@ -121,6 +127,7 @@ impl Search {
             gc_every,
             cache_scores,
             seed,
+            workers,
         };
         config.validate().map_err(mcts_error)?;
         let root = match root {
@@ -180,11 +187,20 @@ impl Search {
         error: &ErrorSlot,
         release: bool,
     ) -> PyResult<SearchResult> {
-        let workdir = FsWorkdir::new(&self.engine, &self.workdir).map_err(mcts_error)?;
-        let mut mcts = Mcts::new(
+        let workdirs = match self.config.workers {
+            1 => vec![FsWorkdir::new(&self.engine, &self.workdir)],
+            n => (0..n)
+                .map(|i| FsWorkdir::new(&self.engine, self.workdir.join(format!("worker-{i}"))))
+                .collect(),
+        };
+        let workdirs = workdirs
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(mcts_error)?;
+        let mut mcts = Mcts::with_workdirs(
             &self.engine,
             env,
-            workdir,
+            workdirs,
             self.root.clone(),
             self.config.clone(),
         )
@@ -378,6 +394,8 @@ fn telemetry_dict<'py>(py: Python<'py>, t: &Telemetry) -> PyResult<Bound<'py, Py
         d.set_item(key, value)?;
     }
     d.set_item("wall_seconds", t.wall_seconds)?;
+    d.set_item("workers", t.workers)?;
+    d.set_item("nodes_per_second", t.nodes_per_second())?;
     d.set_item("engine_cost_share", t.engine_cost_share)?;
     for (key, dist) in [
         ("commit_latency_us", &t.commit_latency_us),

@@ -93,6 +93,47 @@ impl HeliosEngine {
         Ok(())
     }
 
+    /// Prepares every directory of `dirs` at snapshot `id` in one call,
+    /// for a harness that fans out from one node (the `branch(count = n)`
+    /// of VM-snapshot services, at file-system cost): where overlayfs may
+    /// be mounted, `n` overlay mounts over one shared lower copy of the
+    /// snapshot (made by the first, or already there), so `n` directories
+    /// cost one copy plus `n` mounts; elsewhere, `n` plain checkouts, each
+    /// recorded so that later switches are incremental. Each directory is
+    /// what [`HeliosEngine::mount`] makes (unmount overlays with
+    /// [`HeliosEngine::unmount`]). `progress` counts the first
+    /// directory's files (the lower copy, or the first checkout).
+    ///
+    /// On an error, the directories already prepared stay as they are.
+    pub fn fork_workdirs(
+        &self,
+        id: &SnapshotId,
+        dirs: &[impl AsRef<Path>],
+        progress: &dyn Fn(u64, u64),
+    ) -> EngineResult<Vec<Mounted>> {
+        let Some((first, rest)) = dirs.split_first() else {
+            return Ok(Vec::new());
+        };
+        let first = self.mount(id, first.as_ref(), progress)?;
+        // Why overlays are unavailable, once the first directory found out.
+        let fallback = match &first {
+            Mounted::Overlay => None,
+            Mounted::Checkout { reason, .. } => Some(reason.clone()),
+        };
+        let mut forked = vec![first];
+        for dir in rest {
+            let dir = dir.as_ref();
+            forked.push(match &fallback {
+                None => self.mount(id, dir, &|_, _| {})?,
+                Some(reason) => Mounted::Checkout {
+                    reason: reason.clone(),
+                    report: self.checkout(id, dir, &CheckoutOptions::default(), &|_, _| {})?,
+                },
+            });
+        }
+        Ok(forked)
+    }
+
     /// The overlay [`HeliosEngine::mount`] left at `dir`, taken up to be
     /// captured; `None` when `dir` is not one (or no longer is: unmounted
     /// behind the store's back, or its base snapshot is gone), so a capture

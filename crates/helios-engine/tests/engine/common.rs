@@ -41,3 +41,22 @@ pub(crate) fn contents(engine: &HeliosEngine, vst: &Vst) -> Vec<(String, Vec<u8>
         })
         .collect()
 }
+
+/// Every file under `dir` with its bytes, sorted by path (relative).
+pub(crate) fn on_disk(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}

@@ -3,6 +3,7 @@
 //! (the demo's environment is tested in helios-demo).
 
 mod common;
+mod parallel;
 mod reward;
 mod search;
 mod workdir;
