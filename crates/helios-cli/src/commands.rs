@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use helios_engine::{CommitMeta, Durability, EngineConfig, HeliosEngine};
+use helios_engine::{CommitMeta, Durability, EngineConfig, EngineError, HeliosEngine};
 use helios_types::{EntryKind, RepoPath, Snapshot, SnapshotId};
 use helios_vst::Change;
 use helios_workdir::{CaptureOptions, CheckoutOptions};
@@ -31,7 +31,7 @@ pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
             workdir,
             full,
             force,
-        } => checkout(&open(store)?, &id, &workdir, full, force, json),
+        } => checkout(&open_for_checkout(store)?, &id, &workdir, full, force, json),
         Command::Diff { a, b } => diff(&open_read_only(store)?, &a, &b, json),
         Command::Log { id, limit } => log(&open_read_only(store)?, id.as_deref(), limit, json),
         Command::Show { id } => show(&open_read_only(store)?, &id, json),
@@ -60,6 +60,26 @@ fn open_read_only(store: &Path) -> anyhow::Result<HeliosEngine> {
 /// make it.
 fn open(store: &Path) -> anyhow::Result<HeliosEngine> {
     open_with(store, false)
+}
+
+/// Opens the store for a checkout: for writing, to record what the
+/// directory holds; on a full disk, where RocksDB cannot open for writing
+/// at all (it persists an options file first), read-only, with a note:
+/// every snapshot stays readable, and only that record (a hint, see
+/// `HeliosEngine::record_head`) is skipped.
+fn open_for_checkout(store: &Path) -> anyhow::Result<HeliosEngine> {
+    match open_with(store, false) {
+        Err(e)
+            if e.downcast_ref::<EngineError>()
+                .is_some_and(EngineError::is_no_space) =>
+        {
+            note(&format!(
+                "the store's disk is full ({e:#}); checking out from it read-only"
+            ));
+            open_with(store, true)
+        }
+        other => other,
+    }
 }
 
 fn open_with(store: &Path, read_only: bool) -> anyhow::Result<HeliosEngine> {

@@ -196,5 +196,19 @@ impl EngineError {
     }
 }
 
+impl EngineError {
+    /// Whether the disk is full (opening, writing or a file operation): the
+    /// store's data is intact and readable, and writes resume once space is
+    /// freed.
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            EngineError::Open(helios_objstore::OpenError::NoSpace { .. })
+            | EngineError::Store(StoreError::NoSpace { .. }) => true,
+            EngineError::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+}
+
 /// Result of an engine call.
 pub type EngineResult<T> = Result<T, EngineError>;

@@ -15,7 +15,7 @@
 //! later logged write (a commit record naming them, a gc deletion), so
 //! a commit is still durable only with every chunk it names.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -75,6 +75,11 @@ pub(crate) struct WriterStats {
     pub(crate) bytes: AtomicU64,
     pub(crate) failures: AtomicU64,
     pub(crate) batch_latency: Histogram,
+    /// Writes stored without an fsync since the last one: what a clean
+    /// close still has to sync. Without them it has nothing to make
+    /// durable, and skips the sync (which fails on a full disk once the
+    /// WAL has refused a write, though nothing acknowledged is at stake).
+    pub(crate) unsynced: AtomicBool,
 }
 
 /// Called with the hashes of every object that reached L2.
@@ -155,6 +160,11 @@ impl Writer {
         }
         let answer = match self.store(&writes, sync) {
             Ok(()) => {
+                if sync {
+                    self.stats.unsynced.store(false, Ordering::SeqCst);
+                } else if !writes.is_empty() {
+                    self.stats.unsynced.store(true, Ordering::SeqCst);
+                }
                 self.written(&writes);
                 Ok(())
             }

@@ -210,6 +210,11 @@ impl RocksStore {
         }
     }
 
+    /// Whether it was opened read-only ([`RocksConfig::read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
     /// The store's directory.
     pub fn path(&self) -> &Path {
         &self.path

@@ -21,6 +21,7 @@ mod workdirs;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use helios_l1cache::L1Cache;
@@ -318,10 +319,13 @@ impl HeliosEngine {
         Ok(())
     }
 
-    /// Drains the queue, stops the writer; later calls fail with `Closed`.
+    /// Drains the queue, stops the writer and syncs what was written
+    /// without an fsync; later calls fail with `Closed`.
     pub fn close(&self) -> EngineResult<()> {
         self.queue.close()?;
-        self.layers.l2().sync()?;
+        if self.queue.stats().unsynced.load(Ordering::SeqCst) {
+            self.layers.l2().sync()?;
+        }
         if let Some(rocks) = &self.rocks {
             match rocks.flush_if_large() {
                 // Everything is in the WAL already: a flush that finds no

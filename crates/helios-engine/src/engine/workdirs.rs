@@ -214,11 +214,14 @@ impl HeliosEngine {
     }
 
     /// Records that `dir` now holds snapshot `id` (after a commit of a
-    /// capture, say), so the next checkout takes the fast path.
+    /// capture, say), so the next checkout takes the fast path. A hint: an
+    /// engine opened read-only (a full disk, say) keeps it in memory only,
+    /// and a store that refuses it drops it with a warning.
     pub fn record_head(&self, dir: &Path, id: &SnapshotId) -> EngineResult<()> {
         let dir = canonical(dir)?;
         lock(&self.workdirs.heads).insert(dir.clone(), *id);
-        if self.snapshots.is_durable(id)? {
+        let read_only = self.rocks.as_ref().is_some_and(|r| r.is_read_only());
+        if !read_only && self.snapshots.is_durable(id)? {
             self.queue.submit(StoreWrite {
                 meta_puts: vec![(keys::workdir(&dir), id.as_bytes().to_vec())],
                 hint: true,
