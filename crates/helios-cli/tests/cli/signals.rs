@@ -6,7 +6,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{command, ok};
+use crate::common::{command, helios, ok};
 
 fn interrupt_the_demo(signal: &str, status: i32) {
     let tmp = tempfile::tempdir().unwrap();
@@ -29,7 +29,20 @@ fn interrupt_the_demo(signal: &str, status: i32) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_secs(2));
+    // Until a node beyond the root is committed, however loaded the
+    // machine (a read-only `log` works beside the demo's writes).
+    loop {
+        let log = helios(&store, tmp.path(), &["--json", "log", "-n", "2"]);
+        let listed: Option<serde_json::Value> = serde_json::from_slice(&log.stdout).ok();
+        if listed.is_some_and(|l| l.as_array().is_some_and(|a| a.len() >= 2)) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "no node committed in 3 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert!(
         child.try_wait().unwrap().is_none(),
         "the demo ended by itself"
