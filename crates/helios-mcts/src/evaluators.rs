@@ -115,7 +115,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 
 /// A worker thread's loop: evaluates jobs until the search closes the job
 /// channel (or stops listening for results).
-pub(crate) fn work<E: Environment, W: Workdir>(
+fn work<E: Environment, W: Workdir>(
     env: &E,
     workdir: &mut W,
     jobs: &Receiver<Job>,
@@ -126,6 +126,60 @@ pub(crate) fn work<E: Environment, W: Workdir>(
             return;
         }
     }
+}
+
+/// Runs `drive` with [`Evaluators::Threads`]: one worker thread per
+/// working directory, each running [`work`] with its directory, which it
+/// gives back when the workers end (after `drive` returns and the job
+/// channel closes). The only place in the crate that starts threads or
+/// makes channels.
+pub(crate) fn on_threads<E, W>(
+    env: &E,
+    workdirs: &mut Vec<W>,
+    drive: impl FnOnce(&mut Evaluators<'_, E, W>) -> MctsResult<()>,
+) -> MctsResult<()>
+where
+    E: Environment + Sync,
+    W: Workdir + Send,
+{
+    let workers = workdirs.len();
+    let (job_tx, job_rx) = crossbeam_channel::bounded(workers);
+    let (result_tx, result_rx) = crossbeam_channel::bounded(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = workdirs
+            .drain(..)
+            .map(|mut workdir| {
+                let (jobs, results) = (job_rx.clone(), result_tx.clone());
+                scope.spawn(move || {
+                    work(env, &mut workdir, &jobs, &results);
+                    workdir
+                })
+            })
+            .collect();
+        drop(result_tx);
+        let mut threads = Evaluators::Threads {
+            jobs: job_tx,
+            results: result_rx,
+            workers,
+            busy: 0,
+        };
+        let result = drive(&mut threads);
+        // Closing the job channel ends the workers' loops.
+        drop(threads);
+        let mut lost = false;
+        for handle in handles {
+            match handle.join() {
+                Ok(workdir) => workdirs.push(workdir),
+                Err(_) => lost = true,
+            }
+        }
+        match result {
+            Ok(()) if lost => Err(MctsError::Environment(
+                "an evaluation worker thread died; its working directory is lost".into(),
+            )),
+            other => other,
+        }
+    })
 }
 
 /// The search's side of evaluation.

@@ -417,64 +417,13 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
                 };
                 self.drive(&mut inline, progress, stop)
             }
-            _ => self.drive_threads(&env, &mut workdirs, progress, stop),
+            _ => evaluators::on_threads(&*env, &mut workdirs, |threads| {
+                self.drive(threads, progress, stop)
+            }),
         };
         self.workdirs = workdirs;
         self.wall += start.elapsed();
         result
-    }
-
-    /// Runs [`Mcts::drive`] with one worker thread per working directory,
-    /// and gives the directories back when the workers end.
-    fn drive_threads(
-        &mut self,
-        env: &E,
-        workdirs: &mut Vec<W>,
-        progress: &dyn Fn(usize, usize),
-        stop: &dyn Fn() -> bool,
-    ) -> MctsResult<()>
-    where
-        E: Sync,
-        W: Send,
-    {
-        let workers = workdirs.len();
-        let (job_tx, job_rx) = crossbeam_channel::bounded(workers);
-        let (result_tx, result_rx) = crossbeam_channel::bounded(workers);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = workdirs
-                .drain(..)
-                .map(|mut workdir| {
-                    let (jobs, results) = (job_rx.clone(), result_tx.clone());
-                    scope.spawn(move || {
-                        evaluators::work(env, &mut workdir, &jobs, &results);
-                        workdir
-                    })
-                })
-                .collect();
-            drop(result_tx);
-            let mut threads = Evaluators::Threads {
-                jobs: job_tx,
-                results: result_rx,
-                workers,
-                busy: 0,
-            };
-            let result = self.drive(&mut threads, progress, stop);
-            // Closing the job channel ends the workers' loops.
-            drop(threads);
-            let mut lost = false;
-            for handle in handles {
-                match handle.join() {
-                    Ok(workdir) => workdirs.push(workdir),
-                    Err(_) => lost = true,
-                }
-            }
-            match result {
-                Ok(()) if lost => Err(MctsError::Environment(
-                    "an evaluation worker thread died; its working directory is lost".into(),
-                )),
-                other => other,
-            }
-        })
     }
 
     /// The search loop: hands new nodes to free workers, backs up each
