@@ -757,24 +757,13 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
     ) -> MctsResult<()> {
         let score = evaluation.score;
         let hash = self.nodes[id.0].root_hash;
-        let mut waiting = Vec::new();
         if evaluation.scorer_latency.is_some() {
             self.scorer_runs += 1;
             if self.config.cache_scores {
                 self.cache.insert(hash, score);
             }
         }
-        if self
-            .scoring
-            .get(&hash)
-            .is_some_and(|(owner, _)| *owner == id)
-        {
-            waiting = self
-                .scoring
-                .remove(&hash)
-                .map(|(_, w)| w)
-                .unwrap_or_default();
-        }
+        let waiting = self.take_waiters(id);
         self.finish(id, evaluation, progress)?;
         for waiter in waiting {
             self.cache_hits += 1;
@@ -835,18 +824,25 @@ impl<'e, E: Environment, W: Workdir> Mcts<'e, E, W> {
         }
         node.untried = Some(Vec::new());
         node.exhausted = true;
-        let hash = node.root_hash;
         self.settle(id);
         self.refresh_exhausted(&self.path_of(id));
-        if self
-            .scoring
-            .get(&hash)
-            .is_some_and(|(owner, _)| *owner == id)
-            && let Some((_, waiting)) = self.scoring.remove(&hash)
-        {
-            for waiter in waiting {
-                self.abandon(waiter);
-            }
+        for waiter in self.take_waiters(id) {
+            self.abandon(waiter);
+        }
+    }
+
+    /// The transpositions waiting for `id`'s score, when `id` is the node
+    /// whose scorer runs for its tree (see [`Mcts::job_for`]); they stop
+    /// waiting.
+    fn take_waiters(&mut self, id: NodeId) -> Vec<NodeId> {
+        let hash = self.nodes[id.0].root_hash;
+        match self.scoring.get(&hash) {
+            Some((owner, _)) if *owner == id => self
+                .scoring
+                .remove(&hash)
+                .map(|(_, w)| w)
+                .unwrap_or_default(),
+            _ => Vec::new(),
         }
     }
 

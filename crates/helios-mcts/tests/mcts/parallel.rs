@@ -21,6 +21,7 @@ use proptest::prelude::*;
 
 use crate::common::rocks;
 use crate::search::{Counter, Step, counter_root};
+use crate::workdir::on_disk;
 
 /// The counter environment, audited: every score first checks that the
 /// directory holds exactly the node's tree, byte for byte, and nothing
@@ -56,28 +57,6 @@ impl<'e> Audited<'e> {
     }
 }
 
-/// Every file under `dir`, by path relative to it.
-fn files_on_disk(dir: &Path) -> HashMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut HashMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let rel = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                out.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = HashMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
 impl Environment for Audited<'_> {
     type Action = Step;
 
@@ -109,12 +88,12 @@ impl Environment for Audited<'_> {
 
 impl Audited<'_> {
     fn audit(&self, dir: &Path, vst: &Vst) -> MctsResult<Score> {
-        let mut want = HashMap::new();
+        let mut want = std::collections::BTreeMap::new();
         for (path, entry) in vst.files()? {
             let bytes = self.engine.read_file(vst, &path, 0..entry.size)?;
             want.insert(path.to_string(), bytes);
         }
-        let have = files_on_disk(dir);
+        let have = on_disk(dir);
         if have != want {
             let mut extra: Vec<_> = have.keys().filter(|k| !want.contains_key(*k)).collect();
             let mut missing: Vec<_> = want.keys().filter(|k| !have.contains_key(*k)).collect();

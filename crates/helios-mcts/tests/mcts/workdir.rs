@@ -38,7 +38,8 @@ fn node_edits() -> Vec<Edit> {
     ]
 }
 
-fn on_disk(root: &Path) -> BTreeMap<String, Vec<u8>> {
+/// Every file under `root` with its bytes, by path relative to it.
+pub(crate) fn on_disk(root: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let e = e.unwrap();
