@@ -335,6 +335,11 @@ impl HeliosEngine {
                 }
                 other => other?,
             }
+            // Everything written is durable by now: a compaction that
+            // fails only leaves the files as they were for the next open.
+            if let Err(e) = rocks.finish_compactions() {
+                tracing::warn!(error = %e, "compaction not finished at close");
+            }
         }
         Ok(())
     }
