@@ -241,7 +241,7 @@ impl ReadError {
 /// returns); the engine's own queues them so that reading the next batch
 /// overlaps writing this one, and hashes them on a thread of its own
 /// ([`ChunkStore::file`]) so that hashing overlaps reading.
-pub trait ChunkStore {
+pub trait ChunkStore: Sync {
     /// Whether the object is stored already (then it is not stored again).
     fn contains(&self, hash: &Hash) -> Result<bool, StoreError>;
     /// Stores a batch of encoded objects. It may return before they are

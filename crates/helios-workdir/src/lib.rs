@@ -93,6 +93,7 @@ mod state;
 mod state_file;
 #[cfg(test)]
 mod tests;
+mod walk;
 pub mod watch;
 #[cfg(test)]
 mod watch_tests;
@@ -131,7 +132,15 @@ pub struct CaptureOptions {
     pub max_file_size: u64,
     /// How long to wait for another operation on the directory.
     pub lock_timeout: Duration,
+    /// Threads that walk the directory in a full scan (its `lstat`s are
+    /// most of its cost on a large tree); 1 walks on the caller's thread.
+    /// Default: the machine's cores, at most [`MAX_WALKERS`].
+    pub walkers: usize,
 }
+
+/// The most threads a full scan walks with by default: past a few, the
+/// kernel's directory and inode caches, not the cores, bound it.
+pub const MAX_WALKERS: usize = 8;
 
 impl Default for CaptureOptions {
     fn default() -> Self {
@@ -140,6 +149,7 @@ impl Default for CaptureOptions {
             protected: Vec::new(),
             max_file_size: u64::MAX,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            walkers: std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_WALKERS)),
         }
     }
 }

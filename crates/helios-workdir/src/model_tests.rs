@@ -137,4 +137,34 @@ proptest! {
             .unwrap();
         prop_assert_eq!(on_disk(&dir, &[]), expected(&tb, &store));
     }
+
+    /// A capture of a directory holding tree `b` while its recorded state
+    /// says `a` (a tool rewrote it: leaves retyped into directories and
+    /// back at every depth) reads exactly `b`, on one thread or several;
+    /// the parts of a parallel walk merge into the same tree and the same
+    /// counts.
+    #[test]
+    fn a_capture_reads_the_same_tree_on_one_thread_or_many(a in model(), b in model()) {
+        let store = MemStore::new(ALG);
+        let (ta, tb) = (tree(&a, &store), tree(&b, &store));
+        let mut reports = Vec::new();
+        for walkers in [1, 2, 4] {
+            let tmp = tempfile::tempdir().unwrap();
+            let (dir, state) = checked_out(tmp.path(), &ta, &store);
+            let elsewhere = StateFile::new(tmp.path().join("tool.state"));
+            Checkout { from: None, to: &tb, blobs: &store, dir: &dir, state: &elsewhere }
+                .run(&CheckoutOptions { force: true, ..CheckoutOptions::default() }, &no_progress)
+                .unwrap();
+            let options = CaptureOptions { walkers, ..CaptureOptions::default() };
+            let captured = capture(&dir, &ta, &options, &state, &MemStore::new(ALG))
+                .unwrap_or_else(|e| panic!("walkers={walkers}: {e}"));
+            prop_assert_eq!(captured.tree.root_hash(), tb.root_hash(), "walkers={}", walkers);
+            prop_assert_eq!(expected(&captured.tree, &store), expected(&tb, &store));
+            let mut report = captured.report;
+            report.state_unrecorded = false;
+            reports.push(report);
+        }
+        prop_assert_eq!(&reports[0], &reports[1]);
+        prop_assert_eq!(&reports[0], &reports[2]);
+    }
 }

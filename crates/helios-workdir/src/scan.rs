@@ -23,6 +23,7 @@ use std::io;
 use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use helios_types::{EntryKind, Hash, HashAlgorithm, Name, RepoPath};
 use helios_vst::{Edit, Entry, LeafKind, MAX_DEPTH, Vst};
@@ -33,6 +34,7 @@ use super::content::{self, ChunkStore, ReadLeaf};
 use super::error::{Result, WorkdirError};
 use super::fsx;
 use super::state::{FileStat, StatCache, StatEntry};
+use super::walk::{self, DirJob, Jobs};
 use super::{CaptureOptions, Report};
 
 /// Name of the Helios ignore file, read in every directory.
@@ -46,9 +48,11 @@ const READ_ATTEMPTS: u32 = 3;
 
 /// The ignore matchers of the directories from the root down to the one
 /// being walked; deeper files win, `.heliosignore` before `.gitignore`.
-#[derive(Default)]
+/// Cloned for each directory handed to another thread of a parallel walk,
+/// so a level is shared, not copied.
+#[derive(Default, Clone)]
 pub(crate) struct IgnoreStack {
-    levels: Vec<Vec<Gitignore>>,
+    levels: Vec<Arc<Vec<Gitignore>>>,
 }
 
 impl IgnoreStack {
@@ -81,7 +85,7 @@ impl IgnoreStack {
                 Err(err) => tracing::warn!(path = %path.display(), %err, "ignore file ignored"),
             }
         }
-        self.levels.push(level);
+        self.levels.push(Arc::new(level));
     }
 
     pub(crate) fn pop(&mut self) {
@@ -91,14 +95,14 @@ impl IgnoreStack {
     /// Pushes a level without rules, for a directory that is not there:
     /// the stack keeps one level per directory walked into.
     fn push_empty(&mut self) {
-        self.levels.push(Vec::new());
+        self.levels.push(Arc::default());
     }
 
     /// Whether `path` (absolute, beneath the root the stack was built for)
     /// is ignored.
     pub(crate) fn ignored(&self, path: &Path, is_dir: bool) -> bool {
         for level in self.levels.iter().rev() {
-            for gi in level {
+            for gi in level.iter() {
                 match gi.matched(path, is_dir) {
                     Match::Ignore(_) => return true,
                     Match::Whitelist(_) => return false,
@@ -166,6 +170,9 @@ pub(crate) struct Scan<'a> {
     pub(crate) report: Report,
     edits: Vec<Edit>,
     ignores: IgnoreStack,
+    /// Where a subdirectory is left for another thread, in one part of a
+    /// parallel walk (see [`walk`](super::walk)).
+    jobs: Option<&'a Jobs>,
     /// Temporary files an interrupted checkout left (never captured).
     pub(crate) leftovers: Vec<RepoPath>,
     /// Leaves seen with more than one hard link: a write through another
@@ -196,14 +203,74 @@ impl<'a> Scan<'a> {
             ignores: IgnoreStack::default(),
             leftovers: Vec::new(),
             linked: Vec::new(),
+            jobs: None,
         }
     }
 
+    /// An empty scan like this one, for one thread of a parallel walk,
+    /// starting with the ignore rules `ignores`.
+    pub(crate) fn part<'j>(&self, jobs: &'j Jobs, ignores: IgnoreStack) -> Scan<'j>
+    where
+        'a: 'j,
+    {
+        Scan {
+            root: self.root,
+            options: self.options,
+            old_cache: self.old_cache,
+            new_cache: BTreeMap::new(),
+            hash_only: self.hash_only,
+            store: self.store,
+            alg: self.alg,
+            started_ns: self.started_ns,
+            report: Report::default(),
+            edits: Vec::new(),
+            ignores,
+            leftovers: Vec::new(),
+            linked: Vec::new(),
+            jobs: Some(jobs),
+        }
+    }
+
+    /// Takes in what the parts of a parallel walk found. Their edits touch
+    /// disjoint paths (see [`walk`](super::walk)), so their order does not
+    /// matter; the rest is sorted as one thread would have found it.
+    pub(crate) fn absorb(&mut self, parts: Vec<Scan<'_>>) {
+        let mut cache: Vec<(Vec<u8>, StatEntry)> =
+            std::mem::take(&mut self.new_cache).into_iter().collect();
+        for part in parts {
+            self.edits.extend(part.edits);
+            cache.extend(part.new_cache);
+            self.leftovers.extend(part.leftovers);
+            self.linked.extend(part.linked);
+            let r = part.report;
+            self.report.files_scanned += r.files_scanned;
+            self.report.files_hashed += r.files_hashed;
+            self.report.bytes_hashed += r.bytes_hashed;
+            self.report.objects_stored += r.objects_stored;
+            self.report.bytes_stored += r.bytes_stored;
+            self.report.skipped += r.skipped;
+        }
+        // Built from sorted entries in one pass, not by 100,000 inserts.
+        self.new_cache = cache.into_iter().collect();
+        self.leftovers.sort();
+        self.linked.sort();
+    }
+
+    pub(crate) fn set_ignores(&mut self, ignores: IgnoreStack) {
+        self.ignores = ignores;
+    }
+
     /// Walks the whole directory (open as `root_fd`) against `base` and
-    /// returns `base` with the edits applied.
+    /// returns `base` with the edits applied; on [`CaptureOptions::walkers`]
+    /// threads.
     pub(crate) fn run(&mut self, root_fd: BorrowedFd<'_>, base: &Vst) -> Result<Vst> {
         let listing = base.list(&RepoPath::root())?;
-        self.dir(root_fd, base, &mut Vec::new(), Some(listing))?;
+        match self.options.walkers {
+            0 | 1 => {
+                self.dir(root_fd, base, &mut Vec::new(), Some(listing))?;
+            }
+            threads => walk::in_parallel(self, root_fd, base, listing, threads)?,
+        }
         let edits = std::mem::take(&mut self.edits);
         self.report.edits = edits.len() as u64;
         Ok(base.apply(&edits)?)
@@ -362,8 +429,27 @@ impl<'a> Scan<'a> {
         fsx::disk_path(self.root, path)
     }
 
+    /// Scans a directory met as an entry, with every edit it needs (the
+    /// one replacing a leaf by it too, so that what a part of a parallel
+    /// walk finds stays beneath the directories it walked).
+    pub(crate) fn subdir(&mut self, base: &Vst, mut job: DirJob) -> Result<()> {
+        let rel = RepoPath::from_names(job.names.iter().cloned());
+        if job.replaces_leaf {
+            self.edits.push(Edit::delete_tree(rel.clone()));
+        }
+        let listing = match job.base_dir {
+            true => Some(base.list(&rel)?),
+            false => None,
+        };
+        let inside = self.dir(job.fd.as_fd(), base, &mut job.names, listing)?;
+        if inside == 0 && !job.base_dir {
+            self.edits.push(Edit::make_dir(rel));
+        }
+        Ok(())
+    }
+
     /// Scans one directory; returns how many entries were captured in it.
-    fn dir(
+    pub(crate) fn dir(
         &mut self,
         fd: BorrowedFd<'_>,
         base: &Vst,
@@ -453,17 +539,18 @@ impl<'a> Scan<'a> {
                     .map_err(|e| WorkdirError::io("open directory", full, e))?
                     .ok_or_else(|| WorkdirError::Changed { path: full.into() })?;
                 let base_dir = base_entry.is_some_and(|e| e.kind == EntryKind::Dir);
-                let listing = if base_dir {
-                    Some(base.list(rel)?)
-                } else {
-                    if base_entry.is_some() {
-                        self.edits.push(Edit::delete_tree(rel.clone()));
-                    }
-                    None
+                let job = DirJob {
+                    fd: sub,
+                    names: names.clone(),
+                    base_dir,
+                    replaces_leaf: base_entry.is_some() && !base_dir,
                 };
-                let inside = self.dir(sub.as_fd(), base, names, listing)?;
-                if inside == 0 && !base_dir {
-                    self.edits.push(Edit::make_dir(rel.clone()));
+                let mine = match self.jobs {
+                    Some(jobs) => jobs.offer(job, &self.ignores),
+                    None => Some(job),
+                };
+                if let Some(job) = mine {
+                    self.subdir(base, job)?;
                 }
                 Ok(true)
             }

@@ -707,6 +707,74 @@ fn capture_honours_ignore_rules_and_never_captures_the_store() {
     );
 }
 
+/// A wide, deep tree walked on several threads: every file found once,
+/// the tree and stat cache as one thread finds them, and an error met on
+/// any thread (a file over the size limit, deep in one branch) fails the
+/// capture with that error.
+#[test]
+fn a_parallel_full_scan_finds_what_one_thread_finds_and_fails_as_it_fails() {
+    let store = MemStore::new(ALG);
+    let edits = (0..600)
+        .map(|i| {
+            let path = format!("t{}/m{}/l{}/f{i}.txt", i % 3, i % 7, i % 11);
+            Edit::file(p(&path), format!("file {i}\n").into_bytes())
+        })
+        .chain([
+            Edit::make_dir(p("t0/empty")),
+            Edit::make_dir(p("t2/m9/empty")),
+        ])
+        .collect();
+    let tree = build(edits);
+    persist(&tree, &store);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("wd");
+    materialize(&tree, &store, &dir, &|_| true, &no_progress).unwrap();
+    let mut found = Vec::new();
+    for walkers in [1, 4] {
+        let st = StateFile::new(tmp.path().join(format!("wd{walkers}.state")));
+        let opts = CaptureOptions {
+            walkers,
+            ..CaptureOptions::default()
+        };
+        let cold = capture(&dir, &Vst::new(ALG), &opts, &st, &MemStore::new(ALG)).unwrap();
+        assert_eq!(cold.tree.root_hash(), tree.root_hash(), "walkers={walkers}");
+        assert_eq!(cold.report.files_scanned, 600, "walkers={walkers}");
+        assert_eq!(cold.report.files_hashed, 600, "walkers={walkers}");
+        let cache: Vec<_> = st
+            .load()
+            .unwrap()
+            .cache()
+            .iter()
+            .map(|(k, e)| (k.to_vec(), e.hash))
+            .collect();
+        assert_eq!(cache.len(), 600);
+        found.push(cache);
+    }
+    assert_eq!(found[0], found[1]);
+
+    fs::write(dir.join("t1/m3/l5/big.bin"), vec![7u8; 4096]).unwrap();
+    let st = StateFile::new(tmp.path().join("limited.state"));
+    let opts = CaptureOptions {
+        walkers: 4,
+        max_file_size: 1024,
+        ..CaptureOptions::default()
+    };
+    match capture(&dir, &Vst::new(ALG), &opts, &st, &MemStore::new(ALG)) {
+        Err(WorkdirError::FileTooLarge {
+            path,
+            size: 4096,
+            limit: 1024,
+        }) => {
+            assert!(path.ends_with("t1/m3/l5/big.bin"), "{}", path.display());
+        }
+        other => panic!("expected FileTooLarge, got {other:?}"),
+    }
+    assert!(
+        st.load().unwrap().holds.is_none(),
+        "a failed capture records nothing"
+    );
+}
+
 #[test]
 fn capture_rereads_only_changed_files_and_matches_the_expected_root() {
     let store = MemStore::new(ALG);
