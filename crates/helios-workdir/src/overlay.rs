@@ -77,14 +77,17 @@ pub struct OverlayBase {
 }
 
 impl OverlayBase {
-    /// Checks that this process may mount overlayfs, then makes sure
-    /// `lower` holds a copy of `base`.
+    /// Makes sure `lower` holds a copy of `base`, after checking that this
+    /// process may mount overlayfs when the copy is still to be made.
     ///
     /// The check mounts an empty overlay under `scratch` (which must be
     /// empty or missing, and is removed afterwards), so where mounting is
     /// not allowed this fails with [`WorkdirError::OverlayUnavailable`] (one
     /// line saying why) before anything is copied, and leaves nothing
-    /// behind: fall back to plain mode.
+    /// behind: fall back to plain mode. With the copy there already (a
+    /// fork of n directories makes it once), the check is left to
+    /// [`OverlayBase::mount`], which fails the same way: one mount per
+    /// directory instead of three calls.
     ///
     /// A `lower` that exists is taken as the copy of `base` (name it after
     /// the base tree to share one copy between set-ups). Otherwise the copy
@@ -99,8 +102,10 @@ impl OverlayBase {
         scratch: &Path,
         progress: &dyn Fn(u64, u64),
     ) -> Result<OverlayBase> {
-        probe(base, blobs, scratch)?;
         if !lower.exists() {
+            // Only where a copy is at stake: with the copy there, mounting
+            // fails with the same error the probe would give.
+            probe(base, blobs, scratch)?;
             let mut partial = lower.as_os_str().to_owned();
             partial.push(".partial");
             let partial = PathBuf::from(partial);
@@ -129,7 +134,20 @@ impl OverlayBase {
         scratch: &Path,
         merged: &Path,
     ) -> Result<OverlayMount> {
-        OverlayMount::create(&self.lower, &self.base, node, blobs, scratch, merged)
+        let mounted = OverlayMount::create(&self.lower, &self.base, node, blobs, scratch, merged);
+        if let Err(WorkdirError::OverlayUnavailable { .. }) = &mounted {
+            // Nothing was mounted: take back the empty layers made for it
+            // (`remove_dir` removes only empty directories), as the probe
+            // leaves nothing behind.
+            for dir in [
+                scratch.join("upper"),
+                scratch.join("work"),
+                scratch.to_path_buf(),
+            ] {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+        mounted
     }
 
     /// The lower layer: the copy of the base tree.
