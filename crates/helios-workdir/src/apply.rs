@@ -542,7 +542,7 @@ impl Checkout<'_> {
             let actual = scan.run(root.as_fd(), to)?;
             plan.leftovers = std::mem::take(&mut scan.leftovers);
             plan.report = std::mem::take(&mut scan.report);
-            plan.state.replace_cache(scan.new_cache);
+            plan.state.replace_cache(&scan.new_cache);
             plan.changes = actual.diff(to)?;
             plan.scanned = Some(actual);
         }

@@ -290,7 +290,7 @@ fn capture_with(
     match &plan {
         watch::Plan::Full(reason) => {
             report.fallback = *reason;
-            recorded.replace_cache(new_cache);
+            recorded.replace_cache(&new_cache);
         }
         watch::Plan::Paths(paths) => {
             report.fast_path = true;

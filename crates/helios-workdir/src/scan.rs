@@ -157,7 +157,9 @@ pub(crate) struct Scan<'a> {
     root: &'a Path,
     options: &'a CaptureOptions,
     old_cache: &'a StatCache,
-    pub(crate) new_cache: BTreeMap<Vec<u8>, StatEntry>,
+    /// Stat-cache entries of the leaves seen, in the order seen (sorted by
+    /// path at the end of a full walk).
+    pub(crate) new_cache: Vec<(Vec<u8>, StatEntry)>,
     /// Emit found leaves by hash only (for checkout's diff) instead of
     /// with their bytes, and trust settled cache entries even when the
     /// base differs.
@@ -193,7 +195,7 @@ impl<'a> Scan<'a> {
             root,
             options,
             old_cache,
-            new_cache: BTreeMap::new(),
+            new_cache: Vec::new(),
             hash_only,
             store,
             alg,
@@ -217,7 +219,7 @@ impl<'a> Scan<'a> {
             root: self.root,
             options: self.options,
             old_cache: self.old_cache,
-            new_cache: BTreeMap::new(),
+            new_cache: Vec::new(),
             hash_only: self.hash_only,
             store: self.store,
             alg: self.alg,
@@ -235,11 +237,9 @@ impl<'a> Scan<'a> {
     /// disjoint paths (see [`walk`](super::walk)), so their order does not
     /// matter; the rest is sorted as one thread would have found it.
     pub(crate) fn absorb(&mut self, parts: Vec<Scan<'_>>) {
-        let mut cache: Vec<(Vec<u8>, StatEntry)> =
-            std::mem::take(&mut self.new_cache).into_iter().collect();
         for part in parts {
             self.edits.extend(part.edits);
-            cache.extend(part.new_cache);
+            self.new_cache.extend(part.new_cache);
             self.leftovers.extend(part.leftovers);
             self.linked.extend(part.linked);
             let r = part.report;
@@ -250,8 +250,6 @@ impl<'a> Scan<'a> {
             self.report.bytes_stored += r.bytes_stored;
             self.report.skipped += r.skipped;
         }
-        // Built from sorted entries in one pass, not by 100,000 inserts.
-        self.new_cache = cache.into_iter().collect();
         self.leftovers.sort();
         self.linked.sort();
     }
@@ -271,6 +269,9 @@ impl<'a> Scan<'a> {
             }
             threads => walk::in_parallel(self, root_fd, base, listing, threads)?,
         }
+        // A walk meets each leaf once; sorted here once, not inserted into
+        // a map of 100,000 keys one by one.
+        self.new_cache.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let edits = std::mem::take(&mut self.edits);
         self.report.edits = edits.len() as u64;
         Ok(base.apply(&edits)?)
@@ -606,7 +607,7 @@ impl<'a> Scan<'a> {
                 self.edits
                     .push(Edit::stored(rel.clone(), kind, c.hash, c.stat.size));
             }
-            self.new_cache.insert(key, c);
+            self.new_cache.push((key, c));
             return Ok(());
         }
         if stat.size > self.options.max_file_size {
@@ -622,7 +623,7 @@ impl<'a> Scan<'a> {
         self.report.objects_stored += read.stored.0;
         self.report.bytes_stored += read.stored.1;
         let hash = read.hash;
-        self.new_cache.insert(
+        self.new_cache.push((
             key,
             StatEntry {
                 kind: kind.entry_kind(),
@@ -630,7 +631,7 @@ impl<'a> Scan<'a> {
                 hash,
                 recorded_ns: self.started_ns,
             },
-        );
+        ));
         if same_as_base(hash) {
             return Ok(());
         }

@@ -25,7 +25,7 @@
 //! loaded snapshot is searched in place ([`StatCache`]). The generation
 //! ties a journal to the snapshot it continues.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
 
 use helios_types::{EntryKind, HASH_LEN, Hash, HashAlgorithm};
@@ -196,12 +196,13 @@ impl WorkdirState {
         }
     }
 
-    /// Replaces the whole cache (after a scan), remembering only the paths
-    /// whose entries differ: one merge of the two sorted maps.
-    pub(crate) fn replace_cache(&mut self, new: BTreeMap<Vec<u8>, StatEntry>) {
+    /// Replaces the whole cache (after a scan) with `new`, sorted by path
+    /// with no path twice, remembering only the paths whose entries differ:
+    /// one merge of the two sorted lists.
+    pub(crate) fn replace_cache(&mut self, new: &[(Vec<u8>, StatEntry)]) {
         use std::cmp::Ordering;
         let mut old = self.cache.iter().peekable();
-        let new_cache = StatCache::from(new);
+        let new_cache = StatCache::from_sorted(new);
         let mut fresh = new_cache.iter().peekable();
         loop {
             let order = match (old.peek(), fresh.peek()) {
@@ -412,7 +413,7 @@ fn encode_path(out: &mut Vec<u8>, path: &[u8]) {
     out.extend_from_slice(path);
 }
 
-fn encode_entry(out: &mut Vec<u8>, path: &[u8], e: &StatEntry) {
+pub(crate) fn encode_entry(out: &mut Vec<u8>, path: &[u8], e: &StatEntry) {
     encode_path(out, path);
     out.push(e.kind.tag());
     let st = &e.stat;

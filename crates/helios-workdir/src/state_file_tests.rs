@@ -330,7 +330,7 @@ proptest! {
                         .into_iter()
                         .map(|(p, s)| (PATHS[p].as_bytes().to_vec(), entry(s)))
                         .collect();
-                    state.replace_cache(new.clone());
+                    state.replace_cache(&new.clone().into_iter().collect::<Vec<_>>());
                     model = new;
                 }
                 Op::Holds(holds) => state.holds = holds.map(h),
