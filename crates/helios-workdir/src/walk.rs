@@ -14,8 +14,9 @@
 //! Every thread gathers what it finds (edits, stat-cache entries, counts)
 //! in a [`Scan`] of its own, merged when all are done. A subdirectory's
 //! edits all lie beneath it, the edit replacing a leaf by it included, so
-//! the parts touch disjoint paths and merge in any order. The first error
-//! stops every thread at its next directory and is the walk's result.
+//! the parts touch disjoint paths and merge in any order. After an error no
+//! thread takes another directory from the stack (what a thread is walking
+//! it finishes), and the walk fails with an error met.
 //!
 //! These scoped threads are, with the engine's and the search's evaluators,
 //! the only threads the workspace starts (the tidy test keeps it so): they
