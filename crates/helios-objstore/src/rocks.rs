@@ -116,6 +116,9 @@ pub struct RocksStats {
     pub blob_bytes: u64,
     /// Bytes held in memtables (written, not yet flushed to SST files).
     pub memtable_bytes: u64,
+    /// SST files at level 0, all column families: flushed and not yet
+    /// compacted (every point read that misses the memtable checks each).
+    pub level0_files: u64,
 }
 
 /// Memtable bytes above which [`RocksStore::flush_if_large`] flushes.
@@ -366,6 +369,7 @@ impl RocksStore {
             stats.sst_bytes += prop("rocksdb.total-sst-files-size")?;
             stats.blob_bytes += prop("rocksdb.total-blob-file-size")?;
             stats.memtable_bytes += prop("rocksdb.cur-size-all-mem-tables")?;
+            stats.level0_files += prop("rocksdb.num-files-at-level0")?;
         }
         Ok(stats)
     }

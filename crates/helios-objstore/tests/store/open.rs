@@ -144,6 +144,32 @@ fn processes_that_each_write_a_little_do_not_pile_up_wal_files() {
     assert!(store.wal_files() <= CLOSE_FLUSH_WAL_FILES + 1);
 }
 
+/// Level 0 reaches RocksDB's compaction trigger (4 files); a clean close
+/// waits for that compaction instead of cancelling it (a process that
+/// lives for one command would otherwise throw it away, and so would every
+/// later one, while level 0 grows towards the write stall).
+#[test]
+fn a_clean_close_finishes_the_compaction_level_zero_asked_for() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = create(dir.path(), HashAlgorithm::Blake3);
+    let mut written = Vec::new();
+    for i in 0..6u32 {
+        for j in 0..200u32 {
+            let (hash, encoded) = blob(&store, format!("flush {i} object {j}").as_bytes());
+            store.put(hash, encoded).unwrap();
+            written.push(hash);
+        }
+        store.flush().unwrap();
+    }
+    store.finish_compactions().unwrap();
+    let level0 = store.stats().unwrap().level0_files;
+    assert!(level0 < 4, "{level0} files left at level 0");
+    store.close().unwrap();
+    let store = reopen(dir.path());
+    assert!(written.iter().all(|h| store.contains(h).unwrap()));
+    assert!(store.stats().unwrap().level0_files < 4);
+}
+
 #[test]
 fn a_read_only_open_reads_beside_a_writer_and_changes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
