@@ -358,8 +358,7 @@ impl<'a> Scan<'a> {
                 base_entry.map(|e| (name.clone(), e)).into_iter().collect();
             if let Some(parent) = parent {
                 let full = self.disk(path);
-                let mut names = path.names().to_vec();
-                self.entry(parent, base, &mut names, path, &full, &mut base_map)?;
+                self.entry(parent, base, path.names(), path, &full, &mut base_map)?;
             }
             // Not captured (gone, ignored, ...) where the base has it.
             if base_map.contains_key(name) {
@@ -510,7 +509,7 @@ impl<'a> Scan<'a> {
         &mut self,
         fd: BorrowedFd<'_>,
         base: &Vst,
-        names: &mut Vec<Name>,
+        names: &[Name],
         rel: &RepoPath,
         full: &Path,
         base_map: &mut BTreeMap<Name, Entry>,
@@ -542,7 +541,7 @@ impl<'a> Scan<'a> {
                 let base_dir = base_entry.is_some_and(|e| e.kind == EntryKind::Dir);
                 let job = DirJob {
                     fd: sub,
-                    names: names.clone(),
+                    names: names.to_vec(),
                     base_dir,
                     replaces_leaf: base_entry.is_some() && !base_dir,
                 };
