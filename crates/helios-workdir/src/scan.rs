@@ -437,9 +437,10 @@ impl<'a> Scan<'a> {
         if job.replaces_leaf {
             self.edits.push(Edit::delete_tree(rel.clone()));
         }
-        let listing = match job.base_dir {
-            true => Some(base.list(&rel)?),
-            false => None,
+        let listing = if job.base_dir {
+            Some(base.list(&rel)?)
+        } else {
+            None
         };
         let inside = self.dir(job.fd.as_fd(), base, &mut job.names, listing)?;
         if inside == 0 && !job.base_dir {
