@@ -281,16 +281,21 @@ fn only_engine_modules_know_helios_engine() {
 
 /// The engine's writer and capture threads, and the search's evaluation
 /// workers (helios-mcts `evaluators.rs`, issue 19: one place, scoped
-/// threads that own a working directory each). Nothing else starts one.
+/// threads that own a working directory each). Nothing else starts one,
+/// but the parallel scan and the server.
 #[test]
-fn only_the_engine_the_search_evaluators_and_the_parallel_scan_spawn_threads() {
+fn only_the_engine_the_search_evaluators_the_parallel_scan_and_the_server_spawn_threads() {
     // helios-workdir's `walk.rs`: a full scan's `lstat`s on every core, on
     // scoped threads that live for one scan.
     let walk = root().join("crates/helios-workdir/src/walk.rs");
+    // helios-server: tokio's runtime drives the connections, and its
+    // blocking pool runs the engine's calls (a client's runtime is one
+    // thread, the caller's).
+    let server = root().join("crates/helios-server");
     assert_clean(
         outside_engine_and_evaluators()
             .into_iter()
-            .filter(|f| *f != walk)
+            .filter(|f| *f != walk && !f.starts_with(&server))
             .collect(),
         true,
         "spawns threads",
@@ -446,6 +451,17 @@ const LAYERS: &[(&str, &[&str])] = &[
             "helios-mcts",
         ],
     ),
+    // `helios serve` and its client: the engine's API over gRPC, with the
+    // types its signatures name.
+    (
+        "helios-server",
+        &[
+            "helios-types",
+            "helios-vst",
+            "helios-workdir",
+            "helios-engine",
+        ],
+    ),
     // The shipped binary: everything above, never the benches.
     (
         "helios-cli",
@@ -457,6 +473,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "helios-mcts",
             "helios-demo",
             "helios-workload",
+            "helios-server",
         ],
     ),
 ];

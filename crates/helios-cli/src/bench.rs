@@ -219,6 +219,11 @@ pub(crate) fn bench(args: &BenchArgs, json: bool) -> anyhow::Result<std::process
     if !args.history.is_empty() && args.via != Via::Cli {
         bail!("--history measures the `helios` binary: pass --via cli with it");
     }
+    if args.server && args.via != Via::Cli {
+        bail!(
+            "--server puts a server between the `helios` binary and the store: pass --via cli with it"
+        );
+    }
     let tmp = std::env::temp_dir().join(format!("helios-bench-{}", std::process::id()));
     let result = run(&tmp, args, json);
     if args.keep {
@@ -591,6 +596,8 @@ enum ModeReport {
         /// The store after `helios gc` (which compacts), every node kept.
         helios_gc_bytes: DiskUsage,
         history: Vec<cli::HistoryPoint>,
+        /// Every call went through `helios serve` (`--server`).
+        server: bool,
     },
 }
 
@@ -674,8 +681,10 @@ impl Report {
                 git_repacked_bytes,
                 helios_gc_bytes,
                 history,
+                server,
             } => {
                 report["via"] = json!("cli");
+                report["server"] = json!(server);
                 report["git_snapshot_is"] = json!(cli::GIT_SNAPSHOT);
                 report["git_switch_is"] = json!(cli::GIT_SWITCH);
                 report["noop_checkout"] = json!(noop.as_ref().map(Versus::json));
@@ -745,11 +754,17 @@ impl Report {
                 git_repacked_bytes,
                 helios_gc_bytes,
                 history,
+                server,
             } => {
+                let through = if *server {
+                    ", each through `helios serve` with the directory watched"
+                } else {
+                    ""
+                };
                 let mut table = vec![
                     format!(
                         "{files} files, {nodes} nodes, seed {seed}: one `helios` process per \
-                         operation beside git plumbing, same trace"
+                         operation{through} beside git plumbing, same trace"
                     ),
                     String::new(),
                     "| operation | helios P50 / P99 | git P50 / P99 | git/helios P50 / P99 |"
@@ -833,7 +848,10 @@ fn run(tmp: &Path, args: &BenchArgs, json: bool) -> anyhow::Result<std::process:
             }
         }
         Via::Cli => {
-            let helios = cli::Spawned::init(store, hdir)?;
+            let mut helios = cli::Spawned::init(store, hdir)?;
+            if args.server {
+                helios.serve()?;
+            }
             let mut replay = Replay::start(helios, Git::init(gdir, true)?, true)?;
             replay.play(&steps)?;
             let checked = replay.check_byte_exact(args.seed)?;
@@ -858,6 +876,7 @@ fn run(tmp: &Path, args: &BenchArgs, json: bool) -> anyhow::Result<std::process:
                     git_repacked_bytes,
                     helios_gc_bytes,
                     history,
+                    server: args.server,
                 },
             }
         }

@@ -1,16 +1,21 @@
-//! One function per command. Each opens the engine, does its work, prints
-//! text or JSON, and returns the exit code.
+//! One function per command. Each gets the store through a [`Backend`]
+//! (its server, or the store opened here), does its work, prints text or
+//! JSON, and returns the exit code.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use helios_engine::{CommitMeta, Durability, EngineConfig, EngineError, HeliosEngine};
+use helios_engine::{
+    CommitMeta, Durability, EngineConfig, EngineError, GcReport, HeliosEngine, WorkdirCommit,
+};
+use helios_server::{Client, FsckSummary, ServeOptions, Stopped};
 use helios_types::{EntryKind, RepoPath, Snapshot, SnapshotId};
 use helios_vst::Change;
-use helios_workdir::{CaptureOptions, CheckoutOptions};
+use helios_workdir::{CaptureOptions, CheckoutOptions, Report};
 use serde_json::{Value, json};
 
+use crate::backend::Backend;
 use crate::output::{self, line, note, progress, reporter};
 use crate::signals::Interrupt;
 use crate::{Cli, Command, DemoArgs, DurabilityArg};
@@ -18,6 +23,18 @@ use crate::{Cli, Command, DemoArgs, DurabilityArg};
 pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
     let store = cli.store.as_path();
     let json = cli.json;
+    // Commands that open the store themselves, or run one, never go
+    // through a server.
+    let served = match cli.command {
+        Command::Init { .. } | Command::Serve { .. } | Command::Bench(_) | Command::Demo(_) => None,
+        _ => Backend::server(store, cli.no_server)?,
+    };
+    // The server when one answers, else the store opened by `$open`.
+    macro_rules! backend {
+        ($open:expr) => {
+            Backend::new(served, store, $open)?
+        };
+    }
     match cli.command {
         Command::Init { algorithm } => init(store, algorithm),
         Command::Commit {
@@ -25,26 +42,36 @@ pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
             message,
             durability,
             gitignore,
-        } => commit(&open(store)?, &workdir, message, durability, gitignore),
+        } => commit(&backend!(open), &workdir, &message, durability, gitignore),
         Command::Checkout {
             id,
             workdir,
             full,
             force,
-        } => checkout(&open_for_checkout(store)?, &id, &workdir, full, force, json),
-        Command::Diff { a, b } => diff(&open_read_only(store)?, &a, &b, json),
-        Command::Log { id, limit } => log(&open_read_only(store)?, id.as_deref(), limit, json),
-        Command::Show { id } => show(&open_read_only(store)?, &id, json),
-        Command::Ls { id, path } => ls(&open_read_only(store)?, &id, path.as_deref(), json),
-        Command::Cat { id, path, range } => cat(&open_read_only(store)?, &id, &path, range),
-        Command::Ref { name, id: None } => reference(&open_read_only(store)?, &name, None, json),
-        Command::Ref { name, id } => reference(&open(store)?, &name, id.as_deref(), json),
-        Command::Mount { id, dir } => crate::mount::mount(&open(store)?, &id, &dir),
-        Command::Fork { id, dirs } => crate::mount::fork(&open(store)?, &id, &dirs),
-        Command::Umount { dir } => crate::mount::umount(&open(store)?, &dir),
-        Command::Gc => gc(&open(store)?, json),
-        Command::Fsck => fsck(&open_read_only(store)?, json),
-        Command::Stats => stats(&open_read_only(store)?, json),
+        } => checkout(
+            &backend!(open_for_checkout),
+            &id,
+            &workdir,
+            full,
+            force,
+            json,
+        ),
+        Command::Diff { a, b } => diff(&backend!(open_read_only), &a, &b, json),
+        Command::Log { id, limit } => log(&backend!(open_read_only), id.as_deref(), limit, json),
+        Command::Show { id } => show(&backend!(open_read_only), &id, json),
+        Command::Ls { id, path } => ls(&backend!(open_read_only), &id, path.as_deref(), json),
+        Command::Cat { id, path, range } => cat(&backend!(open_read_only), &id, &path, range),
+        Command::Ref { name, id: None } => reference(&backend!(open_read_only), &name, None, json),
+        Command::Ref { name, id } => reference(&backend!(open), &name, id.as_deref(), json),
+        Command::Mount { id, dir } => crate::mount::mount(&backend!(open), &id, &dir),
+        Command::Fork { id, dirs } => crate::mount::fork(&backend!(open), &id, &dirs),
+        Command::Umount { dir } => crate::mount::umount(&backend!(open), &dir),
+        Command::Serve { metrics, check } => serve(store, metrics, check),
+        Command::Watch { workdir } => watch(served, store, &workdir, true),
+        Command::Unwatch { workdir } => watch(served, store, &workdir, false),
+        Command::Gc => gc(&backend!(open), json),
+        Command::Fsck => fsck(&backend!(open_read_only), json),
+        Command::Stats => stats(&backend!(open_read_only), json),
         Command::Bench(args) => crate::bench::bench(&args, json),
         Command::Demo(args) => demo(store, &args, json, interrupt),
     }
@@ -99,7 +126,16 @@ fn open_with(store: &Path, read_only: bool) -> anyhow::Result<HeliosEngine> {
     };
     config.rocks.write_buffer_bytes = 32 << 20;
     config.rocks.read_only = read_only;
-    HeliosEngine::open(store, config).with_context(|| format!("opening {}", store.display()))
+    HeliosEngine::open(store, config).map_err(|e| {
+        let e = anyhow::Error::new(e).context(format!("opening {}", store.display()));
+        match Client::connect(store) {
+            Ok(Some(_)) => e.context(format!(
+                "a server (`helios serve`) owns {}: drop --no-server to go through it",
+                store.display()
+            )),
+            _ => e,
+        }
+    })
 }
 
 fn init(store: &Path, algorithm: helios_types::HashAlgorithm) -> anyhow::Result<ExitCode> {
@@ -121,37 +157,36 @@ fn init(store: &Path, algorithm: helios_types::HashAlgorithm) -> anyhow::Result<
 }
 
 fn commit(
-    engine: &HeliosEngine,
+    backend: &Backend,
     workdir: &Path,
-    message: String,
+    message: &str,
     durability: DurabilityArg,
     gitignore: bool,
 ) -> anyhow::Result<ExitCode> {
     if !workdir.is_dir() {
         bail!("working directory {} does not exist", workdir.display());
     }
-    let parent = engine.workdir_head(workdir)?;
-    let captured = engine.capture(
-        workdir,
-        &CaptureOptions {
-            gitignore,
-            ..CaptureOptions::default()
-        },
-    )?;
     let durability = match durability {
         DurabilityArg::Sync => Durability::Sync,
         DurabilityArg::Async => Durability::Async,
     };
-    let (id, metrics) = engine.commit(
-        &captured.tree,
-        durability,
-        CommitMeta::child_of(parent, message),
-    )?;
-    engine.record_head(workdir, &id)?;
-    engine.close()?;
+    let committed: WorkdirCommit = match backend {
+        Backend::Local(engine) => {
+            let options = CaptureOptions {
+                gitignore,
+                ..CaptureOptions::default()
+            };
+            let meta = CommitMeta::child_of(None, message);
+            engine.commit_workdir(workdir, &options, durability, meta)?
+        }
+        Backend::Served(client) => {
+            client.commit_workdir(workdir, message, durability, gitignore)?
+        }
+    };
+    backend.finish()?;
     // A large file's chunks were stored as capture read it: new objects
     // too, though the commit did not write them.
-    let report = &captured.report;
+    let (report, metrics) = (&committed.report, &committed.metrics);
     note(&format!(
         "{} files scanned, {} read; {} new objects ({} bytes) in {:.2?}",
         report.files_scanned,
@@ -160,28 +195,34 @@ fn commit(
         metrics.new_objects_size + report.bytes_stored,
         metrics.commit_latency
     ));
-    line(&id.to_hex());
+    line(&committed.id.to_hex());
     Ok(ExitCode::SUCCESS)
 }
 
 fn checkout(
-    engine: &HeliosEngine,
+    backend: &Backend,
     name: &str,
     workdir: &Path,
     full: bool,
     force: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let id = engine.resolve_name(name)?;
-    let bar = progress("checkout");
-    let options = CheckoutOptions {
-        full,
-        force,
-        ..CheckoutOptions::default()
+    let (id, report): (SnapshotId, Report) = match backend {
+        Backend::Local(engine) => {
+            let id = engine.resolve_name(name)?;
+            let bar = progress("checkout");
+            let options = CheckoutOptions {
+                full,
+                force,
+                ..CheckoutOptions::default()
+            };
+            let report = engine.checkout(&id, workdir, &options, &reporter(&bar))?;
+            bar.finish_and_clear();
+            (id, report)
+        }
+        Backend::Served(client) => client.checkout(name, workdir, full, force)?,
     };
-    let report = engine.checkout(&id, workdir, &options, &reporter(&bar))?;
-    bar.finish_and_clear();
-    engine.close()?;
+    backend.finish()?;
     if json {
         output::json(&json!({
             "id": id.to_hex(),
@@ -213,8 +254,13 @@ fn change_json(c: &Change) -> Value {
     json!({ "change": kind, "path": path.to_string() })
 }
 
-fn diff(engine: &HeliosEngine, a: &str, b: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let changes = engine.diff(&engine.resolve_name(a)?, &engine.resolve_name(b)?)?;
+fn diff(backend: &Backend, a: &str, b: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let changes = match backend {
+        Backend::Local(engine) => {
+            engine.diff(&engine.resolve_name(a)?, &engine.resolve_name(b)?)?
+        }
+        Backend::Served(client) => client.diff(a, b)?,
+    };
     if json {
         output::json(&Value::Array(changes.iter().map(change_json).collect()));
     } else {
@@ -243,14 +289,15 @@ fn snapshot_json(id: &SnapshotId, s: &Snapshot) -> Value {
 }
 
 fn log(
-    engine: &HeliosEngine,
+    backend: &Backend,
     start: Option<&str>,
     limit: usize,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let entries = match start {
-        Some(name) => engine.log(&engine.resolve_name(name)?, limit)?,
-        None => engine.newest_snapshots(limit)?,
+    let entries = match (backend, start) {
+        (Backend::Local(engine), Some(name)) => engine.log(&engine.resolve_name(name)?, limit)?,
+        (Backend::Local(engine), None) => engine.newest_snapshots(limit)?,
+        (Backend::Served(client), start) => client.log(start, limit)?,
     };
     if json {
         output::json(&Value::Array(
@@ -264,9 +311,14 @@ fn log(
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(engine: &HeliosEngine, name: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let id = engine.resolve_name(name)?;
-    let s = engine.snapshot(&id)?;
+fn show(backend: &Backend, name: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let (id, s) = match backend {
+        Backend::Local(engine) => {
+            let id = engine.resolve_name(name)?;
+            (id, engine.snapshot(&id)?)
+        }
+        Backend::Served(client) => client.show(name)?,
+    };
     if json {
         output::json(&snapshot_json(&id, &s));
     } else {
@@ -293,15 +345,15 @@ fn kind_name(kind: EntryKind) -> &'static str {
     }
 }
 
-fn ls(
-    engine: &HeliosEngine,
-    name: &str,
-    path: Option<&str>,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let vst = engine.restore(&engine.resolve_name(name)?)?;
-    let dir = RepoPath::parse(path.unwrap_or(""))?;
-    let entries = vst.list(&dir)?;
+fn ls(backend: &Backend, name: &str, path: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let path = path.unwrap_or("");
+    let entries = match backend {
+        Backend::Local(engine) => {
+            let vst = engine.restore(&engine.resolve_name(name)?)?;
+            vst.list(&RepoPath::parse(path)?)?
+        }
+        Backend::Served(client) => client.ls(name, path)?,
+    };
     if json {
         output::json(&Value::Array(
             entries
@@ -323,36 +375,51 @@ fn ls(
 }
 
 fn cat(
-    engine: &HeliosEngine,
+    backend: &Backend,
     name: &str,
     path: &str,
     range: Option<std::ops::Range<u64>>,
 ) -> anyhow::Result<ExitCode> {
     use std::io::Write;
-    let vst = engine.restore(&engine.resolve_name(name)?)?;
-    let path = RepoPath::parse(path)?;
+    let range = range.unwrap_or(0..u64::MAX);
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-    engine.read_file_into(&vst, &path, range.unwrap_or(0..u64::MAX), &mut out)?;
+    match backend {
+        Backend::Local(engine) => {
+            let vst = engine.restore(&engine.resolve_name(name)?)?;
+            engine.read_file_into(&vst, &RepoPath::parse(path)?, range, &mut out)?;
+        }
+        Backend::Served(client) => {
+            client.read_into(name, path, range, &mut out)?;
+        }
+    }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn reference(
-    engine: &HeliosEngine,
+    backend: &Backend,
     name: &str,
     target: Option<&str>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     if let Some(target) = target {
-        let id = engine.resolve_name(target)?;
-        engine.set_ref(name, &id)?;
-        engine.close()?;
+        let id = match backend {
+            Backend::Local(engine) => {
+                let id = engine.resolve_name(target)?;
+                engine.set_ref(name, &id)?;
+                id
+            }
+            Backend::Served(client) => client.set_ref(name, target)?,
+        };
+        backend.finish()?;
         line(&id.to_hex());
         return Ok(ExitCode::SUCCESS);
     }
-    let id = engine
-        .get_ref(name)?
-        .with_context(|| format!("no ref named `{name}`"))?;
+    let id = match backend {
+        Backend::Local(engine) => engine.get_ref(name)?,
+        Backend::Served(client) => client.get_ref(name)?,
+    };
+    let id = id.with_context(|| format!("no ref named `{name}`"))?;
     if json {
         output::json(&json!({ "name": name, "id": id.to_hex() }));
     } else {
@@ -361,16 +428,114 @@ fn reference(
     Ok(ExitCode::SUCCESS)
 }
 
-fn gc(engine: &HeliosEngine, json: bool) -> anyhow::Result<ExitCode> {
-    let spinner = progress("gc");
-    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let report = engine.gc()?;
-    // Deleted objects leave the disk, and everything settles under the
-    // bottommost level's stronger compression.
-    spinner.set_message("compacting");
-    engine.compact()?;
-    spinner.finish_and_clear();
-    engine.close()?;
+/// `helios serve`, or `helios serve --check`.
+fn serve(
+    store: &Path,
+    metrics: Option<std::net::SocketAddr>,
+    check: bool,
+) -> anyhow::Result<ExitCode> {
+    if check {
+        return Ok(match Client::connect(store)? {
+            Some(client) => {
+                let status = client.status()?;
+                line(&format!(
+                    "a server (pid {}, version {}, up {} s) answers for {} on {}",
+                    status.pid,
+                    status.version,
+                    status.uptime_seconds,
+                    status.store,
+                    client.socket().display()
+                ));
+                ExitCode::SUCCESS
+            }
+            None => {
+                note(&format!("no server answers for {}", store.display()));
+                ExitCode::FAILURE
+            }
+        });
+    }
+    if !store.exists() {
+        bail!(
+            "no store at {} (run `helios init` or pass --store)",
+            store.display()
+        );
+    }
+    // A long-lived owner: the default caches (L1 pays off across calls).
+    let config = EngineConfig {
+        create_if_missing: false,
+        ..EngineConfig::default()
+    };
+    let options = ServeOptions { metrics };
+    let stopped = helios_server::serve(store, config, &options, |ready| {
+        let metrics = ready
+            .metrics
+            .map(|a| format!("; metrics on http://{a}/metrics"))
+            .unwrap_or_default();
+        line(&format!(
+            "ready: serving {} on {}{metrics}",
+            store.display(),
+            ready.socket.display()
+        ));
+    })
+    .with_context(|| format!("serving {}", store.display()))?;
+    let signal = match stopped {
+        Stopped::Terminated => "SIGTERM",
+        Stopped::Interrupted => "SIGINT",
+    };
+    note(&format!(
+        "stopped by {signal}: calls in flight finished, queued commits written, socket removed"
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `helios watch` / `helios unwatch`: only a server outlives the call
+/// that would start a watcher.
+fn watch(
+    served: Option<Client>,
+    store: &Path,
+    workdir: &Path,
+    start: bool,
+) -> anyhow::Result<ExitCode> {
+    let Some(client) = served else {
+        bail!(
+            "no server runs for {}: a watcher lives in the process that keeps it; start one with              `helios serve --store {}`",
+            store.display(),
+            store.display()
+        );
+    };
+    if !workdir.is_dir() {
+        bail!("working directory {} does not exist", workdir.display());
+    }
+    let changed = if start {
+        client.watch(workdir)?
+    } else {
+        client.unwatch(workdir)?
+    };
+    line(&match (start, changed) {
+        (true, true) => format!("watching {}", workdir.display()),
+        (true, false) => format!("{} was watched already", workdir.display()),
+        (false, true) => format!("stopped watching {}", workdir.display()),
+        (false, false) => format!("{} was not watched", workdir.display()),
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+fn gc(backend: &Backend, json: bool) -> anyhow::Result<ExitCode> {
+    let report: GcReport = match backend {
+        Backend::Local(engine) => {
+            let spinner = progress("gc");
+            spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+            let report = engine.gc()?;
+            // Deleted objects leave the disk, and everything settles under
+            // the bottommost level's stronger compression.
+            spinner.set_message("compacting");
+            engine.compact()?;
+            spinner.finish_and_clear();
+            report
+        }
+        Backend::Served(client) => client.gc(true)?,
+    };
+    backend.finish()?;
     if json {
         output::json(&json!({
             "marked": report.marked,
@@ -390,40 +555,36 @@ fn gc(engine: &HeliosEngine, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn fsck(engine: &HeliosEngine, json: bool) -> anyhow::Result<ExitCode> {
-    let snapshots = engine.list_snapshots()?;
-    let bar = progress("fsck");
-    bar.set_length(snapshots.len() as u64);
-    let mut damaged = Vec::new();
-    let (mut trees, mut blobs, mut bytes) = (0, 0, 0);
-    for (id, _) in &snapshots {
-        match engine.verify(id) {
-            Ok(r) => {
-                trees += r.trees;
-                blobs += r.blobs;
-                bytes += r.bytes;
-            }
-            Err(e) => damaged.push((*id, e.to_string())),
+fn fsck(backend: &Backend, json: bool) -> anyhow::Result<ExitCode> {
+    let report: FsckSummary = match backend {
+        Backend::Local(engine) => {
+            let bar = progress("fsck");
+            let report = engine.fsck(&reporter(&bar))?;
+            bar.finish_and_clear();
+            report.into()
         }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
+        Backend::Served(client) => client.fsck()?,
+    };
+    let (checked, damaged) = (&report.checked, &report.damaged);
     if json {
         output::json(&json!({
-            "snapshots": snapshots.len(),
-            "trees_checked": trees,
-            "blobs_checked": blobs,
-            "bytes_checked": bytes,
+            "snapshots": report.snapshots,
+            "trees_checked": checked.trees,
+            "blobs_checked": checked.blobs,
+            "bytes_checked": checked.bytes,
             "damaged": damaged.iter().map(|(id, e)| json!({"id": id.to_hex(), "error": e})).collect::<Vec<_>>(),
         }));
     } else {
-        for (id, e) in &damaged {
+        for (id, e) in damaged {
             line(&format!("DAMAGED {id}: {e}"));
         }
         line(&format!(
-            "{} snapshots, {} damaged; {trees} tree and {blobs} blob reads, {bytes} bytes checked",
-            snapshots.len(),
-            damaged.len()
+            "{} snapshots, {} damaged; {} tree and {} blob reads, {} bytes checked",
+            report.snapshots,
+            damaged.len(),
+            checked.trees,
+            checked.blobs,
+            checked.bytes
         ));
     }
     Ok(if damaged.is_empty() {
@@ -433,34 +594,71 @@ fn fsck(engine: &HeliosEngine, json: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn stats(engine: &HeliosEngine, json: bool) -> anyhow::Result<ExitCode> {
-    let s = engine.stats();
-    let snapshots = engine.list_snapshots()?.len();
-    let refs = engine.refs()?.len();
+fn stats(backend: &Backend, json: bool) -> anyhow::Result<ExitCode> {
+    let (s, live) = match backend {
+        Backend::Local(engine) => (helios_server::stats(engine)?, false),
+        Backend::Served(client) => (client.stats()?, true),
+    };
     if json {
-        output::json(&json!({
-            "snapshots": snapshots,
-            "refs": refs,
+        let mut out = json!({
+            "snapshots": s.snapshots,
+            "refs": s.refs,
             "l2_objects_estimate": s.l2_objects_estimate,
             "l2_disk_bytes": s.l2_disk_bytes,
-            "algorithm": engine.algorithm().name(),
-        }));
-    } else {
+            "algorithm": s.algorithm,
+        });
+        if live {
+            out["server"] = json!({
+                "uptime_seconds": s.uptime_seconds,
+                "connected_clients": s.connected_clients,
+                "requests": s.requests,
+                "commits": s.commits,
+                "restores": s.restores,
+                "new_objects": s.new_objects,
+                "new_bytes": s.new_bytes,
+                "commit_p50_micros": s.commit_p50_micros,
+                "commit_p99_micros": s.commit_p99_micros,
+                "queue_wait_p99_micros": s.queue_wait_p99_micros,
+                "in_flight": s.in_flight,
+                "l1_hits": s.l1_hits,
+                "l1_misses": s.l1_misses,
+            });
+        }
+        output::json(&out);
+        return Ok(ExitCode::SUCCESS);
+    }
+    line(&format!("store        {}", s.store));
+    line(&format!("algorithm    {}", s.algorithm));
+    line(&format!("snapshots    {}", s.snapshots));
+    line(&format!("refs         {}", s.refs));
+    line(&format!(
+        "objects      ~{} (RocksDB estimate)",
+        s.l2_objects_estimate
+    ));
+    line(&format!("disk bytes   {}", s.l2_disk_bytes));
+    if live {
+        let lookups = s.l1_hits + s.l1_misses;
+        let hit_rate = if lookups == 0 {
+            0.0
+        } else {
+            100.0 * s.l1_hits as f64 / lookups as f64
+        };
         line(&format!(
-            "store        {}",
-            engine
-                .path()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
+            "server       up {} s, {} clients connected, {} calls",
+            s.uptime_seconds, s.connected_clients, s.requests
         ));
-        line(&format!("algorithm    {}", engine.algorithm()));
-        line(&format!("snapshots    {snapshots}"));
-        line(&format!("refs         {refs}"));
         line(&format!(
-            "objects      ~{} (RocksDB estimate)",
-            s.l2_objects_estimate
+            "commits      {} (P50 {} µs, P99 {} µs); {} new objects, {} new bytes",
+            s.commits, s.commit_p50_micros, s.commit_p99_micros, s.new_objects, s.new_bytes
         ));
-        line(&format!("disk bytes   {}", s.l2_disk_bytes));
+        line(&format!(
+            "queue        {} objects in flight; wait P99 {} µs",
+            s.in_flight, s.queue_wait_p99_micros
+        ));
+        line(&format!(
+            "L1           {hit_rate:.1} % hits ({} of {lookups} lookups); {} restores",
+            s.l1_hits, s.restores
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,10 @@
-//! `helios`: the command line over the Helios engine. Every command opens
-//! the store (`--store`, `$HELIOS_STORE`, default `./.helios`), does one
-//! thing, and exits non-zero with a one-line error on stderr when it fails.
+//! `helios`: the command line over the Helios engine. Every command works
+//! on one store (`--store`, `$HELIOS_STORE`, default `./.helios`): through
+//! its server when one runs (`helios serve`), otherwise by opening it
+//! itself. It does one thing, and exits non-zero with a one-line error on
+//! stderr when it fails.
 
+mod backend;
 mod bench;
 mod commands;
 mod mount;
@@ -27,6 +30,10 @@ pub(crate) struct Cli {
     /// Print machine-readable JSON instead of text (read commands).
     #[arg(long, global = true)]
     pub(crate) json: bool,
+    /// Open the store in this process even when a server (`helios
+    /// serve`) owns it; fails while the server holds it.
+    #[arg(long, global = true, env = "HELIOS_NO_SERVER")]
+    pub(crate) no_server: bool,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -154,6 +161,35 @@ pub(crate) enum Command {
         /// The mounted directory.
         dir: PathBuf,
     },
+    /// Run a server that owns the store, so that any number of processes
+    /// can use it at once (each `helios` command finds it and goes through
+    /// it). Listens on `<store>/server.sock` (mode 0600, same user only);
+    /// prints `ready` once it accepts calls; SIGTERM or SIGINT drains the
+    /// calls in flight, writes queued commits and removes the socket.
+    Serve {
+        /// Also serve Prometheus metrics at http://ADDR/metrics (a
+        /// loopback address, e.g. 127.0.0.1:9185; port 0 picks one).
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<std::net::SocketAddr>,
+        /// Only check whether a server answers for the store: exit 0 if
+        /// one does, 1 if none does.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Keep a working directory watched by the store's server (inotify),
+    /// so that each commit of it reads only what changed since the last
+    /// (the first still reads everything). Needs a running server.
+    Watch {
+        /// The directory to watch.
+        #[arg(long, default_value = ".")]
+        workdir: PathBuf,
+    },
+    /// Stop watching a working directory (see `helios watch`).
+    Unwatch {
+        /// The watched directory.
+        #[arg(long, default_value = ".")]
+        workdir: PathBuf,
+    },
     /// Delete what no ref, pin, working directory or mount reaches, then
     /// compact the store: deleted objects leave the disk and the rest is
     /// rewritten under the bottommost level's zstd compression (slow on a
@@ -199,6 +235,12 @@ pub(crate) struct BenchArgs {
     /// `100,1000,10000`.
     #[arg(long, value_delimiter = ',', value_name = "COMMITS")]
     pub(crate) history: Vec<usize>,
+    /// With `--via cli`: start `helios serve` on the store for the run and
+    /// register the working directory with its watcher, so that every
+    /// `helios` process goes through the server, as harnesses sharing a
+    /// store do.
+    #[arg(long)]
+    pub(crate) server: bool,
     /// Keep the scratch directory (stores, working directories, git's
     /// repositories) and print where it is, to look at what a run left.
     #[arg(long)]
@@ -261,21 +303,9 @@ pub(crate) struct DemoArgs {
     pub(crate) waste_experiment: Option<u64>,
 }
 
-/// The error and its causes on one line. Our error types already show
-/// their source in their message (so a library caller sees it too); a
-/// cause is added only when the line does not hold its text yet.
+/// The error and its causes on one line, as a server says it.
 fn describe(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in e.chain() {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&cause);
-        }
-    }
-    text
+    helios_server::describe(e.as_ref())
 }
 
 fn main() -> ExitCode {
@@ -287,8 +317,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // A signal is how a server is told to stop: it says so itself and
+    // exits 0 once drained.
+    let serving = matches!(cli.command, Command::Serve { .. });
     let result = commands::run(cli, &interrupt);
-    if let Some((signal, status)) = interrupt.outcome() {
+    if let Some((signal, status)) = interrupt.outcome().filter(|_| !serving) {
         // The command closed the engine on its way out: what it says
         // below is the whole story of what was written.
         if let Err(e) = &result {

@@ -8,17 +8,24 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use helios_engine::{HeliosEngine, Mounted};
+use helios_engine::Mounted;
 
+use crate::backend::Backend;
 use crate::output::{line, note, progress, reporter};
 
-pub(crate) fn mount(engine: &HeliosEngine, name: &str, dir: &Path) -> anyhow::Result<ExitCode> {
-    let id = engine.resolve_name(name)?;
-    let bar = progress("base copy");
-    let mounted = engine.mount(&id, dir, &reporter(&bar));
-    bar.finish_and_clear();
+pub(crate) fn mount(backend: &Backend, name: &str, dir: &Path) -> anyhow::Result<ExitCode> {
+    let (id, mounted) = match backend {
+        Backend::Local(engine) => {
+            let id = engine.resolve_name(name)?;
+            let bar = progress("base copy");
+            let mounted = engine.mount(&id, dir, &reporter(&bar));
+            bar.finish_and_clear();
+            (id, mounted?)
+        }
+        Backend::Served(client) => client.mount(name, dir)?,
+    };
     let short = &id.to_hex()[..12];
-    match mounted? {
+    match mounted {
         Mounted::Overlay => line(&format!("{short} mounted at {} (overlay)", dir.display())),
         Mounted::Checkout { reason, report } => {
             note(&format!(
@@ -31,22 +38,23 @@ pub(crate) fn mount(engine: &HeliosEngine, name: &str, dir: &Path) -> anyhow::Re
             ));
         }
     }
-    engine.close()?;
+    backend.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `helios fork ID DIR...`: every directory at snapshot `ID`
-/// ([`HeliosEngine::fork_workdirs`]), one line each.
-pub(crate) fn fork(
-    engine: &HeliosEngine,
-    name: &str,
-    dirs: &[PathBuf],
-) -> anyhow::Result<ExitCode> {
-    let id = engine.resolve_name(name)?;
-    let bar = progress("base copy");
-    let forked = engine.fork_workdirs(&id, dirs, &reporter(&bar));
-    bar.finish_and_clear();
-    let forked = forked?;
+/// ([`helios_engine::HeliosEngine::fork_workdirs`]), one line each.
+pub(crate) fn fork(backend: &Backend, name: &str, dirs: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let (id, forked) = match backend {
+        Backend::Local(engine) => {
+            let id = engine.resolve_name(name)?;
+            let bar = progress("base copy");
+            let forked = engine.fork_workdirs(&id, dirs, &reporter(&bar));
+            bar.finish_and_clear();
+            (id, forked?)
+        }
+        Backend::Served(client) => client.fork(name, dirs)?,
+    };
     let short = &id.to_hex()[..12];
     if let Some(Mounted::Checkout { reason, .. }) = forked.first() {
         note(&format!(
@@ -63,13 +71,16 @@ pub(crate) fn fork(
             ),
         });
     }
-    engine.close()?;
+    backend.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn umount(engine: &HeliosEngine, dir: &Path) -> anyhow::Result<ExitCode> {
-    engine.unmount(dir)?;
-    engine.close()?;
+pub(crate) fn umount(backend: &Backend, dir: &Path) -> anyhow::Result<ExitCode> {
+    match backend {
+        Backend::Local(engine) => engine.unmount(dir)?,
+        Backend::Served(client) => client.umount(dir)?,
+    }
+    backend.finish()?;
     line(&format!("unmounted {}", dir.display()));
     Ok(ExitCode::SUCCESS)
 }

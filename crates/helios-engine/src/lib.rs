@@ -47,8 +47,8 @@ mod tombstones;
 mod verify;
 
 pub use config::EngineConfig;
-pub use engine::{CommitMeta, Durability, EngineStats, HeliosEngine, Mounted};
+pub use engine::{CommitMeta, Durability, EngineStats, HeliosEngine, Mounted, WorkdirCommit};
 pub use error::{EngineError, EngineResult};
 pub use gc::GcReport;
 pub use metrics::{CommitMetrics, LatencySummary};
-pub use verify::VerifyReport;
+pub use verify::{FsckReport, VerifyReport};

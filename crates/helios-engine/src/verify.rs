@@ -25,6 +25,28 @@ pub struct VerifyReport {
     pub bytes: u64,
 }
 
+impl VerifyReport {
+    /// Adds another snapshot's counts to these.
+    pub fn add(&mut self, other: &VerifyReport) {
+        self.trees += other.trees;
+        self.blobs += other.blobs;
+        self.chunk_lists += other.chunk_lists;
+        self.bytes += other.bytes;
+    }
+}
+
+/// What [`HeliosEngine::fsck`](crate::HeliosEngine::fsck) found.
+#[derive(Debug, Default)]
+pub struct FsckReport {
+    /// Snapshots in the store.
+    pub snapshots: u64,
+    /// What the undamaged snapshots' checks read (objects shared between
+    /// snapshots count once per snapshot).
+    pub checked: VerifyReport,
+    /// Each damaged snapshot with what its check found.
+    pub damaged: Vec<(SnapshotId, EngineError)>,
+}
+
 pub(crate) fn run(
     layers: &Layers,
     queue: &WriteQueue,

@@ -13,11 +13,12 @@
 
 use std::ffi::OsStr;
 use std::fs;
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use helios_engine::{EngineConfig, HeliosEngine};
 use helios_workdir::CaptureOptions;
 use helios_workload::{Latency, SplitMix64, source_like};
@@ -39,6 +40,8 @@ pub(super) struct Spawned {
     store: PathBuf,
     dir: PathBuf,
     ids: Vec<String>,
+    /// `helios serve` on the store, when the run goes through a server.
+    server: Option<Child>,
 }
 
 impl Spawned {
@@ -50,9 +53,33 @@ impl Spawned {
             store: store.to_path_buf(),
             dir: dir.to_path_buf(),
             ids: vec![],
+            server: None,
         };
         spawned.run(&[OsStr::new("init")])?;
         Ok(spawned)
+    }
+
+    /// Starts `helios serve` on the store (returning once it says it is
+    /// ready) and has it watch the working directory.
+    pub(super) fn serve(&mut self) -> anyhow::Result<()> {
+        let mut child = Command::new(&self.exe)
+            .arg("--store")
+            .arg(&self.store)
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting helios serve")?;
+        let mut ready = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            BufReader::new(stdout).read_line(&mut ready)?;
+        }
+        self.server = Some(child);
+        if !ready.starts_with("ready") {
+            bail!("helios serve did not start: {ready:?}");
+        }
+        self.run(&["watch".as_ref(), "--workdir".as_ref(), self.dir.as_os_str()])?;
+        Ok(())
     }
 
     /// The store's size after `helios gc`, which collects and compacts,
@@ -72,6 +99,22 @@ impl Spawned {
         let mut command = Command::new(&self.exe);
         command.arg("--store").arg(&self.store).args(args);
         stdout_of(command, &format!("helios {args:?}"))
+    }
+}
+
+impl Drop for Spawned {
+    /// Stops the server the way an operator does (SIGTERM: it drains and
+    /// writes what is queued).
+    fn drop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            let stopped = Command::new("kill")
+                .args(["-s", "TERM", &server.id().to_string()])
+                .status();
+            if !stopped.is_ok_and(|s| s.success()) {
+                let _ = server.kill();
+            }
+            let _ = server.wait();
+        }
     }
 }
 

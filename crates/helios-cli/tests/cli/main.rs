@@ -1,6 +1,6 @@
 //! The `helios` binary end to end, on real directories and real stores:
 //! the quick start and round trips, damage and bad input, a checkout
-//! killed half-way, and the demo.
+//! killed half-way, the server, and the demo.
 
 // A skipped part says why on stderr.
 #![allow(clippy::print_stderr)]
@@ -15,4 +15,5 @@ mod large_files;
 mod overlay;
 mod round_trip;
 mod safety;
+mod server;
 mod signals;

@@ -33,6 +33,7 @@ use helios_vst::{Change, Vst};
 pub use commit::{CommitMeta, Durability};
 pub use mounts::Mounted;
 pub use stats::EngineStats;
+pub use workdirs::WorkdirCommit;
 
 use crate::config::EngineConfig;
 use crate::error::EngineResult;
@@ -41,7 +42,7 @@ use crate::layers::{L2, Layers};
 use crate::names::{Pins, Refs};
 use crate::queue::WriteQueue;
 use crate::snapshots::{Found, Snapshots};
-use crate::verify::{self, VerifyReport};
+use crate::verify::{self, FsckReport, VerifyReport};
 use stats::Counters;
 use watch::Watchers;
 use workdirs::WorkdirRecords;
@@ -296,6 +297,27 @@ impl HeliosEngine {
     pub fn verify(&self, id: &SnapshotId) -> EngineResult<VerifyReport> {
         self.queue.check_open()?;
         verify::run(&self.layers, &self.queue, &self.snapshots, id)
+    }
+
+    /// Verifies every snapshot ([`HeliosEngine::verify`]), calling
+    /// `progress(done, total)` after each. Damage is reported per snapshot
+    /// in the result, not as an error: one damaged snapshot does not stop
+    /// the others being checked.
+    pub fn fsck(&self, progress: &dyn Fn(u64, u64)) -> EngineResult<FsckReport> {
+        let snapshots = self.list_snapshots()?;
+        let total = snapshots.len() as u64;
+        let mut report = FsckReport {
+            snapshots: total,
+            ..FsckReport::default()
+        };
+        for (done, (id, _)) in (1..).zip(&snapshots) {
+            match self.verify(id) {
+                Ok(r) => report.checked.add(&r),
+                Err(e) => report.damaged.push((*id, e)),
+            }
+            progress(done, total);
+        }
+        Ok(report)
     }
 
     /// Waits until everything committed so far is durable in L2.

@@ -16,20 +16,37 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use helios_types::store::ObjectStore;
 use helios_types::{HashAlgorithm, RepoPath, SnapshotId};
 
-use super::HeliosEngine;
+use super::{CommitMeta, Durability, HeliosEngine};
 use crate::error::{EngineError, EngineResult};
 use crate::gc::Roots;
 use crate::keys;
 use crate::layers::Layers;
+use crate::metrics::CommitMetrics;
 use crate::pipeline::StoreWrite;
 use crate::sync::lock;
 use helios_workdir::{
     self as workdir, CaptureOptions, Captured, CheckoutOptions, OverlayMount, Report, StateFile,
 };
+
+/// What [`HeliosEngine::commit_workdir`] made and read.
+#[derive(Debug, Clone)]
+pub struct WorkdirCommit {
+    /// The new snapshot.
+    pub id: SnapshotId,
+    /// The snapshot the directory held before, now the new one's parent.
+    pub parent: Option<SnapshotId>,
+    /// The commit's cost (chunks the capture stored are in `report`).
+    pub metrics: CommitMetrics,
+    /// What the capture read (and stored of large files).
+    pub report: Report,
+    /// Wall time of the capture.
+    pub capture_latency: Duration,
+}
 
 /// The store's areas for files about working directories (the store
 /// directory's layout above RocksDB's own files is known here only).
@@ -197,6 +214,34 @@ impl HeliosEngine {
                 return Ok(watcher.capture(&base, &options, &state, &chunks)?);
             }
             Ok(workdir::capture(dir, &base, &options, &state, &chunks)?)
+        })
+    }
+
+    /// Snapshots the working directory `dir`: captures it (as
+    /// [`HeliosEngine::capture`] does), commits the tree with the snapshot
+    /// the directory held as its parent (whatever `meta.parents` says), and
+    /// records that the directory now holds the new snapshot. What every
+    /// front end calls a commit of a directory.
+    pub fn commit_workdir(
+        &self,
+        dir: &Path,
+        options: &CaptureOptions,
+        durability: Durability,
+        mut meta: CommitMeta,
+    ) -> EngineResult<WorkdirCommit> {
+        let parent = self.workdir_head(dir)?;
+        let start = Instant::now();
+        let captured = self.capture(dir, options)?;
+        let capture_latency = start.elapsed();
+        meta.parents = parent.into_iter().collect();
+        let (id, metrics) = self.commit(&captured.tree, durability, meta)?;
+        self.record_head(dir, &id)?;
+        Ok(WorkdirCommit {
+            id,
+            parent,
+            metrics,
+            report: captured.report,
+            capture_latency,
         })
     }
 

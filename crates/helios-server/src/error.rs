@@ -1,0 +1,150 @@
+//! The server's and the client's errors, and how engine errors travel as
+//! gRPC statuses: a code a program can act on, and the engine's one-line
+//! message for a person.
+
+use std::io;
+use std::path::PathBuf;
+
+use helios_engine::EngineError;
+use helios_workdir::WorkdirError;
+use tonic::{Code, Status};
+
+/// Why `helios serve` could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Opening or closing the store failed (a store another process holds
+    /// is refused here).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// A file operation on the socket or the metrics listener failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// To what.
+        path: PathBuf,
+        /// The system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// Another server answers on the socket already.
+    #[error("a server already answers on {}", .0.display())]
+    AlreadyRunning(PathBuf),
+    /// Metrics are served on loopback only.
+    #[error("metrics address {0} is not a loopback address (use 127.0.0.1:PORT or [::1]:PORT)")]
+    MetricsNotLoopback(std::net::SocketAddr),
+    /// The async runtime could not start.
+    #[error("cannot start the server's runtime: {0}")]
+    Runtime(#[source] io::Error),
+    /// The gRPC transport failed.
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Why a call to a server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error; `message` is its one line.
+    #[error("{message}")]
+    Server {
+        /// The gRPC status code.
+        code: Code,
+        /// The server's message.
+        message: String,
+    },
+    /// The socket exists but the connection failed for another reason
+    /// than no server listening (a refused peer, a permission).
+    #[error("cannot talk to the server on {}: {source}", path.display())]
+    Connect {
+        /// The socket.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: tonic::transport::Error,
+    },
+    /// A reply did not parse (a server of another version, say).
+    #[error("the server's reply has a malformed {what}: `{value}`")]
+    BadReply {
+        /// Which field.
+        what: &'static str,
+        /// What it held.
+        value: String,
+    },
+    /// The client's runtime could not start.
+    #[error("cannot start the client's runtime: {0}")]
+    Runtime(#[source] io::Error),
+    /// A working directory's path is not UTF-8, which the protocol's
+    /// strings must be (use the library in process for such a path).
+    #[error("{} is not a UTF-8 path: the server cannot be told about it", .0.display())]
+    NotUtf8Path(PathBuf),
+    /// Writing what `read` returned failed.
+    #[error("writing the file's bytes: {0}")]
+    Output(#[source] io::Error),
+}
+
+impl From<Status> for ClientError {
+    fn from(status: Status) -> Self {
+        ClientError::Server {
+            code: status.code(),
+            message: status.message().to_owned(),
+        }
+    }
+}
+
+/// The status an engine error travels as: its code, and the line the CLI
+/// prints for it in process ([`describe`]).
+pub(crate) fn status(e: &EngineError) -> Status {
+    Status::new(code(e), describe(e))
+}
+
+/// An error and its causes on one line. Our error types already show their
+/// source in their message (so a library caller sees it too); a cause is
+/// added only when the line does not hold its text yet.
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut next = Some(e);
+    while let Some(cause) = next {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause_text);
+        }
+        next = cause.source();
+    }
+    text
+}
+
+fn code(e: &EngineError) -> Code {
+    use EngineError as E;
+    if e.is_no_space() {
+        return Code::ResourceExhausted;
+    }
+    match e {
+        E::SnapshotNotFound(_) | E::UnknownPrefix(_) | E::NoSuchFile(_) => Code::NotFound,
+        E::NotAnId(_) | E::AmbiguousId { .. } | E::BadRefName(_) | E::NotAFile(_) => {
+            Code::InvalidArgument
+        }
+        E::Vst(_) => Code::InvalidArgument,
+        E::Corrupt { .. } | E::MissingObject(_) => Code::DataLoss,
+        E::Closed => Code::Unavailable,
+        E::WorkdirOverlapsStore { .. } | E::ObjectTooLarge { .. } => Code::FailedPrecondition,
+        E::Workdir(w) => match w {
+            WorkdirError::WouldLoseFiles { .. }
+            | WorkdirError::Busy { .. }
+            | WorkdirError::NotEmpty { .. }
+            | WorkdirError::Protected { .. }
+            | WorkdirError::NotOurMount { .. }
+            | WorkdirError::FileTooLarge { .. }
+            | WorkdirError::Changed { .. } => Code::FailedPrecondition,
+            WorkdirError::BadName { .. }
+            | WorkdirError::BadMountPath { .. }
+            | WorkdirError::TooDeep { .. }
+            | WorkdirError::NameTooLong { .. } => Code::InvalidArgument,
+            WorkdirError::Tree(_) => Code::InvalidArgument,
+            _ => Code::Internal,
+        },
+        _ => Code::Internal,
+    }
+}
