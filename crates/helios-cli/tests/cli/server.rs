@@ -589,3 +589,65 @@ fn the_client_library_commits_edits_and_manages_refs_and_pins() {
         "capture stored no snapshot"
     );
 }
+
+#[test]
+fn fork_mount_and_umount_go_through_the_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, work) = setup(tmp.path());
+    write_files(&work, 30, "base");
+    let id = commit(&store, &work);
+    let server = Server::start(&store, &[]);
+    let forks: Vec<_> = (0..2)
+        .map(|i| tmp.path().join(format!("fork{i}")))
+        .collect();
+    let mut args = vec!["fork", id.as_str()];
+    args.extend(forks.iter().map(|d| d.to_str().unwrap()));
+    let printed = ok(&store, tmp.path(), &args);
+    assert_eq!(printed.lines().count(), 2, "{printed}");
+    let overlay = printed.contains("(overlay)");
+    if !overlay {
+        eprintln!("SKIPPED overlay mounts through the server (plain checkouts tested): {printed}");
+    }
+    for d in &forks {
+        assert_eq!(contents(d), contents(&work), "{}", d.display());
+    }
+    let mounted = tmp.path().join("mounted");
+    let printed = ok(
+        &store,
+        tmp.path(),
+        &["mount", &id, mounted.to_str().unwrap()],
+    );
+    assert!(printed.contains(&id[..12]), "{printed}");
+    assert_eq!(contents(&mounted), contents(&work));
+    // An edit in the mount commits on top of the mounted snapshot.
+    fs::write(mounted.join("d0/f0.txt"), "in the mount\n").unwrap();
+    let child = commit(&store, &mounted);
+    let show = ok(&store, tmp.path(), &["show", &child]);
+    assert!(show.contains(&format!("parent   {id}")), "{show}");
+    if overlay {
+        for d in forks.iter().chain([&mounted]) {
+            let out = ok(&store, tmp.path(), &["umount", d.to_str().unwrap()]);
+            assert!(out.starts_with("unmounted"), "{out}");
+        }
+    } else {
+        let err = fails(&store, tmp.path(), &["umount", mounted.to_str().unwrap()]);
+        let local = fails(
+            &store,
+            tmp.path(),
+            &["--no-server", "umount", mounted.to_str().unwrap()],
+        );
+        assert!(
+            !err.is_empty() && local.contains("helios serve"),
+            "{err} / {local}"
+        );
+    }
+    // The live figures, as JSON.
+    let stats: serde_json::Value =
+        serde_json::from_str(&ok(&store, tmp.path(), &["--json", "stats"])).unwrap();
+    assert!(
+        stats["server"]["requests"].as_u64().unwrap() >= 4,
+        "{stats}"
+    );
+    assert_eq!(stats["snapshots"], 2, "{stats}");
+    server.stop("TERM");
+}
