@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod classify;
 mod config;
 mod engine;
 mod error;
@@ -46,6 +47,7 @@ mod sync;
 mod tombstones;
 mod verify;
 
+pub use classify::ErrorClass;
 pub use config::EngineConfig;
 pub use engine::{CommitMeta, Durability, EngineStats, HeliosEngine, Mounted, WorkdirCommit};
 pub use error::{EngineError, EngineResult};

@@ -7,14 +7,9 @@
 //! disk space, wait for the lock, fix its input), not which layer raised
 //! it; the message is the engine's own, with its path, hash or snapshot.
 
-use std::error::Error as StdError;
-use std::io;
-
-use helios_engine::EngineError;
+use helios_engine::{EngineError, ErrorClass};
 use helios_mcts::MctsError;
-use helios_objstore::OpenError;
 use helios_types::NameError;
-use helios_types::store::StoreError;
 use helios_vst::VstError;
 use helios_workdir::WorkdirError;
 use pyo3::exceptions::PyException;
@@ -102,6 +97,7 @@ enum Class {
     InvalidInput,
     Reclaimed,
     Closed,
+    WouldLoseFiles,
 }
 
 impl Class {
@@ -115,6 +111,7 @@ impl Class {
             Class::InvalidInput => InvalidInput::new_err(message),
             Class::Reclaimed => Reclaimed::new_err(message),
             Class::Closed => Closed::new_err(message),
+            Class::WouldLoseFiles => WouldLoseFiles::new_err(message),
         }
     }
 }
@@ -132,7 +129,7 @@ pub(crate) fn engine_error(e: EngineError) -> PyErr {
         });
         return err;
     }
-    engine_class(&e).new_err(e.to_string())
+    Class::from(e.class()).new_err(e.to_string())
 }
 
 /// A search error as the Python exception it maps to.
@@ -145,7 +142,7 @@ pub(crate) fn mcts_error(e: MctsError) -> PyErr {
 
 /// A tree error as the Python exception it maps to.
 pub(crate) fn vst_error(e: VstError) -> PyErr {
-    vst_class(&e).new_err(e.to_string())
+    Class::from(ErrorClass::of_vst(&e)).new_err(e.to_string())
 }
 
 /// A refused path as [`InvalidInput`].
@@ -153,138 +150,32 @@ pub(crate) fn name_error(path: &str, e: NameError) -> PyErr {
     InvalidInput::new_err(format!("bad path {path:?}: {e}"))
 }
 
-fn engine_class(e: &EngineError) -> Class {
-    match e {
-        EngineError::SnapshotNotFound(_)
-        | EngineError::UnknownPrefix(_)
-        | EngineError::NoSuchFile(_) => Class::NotFound,
-        EngineError::NotAnId(_)
-        | EngineError::AmbiguousId { .. }
-        | EngineError::NotDurable(_)
-        | EngineError::NotAFile(_)
-        | EngineError::BadRefName(_)
-        | EngineError::ObjectTooLarge { .. }
-        | EngineError::WorkdirOverlapsStore { .. }
-        | EngineError::AlgorithmMismatch { .. }
-        | EngineError::Config { .. }
-        | EngineError::L1Config(_) => Class::InvalidInput,
-        EngineError::Corrupt { .. } | EngineError::File { .. } | EngineError::MissingObject(_) => {
-            Class::Corrupt
+/// The engine's classification of its errors, as exception classes.
+impl From<ErrorClass> for Class {
+    fn from(class: ErrorClass) -> Self {
+        match class {
+            ErrorClass::NotFound => Class::NotFound,
+            ErrorClass::InvalidInput => Class::InvalidInput,
+            ErrorClass::Corrupt => Class::Corrupt,
+            ErrorClass::Locked => Class::Locked,
+            ErrorClass::NoSpace => Class::NoSpace,
+            ErrorClass::Reclaimed => Class::Reclaimed,
+            ErrorClass::Closed => Class::Closed,
+            ErrorClass::WouldLoseFiles => Class::WouldLoseFiles,
+            ErrorClass::Other => Class::Base,
         }
-        EngineError::Reclaimed(_) => Class::Reclaimed,
-        EngineError::Closed => Class::Closed,
-        EngineError::WriteFailed(store) => store_class(store),
-        EngineError::NotWritten { source, .. } => store_class(source),
-        EngineError::Open(open) => open_class(open),
-        EngineError::Store(store) => store_class(store),
-        EngineError::Vst(v) => vst_class(v),
-        EngineError::Workdir(w) => workdir_class(w),
-        EngineError::Io { source, .. } => io_class(source),
-        EngineError::WriterPanicked | EngineError::SpawnWriter(_) => Class::Base,
     }
 }
 
 fn mcts_class(e: &MctsError) -> Class {
     match e {
-        MctsError::Engine(inner) => engine_class(inner),
-        MctsError::Vst(v) => vst_class(v),
-        MctsError::Io { source, .. } => io_class(source),
+        MctsError::Engine(inner) => inner.class().into(),
+        MctsError::Vst(v) => ErrorClass::of_vst(v).into(),
+        MctsError::Io { source, .. } => ErrorClass::of_io(source).into(),
         MctsError::UnknownNode { .. } | MctsError::Config(_) => Class::InvalidInput,
         MctsError::OverlayUnavailable { .. }
         | MctsError::Scorer(_)
         | MctsError::Environment(_)
         | MctsError::EvaluatorPanicked { .. } => Class::Base,
     }
-}
-
-fn open_class(e: &OpenError) -> Class {
-    match e {
-        OpenError::NotFound { .. } => Class::NotFound,
-        OpenError::Locked { .. } => Class::Locked,
-        OpenError::NotADirectory { .. }
-        | OpenError::AlgorithmMismatch { .. }
-        | OpenError::UnknownFormat { .. }
-        | OpenError::NotAStore { .. }
-        | OpenError::InvalidConfig { .. } => Class::InvalidInput,
-        OpenError::Io { source, .. } => io_class(source),
-        OpenError::NoSpace { .. } => Class::NoSpace,
-        OpenError::Backend { .. } => source_class(e),
-    }
-}
-
-fn store_class(e: &StoreError) -> Class {
-    match e {
-        StoreError::Corrupt { .. } | StoreError::DamagedStorage { .. } => Class::Corrupt,
-        StoreError::NotFound(_) => Class::Corrupt,
-        StoreError::Closed => Class::Closed,
-        StoreError::NoSpace { .. } => Class::NoSpace,
-        StoreError::TooLarge { .. } => Class::InvalidInput,
-        StoreError::Backend { .. } => source_class(e),
-    }
-}
-
-fn vst_class(e: &VstError) -> Class {
-    match e {
-        VstError::NotFound { .. } => Class::NotFound,
-        VstError::BadPath { .. }
-        | VstError::NotADirectory { .. }
-        | VstError::IsADirectory { .. }
-        | VstError::NotAFile { .. }
-        | VstError::MissingParent { .. }
-        | VstError::Root { .. }
-        | VstError::TooDeep { .. }
-        | VstError::SizeOverflow { .. }
-        | VstError::AlgorithmMismatch { .. } => Class::InvalidInput,
-        VstError::TreeMissing { .. } | VstError::CorruptTree { .. } | VstError::Load { .. } => {
-            Class::Corrupt
-        }
-        VstError::NoLoader { .. } => Class::Base,
-    }
-}
-
-fn workdir_class(e: &WorkdirError) -> Class {
-    match e {
-        WorkdirError::Io { source, .. } => io_class(source),
-        WorkdirError::NotEmpty { .. }
-        | WorkdirError::Protected { .. }
-        | WorkdirError::BadName { .. }
-        | WorkdirError::Ignore { .. }
-        | WorkdirError::BadMountPath { .. }
-        | WorkdirError::NotOurMount { .. }
-        | WorkdirError::FileTooLarge { .. }
-        | WorkdirError::TooDeep { .. }
-        | WorkdirError::NameTooLong { .. } => Class::InvalidInput,
-        WorkdirError::Content { .. } | WorkdirError::StateCorrupt { .. } => Class::Corrupt,
-        WorkdirError::Store { source, .. } => store_class(source),
-        WorkdirError::Tree(v) => vst_class(v),
-        WorkdirError::Busy { .. } => Class::Locked,
-        // The rest (an interrupted checkout, a file changing while read,
-        // overlay or watcher refusals, and variants this crate grows
-        // later) are plain HeliosErrors with the crate's message.
-        _ => Class::Base,
-    }
-}
-
-fn io_class(e: &io::Error) -> Class {
-    match e.kind() {
-        io::ErrorKind::NotFound => Class::NotFound,
-        io::ErrorKind::StorageFull => Class::NoSpace,
-        io::ErrorKind::InvalidInput
-        | io::ErrorKind::NotADirectory
-        | io::ErrorKind::IsADirectory => Class::InvalidInput,
-        _ => Class::Base,
-    }
-}
-
-/// A backend error whose source chain holds an I/O error: that error's
-/// class (a full disk reported by the backend as an I/O error, say).
-fn source_class(e: &dyn StdError) -> Class {
-    let mut source = e.source();
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<io::Error>() {
-            return io_class(io);
-        }
-        source = s.source();
-    }
-    Class::Base
 }

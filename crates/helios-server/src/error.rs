@@ -5,8 +5,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use helios_engine::EngineError;
-use helios_workdir::WorkdirError;
+use helios_engine::{EngineError, ErrorClass};
 use tonic::{Code, Status};
 
 /// Why `helios serve` could not start or stopped with an error.
@@ -116,35 +115,18 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// The gRPC code of each kind of failure (the engine classifies, so the
+/// server and the Python package agree).
 fn code(e: &EngineError) -> Code {
-    use EngineError as E;
-    if e.is_no_space() {
-        return Code::ResourceExhausted;
-    }
-    match e {
-        E::SnapshotNotFound(_) | E::UnknownPrefix(_) | E::NoSuchFile(_) => Code::NotFound,
-        E::NotAnId(_) | E::AmbiguousId { .. } | E::BadRefName(_) | E::NotAFile(_) => {
-            Code::InvalidArgument
+    match e.class() {
+        ErrorClass::NotFound => Code::NotFound,
+        ErrorClass::InvalidInput => Code::InvalidArgument,
+        ErrorClass::Corrupt => Code::DataLoss,
+        ErrorClass::Locked | ErrorClass::WouldLoseFiles | ErrorClass::Reclaimed => {
+            Code::FailedPrecondition
         }
-        E::Vst(_) => Code::InvalidArgument,
-        E::Corrupt { .. } | E::MissingObject(_) => Code::DataLoss,
-        E::Closed => Code::Unavailable,
-        E::WorkdirOverlapsStore { .. } | E::ObjectTooLarge { .. } => Code::FailedPrecondition,
-        E::Workdir(w) => match w {
-            WorkdirError::WouldLoseFiles { .. }
-            | WorkdirError::Busy { .. }
-            | WorkdirError::NotEmpty { .. }
-            | WorkdirError::Protected { .. }
-            | WorkdirError::NotOurMount { .. }
-            | WorkdirError::FileTooLarge { .. }
-            | WorkdirError::Changed { .. } => Code::FailedPrecondition,
-            WorkdirError::BadName { .. }
-            | WorkdirError::BadMountPath { .. }
-            | WorkdirError::TooDeep { .. }
-            | WorkdirError::NameTooLong { .. } => Code::InvalidArgument,
-            WorkdirError::Tree(_) => Code::InvalidArgument,
-            _ => Code::Internal,
-        },
-        _ => Code::Internal,
+        ErrorClass::NoSpace => Code::ResourceExhausted,
+        ErrorClass::Closed => Code::Unavailable,
+        ErrorClass::Other => Code::Internal,
     }
 }
