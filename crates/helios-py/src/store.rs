@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use helios_engine::{CommitMeta, EngineConfig, EngineResult, HeliosEngine};
 use helios_types::SnapshotId;
@@ -152,24 +151,17 @@ impl Store {
     ) -> PyResult<(String, CommitMetrics)> {
         let durability = parse_durability(durability)?;
         self.run(py, |engine| {
-            let parent = engine.workdir_head(&workdir)?;
-            let start = Instant::now();
             let options = CaptureOptions {
                 gitignore,
                 ..CaptureOptions::default()
             };
-            let captured = engine.capture(&workdir, &options)?;
-            let capture_s = start.elapsed().as_secs_f64();
-            let parents = parent.into_iter().collect();
-            let (id, m) = engine.commit(
-                &captured.tree,
-                durability,
-                meta(parents, message, metadata, pin),
-            )?;
-            engine.record_head(&workdir, &id)?;
+            // The parent is the snapshot the directory held.
+            let meta = meta(Vec::new(), message, metadata, pin);
+            let c = engine.commit_workdir(&workdir, &options, durability, meta)?;
+            let capture_s = c.capture_latency.as_secs_f64();
             Ok((
-                id.to_hex(),
-                CommitMetrics::of_capture(&m, &captured.report, capture_s),
+                c.id.to_hex(),
+                CommitMetrics::of_capture(&c.metrics, &c.report, capture_s),
             ))
         })
     }
