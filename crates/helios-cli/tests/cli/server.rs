@@ -580,7 +580,11 @@ fn the_client_library_commits_edits_and_manages_refs_and_pins() {
     // Capture reads without storing a snapshot.
     fs::write(work.join("d0/f0.txt"), "captured\n").unwrap();
     let (root, report) = client.capture(&work, false).unwrap();
-    assert_eq!(report.files_hashed, 1, "{report:?}");
+    // Every file is looked at; the edited one is read (and so may be any
+    // written in the same tick as the commit that recorded them: a stat
+    // cache cannot tell those from an edit).
+    assert_eq!(report.files_scanned, 8, "{report:?}");
+    assert!(report.files_hashed >= 1, "{report:?}");
     let (_, held) = client.show(&base).unwrap();
     assert_ne!(root, held.root);
     assert_eq!(
