@@ -454,7 +454,16 @@ fn metrics_are_served_on_loopback_only_and_count_what_the_server_did() {
     assert!(sample(&text, "helios_new_objects_total").unwrap() >= 10.0);
     assert!(sample(&text, "helios_l1_hit_ratio").is_some());
     assert!(sample(&text, "helios_queue_depth").is_some());
-    assert_eq!(sample(&text, "helios_connected_clients"), Some(0.0));
+    // Every client has exited; the server notices each hang-up on its own
+    // time.
+    let start = Instant::now();
+    while sample(&server.scrape(), "helios_connected_clients") != Some(0.0) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "clients stay connected"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // Anything else is not found.
     let mut stream = TcpStream::connect(server.metrics.as_deref().unwrap()).unwrap();
     stream
@@ -493,11 +502,9 @@ fn a_client_of_another_user_is_refused() {
     };
     assert!(!out.status.success(), "another user's check passed");
     let text = server.scrape();
-    assert_eq!(
-        sample(&text, "helios_refused_peers_total"),
-        Some(1.0),
-        "{text}"
-    );
+    // The client may dial again after the first refusal: each is refused.
+    let refused = sample(&text, "helios_refused_peers_total").unwrap();
+    assert!(refused >= 1.0, "{text}");
     // The owner still gets in.
     ok(&store, tmp.path(), &["serve", "--check"]);
     server.stop("TERM");
