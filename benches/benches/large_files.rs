@@ -10,6 +10,8 @@
 //!   default (`--durability sync`), the same commit `--durability async`,
 //!   and `sync` with the store on tmpfs (`/dev/shm`, when there is one),
 //!   where an fsync costs nothing: what the commit costs without the disk.
+//!   And a second peer that, like a sync commit, makes the bytes durable:
+//!   `cp FILE COPY && sync COPY` onto the same disk.
 //! - Peak resident memory (`VmHWM`, polled every 5 ms: a lower bound) of
 //!   `helios commit` and `helios checkout` of a tree holding one 4 GiB
 //!   incompressible file, and one 16 GiB sparse file.
@@ -129,6 +131,22 @@ fn cat_to_null(file: &Path) -> Duration {
     start.elapsed()
 }
 
+/// A durable plain copy: `cp` (which copies in the kernel where it can)
+/// then `sync COPY` (an fsync of the copy).
+fn durable_copy(file: &Path, copy: &Path) -> Duration {
+    let start = Instant::now();
+    for (program, args) in [
+        ("cp", [file.as_os_str(), copy.as_os_str()].as_slice()),
+        ("sync", [copy.as_os_str()].as_slice()),
+    ] {
+        let status = Command::new(program).args(args).status().unwrap();
+        assert!(status.success(), "{program} failed");
+    }
+    let took = start.elapsed();
+    fs::remove_file(copy).unwrap();
+    took
+}
+
 fn hash_in_process(file: &Path) -> Duration {
     let start = Instant::now();
     let mut hasher = blake3::Hasher::new();
@@ -193,8 +211,9 @@ fn throughput(helios: &Path, dir: &Path) {
         .then(|| shm.join(format!("helios-bench-{}", std::process::id())));
     let peer = b3sum();
     let (mut commits, mut peers) = (Vec::new(), Vec::new());
-    let (mut asyncs, mut in_memory) = (Vec::new(), Vec::new());
+    let (mut asyncs, mut in_memory, mut copies) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
+        copies.push(durable_copy(&file, &dir.join("copy.bin")));
         let cat = cat_to_null(&file);
         let hash = match &peer {
             Some(b3sum) => run(b3sum, &[file.to_str().unwrap()], None).time,
@@ -222,6 +241,7 @@ fn throughput(helios: &Path, dir: &Path) {
     };
     let (c50, p50v) = (p50(&mut commits), p50(&mut peers));
     let a50 = p50(&mut asyncs);
+    let cp50 = p50(&mut copies);
     let m50 = (!in_memory.is_empty()).then(|| p50(&mut in_memory));
     let ratio = c50.as_secs_f64() / p50v.as_secs_f64();
     target(
@@ -246,6 +266,11 @@ fn throughput(helios: &Path, dir: &Path) {
             in_memory.last().unwrap(),
             m.as_secs_f64() / p50v.as_secs_f64()
         )),
+    ));
+    note(&format!(
+        "large: a durable plain copy (cp + sync FILE) of the same file: P50 {cp50:.2?} (max {:.2?}); the sync commit takes {:.2}x its time",
+        copies.last().unwrap(),
+        c50.as_secs_f64() / cp50.as_secs_f64()
     ));
     fs::remove_dir_all(&work).unwrap();
     fs::remove_dir_all(&store).unwrap();

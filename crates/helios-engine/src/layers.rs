@@ -5,8 +5,16 @@
 //! for the writer), then in L1, which on a miss reads L2 and keeps a copy.
 //! The in-flight table is what makes an `Async` commit readable at once even
 //! if L1 has already evicted its objects.
+//!
+//! `contains` also answers from the hashes of bulk writes (a large file's
+//! chunks) this process stored and has not deleted since. Chunks go around
+//! L1, and RocksDB answers a lookup of a value kept in a blob file by
+//! reading the value: admitting the commit of a 1 GiB file read the whole
+//! gigabyte back to learn that its 30,000 chunks were there (0.6 s of a
+//! 2.6 s commit). Every write and deletion of this process goes through
+//! the writer, which keeps the set in step with the store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use helios_l1cache::L1Cache;
@@ -23,13 +31,45 @@ pub(crate) type L2 = Arc<dyn ObjectStore>;
 pub(crate) struct Layers {
     pub(crate) l1: L1Cache<L2>,
     inflight: Mutex<HashMap<Hash, Arc<[u8]>>>,
+    /// Objects of bulk writes stored and not deleted since (see the module
+    /// documentation), at most [`BULK_STORED_MAX`].
+    bulk_stored: Mutex<HashSet<Hash>>,
 }
+
+/// Hashes [`Layers`] remembers of bulk writes: the chunks of 8 GiB of new
+/// content at the average chunk size, about 10 MiB of memory. Past it the
+/// set starts again empty (a lookup of a forgotten hash asks the store).
+const BULK_STORED_MAX: usize = 1 << 18;
 
 impl Layers {
     pub(crate) fn new(l1: L1Cache<L2>) -> Self {
         Layers {
             l1,
             inflight: Mutex::default(),
+            bulk_stored: Mutex::default(),
+        }
+    }
+
+    /// The writer stored these objects of a bulk write.
+    pub(crate) fn note_bulk_stored(&self, hashes: &[Hash]) {
+        if hashes.is_empty() {
+            return;
+        }
+        let mut stored = lock(&self.bulk_stored);
+        if stored.len() + hashes.len() > BULK_STORED_MAX {
+            stored.clear();
+        }
+        stored.extend(hashes.iter().take(BULK_STORED_MAX));
+    }
+
+    /// The writer is about to delete these objects.
+    pub(crate) fn forget_stored(&self, deleted: &[Hash]) {
+        let mut stored = lock(&self.bulk_stored);
+        if stored.is_empty() {
+            return;
+        }
+        for hash in deleted {
+            stored.remove(hash);
         }
     }
 
@@ -87,7 +127,7 @@ impl ObjectStore for Layers {
     }
 
     fn contains(&self, hash: &Hash) -> StoreResult<bool> {
-        if self.inflight().contains_key(hash) {
+        if self.inflight().contains_key(hash) || lock(&self.bulk_stored).contains(hash) {
             return Ok(true);
         }
         self.l1.contains(hash)

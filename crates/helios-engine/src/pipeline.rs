@@ -195,6 +195,7 @@ impl Writer {
         let mut batch = WriteBatch::new();
         let bulk = writes.first().is_some_and(|w| w.bulk);
         for w in writes {
+            self.layers.forget_stored(&w.object_deletes);
             // In queue order: an unpin queued behind its commit's pin must
             // delete the pin, not be overtaken by it.
             batch.append(WriteBatch {
@@ -217,7 +218,12 @@ impl Writer {
             (false, true) => WriteMode::Sync,
             (false, false) => WriteMode::Buffered,
         };
+        let stored: Vec<Hash> = match bulk {
+            true => batch.objects.iter().map(|(hash, _)| *hash).collect(),
+            false => Vec::new(),
+        };
         self.layers.write_admitting(batch, mode, &|_| !bulk)?;
+        self.layers.note_bulk_stored(&stored);
         if bulk && sync {
             // A flush asked for in the same group: unlogged writes are
             // durable only once the store syncs.

@@ -41,7 +41,13 @@ pub struct BlobFiles {
     /// Target size of one blob file. At least 1 MiB, at most
     /// [`RocksConfig::MAX_BLOB_FILE_SIZE`].
     pub blob_file_size: u64,
-    /// Whether compaction rewrites old blob files to reclaim deleted values.
+    /// Whether [`RocksStore::compact`](crate::RocksStore::compact) (what
+    /// `helios gc` runs after collecting) rewrites the oldest quarter of
+    /// blob files to reclaim the values deleted from them. RocksDB's own
+    /// compactions never do: they run while a large file is committed, and
+    /// relocating the blobs that commit just wrote (the newest files are
+    /// the oldest quarter of a young store) read and wrote them again, a
+    /// third of a 1 GiB commit's CPU (docs/BENCHMARKS.md, "Large files").
     pub garbage_collection: bool,
     /// Compression of blob files. RocksDB compresses every blob with it
     /// and keeps the result even when it is larger (no per-blob fallback,

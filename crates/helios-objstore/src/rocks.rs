@@ -92,6 +92,25 @@ pub struct RocksStore {
     /// Set after an [`WriteMode::Unlogged`] write, cleared by the flush that
     /// makes it durable (before the next logged write, or in `sync`).
     unlogged: AtomicBool,
+    /// What [`RocksStore::compact`] does that RocksDB's own compactions
+    /// do not.
+    maintenance: Maintenance,
+}
+
+/// The work kept for [`RocksStore::compact`] (what `helios gc` runs after
+/// collecting), off in the compactions RocksDB starts by itself. Those run
+/// while a large file is committed: relocating the blobs that commit had
+/// just written (the newest files are the oldest quarter of a young store)
+/// and training a zstd dictionary for every small output file took two
+/// thirds of RocksDB's background work in a 1 GiB commit
+/// (docs/BENCHMARKS.md, "Large files"). `compact` rewrites the bottommost
+/// level whole, so what it leaves is as small as before.
+#[derive(Debug, Clone, Copy)]
+struct Maintenance {
+    /// [`BlobFiles::garbage_collection`](crate::BlobFiles::garbage_collection).
+    blob_garbage_collection: bool,
+    /// The bottommost level is zstd: train a dictionary per output file.
+    zstd_dictionary: bool,
 }
 
 impl fmt::Debug for RocksStore {
@@ -196,6 +215,12 @@ impl RocksStore {
             path: path.to_owned(),
             read_only: config.read_only,
             unlogged: AtomicBool::new(false),
+            maintenance: Maintenance {
+                blob_garbage_collection: config
+                    .blob_files
+                    .is_some_and(|blob| blob.garbage_collection),
+                zstd_dictionary: config.bottommost_compression == Compression::Zstd,
+            },
         })
     }
 
@@ -343,10 +368,40 @@ impl RocksStore {
         self.flush()?;
         let mut options = CompactOptions::default();
         options.set_bottommost_level_compaction(BottommostLevelCompaction::ForceOptimized);
+        self.set_maintenance(true)?;
         for name in [OBJECTS_CF, META_CF] {
             let cf = self.cf(name)?;
             self.db
                 .compact_range_cf_opt(cf, None::<&[u8]>, None::<&[u8]>, &options);
+        }
+        self.set_maintenance(false)
+    }
+
+    /// Turns [`Maintenance`] on or off for the compactions that start from
+    /// now on (mutable options: no reopen).
+    fn set_maintenance(&self, on: bool) -> StoreResult<()> {
+        let set = |cf: &'static str, option: &str, value: &str| {
+            self.db
+                .set_options_cf(self.cf(cf)?, &[(option, value)])
+                .map_err(|e| store_err("set compaction options", e))
+        };
+        if self.maintenance.blob_garbage_collection {
+            set(
+                OBJECTS_CF,
+                "enable_blob_garbage_collection",
+                &on.to_string(),
+            )?;
+        }
+        if self.maintenance.zstd_dictionary {
+            let (dict, train) = if on {
+                (ZSTD_DICT_BYTES, ZSTD_TRAIN_BYTES)
+            } else {
+                (0, 0)
+            };
+            let value = format!("{{max_dict_bytes={dict};zstd_max_train_bytes={train}}}");
+            for cf in [OBJECTS_CF, META_CF] {
+                set(cf, "bottommost_compression_opts", &value)?;
+            }
         }
         Ok(())
     }
@@ -430,20 +485,10 @@ impl Codecs {
         options.set_compression_type(self.upper);
         options.set_bottommost_compression_type(self.bottommost);
         if self.bottommost == DBCompressionType::Zstd {
-            // A dictionary trained per output file on a sample of its
-            // blocks: source objects are small and alike, so a 4 KiB block
-            // alone gives zstd little to learn from. Measured on 10K
-            // source-like files (docs/BENCHMARKS.md, "Bytes on disk"):
-            // 10.2 -> 8.6 MB of SST files for 0.11 s more compaction; level 6
-            // or a 64 KiB dictionary gained under 2 % more at twice the time.
-            options.set_bottommost_compression_options(
-                ZSTD_WINDOW_BITS,
-                ZSTD_LEVEL,
-                0,
-                ZSTD_DICT_BYTES,
-                true,
-            );
-            options.set_bottommost_zstd_max_train_bytes(ZSTD_DICT_BYTES * 100, true);
+            // No dictionary here: `RocksStore::compact` trains one (see
+            // `Maintenance` and `ZSTD_DICT_BYTES`).
+            options.set_bottommost_compression_options(ZSTD_WINDOW_BITS, ZSTD_LEVEL, 0, 0, true);
+            options.set_bottommost_zstd_max_train_bytes(0, true);
         }
     }
 }
@@ -452,8 +497,15 @@ impl Codecs {
 const ZSTD_WINDOW_BITS: i32 = -14;
 /// zstd's default level.
 const ZSTD_LEVEL: i32 = 3;
-/// The trained dictionary's size.
+/// The size of the dictionary [`RocksStore::compact`] trains per output
+/// file on a sample of its blocks: source objects are small and alike, so
+/// a 4 KiB block alone gives zstd little to learn from. Measured on 10K
+/// source-like files (docs/BENCHMARKS.md, "Bytes on disk"): 10.2 -> 8.6 MB
+/// of SST files for 0.11 s more compaction; level 6 or a 64 KiB dictionary
+/// gained under 2 % more at twice the time.
 const ZSTD_DICT_BYTES: i32 = 16 << 10;
+/// Bytes of samples a dictionary is trained on.
+const ZSTD_TRAIN_BYTES: i32 = ZSTD_DICT_BYTES * 100;
 
 fn codec(compression: Compression) -> DBCompressionType {
     match compression {
@@ -512,7 +564,8 @@ fn objects_options(config: &RocksConfig, cache: &Cache, compression: Codecs) -> 
         objects.set_min_blob_size(blob.min_blob_size);
         objects.set_blob_file_size(blob.blob_file_size);
         objects.set_blob_compression_type(codec(blob.compression));
-        objects.set_enable_blob_gc(blob.garbage_collection);
+        // Only `compact` collects blob garbage (see `BlobFiles::garbage_collection`).
+        objects.set_enable_blob_gc(false);
         objects.set_blob_cache(cache);
     }
     objects
