@@ -207,21 +207,26 @@ fn checkout(
     force: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let (id, report): (SnapshotId, Report) = match backend {
-        Backend::Local(engine) => {
-            let id = engine.resolve_name(name)?;
-            let bar = progress("checkout");
-            let options = CheckoutOptions {
-                full,
-                force,
-                ..CheckoutOptions::default()
-            };
-            let report = engine.checkout(&id, workdir, &options, &reporter(&bar))?;
-            bar.finish_and_clear();
-            (id, report)
-        }
-        Backend::Served(client) => client.checkout(name, workdir, full, force)?,
+    let bar = progress("checkout");
+    let checked_out: anyhow::Result<(SnapshotId, Report)> = match backend {
+        Backend::Local(engine) => engine
+            .resolve_name(name)
+            .map_err(Into::into)
+            .and_then(|id| {
+                let options = CheckoutOptions {
+                    full,
+                    force,
+                    ..CheckoutOptions::default()
+                };
+                let report = engine.checkout(&id, workdir, &options, &reporter(&bar))?;
+                Ok((id, report))
+            }),
+        Backend::Served(client) => client
+            .checkout(name, workdir, full, force, &reporter(&bar))
+            .map_err(Into::into),
     };
+    bar.finish_and_clear();
+    let (id, report) = checked_out?;
     backend.finish()?;
     if json {
         output::json(&json!({
@@ -556,15 +561,16 @@ fn gc(backend: &Backend, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn fsck(backend: &Backend, json: bool) -> anyhow::Result<ExitCode> {
-    let report: FsckSummary = match backend {
-        Backend::Local(engine) => {
-            let bar = progress("fsck");
-            let report = engine.fsck(&reporter(&bar))?;
-            bar.finish_and_clear();
-            report.into()
-        }
-        Backend::Served(client) => client.fsck()?,
+    let bar = progress("fsck");
+    let checked: anyhow::Result<FsckSummary> = match backend {
+        Backend::Local(engine) => engine
+            .fsck(&reporter(&bar))
+            .map(Into::into)
+            .map_err(Into::into),
+        Backend::Served(client) => client.fsck(&reporter(&bar)).map_err(Into::into),
     };
+    bar.finish_and_clear();
+    let report = checked?;
     let (checked, damaged) = (&report.checked, &report.damaged);
     if json {
         output::json(&json!({

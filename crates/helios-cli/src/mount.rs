@@ -14,16 +14,19 @@ use crate::backend::Backend;
 use crate::output::{line, note, progress, reporter};
 
 pub(crate) fn mount(backend: &Backend, name: &str, dir: &Path) -> anyhow::Result<ExitCode> {
-    let (id, mounted) = match backend {
-        Backend::Local(engine) => {
-            let id = engine.resolve_name(name)?;
-            let bar = progress("base copy");
-            let mounted = engine.mount(&id, dir, &reporter(&bar));
-            bar.finish_and_clear();
-            (id, mounted?)
-        }
-        Backend::Served(client) => client.mount(name, dir)?,
+    let bar = progress("base copy");
+    let made: anyhow::Result<_> = match backend {
+        Backend::Local(engine) => engine
+            .resolve_name(name)
+            .map_err(Into::into)
+            .and_then(|id| {
+                let mounted = engine.mount(&id, dir, &reporter(&bar))?;
+                Ok((id, mounted))
+            }),
+        Backend::Served(client) => client.mount(name, dir, &reporter(&bar)).map_err(Into::into),
     };
+    bar.finish_and_clear();
+    let (id, mounted) = made?;
     let short = &id.to_hex()[..12];
     match mounted {
         Mounted::Overlay => line(&format!("{short} mounted at {} (overlay)", dir.display())),
@@ -45,16 +48,19 @@ pub(crate) fn mount(backend: &Backend, name: &str, dir: &Path) -> anyhow::Result
 /// `helios fork ID DIR...`: every directory at snapshot `ID`
 /// ([`helios_engine::HeliosEngine::fork_workdirs`]), one line each.
 pub(crate) fn fork(backend: &Backend, name: &str, dirs: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let (id, forked) = match backend {
-        Backend::Local(engine) => {
-            let id = engine.resolve_name(name)?;
-            let bar = progress("base copy");
-            let forked = engine.fork_workdirs(&id, dirs, &reporter(&bar));
-            bar.finish_and_clear();
-            (id, forked?)
-        }
-        Backend::Served(client) => client.fork(name, dirs)?,
+    let bar = progress("base copy");
+    let made: anyhow::Result<_> = match backend {
+        Backend::Local(engine) => engine
+            .resolve_name(name)
+            .map_err(Into::into)
+            .and_then(|id| {
+                let forked = engine.fork_workdirs(&id, dirs, &reporter(&bar))?;
+                Ok((id, forked))
+            }),
+        Backend::Served(client) => client.fork(name, dirs, &reporter(&bar)).map_err(Into::into),
     };
+    bar.finish_and_clear();
+    let (id, forked) = made?;
     let short = &id.to_hex()[..12];
     if let Some(Mounted::Checkout { reason, .. }) = forked.first() {
         note(&format!(

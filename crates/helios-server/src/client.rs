@@ -17,6 +17,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::convert;
 use crate::error::ClientError;
+use crate::progress::{Step, Streamed};
 use crate::proto::{self, helios_client::HeliosClient};
 use crate::serve::MAX_MESSAGE_BYTES;
 use crate::socket::socket_path;
@@ -110,6 +111,29 @@ impl Client {
         Ok(reply.into_inner())
     }
 
+    /// Runs one long call to completion, handing its progress to
+    /// `progress` (`done`, `total`) as it streams in.
+    fn call_streamed<E: Streamed, F>(
+        &self,
+        call: impl FnOnce(HeliosClient<Channel>) -> F,
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<E::Reply, ClientError>
+    where
+        F: Future<Output = Result<tonic::Response<tonic::codec::Streaming<E>>, tonic::Status>>,
+    {
+        self.runtime.block_on(async {
+            let mut events = call(self.rpc.clone()).await?.into_inner();
+            while let Some(event) = events.message().await? {
+                match event.into_step() {
+                    Some(Step::Progress(p)) => progress(p.done, p.total),
+                    Some(Step::Reply(reply)) => return Ok(reply),
+                    None => {}
+                }
+            }
+            Err(ClientError::NoReply)
+        })
+    }
+
     /// The server's identity.
     pub fn status(&self) -> Result<proto::StatusReply, ClientError> {
         self.call(|mut c| async move { c.status(proto::StatusRequest {}).await })
@@ -178,13 +202,15 @@ impl Client {
         Ok((root, convert::report(reply.report)))
     }
 
-    /// Switches `dir` to the snapshot `name` names.
+    /// Switches `dir` to the snapshot `name` names, reporting files
+    /// written of files to write to `progress` as it goes.
     pub fn checkout(
         &self,
         name: &str,
         dir: &Path,
         full: bool,
         force: bool,
+        progress: &dyn Fn(u64, u64),
     ) -> Result<(SnapshotId, Report), ClientError> {
         let request = proto::CheckoutRequest {
             name: name.to_owned(),
@@ -192,7 +218,8 @@ impl Client {
             full,
             force,
         };
-        let reply = self.call(|mut c| async move { c.checkout(request).await })?;
+        let reply =
+            self.call_streamed(|mut c| async move { c.checkout(request).await }, progress)?;
         Ok((convert::id(&reply.id)?, convert::report(reply.report)))
     }
 
@@ -341,9 +368,12 @@ impl Client {
         Ok(convert::gc(&reply))
     }
 
-    /// Verifies every snapshot.
-    pub fn fsck(&self) -> Result<FsckSummary, ClientError> {
-        let reply = self.call(|mut c| async move { c.fsck(proto::FsckRequest {}).await })?;
+    /// Verifies every snapshot, reporting snapshots checked to `progress`.
+    pub fn fsck(&self, progress: &dyn Fn(u64, u64)) -> Result<FsckSummary, ClientError> {
+        let reply = self.call_streamed(
+            |mut c| async move { c.fsck(proto::FsckRequest {}).await },
+            progress,
+        )?;
         let damaged = reply
             .damaged
             .iter()
@@ -363,20 +393,27 @@ impl Client {
 
     /// Mounts the snapshot `name` names at `dir` (a checkout where overlay
     /// mounts are not allowed).
-    pub fn mount(&self, name: &str, dir: &Path) -> Result<(SnapshotId, Mounted), ClientError> {
+    pub fn mount(
+        &self,
+        name: &str,
+        dir: &Path,
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<(SnapshotId, Mounted), ClientError> {
         let request = proto::MountRequest {
             name: name.to_owned(),
             dir: wire_path(dir)?,
         };
-        let reply = self.call(|mut c| async move { c.mount(request).await })?;
+        let reply = self.call_streamed(|mut c| async move { c.mount(request).await }, progress)?;
         Ok((convert::id(&reply.id)?, convert::mounted(reply)))
     }
 
-    /// Prepares every directory of `dirs` at the snapshot `name` names.
+    /// Prepares every directory of `dirs` at the snapshot `name` names
+    /// (`progress`: the base copy, where one is made).
     pub fn fork(
         &self,
         name: &str,
         dirs: &[PathBuf],
+        progress: &dyn Fn(u64, u64),
     ) -> Result<(SnapshotId, Vec<Mounted>), ClientError> {
         let request = proto::ForkRequest {
             name: name.to_owned(),
@@ -385,7 +422,7 @@ impl Client {
                 .map(|d| wire_path(d))
                 .collect::<Result<_, _>>()?,
         };
-        let reply = self.call(|mut c| async move { c.fork(request).await })?;
+        let reply = self.call_streamed(|mut c| async move { c.fork(request).await }, progress)?;
         let id = convert::id(&reply.id)?;
         Ok((id, reply.dirs.into_iter().map(convert::mounted).collect()))
     }

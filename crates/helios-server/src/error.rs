@@ -76,6 +76,10 @@ pub enum ClientError {
     /// strings must be (use the library in process for such a path).
     #[error("{} is not a UTF-8 path: the server cannot be told about it", .0.display())]
     NotUtf8Path(PathBuf),
+    /// A long call's stream ended without its reply (the server stopped
+    /// mid-call, say).
+    #[error("the server's answer ended before its reply")]
+    NoReply,
     /// Writing what `read` returned failed.
     #[error("writing the file's bytes: {0}")]
     Output(#[source] io::Error),

@@ -25,6 +25,7 @@ mod client;
 mod convert;
 mod error;
 mod metrics;
+mod progress;
 pub mod proto;
 mod serve;
 mod service;

@@ -26,6 +26,7 @@ use tonic::{Request, Response, Status};
 use crate::convert::{self, micros};
 use crate::error::{describe, status};
 use crate::metrics::Metrics;
+use crate::progress::{Streamed, Throttled};
 use crate::proto::{self, helios_server::Helios};
 
 /// Bytes per message of a `Read` stream.
@@ -66,6 +67,31 @@ impl Service {
         let code = result.as_ref().err().map(Status::code);
         self.metrics.call(method, start.elapsed(), code);
         result.map(Response::new)
+    }
+
+    /// Runs `work` on the blocking pool as [`Service::blocking`] does, and
+    /// answers at once with a stream: the progress `work` reports, then
+    /// its reply (or its error, as the stream's status). The work goes on
+    /// to its end if the client goes away.
+    fn streamed<E: Streamed>(
+        &self,
+        method: &'static str,
+        work: impl FnOnce(&HeliosEngine, &dyn Fn(u64, u64)) -> Result<E::Reply, Fail> + Send + 'static,
+    ) -> Response<EventStream<E>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(PROGRESS_QUEUE);
+        let engine = Arc::clone(&self.engine);
+        let metrics = Arc::clone(&self.metrics);
+        let start = Instant::now();
+        tokio::task::spawn_blocking(move || {
+            let throttled = Throttled::new(tx.clone());
+            let result =
+                work(&engine, &|done, total| throttled.report(done, total)).map_err(Status::from);
+            let code = result.as_ref().err().map(Status::code);
+            metrics.call(method, start.elapsed(), code);
+            // A client gone by now has nothing to be told.
+            let _ = tx.blocking_send(result.map(E::reply));
+        });
+        Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
 
     fn uptime_seconds(&self) -> u64 {
@@ -151,6 +177,12 @@ impl DirLocks {
 }
 
 type ReadStream = Pin<Box<dyn Stream<Item = Result<proto::ReadChunk, Status>> + Send>>;
+
+/// A long call's answer: its progress, then its reply.
+type EventStream<E> = Pin<Box<dyn Stream<Item = Result<E, Status>> + Send>>;
+
+/// Progress messages a call's stream holds before newer ones are dropped.
+const PROGRESS_QUEUE: usize = 16;
 
 #[tonic::async_trait]
 impl Helios for Service {
@@ -281,15 +313,17 @@ impl Helios for Service {
         .await
     }
 
+    type CheckoutStream = EventStream<proto::CheckoutEvent>;
+
     async fn checkout(
         &self,
         request: Request<proto::CheckoutRequest>,
-    ) -> Result<Response<proto::CheckoutReply>, Status> {
+    ) -> Result<Response<Self::CheckoutStream>, Status> {
         let r = request.into_inner();
         let dir = workdir(&r.workdir)?;
         let guards = self.dirs.lock(&[&dir]).await;
         let metrics = Arc::clone(&self.metrics);
-        self.blocking("checkout", move |engine| {
+        Ok(self.streamed("checkout", move |engine, progress| {
             let _guards = guards;
             let start = Instant::now();
             let id = engine.resolve_name(&r.name)?;
@@ -298,7 +332,7 @@ impl Helios for Service {
                 force: r.force,
                 ..CheckoutOptions::default()
             };
-            let report = engine.checkout(&id, &dir, &options, &|_, _| {})?;
+            let report = engine.checkout(&id, &dir, &options, progress)?;
             metrics
                 .switch_seconds
                 .observe(start.elapsed().as_secs_f64());
@@ -306,8 +340,7 @@ impl Helios for Service {
                 id: id.to_hex(),
                 report: Some(convert::report_to_wire(&report)),
             })
-        })
-        .await
+        }))
     }
 
     async fn diff(
@@ -551,12 +584,14 @@ impl Helios for Service {
         .await
     }
 
+    type FsckStream = EventStream<proto::FsckEvent>;
+
     async fn fsck(
         &self,
         _: Request<proto::FsckRequest>,
-    ) -> Result<Response<proto::FsckReply>, Status> {
-        self.blocking("fsck", move |engine| {
-            let report = engine.fsck(&|_, _| {})?;
+    ) -> Result<Response<Self::FsckStream>, Status> {
+        Ok(self.streamed("fsck", move |engine, progress| {
+            let report = engine.fsck(progress)?;
             Ok(proto::FsckReply {
                 snapshots: report.snapshots,
                 trees_checked: report.checked.trees,
@@ -571,8 +606,7 @@ impl Helios for Service {
                     })
                     .collect(),
             })
-        })
-        .await
+        }))
     }
 
     async fn stats(
@@ -593,26 +627,29 @@ impl Helios for Service {
         .await
     }
 
+    type MountStream = EventStream<proto::MountEvent>;
+
     async fn mount(
         &self,
         request: Request<proto::MountRequest>,
-    ) -> Result<Response<proto::MountReply>, Status> {
+    ) -> Result<Response<Self::MountStream>, Status> {
         let r = request.into_inner();
         let dir = workdir(&r.dir)?;
         let guards = self.dirs.lock(&[&dir]).await;
-        self.blocking("mount", move |engine| {
+        Ok(self.streamed("mount", move |engine, progress| {
             let _guards = guards;
             let id = engine.resolve_name(&r.name)?;
-            let mounted = engine.mount(&id, &dir, &|_, _| {})?;
+            let mounted = engine.mount(&id, &dir, progress)?;
             Ok(convert::mounted_to_wire(&id, &mounted))
-        })
-        .await
+        }))
     }
+
+    type ForkStream = EventStream<proto::ForkEvent>;
 
     async fn fork(
         &self,
         request: Request<proto::ForkRequest>,
-    ) -> Result<Response<proto::ForkReply>, Status> {
+    ) -> Result<Response<Self::ForkStream>, Status> {
         let r = request.into_inner();
         let dirs = r
             .dirs
@@ -623,10 +660,10 @@ impl Helios for Service {
             .dirs
             .lock(&dirs.iter().map(PathBuf::as_path).collect::<Vec<_>>())
             .await;
-        self.blocking("fork", move |engine| {
+        Ok(self.streamed("fork", move |engine, progress| {
             let _guards = guards;
             let id = engine.resolve_name(&r.name)?;
-            let forked = engine.fork_workdirs(&id, &dirs, &|_, _| {})?;
+            let forked = engine.fork_workdirs(&id, &dirs, progress)?;
             Ok(proto::ForkReply {
                 id: id.to_hex(),
                 dirs: forked
@@ -634,8 +671,7 @@ impl Helios for Service {
                     .map(|m| convert::mounted_to_wire(&id, m))
                     .collect(),
             })
-        })
-        .await
+        }))
     }
 
     async fn umount(

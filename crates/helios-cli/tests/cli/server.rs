@@ -662,3 +662,44 @@ fn fork_mount_and_umount_go_through_the_server() {
     assert_eq!(stats["snapshots"], 2, "{stats}");
     server.stop("TERM");
 }
+
+#[test]
+fn long_calls_stream_their_progress_before_the_reply() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, work) = setup(tmp.path());
+    write_files(&work, 300, "many");
+    let id = commit(&store, &work);
+    let _server = Server::start(&store, &[]);
+    let client = helios_server::Client::connect(&store)
+        .unwrap()
+        .expect("a server answers");
+    let seen = std::cell::RefCell::new(Vec::new());
+    let record = |done: u64, total: u64| seen.borrow_mut().push((done, total));
+
+    // A checkout into an empty directory writes every file.
+    let fresh = tmp.path().join("fresh");
+    let (_, report) = client.checkout(&id, &fresh, false, false, &record).unwrap();
+    let steps = seen.take();
+    let written = report.files_written as u64;
+    assert!(written >= 300, "{report:?}");
+    // The first file written and the last are always reported, in order.
+    assert_eq!(steps.first(), Some(&(1, written)), "{steps:?}");
+    assert_eq!(steps.last(), Some(&(written, written)), "{steps:?}");
+    assert!(steps.windows(2).all(|w| w[0].0 < w[1].0), "{steps:?}");
+
+    // fsck reports too, and its last step is the whole.
+    let summary = client.fsck(&record).unwrap();
+    assert!(summary.damaged.is_empty());
+    let steps = seen.take();
+    let &(done, total) = steps.last().expect("fsck reported progress");
+    assert_eq!(done, total, "{steps:?}");
+
+    // An error still ends the stream as the error, not as a missing reply.
+    let err = client
+        .checkout("no-such-ref", &fresh, false, false, &record)
+        .unwrap_err();
+    assert!(
+        matches!(err, helios_server::ClientError::Server { .. }),
+        "{err:?}"
+    );
+}

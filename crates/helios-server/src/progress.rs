@@ -1,0 +1,146 @@
+//! Long calls (checkout, fsck, mount, fork) answer with a stream: the
+//! engine's progress as it goes, then the reply. [`Streamed`] is what the
+//! four `…Event` messages of spec/helios.proto have in common, so that the
+//! service sends and the client reads all of them one way; [`Throttled`]
+//! is the engine's progress callback on the server's side.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::Sender;
+use tonic::Status;
+
+use crate::proto;
+
+/// At most one progress message per this long (plus the last, `done ==
+/// total`): a bar redrawn 20 times a second looks live, and a checkout of
+/// 100,000 files does not send 100,000 messages.
+const EVERY: Duration = Duration::from_millis(50);
+
+/// One item of a long call's stream, read by the client.
+pub(crate) enum Step<R> {
+    /// `done` of `total` units.
+    Progress(proto::Progress),
+    /// The call's answer: the last item.
+    Reply(R),
+}
+
+/// An `…Event` message: progress or the reply.
+pub(crate) trait Streamed: Sized + Send + 'static {
+    /// The reply the stream ends with.
+    type Reply: Send + 'static;
+    fn progress(progress: proto::Progress) -> Self;
+    fn reply(reply: Self::Reply) -> Self;
+    /// `None` for an event with neither (one a newer server added).
+    fn into_step(self) -> Option<Step<Self::Reply>>;
+}
+
+macro_rules! streamed {
+    ($($event:ident, $module:ident, $reply:ident;)*) => {$(
+        impl Streamed for proto::$event {
+            type Reply = proto::$reply;
+
+            fn progress(progress: proto::Progress) -> Self {
+                proto::$event {
+                    event: Some(proto::$module::Event::Progress(progress)),
+                }
+            }
+
+            fn reply(reply: proto::$reply) -> Self {
+                proto::$event {
+                    event: Some(proto::$module::Event::Reply(reply)),
+                }
+            }
+
+            fn into_step(self) -> Option<Step<proto::$reply>> {
+                Some(match self.event? {
+                    proto::$module::Event::Progress(p) => Step::Progress(p),
+                    proto::$module::Event::Reply(r) => Step::Reply(r),
+                })
+            }
+        }
+    )*};
+}
+
+streamed! {
+    CheckoutEvent, checkout_event, CheckoutReply;
+    FsckEvent, fsck_event, FsckReply;
+    MountEvent, mount_event, MountReply;
+    ForkEvent, fork_event, ForkReply;
+}
+
+/// The engine's progress callback (`done`, `total`), sending at most one
+/// message per [`EVERY`] into a call's stream. A client slower than that
+/// misses progress messages, never the reply.
+pub(crate) struct Throttled<E> {
+    tx: Sender<Result<E, Status>>,
+    last: Mutex<Option<Instant>>,
+}
+
+impl<E: Streamed> Throttled<E> {
+    pub(crate) fn new(tx: Sender<Result<E, Status>>) -> Self {
+        Throttled {
+            tx,
+            last: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn report(&self, done: u64, total: u64) {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let due = last.is_none_or(|at| at.elapsed() >= EVERY) || done >= total;
+        if !due {
+            return;
+        }
+        *last = Some(Instant::now());
+        // Full (a slow client) or closed (a client gone): skip this one.
+        let _ = self
+            .tx
+            .try_send(Ok(E::progress(proto::Progress { done, total })));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    #[test]
+    fn progress_is_throttled_but_the_last_step_always_goes() {
+        let (tx, mut rx) = mpsc::channel(64);
+        let throttled = Throttled::<proto::FsckEvent>::new(tx);
+        for done in 0..1_000 {
+            throttled.report(done, 1_000);
+        }
+        throttled.report(1_000, 1_000);
+        let mut seen = Vec::new();
+        while let Ok(Ok(event)) = rx.try_recv() {
+            match event.into_step() {
+                Some(Step::Progress(p)) => seen.push(p.done),
+                _ => panic!("only progress was sent"),
+            }
+        }
+        // The first report, then (within 50 ms) only the last.
+        assert_eq!(seen.first(), Some(&0));
+        assert_eq!(seen.last(), Some(&1_000));
+        assert!(seen.len() < 20, "{} messages", seen.len());
+    }
+
+    #[test]
+    fn events_carry_progress_or_the_reply() {
+        let reply = proto::MountReply {
+            id: "ab".into(),
+            ..Default::default()
+        };
+        match proto::MountEvent::reply(reply.clone()).into_step() {
+            Some(Step::Reply(r)) => assert_eq!(r, reply),
+            _ => panic!("a reply event is a reply"),
+        }
+        let progress = proto::Progress { done: 3, total: 7 };
+        match proto::MountEvent::progress(progress).into_step() {
+            Some(Step::Progress(p)) => assert_eq!(p, progress),
+            _ => panic!("a progress event is progress"),
+        }
+        assert!(proto::MountEvent { event: None }.into_step().is_none());
+    }
+}
