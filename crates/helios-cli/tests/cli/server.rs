@@ -680,7 +680,7 @@ fn long_calls_stream_their_progress_before_the_reply() {
     let fresh = tmp.path().join("fresh");
     let (_, report) = client.checkout(&id, &fresh, false, false, &record).unwrap();
     let steps = seen.take();
-    let written = report.files_written as u64;
+    let written = report.files_written;
     assert!(written >= 300, "{report:?}");
     // The first file written and the last are always reported, in order.
     assert_eq!(steps.first(), Some(&(1, written)), "{steps:?}");
