@@ -7,7 +7,8 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc::Sender;
+use tokio::sync::mpsc::{Sender, channel};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use crate::proto;
@@ -16,6 +17,19 @@ use crate::proto;
 /// total`): a bar redrawn 20 times a second looks live, and a checkout of
 /// 100,000 files does not send 100,000 messages.
 const EVERY: Duration = Duration::from_millis(50);
+
+/// Progress messages a call's stream holds before newer ones are dropped.
+const QUEUE: usize = 16;
+
+/// What a long call's stream carries: an event, or the error that ends it.
+pub(crate) type Item<E> = Result<E, Status>;
+
+/// A long call's stream: the sender its progress and its reply go into,
+/// and the stream tonic sends on to the client.
+pub(crate) fn stream<E: Streamed>() -> (Sender<Item<E>>, ReceiverStream<Item<E>>) {
+    let (tx, rx) = channel(QUEUE);
+    (tx, ReceiverStream::new(rx))
+}
 
 /// One item of a long call's stream, read by the client.
 pub(crate) enum Step<R> {
@@ -73,12 +87,12 @@ streamed! {
 /// message per [`EVERY`] into a call's stream. A client slower than that
 /// misses progress messages, never the reply.
 pub(crate) struct Throttled<E> {
-    tx: Sender<Result<E, Status>>,
+    tx: Sender<Item<E>>,
     last: Mutex<Option<Instant>>,
 }
 
 impl<E: Streamed> Throttled<E> {
-    pub(crate) fn new(tx: Sender<Result<E, Status>>) -> Self {
+    pub(crate) fn new(tx: Sender<Item<E>>) -> Self {
         Throttled {
             tx,
             last: Mutex::new(None),

@@ -26,7 +26,7 @@ use tonic::{Request, Response, Status};
 use crate::convert::{self, micros};
 use crate::error::{describe, status};
 use crate::metrics::Metrics;
-use crate::progress::{Streamed, Throttled};
+use crate::progress::{self, Streamed, Throttled};
 use crate::proto::{self, helios_server::Helios};
 
 /// Bytes per message of a `Read` stream.
@@ -78,7 +78,7 @@ impl Service {
         method: &'static str,
         work: impl FnOnce(&HeliosEngine, &dyn Fn(u64, u64)) -> Result<E::Reply, Fail> + Send + 'static,
     ) -> Response<EventStream<E>> {
-        let (tx, rx) = tokio::sync::mpsc::channel(PROGRESS_QUEUE);
+        let (tx, events) = progress::stream();
         let engine = Arc::clone(&self.engine);
         let metrics = Arc::clone(&self.metrics);
         let start = Instant::now();
@@ -91,7 +91,7 @@ impl Service {
             // A client gone by now has nothing to be told.
             let _ = tx.blocking_send(result.map(E::reply));
         });
-        Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
+        Response::new(Box::pin(events))
     }
 
     fn uptime_seconds(&self) -> u64 {
@@ -180,9 +180,6 @@ type ReadStream = Pin<Box<dyn Stream<Item = Result<proto::ReadChunk, Status>> + 
 
 /// A long call's answer: its progress, then its reply.
 type EventStream<E> = Pin<Box<dyn Stream<Item = Result<E, Status>> + Send>>;
-
-/// Progress messages a call's stream holds before newer ones are dropped.
-const PROGRESS_QUEUE: usize = 16;
 
 #[tonic::async_trait]
 impl Helios for Service {
