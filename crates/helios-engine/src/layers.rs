@@ -64,6 +64,10 @@ impl Layers {
 
     /// The writer is about to delete these objects.
     pub(crate) fn forget_stored(&self, deleted: &[Hash]) {
+        // Most writes delete nothing: no lock for them.
+        if deleted.is_empty() {
+            return;
+        }
         let mut stored = lock(&self.bulk_stored);
         if stored.is_empty() {
             return;
