@@ -3,10 +3,12 @@
 
 Measures, on one store owned by a server:
 
-1. per-call cost: `helios --version` (process start alone), `helios log -n 1`
-   through the server, and the same with the store opened in process
-   (`--no-server`); the server's own time for `log` is read from its
-   Prometheus histogram, so the client's overhead is the difference;
+1. per-call cost: `/bin/true` (starting any process at all, the floor no
+   command line goes below), `helios log -n 1` through the server (the
+   front end alone), and the same with the store opened in process
+   (`--no-server`: the front end, then `helios-local`); the server's own
+   time for `log` is read from its Prometheus histogram, so the client's
+   overhead is the difference;
 2. N concurrent clients (1, 2, 4 by default), each driving a working
    directory of its own (a seeded edit of 3 files, `helios commit`, then
    `helios checkout` of the previous snapshot, round after round): the
@@ -103,7 +105,7 @@ def main():
                        capture_output=True)
         costs = {}
         for name, cmd in [
-            ("process start (--version)", [helios, "--version"]),
+            ("process start (/bin/true)", ["/bin/true"]),
             ("log -n 1 through the server", [helios, "log", "-n", "1"]),
             ("log -n 1, store opened in process", [helios, "--no-server", "log", "-n", "1"]),
         ]:
@@ -128,7 +130,7 @@ def main():
         result["client_overhead_p50_ms"] = 1e3 * (percentile(served, 50) - server_log)
         result["client_overhead_beyond_process_start_p50_ms"] = 1e3 * (
             percentile(served, 50) - server_log
-            - percentile(costs["process start (--version)"], 50))
+            - percentile(costs["process start (/bin/true)"], 50))
 
         # 2. Concurrent clients.
         result["clients"] = []

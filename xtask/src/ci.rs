@@ -26,11 +26,11 @@ const COVERAGE_FLOOR: &str = "85";
 /// bindings: their Rust runs only under pytest, inside a Python process,
 /// whose profiles count for the crates below but whose cdylib
 /// cargo-llvm-cov may not list among the objects it reports on — the
-/// gate must not depend on that. Also helios-server's `proto.rs`, code
+/// gate must not depend on that. Also helios-client's `proto.rs`, code
 /// generated from spec/helios.proto (half of it is the server and client
 /// stubs of calls some side never makes).
 const COVERAGE_IGNORE: &str =
-    r"(^|/)(xtask|benches|fuzz|tests|helios-py)/|helios-server/src/proto\.rs$";
+    r"(^|/)(xtask|benches|fuzz|tests|helios-py)/|helios-client/src/proto\.rs$";
 
 pub(crate) fn ci(root: &Path) -> anyhow::Result<()> {
     let start = Instant::now();

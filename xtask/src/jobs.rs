@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
@@ -72,18 +72,25 @@ pub(crate) fn bench(only: Option<&str>) -> anyhow::Result<()> {
 /// A `--store` among the arguments is used as given instead (and kept).
 pub(crate) fn demo(args: &[String]) -> anyhow::Result<()> {
     Prereqs::ensure_demo()?;
-    let mut run = cmd(
-        "cargo",
-        &[
-            "run",
-            "--release",
-            "--locked",
-            "-p",
-            "helios-cli",
-            "--",
-            "demo",
-        ],
-    );
+    // Both binaries: `helios` hands the demo to `helios-local` beside it,
+    // which `cargo run` of one binary would leave unbuilt or stale.
+    crate::cmd::run(
+        "build",
+        cmd(
+            "cargo",
+            &[
+                "build",
+                "--release",
+                "--locked",
+                "-p",
+                "helios-cli",
+                "--bins",
+            ],
+        ),
+    )?;
+    let helios = target_dir().join("release").join("helios");
+    let mut run = Command::new(&helios);
+    run.arg("demo");
     if !names_store(args) {
         let store = target_dir().join("demo-store");
         if store.exists() {

@@ -289,13 +289,14 @@ fn only_the_engine_the_search_evaluators_the_parallel_scan_and_the_server_spawn_
     // scoped threads that live for one scan.
     let walk = root().join("crates/helios-workdir/src/walk.rs");
     // helios-server: tokio's runtime drives the connections, and its
-    // blocking pool runs the engine's calls (a client's runtime is one
-    // thread, the caller's).
+    // blocking pool runs the engine's calls; helios-client's runtime is one
+    // thread, the caller's.
     let server = root().join("crates/helios-server");
+    let client = root().join("crates/helios-client");
     assert_clean(
         outside_engine_and_evaluators()
             .into_iter()
-            .filter(|f| *f != walk && !f.starts_with(&server))
+            .filter(|f| *f != walk && !f.starts_with(&server) && !f.starts_with(&client))
             .collect(),
         true,
         "spawns threads",
@@ -457,8 +458,14 @@ const LAYERS: &[(&str, &[&str])] = &[
             "helios-mcts",
         ],
     ),
-    // `helios serve` and its client: the engine's API over gRPC, with the
-    // types its signatures name.
+    // The client of `helios serve`: the engine's API over gRPC, with the
+    // types its signatures name, and never the engine itself (the front
+    // end links it to start without RocksDB).
+    (
+        "helios-client",
+        &["helios-types", "helios-vst", "helios-workdir"],
+    ),
+    // `helios serve`: the engine behind that API.
     (
         "helios-server",
         &[
@@ -466,6 +473,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "helios-vst",
             "helios-workdir",
             "helios-engine",
+            "helios-client",
         ],
     ),
     // The shipped binary: everything above, never the benches.
@@ -479,6 +487,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "helios-mcts",
             "helios-demo",
             "helios-workload",
+            "helios-client",
             "helios-server",
         ],
     ),

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// `text` with every control character written as an escape (`\n`,
 /// `\u{1b}`), so that it prints as exactly one inert line.
-pub(crate) fn escape_controls(text: &str) -> Cow<'_, str> {
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
     if !text.chars().any(char::is_control) {
         return Cow::Borrowed(text);
     }
@@ -29,7 +29,7 @@ pub(crate) fn escape_controls(text: &str) -> Cow<'_, str> {
 }
 
 /// One line of results.
-pub(crate) fn line(text: &str) {
+pub fn line(text: &str) {
     let text = escape_controls(text);
     #[allow(clippy::print_stdout, reason = "the command's output")]
     {
@@ -38,17 +38,17 @@ pub(crate) fn line(text: &str) {
 }
 
 /// Several lines of results made here (a rendered table), each escaped.
-pub(crate) fn lines(text: &str) {
+pub fn lines(text: &str) {
     text.lines().for_each(line);
 }
 
 /// A JSON document on one line.
-pub(crate) fn json(value: &serde_json::Value) {
+pub fn json(value: &serde_json::Value) {
     line(&value.to_string());
 }
 
 /// A one-line error.
-pub(crate) fn error(text: &str) {
+pub fn error(text: &str) {
     let text = escape_controls(text);
     #[allow(clippy::print_stderr, reason = "errors go to stderr")]
     {
@@ -57,7 +57,7 @@ pub(crate) fn error(text: &str) {
 }
 
 /// A note for a person (what was skipped, where things went).
-pub(crate) fn note(text: &str) {
+pub fn note(text: &str) {
     let text = escape_controls(text);
     #[allow(clippy::print_stderr, reason = "notes go to stderr")]
     {
@@ -66,7 +66,7 @@ pub(crate) fn note(text: &str) {
 }
 
 /// A progress bar on stderr, hidden when stderr is not a terminal.
-pub(crate) fn progress(what: &str) -> ProgressBar {
+pub fn progress(what: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -81,7 +81,7 @@ pub(crate) fn progress(what: &str) -> ProgressBar {
 }
 
 /// Adapts a bar to the engine's `(done, total)` progress callbacks.
-pub(crate) fn reporter(bar: &ProgressBar) -> impl Fn(u64, u64) + '_ {
+pub fn reporter(bar: &ProgressBar) -> impl Fn(u64, u64) + '_ {
     move |done, total| {
         bar.set_length(total);
         bar.set_position(done);

@@ -12,14 +12,14 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 
 /// Which termination signal arrived, if any.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Interrupt {
+pub struct Interrupt {
     seen: Arc<AtomicBool>,
     signal: Arc<AtomicUsize>,
 }
 
 impl Interrupt {
     /// Installs the handlers for this process.
-    pub(crate) fn install() -> std::io::Result<Interrupt> {
+    pub fn install() -> std::io::Result<Interrupt> {
         let interrupt = Interrupt::default();
         for signal in [SIGINT, SIGTERM] {
             // Registered first, so it sees the flag as the previous signal
@@ -37,12 +37,12 @@ impl Interrupt {
     }
 
     /// Whether a signal asked the command to stop.
-    pub(crate) fn requested(&self) -> bool {
+    pub fn requested(&self) -> bool {
         self.seen.load(Ordering::Relaxed)
     }
 
     /// The signal's name and the exit status it calls for (128 + number).
-    pub(crate) fn outcome(&self) -> Option<(&'static str, u8)> {
+    pub fn outcome(&self) -> Option<(&'static str, u8)> {
         if !self.requested() {
             return None;
         }

@@ -25,6 +25,7 @@ use helios_types::store::ObjectStore;
 use helios_types::{ChunkList, EntryKind, Hash, ObjectKind, Snapshot, SnapshotId, Tree};
 use helios_vst::{Lineage, NewObjects, Vst};
 
+use crate::GcReport;
 use crate::error::{EngineError, EngineResult};
 use crate::keys;
 use crate::layers::Layers;
@@ -33,19 +34,6 @@ use crate::queue::WriteQueue;
 use crate::snapshots::Snapshots;
 use crate::sync::{lock, read, write};
 use crate::tombstones::Tombstones;
-
-/// What [`HeliosEngine::gc`](crate::HeliosEngine::gc) reclaimed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct GcReport {
-    /// Objects reachable from the roots.
-    pub marked: u64,
-    /// Objects deleted.
-    pub objects_reclaimed: u64,
-    /// Encoded bytes of the deleted objects.
-    pub bytes_reclaimed: u64,
-    /// Snapshot records deleted.
-    pub snapshots_reclaimed: u64,
-}
 
 /// What a collection keeps: the snapshots still wanted, and records to
 /// drop because what they named is gone.

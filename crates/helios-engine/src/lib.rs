@@ -49,8 +49,11 @@ mod verify;
 
 pub use classify::ErrorClass;
 pub use config::EngineConfig;
-pub use engine::{CommitMeta, Durability, EngineStats, HeliosEngine, Mounted, WorkdirCommit};
+pub use engine::{CommitMeta, EngineStats, HeliosEngine};
 pub use error::{EngineError, EngineResult};
-pub use gc::GcReport;
-pub use metrics::{CommitMetrics, LatencySummary};
-pub use verify::{FsckReport, VerifyReport};
+pub use metrics::LatencySummary;
+pub use verify::FsckReport;
+// Defined below the engine so that clients of a server name them without
+// linking it.
+pub use helios_types::api::{CommitMetrics, Durability, GcReport, VerifyReport};
+pub use helios_workdir::{Mounted, WorkdirCommit};

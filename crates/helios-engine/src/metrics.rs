@@ -3,20 +3,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// The cost of one commit, measured on the caller's (synchronous) path.
-/// A search folds it into its reward so that wasteful edits cost something.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CommitMetrics {
-    /// Wall time of the `commit` call.
-    pub commit_latency: Duration,
-    /// Objects (trees and blobs) this commit created that the store did
-    /// not hold yet (chunks a capture stored are counted by the capture's
-    /// report instead).
-    pub new_objects: u64,
-    /// Encoded bytes of those objects.
-    pub new_objects_size: u64,
-}
-
 /// Sub-buckets per power of two: values are kept to within 1/8 (12.5%).
 const SUB: u32 = 8;
 const SUB_BITS: u32 = SUB.trailing_zeros();

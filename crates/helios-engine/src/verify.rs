@@ -7,33 +7,11 @@ use helios_types::file::{FileError, StoredFile};
 use helios_types::store::ObjectStore;
 use helios_types::{EntryKind, Hash, RepoPath, SnapshotId, Tree};
 
+use crate::VerifyReport;
 use crate::error::{EngineError, EngineResult};
 use crate::layers::Layers;
 use crate::queue::WriteQueue;
 use crate::snapshots::Snapshots;
-
-/// Objects and bytes checked by [`HeliosEngine::verify`](crate::HeliosEngine::verify).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct VerifyReport {
-    /// Trees read, rehashed and decoded.
-    pub trees: u64,
-    /// Blobs read and rehashed (a large file's chunks count one each).
-    pub blobs: u64,
-    /// Chunk lists of large files read and decoded.
-    pub chunk_lists: u64,
-    /// Bytes read: encoded trees and file content.
-    pub bytes: u64,
-}
-
-impl VerifyReport {
-    /// Adds another snapshot's counts to these.
-    pub fn add(&mut self, other: &VerifyReport) {
-        self.trees += other.trees;
-        self.blobs += other.blobs;
-        self.chunk_lists += other.chunk_lists;
-        self.bytes += other.bytes;
-    }
-}
 
 /// What [`HeliosEngine::fsck`](crate::HeliosEngine::fsck) found.
 #[derive(Debug, Default)]

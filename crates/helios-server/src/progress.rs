@@ -1,8 +1,7 @@
 //! Long calls (checkout, fsck, mount, fork) answer with a stream: the
-//! engine's progress as it goes, then the reply. [`Streamed`] is what the
-//! four `…Event` messages of spec/helios.proto have in common, so that the
-//! service sends and the client reads all of them one way; [`Throttled`]
-//! is the engine's progress callback on the server's side.
+//! engine's progress as it goes, then the reply (helios-client's `events`
+//! says what the stream's messages have in common). [`Throttled`] is the
+//! engine's progress callback on the server's side.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -11,7 +10,8 @@ use tokio::sync::mpsc::{Sender, channel};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
-use crate::proto;
+use helios_client::events::Streamed;
+use helios_client::proto;
 
 /// At most one progress message per this long (plus the last, `done ==
 /// total`): a bar redrawn 20 times a second looks live, and a checkout of
@@ -29,58 +29,6 @@ pub(crate) type Item<E> = Result<E, Status>;
 pub(crate) fn stream<E: Streamed>() -> (Sender<Item<E>>, ReceiverStream<Item<E>>) {
     let (tx, rx) = channel(QUEUE);
     (tx, ReceiverStream::new(rx))
-}
-
-/// One item of a long call's stream, read by the client.
-pub(crate) enum Step<R> {
-    /// `done` of `total` units.
-    Progress(proto::Progress),
-    /// The call's answer: the last item.
-    Reply(R),
-}
-
-/// An `…Event` message: progress or the reply.
-pub(crate) trait Streamed: Sized + Send + 'static {
-    /// The reply the stream ends with.
-    type Reply: Send + 'static;
-    fn progress(progress: proto::Progress) -> Self;
-    fn reply(reply: Self::Reply) -> Self;
-    /// `None` for an event with neither (one a newer server added).
-    fn into_step(self) -> Option<Step<Self::Reply>>;
-}
-
-macro_rules! streamed {
-    ($($event:ident, $module:ident, $reply:ident;)*) => {$(
-        impl Streamed for proto::$event {
-            type Reply = proto::$reply;
-
-            fn progress(progress: proto::Progress) -> Self {
-                proto::$event {
-                    event: Some(proto::$module::Event::Progress(progress)),
-                }
-            }
-
-            fn reply(reply: proto::$reply) -> Self {
-                proto::$event {
-                    event: Some(proto::$module::Event::Reply(reply)),
-                }
-            }
-
-            fn into_step(self) -> Option<Step<proto::$reply>> {
-                Some(match self.event? {
-                    proto::$module::Event::Progress(p) => Step::Progress(p),
-                    proto::$module::Event::Reply(r) => Step::Reply(r),
-                })
-            }
-        }
-    )*};
-}
-
-streamed! {
-    CheckoutEvent, checkout_event, CheckoutReply;
-    FsckEvent, fsck_event, FsckReply;
-    MountEvent, mount_event, MountReply;
-    ForkEvent, fork_event, ForkReply;
 }
 
 /// The engine's progress callback (`done`, `total`), sending at most one
@@ -115,6 +63,7 @@ impl<E: Streamed> Throttled<E> {
 
 #[cfg(test)]
 mod tests {
+    use helios_client::events::Step;
     use tokio::sync::mpsc;
 
     use super::*;
@@ -138,23 +87,5 @@ mod tests {
         assert_eq!(seen.first(), Some(&0));
         assert_eq!(seen.last(), Some(&1_000));
         assert!(seen.len() < 20, "{} messages", seen.len());
-    }
-
-    #[test]
-    fn events_carry_progress_or_the_reply() {
-        let reply = proto::MountReply {
-            id: "ab".into(),
-            ..Default::default()
-        };
-        match proto::MountEvent::reply(reply.clone()).into_step() {
-            Some(Step::Reply(r)) => assert_eq!(r, reply),
-            _ => panic!("a reply event is a reply"),
-        }
-        let progress = proto::Progress { done: 3, total: 7 };
-        match proto::MountEvent::progress(progress).into_step() {
-            Some(Step::Progress(p)) => assert_eq!(p, progress),
-            _ => panic!("a progress event is progress"),
-        }
-        assert!(proto::MountEvent { event: None }.into_step().is_none());
     }
 }

@@ -20,15 +20,13 @@ use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_stream::wrappers::UnixListenerStream;
 
+use helios_client::proto::helios_server::HeliosServer;
+use helios_client::{MAX_MESSAGE_BYTES, socket_path};
+
 use crate::error::ServerError;
 use crate::metrics::{self, Metrics};
-use crate::proto::helios_server::HeliosServer;
 use crate::service::Service;
-use crate::socket::{Peer, peer_is, restrict, socket_path};
-
-/// The largest message either side accepts: a `CommitEdits` carrying a
-/// few large files inline. Larger content belongs in a working directory.
-pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+use crate::socket::{Peer, peer_is, restrict};
 
 /// How `helios serve` runs.
 #[derive(Debug, Clone, Default)]

@@ -23,11 +23,14 @@ use helios_workdir::{CaptureOptions, CheckoutOptions};
 use tokio::sync::OwnedMutexGuard;
 use tonic::{Request, Response, Status};
 
-use crate::convert::{self, micros};
-use crate::error::{describe, status};
+use helios_client::describe;
+use helios_client::events::Streamed;
+use helios_client::proto::{self, helios_server::Helios};
+use helios_client::wire::{self, micros};
+
+use crate::error::status;
 use crate::metrics::Metrics;
-use crate::progress::{self, Streamed, Throttled};
-use crate::proto::{self, helios_server::Helios};
+use crate::progress::{self, Throttled};
 
 /// Bytes per message of a `Read` stream.
 const READ_CHUNK: u64 = 1 << 20;
@@ -215,7 +218,7 @@ impl Helios for Service {
                 label: r.message.clone(),
                 ..CommitMeta::default()
             };
-            let durability = convert::durability(r.durability());
+            let durability = wire::durability(r.durability());
             let c = engine.commit_workdir(&dir, &options, durability, meta)?;
             metrics
                 .capture_seconds
@@ -229,7 +232,7 @@ impl Helios for Service {
                 commit_latency_micros: micros(c.metrics.commit_latency),
                 new_objects: c.metrics.new_objects,
                 new_objects_size: c.metrics.new_objects_size,
-                report: Some(convert::report_to_wire(&c.report)),
+                report: Some(wire::report_to_wire(&c.report)),
             })
         })
         .await
@@ -240,7 +243,7 @@ impl Helios for Service {
         request: Request<proto::CommitEditsRequest>,
     ) -> Result<Response<proto::CommitReply>, Status> {
         let mut r = request.into_inner();
-        let durability = convert::durability(r.durability());
+        let durability = wire::durability(r.durability());
         let mut edits = Vec::with_capacity(r.edits.len());
         for e in std::mem::take(&mut r.edits) {
             let path = repo_path(&e.path)?;
@@ -304,7 +307,7 @@ impl Helios for Service {
                 .observe(start.elapsed().as_secs_f64());
             Ok(proto::CaptureReply {
                 root: captured.tree.root_hash().to_hex(),
-                report: Some(convert::report_to_wire(&captured.report)),
+                report: Some(wire::report_to_wire(&captured.report)),
             })
         })
         .await
@@ -335,7 +338,7 @@ impl Helios for Service {
                 .observe(start.elapsed().as_secs_f64());
             Ok(proto::CheckoutReply {
                 id: id.to_hex(),
-                report: Some(convert::report_to_wire(&report)),
+                report: Some(wire::report_to_wire(&report)),
             })
         }))
     }
@@ -348,7 +351,7 @@ impl Helios for Service {
         self.blocking("diff", move |engine| {
             let changes = engine.diff(&engine.resolve_name(&r.a)?, &engine.resolve_name(&r.b)?)?;
             Ok(proto::DiffReply {
-                changes: changes.iter().map(convert::change_to_wire).collect(),
+                changes: changes.iter().map(wire::change_to_wire).collect(),
             })
         })
         .await
@@ -372,7 +375,7 @@ impl Helios for Service {
             Ok(proto::SnapshotList {
                 snapshots: entries
                     .iter()
-                    .map(|(id, s)| convert::snapshot_to_wire(id, s))
+                    .map(|(id, s)| wire::snapshot_to_wire(id, s))
                     .collect(),
             })
         })
@@ -386,7 +389,7 @@ impl Helios for Service {
         let r = request.into_inner();
         self.blocking("show", move |engine| {
             let id = engine.resolve_name(&r.name)?;
-            Ok(convert::snapshot_to_wire(&id, &engine.snapshot(&id)?))
+            Ok(wire::snapshot_to_wire(&id, &engine.snapshot(&id)?))
         })
         .await
     }
@@ -405,7 +408,7 @@ impl Helios for Service {
                     .iter()
                     .map(|(name, entry)| proto::LsEntry {
                         name: String::from_utf8_lossy(name.as_bytes()).into_owned(),
-                        entry: Some(convert::entry_to_wire(entry)),
+                        entry: Some(wire::entry_to_wire(entry)),
                     })
                     .collect(),
             })
@@ -576,7 +579,7 @@ impl Helios for Service {
             if r.compact {
                 engine.compact()?;
             }
-            Ok(convert::gc_to_wire(&report))
+            Ok(wire::gc_to_wire(&report))
         })
         .await
     }
@@ -637,7 +640,7 @@ impl Helios for Service {
             let _guards = guards;
             let id = engine.resolve_name(&r.name)?;
             let mounted = engine.mount(&id, &dir, progress)?;
-            Ok(convert::mounted_to_wire(&id, &mounted))
+            Ok(wire::mounted_to_wire(&id, &mounted))
         }))
     }
 
@@ -665,7 +668,7 @@ impl Helios for Service {
                 id: id.to_hex(),
                 dirs: forked
                     .iter()
-                    .map(|m| convert::mounted_to_wire(&id, m))
+                    .map(|m| wire::mounted_to_wire(&id, m))
                     .collect(),
             })
         }))

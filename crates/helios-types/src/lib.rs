@@ -1,8 +1,8 @@
 //! The ground every Helios layer stands on: content hashes, the object model
 //! (blobs, chunk lists, trees, snapshots), its one canonical binary
 //! encoding, the object-store contract that L1, L2 and the engine
-//! implement, and [`file`]: how file content is cut into objects and read
-//! back.
+//! implement, [`file`]: how file content is cut into objects and read
+//! back, and [`api`]: what the engine's calls report, for its clients.
 //!
 //! Nothing here opens a file: [`file`] streams through the readers and
 //! writers it is given. The normative description of the encoding is
@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod api;
 mod codec;
 mod error;
 pub mod file;

@@ -86,6 +86,7 @@ mod fsx;
 mod guard;
 #[cfg(test)]
 mod model_tests;
+mod outcome;
 pub mod overlay;
 mod scan;
 mod stat_cache;
@@ -108,6 +109,7 @@ use helios_vst::Vst;
 pub use apply::{Checkout, empty_dir, materialize};
 pub use content::{ChunkFailed, ChunkStore, FileChunks, HashedChunks, StoreChunks};
 pub use error::WorkdirError;
+pub use outcome::{Mounted, WorkdirCommit};
 pub use overlay::{OverlayBase, OverlayMount};
 pub use scan::{GITIGNORE, HELIOSIGNORE};
 pub use state::{StatCache, WorkdirState};

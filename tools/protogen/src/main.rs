@@ -1,7 +1,7 @@
-//! Regenerates `crates/helios-server/src/proto.rs` from
+//! Regenerates `crates/helios-client/src/proto.rs` from
 //! `spec/helios.proto`, and records a fingerprint of the schema (its length
 //! and FNV-1a hash) in the module's first line, so that a test of
-//! helios-server notices a schema edited without regenerating.
+//! helios-client notices a schema edited without regenerating.
 //!
 //! Run from anywhere: `cargo run --manifest-path tools/protogen/Cargo.toml`.
 
@@ -28,14 +28,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          #![allow(missing_docs, unreachable_pub, rust_2018_idioms, clippy::all)]\n\n{code}",
         fingerprint(&schema)
     );
-    let out = root.join("crates/helios-server/src/proto.rs");
+    let out = root.join("crates/helios-client/src/proto.rs");
     std::fs::write(&out, module)?;
     println!("wrote {}", out.display());
     Ok(())
 }
 
 /// FNV-1a over the schema's bytes, with its length: enough to tell that
-/// the schema changed since the code was generated (helios-server's test
+/// the schema changed since the code was generated (helios-client's test
 /// computes the same).
 fn fingerprint(bytes: &[u8]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;

@@ -9,6 +9,7 @@ mod bench_cli;
 mod common;
 mod damage;
 mod demo;
+mod front;
 mod interrupted;
 mod killed_gc;
 mod large_files;

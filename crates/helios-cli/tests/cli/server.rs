@@ -512,13 +512,13 @@ fn a_client_of_another_user_is_refused() {
 
 #[test]
 fn the_client_library_commits_edits_and_manages_refs_and_pins() {
-    use helios_server::proto::{Edit, EditKind};
+    use helios_client::proto::{Edit, EditKind};
     let tmp = tempfile::tempdir().unwrap();
     let (store, work) = setup(tmp.path());
     write_files(&work, 8, "base");
     let base = commit(&store, &work);
     let _server = Server::start(&store, &[]);
-    let client = helios_server::Client::connect(&store)
+    let client = helios_client::Client::connect(&store)
         .unwrap()
         .expect("a server answers");
     assert_eq!(client.status().unwrap().algorithm, "blake3");
@@ -565,7 +565,7 @@ fn the_client_library_commits_edits_and_manages_refs_and_pins() {
         )
         .unwrap_err();
     assert!(
-        matches!(err, helios_server::ClientError::Server { .. }),
+        matches!(err, helios_client::ClientError::Server { .. }),
         "{err}"
     );
 
@@ -670,7 +670,7 @@ fn long_calls_stream_their_progress_before_the_reply() {
     write_files(&work, 300, "many");
     let id = commit(&store, &work);
     let _server = Server::start(&store, &[]);
-    let client = helios_server::Client::connect(&store)
+    let client = helios_client::Client::connect(&store)
         .unwrap()
         .expect("a server answers");
     let seen = std::cell::RefCell::new(Vec::new());
@@ -699,7 +699,7 @@ fn long_calls_stream_their_progress_before_the_reply() {
         .checkout("no-such-ref", &fresh, false, false, &record)
         .unwrap_err();
     assert!(
-        matches!(err, helios_server::ClientError::Server { .. }),
+        matches!(err, helios_client::ClientError::Server { .. }),
         "{err:?}"
     );
 }

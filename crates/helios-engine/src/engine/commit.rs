@@ -17,24 +17,9 @@ use helios_vst::{NewObjects, Vst};
 use super::HeliosEngine;
 use crate::error::{EngineError, EngineResult};
 use crate::keys;
-use crate::metrics::CommitMetrics;
 use crate::pipeline::StoreWrite;
 use crate::queue::Pending;
-
-/// How durable a commit must be before `commit` returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Durability {
-    /// L0 only: the snapshot lives in this process and is lost on exit.
-    /// Cheapest; for nodes a search may discard.
-    Memory,
-    /// Queued for L2; returns at once. Survives a clean close; a crash may
-    /// lose the tail of the queue, never leave a partial snapshot.
-    #[default]
-    Async,
-    /// Returns once the snapshot and everything it references are in L2
-    /// with the write-ahead log synced to disk.
-    Sync,
-}
+use crate::{CommitMetrics, Durability};
 
 /// What a commit records besides the tree.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

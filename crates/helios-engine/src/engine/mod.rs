@@ -30,19 +30,18 @@ use helios_types::store::{ObjectStore, StoreError};
 use helios_types::{Hash, HashAlgorithm, Snapshot, SnapshotId};
 use helios_vst::{Change, Vst};
 
-pub use commit::{CommitMeta, Durability};
-pub use mounts::Mounted;
+pub use commit::CommitMeta;
 pub use stats::EngineStats;
-pub use workdirs::WorkdirCommit;
 
 use crate::config::EngineConfig;
 use crate::error::EngineResult;
-use crate::gc::{self, GcReport, GcState};
+use crate::gc::{self, GcState};
 use crate::layers::{L2, Layers};
 use crate::names::{Pins, Refs};
 use crate::queue::WriteQueue;
 use crate::snapshots::{Found, Snapshots};
-use crate::verify::{self, FsckReport, VerifyReport};
+use crate::verify::{self, FsckReport};
+use crate::{GcReport, VerifyReport};
 use stats::Counters;
 use watch::Watchers;
 use workdirs::WorkdirRecords;

@@ -18,29 +18,15 @@ use std::path::Path;
 
 use helios_types::SnapshotId;
 use helios_workdir::overlay::unmount_dir;
-use helios_workdir::{CheckoutOptions, OverlayBase, OverlayMount, Report, WorkdirError};
+use helios_workdir::{CheckoutOptions, OverlayBase, OverlayMount, WorkdirError};
 
 use super::HeliosEngine;
 use super::workdirs::OVERLAY_MOUNTS;
+use crate::Mounted;
 use crate::error::{EngineError, EngineResult};
 
 /// The file in a mount's scratch directory that names its base snapshot.
 const BASE_SNAPSHOT: &str = "snapshot";
-
-/// How [`HeliosEngine::mount`] set up the directory.
-#[derive(Debug)]
-pub enum Mounted {
-    /// An overlay mount over the snapshot's shared lower copy.
-    Overlay,
-    /// This process may not mount overlayfs (`reason` says why): the
-    /// directory got a plain checkout instead.
-    Checkout {
-        /// Why the overlay was not possible, in one line.
-        reason: String,
-        /// What the checkout wrote.
-        report: Report,
-    },
-}
 
 impl HeliosEngine {
     /// Makes `dir` hold snapshot `id` as an overlay mount that stays after

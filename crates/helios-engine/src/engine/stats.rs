@@ -6,7 +6,8 @@ use std::time::Duration;
 use helios_l1cache::CacheStats;
 
 use super::HeliosEngine;
-use crate::metrics::{CommitMetrics, Histogram, LatencySummary};
+use crate::CommitMetrics;
+use crate::metrics::{Histogram, LatencySummary};
 
 /// What commits and restores add up to.
 #[derive(Default)]

@@ -16,37 +16,22 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use helios_types::store::ObjectStore;
 use helios_types::{HashAlgorithm, RepoPath, SnapshotId};
 
-use super::{CommitMeta, Durability, HeliosEngine};
+use super::{CommitMeta, HeliosEngine};
 use crate::error::{EngineError, EngineResult};
 use crate::gc::Roots;
 use crate::keys;
 use crate::layers::Layers;
-use crate::metrics::CommitMetrics;
 use crate::pipeline::StoreWrite;
 use crate::sync::lock;
+use crate::{Durability, WorkdirCommit};
 use helios_workdir::{
     self as workdir, CaptureOptions, Captured, CheckoutOptions, OverlayMount, Report, StateFile,
 };
-
-/// What [`HeliosEngine::commit_workdir`] made and read.
-#[derive(Debug, Clone)]
-pub struct WorkdirCommit {
-    /// The new snapshot.
-    pub id: SnapshotId,
-    /// The snapshot the directory held before, now the new one's parent.
-    pub parent: Option<SnapshotId>,
-    /// The commit's cost (chunks the capture stored are in `report`).
-    pub metrics: CommitMetrics,
-    /// What the capture read (and stored of large files).
-    pub report: Report,
-    /// Wall time of the capture.
-    pub capture_latency: Duration,
-}
 
 /// The store's areas for files about working directories (the store
 /// directory's layout above RocksDB's own files is known here only).

@@ -1,27 +1,30 @@
 //! Between the engine's types and the wire's: each pair here is the one
-//! place that decides how a value travels, used by the server to answer
-//! and by the client to read the answer back into the engine's types.
+//! place that decides how a value travels, used by the server (helios-
+//! server) to answer and by [`Client`](crate::Client) to read the answer
+//! back into the engine's types.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use helios_engine::{CommitMetrics, Durability, GcReport, Mounted, VerifyReport};
+use helios_types::api::{CommitMetrics, Durability, GcReport, VerifyReport};
 use helios_types::{EntryKind, Hash, Name, RepoPath, Snapshot, SnapshotId};
 use helios_vst::{Change, Entry};
-use helios_workdir::Report;
+use helios_workdir::{Mounted, Report};
 
 use crate::error::ClientError;
 use crate::proto;
 
-pub(crate) fn durability(wire: proto::Durability) -> Durability {
+/// A commit's durability as the wire says it.
+pub fn durability(wire: proto::Durability) -> Durability {
     match wire {
         proto::Durability::Sync => Durability::Sync,
         proto::Durability::Async => Durability::Async,
     }
 }
 
-pub(crate) fn durability_to_wire(durability: Durability) -> proto::Durability {
+/// How a durability travels (an in-memory commit travels as async).
+pub fn durability_to_wire(durability: Durability) -> proto::Durability {
     match durability {
         Durability::Sync => proto::Durability::Sync,
         // An in-memory snapshot would die with the call that made it: the
@@ -30,7 +33,8 @@ pub(crate) fn durability_to_wire(durability: Durability) -> proto::Durability {
     }
 }
 
-pub(crate) fn report_to_wire(r: &Report) -> proto::WorkdirReport {
+/// A working-directory report as it travels.
+pub fn report_to_wire(r: &Report) -> proto::WorkdirReport {
     proto::WorkdirReport {
         files_written: r.files_written,
         bytes_written: r.bytes_written,
@@ -51,7 +55,7 @@ pub(crate) fn report_to_wire(r: &Report) -> proto::WorkdirReport {
 
 /// The report back. Its `fallback` is a static text in the engine; the
 /// server's own words are not kept, only whether there was one.
-pub(crate) fn report(w: Option<proto::WorkdirReport>) -> Report {
+pub fn report(w: Option<proto::WorkdirReport>) -> Report {
     let w = w.unwrap_or_default();
     Report {
         files_written: w.files_written,
@@ -71,7 +75,8 @@ pub(crate) fn report(w: Option<proto::WorkdirReport>) -> Report {
     }
 }
 
-pub(crate) fn metrics(reply: &proto::CommitReply) -> CommitMetrics {
+/// A commit's cost read back from its reply.
+pub fn metrics(reply: &proto::CommitReply) -> CommitMetrics {
     CommitMetrics {
         commit_latency: Duration::from_micros(reply.commit_latency_micros),
         new_objects: reply.new_objects,
@@ -79,12 +84,13 @@ pub(crate) fn metrics(reply: &proto::CommitReply) -> CommitMetrics {
     }
 }
 
-pub(crate) fn micros(d: Duration) -> u64 {
+/// A duration in whole microseconds, as every latency travels.
+pub fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// A full id from a reply.
-pub(crate) fn id(hex: &str) -> Result<SnapshotId, ClientError> {
+pub fn id(hex: &str) -> Result<SnapshotId, ClientError> {
     SnapshotId::from_str(hex).map_err(|_| bad("snapshot id", hex))
 }
 
@@ -99,7 +105,8 @@ fn bad(what: &'static str, value: &str) -> ClientError {
     }
 }
 
-pub(crate) fn snapshot_to_wire(id: &SnapshotId, s: &Snapshot) -> proto::SnapshotRecord {
+/// A snapshot record as it travels.
+pub fn snapshot_to_wire(id: &SnapshotId, s: &Snapshot) -> proto::SnapshotRecord {
     proto::SnapshotRecord {
         id: id.to_hex(),
         root: s.root.to_hex(),
@@ -110,7 +117,8 @@ pub(crate) fn snapshot_to_wire(id: &SnapshotId, s: &Snapshot) -> proto::Snapshot
     }
 }
 
-pub(crate) fn snapshot(w: proto::SnapshotRecord) -> Result<(SnapshotId, Snapshot), ClientError> {
+/// A snapshot record read back.
+pub fn snapshot(w: proto::SnapshotRecord) -> Result<(SnapshotId, Snapshot), ClientError> {
     let parents = w.parents.iter().map(|p| id(p)).collect::<Result<_, _>>()?;
     Ok((
         id(&w.id)?,
@@ -142,7 +150,8 @@ fn kind(wire: proto::EntryKind) -> EntryKind {
     }
 }
 
-pub(crate) fn entry_to_wire(e: &Entry) -> proto::Entry {
+/// A tree entry as it travels.
+pub fn entry_to_wire(e: &Entry) -> proto::Entry {
     proto::Entry {
         kind: kind_to_wire(e.kind).into(),
         hash: e.hash.to_hex(),
@@ -159,7 +168,8 @@ fn entry(w: Option<proto::Entry>) -> Result<Entry, ClientError> {
     })
 }
 
-pub(crate) fn change_to_wire(c: &Change) -> proto::Change {
+/// A difference between two snapshots as it travels.
+pub fn change_to_wire(c: &Change) -> proto::Change {
     let (kind, old, new) = match c {
         Change::Added { entry, .. } => (proto::ChangeKind::Added, None, Some(entry)),
         Change::Deleted { entry, .. } => (proto::ChangeKind::Deleted, Some(entry), None),
@@ -176,7 +186,8 @@ pub(crate) fn change_to_wire(c: &Change) -> proto::Change {
     }
 }
 
-pub(crate) fn change(w: proto::Change) -> Result<Change, ClientError> {
+/// A difference read back.
+pub fn change(w: proto::Change) -> Result<Change, ClientError> {
     let path = repo_path(&w.path)?;
     Ok(match w.kind() {
         proto::ChangeKind::Added => Change::Added {
@@ -204,12 +215,14 @@ fn repo_path(text: &str) -> Result<RepoPath, ClientError> {
     RepoPath::parse(text).map_err(|_| bad("path", text))
 }
 
-pub(crate) fn ls_entry(w: proto::LsEntry) -> Result<(Name, Entry), ClientError> {
+/// A listed directory entry read back.
+pub fn ls_entry(w: proto::LsEntry) -> Result<(Name, Entry), ClientError> {
     let name = Name::new(&w.name).map_err(|_| bad("name", &w.name))?;
     Ok((name, entry(w.entry)?))
 }
 
-pub(crate) fn gc_to_wire(r: &GcReport) -> proto::GcReply {
+/// What a collection reclaimed, as it travels.
+pub fn gc_to_wire(r: &GcReport) -> proto::GcReply {
     proto::GcReply {
         marked: r.marked,
         objects_reclaimed: r.objects_reclaimed,
@@ -218,7 +231,8 @@ pub(crate) fn gc_to_wire(r: &GcReport) -> proto::GcReply {
     }
 }
 
-pub(crate) fn gc(w: &proto::GcReply) -> GcReport {
+/// What a collection reclaimed, read back.
+pub fn gc(w: &proto::GcReply) -> GcReport {
     GcReport {
         marked: w.marked,
         objects_reclaimed: w.objects_reclaimed,
@@ -227,7 +241,8 @@ pub(crate) fn gc(w: &proto::GcReply) -> GcReport {
     }
 }
 
-pub(crate) fn verify(w: &proto::FsckReply) -> VerifyReport {
+/// What a verification checked, read back.
+pub fn verify(w: &proto::FsckReply) -> VerifyReport {
     VerifyReport {
         trees: w.trees_checked,
         blobs: w.blobs_checked,
@@ -236,7 +251,8 @@ pub(crate) fn verify(w: &proto::FsckReply) -> VerifyReport {
     }
 }
 
-pub(crate) fn mounted_to_wire(id: &SnapshotId, m: &Mounted) -> proto::MountReply {
+/// How a mount set up its directory, as it travels.
+pub fn mounted_to_wire(id: &SnapshotId, m: &Mounted) -> proto::MountReply {
     match m {
         Mounted::Overlay => proto::MountReply {
             id: id.to_hex(),
@@ -252,7 +268,8 @@ pub(crate) fn mounted_to_wire(id: &SnapshotId, m: &Mounted) -> proto::MountReply
     }
 }
 
-pub(crate) fn mounted(w: proto::MountReply) -> Mounted {
+/// How a mount set up its directory, read back.
+pub fn mounted(w: proto::MountReply) -> Mounted {
     if w.overlay {
         Mounted::Overlay
     } else {

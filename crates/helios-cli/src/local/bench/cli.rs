@@ -25,7 +25,7 @@ use helios_workload::{Latency, SplitMix64, source_like};
 use serde_json::{Value, json};
 
 use super::{DiskUsage, InProcess, Tool, disk_usage, mib, stdout_of, timed, us, write_tree};
-use crate::output::progress;
+use helios_cli::output::progress;
 
 /// What git's snapshot is in this mode: the index refreshed and the tree
 /// written, the fastest git records a directory.
@@ -47,7 +47,11 @@ pub(super) struct Spawned {
 impl Spawned {
     /// `helios init` of a new store for the working directory `dir`.
     pub(super) fn init(store: &Path, dir: &Path) -> anyhow::Result<Self> {
-        let exe = std::env::current_exe().context("finding the helios binary to spawn")?;
+        // The front end beside this binary, as scripts and harnesses call
+        // it (it hands to this binary what no server answers).
+        let exe = std::env::current_exe()
+            .context("finding the helios binary to spawn")?
+            .with_file_name("helios");
         let spawned = Spawned {
             exe,
             store: store.to_path_buf(),

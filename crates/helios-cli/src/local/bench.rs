@@ -31,8 +31,8 @@ use helios_workdir::{CaptureOptions, CheckoutOptions, OverlayBase, WorkdirError}
 use helios_workload::{Latency, SplitMix64, source_like, source_paths};
 use serde_json::{Value, json};
 
-use crate::output::{self, line, note, progress};
 use crate::{BenchArgs, Via};
+use helios_cli::output::{self, line, note, progress};
 
 /// One node of the trace: its parent and the files it changes (`None`
 /// deletes).

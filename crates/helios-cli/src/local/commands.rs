@@ -1,33 +1,35 @@
-//! One function per command. Each gets the store through a [`Backend`]
-//! (its server, or the store opened here), does its work, prints text or
-//! JSON, and returns the exit code.
+//! One function per command of helios-local's own (the everyday ones are
+//! `helios_cli::served`, shared with the front end). Each gets the store
+//! through a [`Backend`] (its server, or the store opened here), does its
+//! work, prints text or JSON, and returns the exit code.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use helios_engine::{
-    CommitMeta, Durability, EngineConfig, EngineError, GcReport, HeliosEngine, WorkdirCommit,
-};
-use helios_server::{Client, FsckSummary, ServeOptions, Stopped};
-use helios_types::{EntryKind, RepoPath, Snapshot, SnapshotId};
-use helios_vst::Change;
-use helios_workdir::{CaptureOptions, CheckoutOptions, Report};
+use helios_cli::args::ServedCommand;
+use helios_cli::output::{self, line, note, progress, reporter};
+use helios_cli::served;
+use helios_cli::signals::Interrupt;
+use helios_client::{Client, FsckSummary};
+use helios_engine::{EngineConfig, EngineError, GcReport, HeliosEngine};
+use helios_server::{ServeOptions, Stopped};
 use serde_json::{Value, json};
 
+use helios_cli::served::Store as _;
+
 use crate::backend::Backend;
-use crate::output::{self, line, note, progress, reporter};
-use crate::signals::Interrupt;
-use crate::{Cli, Command, DemoArgs, DurabilityArg};
+use crate::{Cli, Command, DemoArgs};
 
 pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
-    let store = cli.store.as_path();
-    let json = cli.json;
+    let global = &cli.global;
+    let store = global.store.as_path();
+    let json = global.json;
     // Commands that open the store themselves, or run one, never go
     // through a server.
     let served = match cli.command {
         Command::Init { .. } | Command::Serve { .. } | Command::Bench(_) | Command::Demo(_) => None,
-        _ => Backend::server(store, cli.no_server)?,
+        _ => Backend::server(store, global.no_server)?,
     };
     // The server when one answers, else the store opened by `$open`.
     macro_rules! backend {
@@ -37,38 +39,22 @@ pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
     }
     match cli.command {
         Command::Init { algorithm } => init(store, algorithm),
-        Command::Commit {
-            workdir,
-            message,
-            durability,
-            gitignore,
-        } => commit(&backend!(open), &workdir, &message, durability, gitignore),
-        Command::Checkout {
-            id,
-            workdir,
-            full,
-            force,
-        } => checkout(
-            &backend!(open_for_checkout),
-            &id,
-            &workdir,
-            full,
-            force,
-            json,
-        ),
-        Command::Diff { a, b } => diff(&backend!(open_read_only), &a, &b, json),
-        Command::Log { id, limit } => log(&backend!(open_read_only), id.as_deref(), limit, json),
-        Command::Show { id } => show(&backend!(open_read_only), &id, json),
-        Command::Ls { id, path } => ls(&backend!(open_read_only), &id, path.as_deref(), json),
-        Command::Cat { id, path, range } => cat(&backend!(open_read_only), &id, &path, range),
-        Command::Ref { name, id: None } => reference(&backend!(open_read_only), &name, None, json),
-        Command::Ref { name, id } => reference(&backend!(open), &name, id.as_deref(), json),
+        Command::Served(command) => {
+            let open = match &command {
+                // A watcher lives only in a server: nothing to open.
+                ServedCommand::Watch { .. } | ServedCommand::Unwatch { .. } if served.is_none() => {
+                    return Err(served::no_server_to_watch(store));
+                }
+                ServedCommand::Commit { .. } | ServedCommand::Ref { id: Some(_), .. } => open,
+                ServedCommand::Checkout { .. } => open_for_checkout,
+                _ => open_read_only,
+            };
+            served::run(global, command, &backend!(open))
+        }
         Command::Mount { id, dir } => crate::mount::mount(&backend!(open), &id, &dir),
         Command::Fork { id, dirs } => crate::mount::fork(&backend!(open), &id, &dirs),
         Command::Umount { dir } => crate::mount::umount(&backend!(open), &dir),
         Command::Serve { metrics, check } => serve(store, metrics, check),
-        Command::Watch { workdir } => watch(served, store, &workdir, true),
-        Command::Unwatch { workdir } => watch(served, store, &workdir, false),
         Command::Gc => gc(&backend!(open), json),
         Command::Fsck => fsck(&backend!(open_read_only), json),
         Command::Stats => stats(&backend!(open_read_only), json),
@@ -156,283 +142,6 @@ fn init(store: &Path, algorithm: helios_types::HashAlgorithm) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-fn commit(
-    backend: &Backend,
-    workdir: &Path,
-    message: &str,
-    durability: DurabilityArg,
-    gitignore: bool,
-) -> anyhow::Result<ExitCode> {
-    if !workdir.is_dir() {
-        bail!("working directory {} does not exist", workdir.display());
-    }
-    let durability = match durability {
-        DurabilityArg::Sync => Durability::Sync,
-        DurabilityArg::Async => Durability::Async,
-    };
-    let committed: WorkdirCommit = match backend {
-        Backend::Local(engine) => {
-            let options = CaptureOptions {
-                gitignore,
-                ..CaptureOptions::default()
-            };
-            let meta = CommitMeta::child_of(None, message);
-            engine.commit_workdir(workdir, &options, durability, meta)?
-        }
-        Backend::Served(client) => {
-            client.commit_workdir(workdir, message, durability, gitignore)?
-        }
-    };
-    backend.finish()?;
-    // A large file's chunks were stored as capture read it: new objects
-    // too, though the commit did not write them.
-    let (report, metrics) = (&committed.report, &committed.metrics);
-    note(&format!(
-        "{} files scanned, {} read; {} new objects ({} bytes) in {:.2?}",
-        report.files_scanned,
-        report.files_hashed,
-        metrics.new_objects + report.objects_stored,
-        metrics.new_objects_size + report.bytes_stored,
-        metrics.commit_latency
-    ));
-    line(&committed.id.to_hex());
-    Ok(ExitCode::SUCCESS)
-}
-
-fn checkout(
-    backend: &Backend,
-    name: &str,
-    workdir: &Path,
-    full: bool,
-    force: bool,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let bar = progress("checkout");
-    let checked_out: anyhow::Result<(SnapshotId, Report)> = match backend {
-        Backend::Local(engine) => engine
-            .resolve_name(name)
-            .map_err(Into::into)
-            .and_then(|id| {
-                let options = CheckoutOptions {
-                    full,
-                    force,
-                    ..CheckoutOptions::default()
-                };
-                let report = engine.checkout(&id, workdir, &options, &reporter(&bar))?;
-                Ok((id, report))
-            }),
-        Backend::Served(client) => client
-            .checkout(name, workdir, full, force, &reporter(&bar))
-            .map_err(Into::into),
-    };
-    bar.finish_and_clear();
-    let (id, report) = checked_out?;
-    backend.finish()?;
-    if json {
-        output::json(&json!({
-            "id": id.to_hex(),
-            "files_written": report.files_written,
-            "removed": report.removed,
-            "dirs_created": report.dirs_created,
-            "fast_path": report.fast_path,
-        }));
-    } else {
-        line(&format!(
-            "{} now holds {}: {} written, {} removed{}",
-            workdir.display(),
-            &id.to_hex()[..12],
-            report.files_written,
-            report.removed,
-            if report.fast_path { "" } else { " (full scan)" }
-        ));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn change_json(c: &Change) -> Value {
-    let (kind, path) = match c {
-        Change::Added { path, .. } => ("added", path),
-        Change::Deleted { path, .. } => ("deleted", path),
-        Change::Modified { path, .. } => ("modified", path),
-        Change::TypeChanged { path, .. } => ("type_changed", path),
-    };
-    json!({ "change": kind, "path": path.to_string() })
-}
-
-fn diff(backend: &Backend, a: &str, b: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let changes = match backend {
-        Backend::Local(engine) => {
-            engine.diff(&engine.resolve_name(a)?, &engine.resolve_name(b)?)?
-        }
-        Backend::Served(client) => client.diff(a, b)?,
-    };
-    if json {
-        output::json(&Value::Array(changes.iter().map(change_json).collect()));
-    } else {
-        for c in &changes {
-            let tag = match c {
-                Change::Added { .. } => 'A',
-                Change::Deleted { .. } => 'D',
-                Change::Modified { .. } => 'M',
-                Change::TypeChanged { .. } => 'T',
-            };
-            line(&format!("{tag} {}", c.path()));
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn snapshot_json(id: &SnapshotId, s: &Snapshot) -> Value {
-    json!({
-        "id": id.to_hex(),
-        "root": s.root.to_hex(),
-        "parents": s.parents.iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
-        "time_micros": s.time_micros,
-        "label": s.label,
-        "metadata": s.metadata,
-    })
-}
-
-fn log(
-    backend: &Backend,
-    start: Option<&str>,
-    limit: usize,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let entries = match (backend, start) {
-        (Backend::Local(engine), Some(name)) => engine.log(&engine.resolve_name(name)?, limit)?,
-        (Backend::Local(engine), None) => engine.newest_snapshots(limit)?,
-        (Backend::Served(client), start) => client.log(start, limit)?,
-    };
-    if json {
-        output::json(&Value::Array(
-            entries.iter().map(|(id, s)| snapshot_json(id, s)).collect(),
-        ));
-    } else {
-        for (id, s) in &entries {
-            line(&format!("{}  {}", &id.to_hex()[..12], s.label));
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn show(backend: &Backend, name: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let (id, s) = match backend {
-        Backend::Local(engine) => {
-            let id = engine.resolve_name(name)?;
-            (id, engine.snapshot(&id)?)
-        }
-        Backend::Served(client) => client.show(name)?,
-    };
-    if json {
-        output::json(&snapshot_json(&id, &s));
-    } else {
-        line(&format!("snapshot {id}"));
-        line(&format!("root     {}", s.root));
-        for p in &s.parents {
-            line(&format!("parent   {p}"));
-        }
-        line(&format!("time     {} µs since the epoch", s.time_micros));
-        line(&format!("label    {}", s.label));
-        for (k, v) in &s.metadata {
-            line(&format!("meta     {k} = {v}"));
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn kind_name(kind: EntryKind) -> &'static str {
-    match kind {
-        EntryKind::File => "file",
-        EntryKind::Executable => "exec",
-        EntryKind::Symlink => "link",
-        EntryKind::Dir => "dir",
-    }
-}
-
-fn ls(backend: &Backend, name: &str, path: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
-    let path = path.unwrap_or("");
-    let entries = match backend {
-        Backend::Local(engine) => {
-            let vst = engine.restore(&engine.resolve_name(name)?)?;
-            vst.list(&RepoPath::parse(path)?)?
-        }
-        Backend::Served(client) => client.ls(name, path)?,
-    };
-    if json {
-        output::json(&Value::Array(
-            entries
-                .iter()
-                .map(|(n, e)| json!({"name": n.to_string(), "kind": kind_name(e.kind), "size": e.size, "hash": e.hash.to_hex()}))
-                .collect(),
-        ));
-    } else {
-        for (n, e) in &entries {
-            let slash = if e.kind == EntryKind::Dir { "/" } else { "" };
-            line(&format!(
-                "{:<5} {:>10}  {n}{slash}",
-                kind_name(e.kind),
-                e.size
-            ));
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn cat(
-    backend: &Backend,
-    name: &str,
-    path: &str,
-    range: Option<std::ops::Range<u64>>,
-) -> anyhow::Result<ExitCode> {
-    use std::io::Write;
-    let range = range.unwrap_or(0..u64::MAX);
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-    match backend {
-        Backend::Local(engine) => {
-            let vst = engine.restore(&engine.resolve_name(name)?)?;
-            engine.read_file_into(&vst, &RepoPath::parse(path)?, range, &mut out)?;
-        }
-        Backend::Served(client) => {
-            client.read_into(name, path, range, &mut out)?;
-        }
-    }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn reference(
-    backend: &Backend,
-    name: &str,
-    target: Option<&str>,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    if let Some(target) = target {
-        let id = match backend {
-            Backend::Local(engine) => {
-                let id = engine.resolve_name(target)?;
-                engine.set_ref(name, &id)?;
-                id
-            }
-            Backend::Served(client) => client.set_ref(name, target)?,
-        };
-        backend.finish()?;
-        line(&id.to_hex());
-        return Ok(ExitCode::SUCCESS);
-    }
-    let id = match backend {
-        Backend::Local(engine) => engine.get_ref(name)?,
-        Backend::Served(client) => client.get_ref(name)?,
-    };
-    let id = id.with_context(|| format!("no ref named `{name}`"))?;
-    if json {
-        output::json(&json!({ "name": name, "id": id.to_hex() }));
-    } else {
-        line(&id.to_hex());
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 /// `helios serve`, or `helios serve --check`.
 fn serve(
     store: &Path,
@@ -493,38 +202,6 @@ fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `helios watch` / `helios unwatch`: only a server outlives the call
-/// that would start a watcher.
-fn watch(
-    served: Option<Client>,
-    store: &Path,
-    workdir: &Path,
-    start: bool,
-) -> anyhow::Result<ExitCode> {
-    let Some(client) = served else {
-        bail!(
-            "no server runs for {}: a watcher lives in the process that keeps it; start one with              `helios serve --store {}`",
-            store.display(),
-            store.display()
-        );
-    };
-    if !workdir.is_dir() {
-        bail!("working directory {} does not exist", workdir.display());
-    }
-    let changed = if start {
-        client.watch(workdir)?
-    } else {
-        client.unwatch(workdir)?
-    };
-    line(&match (start, changed) {
-        (true, true) => format!("watching {}", workdir.display()),
-        (true, false) => format!("{} was watched already", workdir.display()),
-        (false, true) => format!("stopped watching {}", workdir.display()),
-        (false, false) => format!("{} was not watched", workdir.display()),
-    });
-    Ok(ExitCode::SUCCESS)
-}
-
 fn gc(backend: &Backend, json: bool) -> anyhow::Result<ExitCode> {
     let report: GcReport = match backend {
         Backend::Local(engine) => {
@@ -565,7 +242,7 @@ fn fsck(backend: &Backend, json: bool) -> anyhow::Result<ExitCode> {
     let checked: anyhow::Result<FsckSummary> = match backend {
         Backend::Local(engine) => engine
             .fsck(&reporter(&bar))
-            .map(Into::into)
+            .map(helios_server::fsck_summary)
             .map_err(Into::into),
         Backend::Served(client) => client.fsck(&reporter(&bar)).map_err(Into::into),
     };

@@ -7,20 +7,19 @@ use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use helios_engine::{CommitMetrics, Durability, GcReport, Mounted, VerifyReport, WorkdirCommit};
+use helios_types::api::{CommitMetrics, Durability, GcReport, VerifyReport};
 use helios_types::{Hash, Name, Snapshot, SnapshotId};
 use helios_vst::{Change, Entry};
-use helios_workdir::Report;
+use helios_workdir::{Mounted, Report, WorkdirCommit};
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::convert;
 use crate::error::ClientError;
-use crate::progress::{Step, Streamed};
+use crate::events::{Step, Streamed};
 use crate::proto::{self, helios_client::HeliosClient};
-use crate::serve::MAX_MESSAGE_BYTES;
 use crate::socket::socket_path;
+use crate::{MAX_MESSAGE_BYTES, wire};
 
 /// A connection to the server of one store.
 pub struct Client {
@@ -29,8 +28,8 @@ pub struct Client {
     socket: PathBuf,
 }
 
-/// What [`Client::fsck`] found: the engine's [`FsckReport`]
-/// (helios_engine::FsckReport) with each damage as the server's text.
+/// What [`Client::fsck`] found: the engine's `FsckReport` with each
+/// damage as the server's text.
 #[derive(Debug, Clone, Default)]
 pub struct FsckSummary {
     /// Snapshots in the store.
@@ -39,20 +38,6 @@ pub struct FsckSummary {
     pub checked: VerifyReport,
     /// Each damaged snapshot with what its check found.
     pub damaged: Vec<(SnapshotId, String)>,
-}
-
-impl From<helios_engine::FsckReport> for FsckSummary {
-    fn from(r: helios_engine::FsckReport) -> Self {
-        FsckSummary {
-            snapshots: r.snapshots,
-            checked: r.checked,
-            damaged: r
-                .damaged
-                .into_iter()
-                .map(|(id, e)| (id, e.to_string()))
-                .collect(),
-        }
-    }
 }
 
 impl Client {
@@ -150,18 +135,18 @@ impl Client {
         let request = proto::CommitRequest {
             workdir: wire_path(dir)?,
             message: message.to_owned(),
-            durability: convert::durability_to_wire(durability).into(),
+            durability: wire::durability_to_wire(durability).into(),
             gitignore,
         };
         let reply = self.call(|mut c| async move { c.commit(request).await })?;
         Ok(WorkdirCommit {
-            id: convert::id(&reply.id)?,
+            id: wire::id(&reply.id)?,
             parent: match reply.parent.as_str() {
                 "" => None,
-                hex => Some(convert::id(hex)?),
+                hex => Some(wire::id(hex)?),
             },
-            metrics: convert::metrics(&reply),
-            report: convert::report(reply.report),
+            metrics: wire::metrics(&reply),
+            report: wire::report(reply.report),
             // The server times its capture in its metrics only.
             capture_latency: std::time::Duration::ZERO,
         })
@@ -180,11 +165,11 @@ impl Client {
             base: base.unwrap_or_default().to_owned(),
             edits,
             message: message.to_owned(),
-            durability: convert::durability_to_wire(durability).into(),
+            durability: wire::durability_to_wire(durability).into(),
             metadata: metadata.into_iter().collect(),
         };
         let reply = self.call(|mut c| async move { c.commit_edits(request).await })?;
-        Ok((convert::id(&reply.id)?, convert::metrics(&reply)))
+        Ok((wire::id(&reply.id)?, wire::metrics(&reply)))
     }
 
     /// Reads `dir` as a commit would, storing no snapshot: the tree's root
@@ -199,7 +184,7 @@ impl Client {
             what: "root hash",
             value: reply.root.clone(),
         })?;
-        Ok((root, convert::report(reply.report)))
+        Ok((root, wire::report(reply.report)))
     }
 
     /// Switches `dir` to the snapshot `name` names, reporting files
@@ -220,7 +205,7 @@ impl Client {
         };
         let reply =
             self.call_streamed(|mut c| async move { c.checkout(request).await }, progress)?;
-        Ok((convert::id(&reply.id)?, convert::report(reply.report)))
+        Ok((wire::id(&reply.id)?, wire::report(reply.report)))
     }
 
     /// What changed from `a` to `b`.
@@ -230,7 +215,7 @@ impl Client {
             b: b.to_owned(),
         };
         let reply = self.call(|mut c| async move { c.diff(request).await })?;
-        reply.changes.into_iter().map(convert::change).collect()
+        reply.changes.into_iter().map(wire::change).collect()
     }
 
     /// History from `start` along first parents, or every snapshot newest
@@ -249,7 +234,7 @@ impl Client {
             limit: u32::try_from(limit).unwrap_or(0),
         };
         let reply = self.call(|mut c| async move { c.log(request).await })?;
-        reply.snapshots.into_iter().map(convert::snapshot).collect()
+        reply.snapshots.into_iter().map(wire::snapshot).collect()
     }
 
     /// The record of the snapshot `name` names.
@@ -257,7 +242,7 @@ impl Client {
         let request = proto::ShowRequest {
             name: name.to_owned(),
         };
-        convert::snapshot(self.call(|mut c| async move { c.show(request).await })?)
+        wire::snapshot(self.call(|mut c| async move { c.show(request).await })?)
     }
 
     /// The entries of directory `path` ("" for the root) of a snapshot.
@@ -267,7 +252,7 @@ impl Client {
             path: path.to_owned(),
         };
         let reply = self.call(|mut c| async move { c.ls(request).await })?;
-        reply.entries.into_iter().map(convert::ls_entry).collect()
+        reply.entries.into_iter().map(wire::ls_entry).collect()
     }
 
     /// Writes `range` (cut at the file's end) of the file at `path` to
@@ -303,7 +288,7 @@ impl Client {
             name: name.to_owned(),
         };
         match self.call(|mut c| async move { c.get_ref(request).await }) {
-            Ok(reply) => Ok(Some(convert::id(&reply.id)?)),
+            Ok(reply) => Ok(Some(wire::id(&reply.id)?)),
             Err(ClientError::Server {
                 code: tonic::Code::NotFound,
                 ..
@@ -318,7 +303,7 @@ impl Client {
             name: name.to_owned(),
             target: target.to_owned(),
         };
-        convert::id(
+        wire::id(
             &self
                 .call(|mut c| async move { c.set_ref(request).await })?
                 .id,
@@ -332,7 +317,7 @@ impl Client {
         reply
             .refs
             .into_iter()
-            .map(|r| Ok((r.name, convert::id(&r.id)?)))
+            .map(|r| Ok((r.name, wire::id(&r.id)?)))
             .collect()
     }
 
@@ -351,7 +336,7 @@ impl Client {
         let request = proto::PinRequest {
             name: name.to_owned(),
         };
-        convert::id(&self.call(|mut c| async move { c.pin(request).await })?.id)
+        wire::id(&self.call(|mut c| async move { c.pin(request).await })?.id)
     }
 
     /// Unpins the snapshot `name` names; returns its id.
@@ -359,13 +344,13 @@ impl Client {
         let request = proto::PinRequest {
             name: name.to_owned(),
         };
-        convert::id(&self.call(|mut c| async move { c.unpin(request).await })?.id)
+        wire::id(&self.call(|mut c| async move { c.unpin(request).await })?.id)
     }
 
     /// Collects garbage, then compacts the store when `compact`.
     pub fn gc(&self, compact: bool) -> Result<GcReport, ClientError> {
         let reply = self.call(|mut c| async move { c.gc(proto::GcRequest { compact }).await })?;
-        Ok(convert::gc(&reply))
+        Ok(wire::gc(&reply))
     }
 
     /// Verifies every snapshot, reporting snapshots checked to `progress`.
@@ -377,11 +362,11 @@ impl Client {
         let damaged = reply
             .damaged
             .iter()
-            .map(|d| Ok((convert::id(&d.id)?, d.error.clone())))
+            .map(|d| Ok((wire::id(&d.id)?, d.error.clone())))
             .collect::<Result<_, ClientError>>()?;
         Ok(FsckSummary {
             snapshots: reply.snapshots,
-            checked: convert::verify(&reply),
+            checked: wire::verify(&reply),
             damaged,
         })
     }
@@ -404,7 +389,7 @@ impl Client {
             dir: wire_path(dir)?,
         };
         let reply = self.call_streamed(|mut c| async move { c.mount(request).await }, progress)?;
-        Ok((convert::id(&reply.id)?, convert::mounted(reply)))
+        Ok((wire::id(&reply.id)?, wire::mounted(reply)))
     }
 
     /// Prepares every directory of `dirs` at the snapshot `name` names
@@ -423,8 +408,8 @@ impl Client {
                 .collect::<Result<_, _>>()?,
         };
         let reply = self.call_streamed(|mut c| async move { c.fork(request).await }, progress)?;
-        let id = convert::id(&reply.id)?;
-        Ok((id, reply.dirs.into_iter().map(convert::mounted).collect()))
+        let id = wire::id(&reply.id)?;
+        Ok((id, reply.dirs.into_iter().map(wire::mounted).collect()))
     }
 
     /// Unmounts a directory `mount` made.

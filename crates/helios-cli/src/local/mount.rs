@@ -10,8 +10,10 @@ use std::process::ExitCode;
 
 use helios_engine::Mounted;
 
+use helios_cli::served::Store as _;
+
 use crate::backend::Backend;
-use crate::output::{line, note, progress, reporter};
+use helios_cli::output::{line, note, progress, reporter};
 
 pub(crate) fn mount(backend: &Backend, name: &str, dir: &Path) -> anyhow::Result<ExitCode> {
     let bar = progress("base copy");
