@@ -219,6 +219,9 @@ pub(crate) fn bench(args: &BenchArgs, json: bool) -> anyhow::Result<std::process
     if !args.history.is_empty() && args.via != Via::Cli {
         bail!("--history measures the `helios` binary: pass --via cli with it");
     }
+    if args.no_watch && !args.server {
+        bail!("--no-watch leaves a server's watcher off: pass --server with it");
+    }
     if args.server && args.via != Via::Cli {
         bail!(
             "--server puts a server between the `helios` binary and the store: pass --via cli with it"
@@ -598,6 +601,8 @@ enum ModeReport {
         history: Vec<cli::HistoryPoint>,
         /// Every call went through `helios serve` (`--server`).
         server: bool,
+        /// The server watched the working directory (not `--no-watch`).
+        watched: bool,
     },
 }
 
@@ -682,9 +687,11 @@ impl Report {
                 helios_gc_bytes,
                 history,
                 server,
+                watched,
             } => {
                 report["via"] = json!("cli");
                 report["server"] = json!(server);
+                report["watched"] = json!(watched);
                 report["git_snapshot_is"] = json!(cli::GIT_SNAPSHOT);
                 report["git_switch_is"] = json!(cli::GIT_SWITCH);
                 report["noop_checkout"] = json!(noop.as_ref().map(Versus::json));
@@ -755,11 +762,14 @@ impl Report {
                 helios_gc_bytes,
                 history,
                 server,
+                watched,
             } => {
-                let through = if *server {
-                    ", each through `helios serve` with the directory watched"
-                } else {
-                    ""
+                let through = match (*server, *watched) {
+                    (true, true) => ", each through `helios serve` with the directory watched",
+                    (true, false) => {
+                        ", each through `helios serve`, the directory unwatched (every snapshot scans it)"
+                    }
+                    (false, _) => "",
                 };
                 let mut table = vec![
                     format!(
@@ -850,7 +860,7 @@ fn run(tmp: &Path, args: &BenchArgs, json: bool) -> anyhow::Result<std::process:
         Via::Cli => {
             let mut helios = cli::Spawned::init(store, hdir)?;
             if args.server {
-                helios.serve()?;
+                helios.serve(!args.no_watch)?;
             }
             let mut replay = Replay::start(helios, Git::init(gdir, true)?, true)?;
             replay.play(&steps)?;
@@ -877,6 +887,7 @@ fn run(tmp: &Path, args: &BenchArgs, json: bool) -> anyhow::Result<std::process:
                     helios_gc_bytes,
                     history,
                     server: args.server,
+                    watched: args.server && !args.no_watch,
                 },
             }
         }

@@ -135,6 +135,11 @@ pub(crate) struct BenchArgs {
     /// store do.
     #[arg(long)]
     pub(crate) server: bool,
+    /// With `--server`: leave the working directory unwatched, so that
+    /// every snapshot scans it (with the server's stat cache warm): the
+    /// full-scan comparison with `git add -A`, which scans too.
+    #[arg(long)]
+    pub(crate) no_watch: bool,
     /// Keep the scratch directory (stores, working directories, git's
     /// repositories) and print where it is, to look at what a run left.
     #[arg(long)]

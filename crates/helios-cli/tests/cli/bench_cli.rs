@@ -152,3 +152,14 @@ fn the_history_sweep_needs_the_cli_mode() {
     let err = fails(tmp.path(), tmp.path(), &["bench", "--history", "10"]);
     assert!(err.contains("--via cli"), "{err}");
 }
+
+#[test]
+fn leaving_the_watcher_off_needs_a_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err = fails(
+        tmp.path(),
+        tmp.path(),
+        &["bench", "--via", "cli", "--no-watch"],
+    );
+    assert!(err.contains("--server"), "{err}");
+}

@@ -64,8 +64,8 @@ impl Spawned {
     }
 
     /// Starts `helios serve` on the store (returning once it says it is
-    /// ready) and has it watch the working directory.
-    pub(super) fn serve(&mut self) -> anyhow::Result<()> {
+    /// ready) and, if `watch`, has it watch the working directory.
+    pub(super) fn serve(&mut self, watch: bool) -> anyhow::Result<()> {
         let mut child = Command::new(&self.exe)
             .arg("--store")
             .arg(&self.store)
@@ -82,7 +82,9 @@ impl Spawned {
         if !ready.starts_with("ready") {
             bail!("helios serve did not start: {ready:?}");
         }
-        self.run(&["watch".as_ref(), "--workdir".as_ref(), self.dir.as_os_str()])?;
+        if watch {
+            self.run(&["watch".as_ref(), "--workdir".as_ref(), self.dir.as_os_str()])?;
+        }
         Ok(())
     }
 
