@@ -1,0 +1,123 @@
+//! What can go wrong with a remote: bytes that are not what they claim
+//! ([`FormatError`], from a damaged or hostile remote), and everything else
+//! ([`RemoteError`]).
+
+use helios_types::{Hash, HashAlgorithm, SnapshotId};
+
+/// A pack, an index or an object read from a remote is not what it claims.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    /// Fewer (or more) bytes than the layout needs.
+    #[error("{what} has the wrong length ({len} bytes): truncated or damaged")]
+    Truncated {
+        /// What was read.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+    },
+    /// The bytes do not start with a pack index's magic.
+    #[error("not a Helios pack index")]
+    NotAnIndex,
+    /// An index written by a newer Helios.
+    #[error("pack index version {0} is newer than this Helios reads (version 1): upgrade Helios")]
+    UnsupportedVersion(u8),
+    /// An algorithm tag no Helios defines.
+    #[error("unknown hash algorithm tag {0:#04x}")]
+    UnknownAlgorithm(u8),
+    /// Index entries out of order, or one repeated.
+    #[error("pack index entries out of order or repeated at {0}")]
+    Unsorted(Hash),
+    /// Two index entries over the same bytes.
+    #[error("pack index lists objects that overlap")]
+    Overlap,
+    /// Bytes that do not hash to the name they were read under.
+    #[error("object {expected} is damaged: its bytes hash to {found}")]
+    HashMismatch {
+        /// The hash the bytes should have.
+        expected: Hash,
+        /// The hash they have.
+        found: Hash,
+    },
+    /// An object too large for a pack entry (4 GiB; large files are chunked
+    /// long before).
+    #[error("object {hash} is {len} bytes, more than a pack entry holds")]
+    ObjectTooLarge {
+        /// The object.
+        hash: Hash,
+        /// Its length.
+        len: u64,
+    },
+    /// A pack that already holds as many objects as an index can list.
+    #[error("a pack holds at most {} objects", u32::MAX)]
+    PackFull,
+    /// A ref entry that is not a snapshot id.
+    #[error("ref entry {key} does not hold a snapshot id")]
+    BadRef {
+        /// The entry's key on the remote.
+        key: String,
+    },
+    /// The remote's marker does not say what it should.
+    #[error("{0} is not a Helios remote marker")]
+    BadMarker(String),
+}
+
+/// Why a remote operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The URL names no remote this Helios can use.
+    #[error("`{0}` is not a remote URL Helios can use (file:///ABSOLUTE/DIRECTORY)")]
+    BadUrl(String),
+    /// The object store failed (a network error, a permission).
+    #[error("remote {url}: {source}")]
+    Store {
+        /// The remote.
+        url: String,
+        /// What the store said.
+        #[source]
+        source: object_store::Error,
+    },
+    /// Bytes from the remote are not what they claim.
+    #[error("remote {url}: {source}")]
+    Format {
+        /// The remote.
+        url: String,
+        /// What is wrong.
+        #[source]
+        source: FormatError,
+    },
+    /// The remote's objects and this store's are hashed differently.
+    #[error(
+        "remote {url} holds {remote} objects and this store {local}: they cannot share snapshots"
+    )]
+    AlgorithmMismatch {
+        /// The remote.
+        url: String,
+        /// The remote's algorithm.
+        remote: HashAlgorithm,
+        /// This store's.
+        local: HashAlgorithm,
+    },
+    /// The remote does not refuse to overwrite, so refs on it could lose
+    /// updates (Garage 2.5, for one, ignores `If-None-Match`).
+    #[error(
+        "remote {url} overwrote an object it was told to create only if absent: \
+         it does not support conditional writes, so refs on it could lose updates"
+    )]
+    NoConditionalWrites {
+        /// The remote.
+        url: String,
+    },
+    /// Another writer updated the ref since it was read.
+    #[error("ref `{name}` moved on remote {url} (now {now}): fetch it, then push again")]
+    RefMoved {
+        /// The remote.
+        url: String,
+        /// The ref.
+        name: String,
+        /// What it names now.
+        now: SnapshotId,
+    },
+    /// The client's runtime could not start.
+    #[error("cannot start the remote client's runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}

@@ -1,0 +1,382 @@
+//! [`Remote`]: one remote's objects, packs and refs, behind the
+//! `object_store` crate (the Arrow project's client of S3, GCS, Azure and
+//! local files). Its calls block: the engine and the CLI are blocking, and
+//! the client's runtime lives inside the `Remote`, as the server's client
+//! does.
+//!
+//! Layout under the remote's root (`spec/remote-format.md`):
+//!
+//! - `HELIOS`: the marker, created once, naming the hash algorithm;
+//! - `packs/<id>.pack` and `packs/<id>.idx` ([`crate::pack`]);
+//! - `refs/<name>/<sequence>`: each ref's log of updates.
+//!
+//! Refs without lost updates: a ref's value is its last log entry, and an
+//! update creates the entry after the one it read with create-if-absent
+//! (`If-None-Match: *` on S3, a hard link on a filesystem). Of two writers
+//! that read the same entry, exactly one creates the next; the other is
+//! told the ref moved. Nothing on a remote is ever overwritten, and
+//! [`Remote::init`] refuses a store that would overwrite anyway.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use futures_util::TryStreamExt as _;
+use helios_types::{Hash, HashAlgorithm, SnapshotId};
+use object_store::local::LocalFileSystem;
+use object_store::path::{Path, PathPart};
+use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
+
+use crate::error::{FormatError, RemoteError};
+use crate::pack::{IndexEntry, PackIndex};
+
+/// The marker's first line; the second names the algorithm.
+const MARKER_HEAD: &str = "helios remote 1";
+/// Digits of a ref entry's sequence number: names sort as numbers.
+const SEQUENCE_DIGITS: usize = 20;
+
+/// One update of a ref: its place in the ref's log and what it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefEntry {
+    /// The entry's sequence number (the first update is 0).
+    pub sequence: u64,
+    /// The snapshot the ref names from this update on.
+    pub id: SnapshotId,
+}
+
+/// A remote, opened from its URL.
+#[derive(Debug)]
+pub struct Remote {
+    url: String,
+    store: Arc<dyn ObjectStore>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Remote {
+    /// Opens the remote at `url`: `file:///ABSOLUTE/DIRECTORY` (created if
+    /// missing), a directory every machine mounts (NFS, say).
+    pub fn open(url: &str) -> Result<Remote, RemoteError> {
+        let bad = || RemoteError::BadUrl(url.to_owned());
+        let dir = url.strip_prefix("file://").ok_or_else(bad)?;
+        if !dir.starts_with('/') {
+            return Err(bad());
+        }
+        std::fs::create_dir_all(dir).map_err(|e| RemoteError::Store {
+            url: url.to_owned(),
+            source: object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(e),
+            },
+        })?;
+        let store = LocalFileSystem::new_with_prefix(dir).map_err(|source| RemoteError::Store {
+            url: url.to_owned(),
+            source,
+        })?;
+        Self::over(url, Arc::new(store))
+    }
+
+    /// A remote over any object store (the tests' stores, a bucket built
+    /// by the caller).
+    pub fn over(url: &str, store: Arc<dyn ObjectStore>) -> Result<Remote, RemoteError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(RemoteError::Runtime)?;
+        Ok(Remote {
+            url: url.to_owned(),
+            store,
+            runtime,
+        })
+    }
+
+    /// The URL it was opened with.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn store_error(&self, source: object_store::Error) -> RemoteError {
+        RemoteError::Store {
+            url: self.url.clone(),
+            source,
+        }
+    }
+
+    fn format_error(&self, source: FormatError) -> RemoteError {
+        RemoteError::Format {
+            url: self.url.clone(),
+            source,
+        }
+    }
+
+    /// Makes the remote one for `algorithm`'s objects, or checks that it
+    /// is one: a new remote gets its marker; an existing one must name
+    /// the same algorithm. Also checks, once per call, that the store
+    /// refuses to overwrite what it was told to create only if absent,
+    /// which every ref update relies on.
+    pub fn init(&self, algorithm: HashAlgorithm) -> Result<(), RemoteError> {
+        let marker = format!("{MARKER_HEAD}\nalgorithm {}\n", algorithm.name());
+        if !self.create(&Path::from("HELIOS"), marker.into_bytes())? {
+            match self.algorithm()? {
+                Some(remote) if remote != algorithm => {
+                    return Err(RemoteError::AlgorithmMismatch {
+                        url: self.url.clone(),
+                        remote,
+                        local: algorithm,
+                    });
+                }
+                _ => {}
+            }
+        }
+        self.check_conditional_writes()
+    }
+
+    /// The algorithm the remote's marker names (`None`: no marker yet).
+    pub fn algorithm(&self) -> Result<Option<HashAlgorithm>, RemoteError> {
+        let Some(bytes) = self.get_if_any(&Path::from("HELIOS"))? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let mut lines = text.lines();
+        let name = match (lines.next(), lines.next()) {
+            (Some(MARKER_HEAD), Some(line)) => line.strip_prefix("algorithm "),
+            _ => None,
+        };
+        name.and_then(|n| n.parse::<HashAlgorithm>().ok())
+            .map(Some)
+            .ok_or_else(|| self.format_error(FormatError::BadMarker(text.into_owned())))
+    }
+
+    /// Creates a scratch key twice with create-if-absent: the second must
+    /// be refused. A store that accepts it would let two ref updates
+    /// overwrite each other.
+    fn check_conditional_writes(&self) -> Result<(), RemoteError> {
+        let nonce = Hash::from_bytes(rand_bytes()).to_hex();
+        let probe = Path::from_iter(["probes", nonce.as_str()]);
+        let first = self.create(&probe, b"1".to_vec())?;
+        let second = self.create(&probe, b"2".to_vec())?;
+        let deleted = self.runtime.block_on(self.store.delete(&probe));
+        if let Err(e) = deleted
+            && !matches!(e, object_store::Error::NotFound { .. })
+        {
+            return Err(self.store_error(e));
+        }
+        if first && !second {
+            Ok(())
+        } else {
+            Err(RemoteError::NoConditionalWrites {
+                url: self.url.clone(),
+            })
+        }
+    }
+
+    /// Stores `bytes` at `key` unless something is there: `false` when it
+    /// was.
+    fn create(&self, key: &Path, bytes: Vec<u8>) -> Result<bool, RemoteError> {
+        let put = self.store.put_opts(
+            key,
+            PutPayload::from(bytes),
+            PutOptions::from(PutMode::Create),
+        );
+        match self.runtime.block_on(put) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(self.store_error(e)),
+        }
+    }
+
+    fn get_if_any(&self, key: &Path) -> Result<Option<Vec<u8>>, RemoteError> {
+        let got = self.runtime.block_on(async {
+            let result = self.store.get(key).await?;
+            result.bytes().await
+        });
+        match got {
+            Ok(bytes) => Ok(Some(bytes.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.store_error(e)),
+        }
+    }
+
+    /// Stores a pack and then its index, and returns the pack's id. Both
+    /// are named by the index's digest, so storing one again is a no-op;
+    /// an index is written only once its pack is whole, so every index a
+    /// reader finds names a pack that is there.
+    pub fn put_pack(&self, pack: Vec<u8>, index: &PackIndex) -> Result<Hash, RemoteError> {
+        let id = index.id();
+        let (pack_key, index_key) = pack_keys(&id);
+        self.create(&pack_key, pack)?;
+        self.create(&index_key, index.encode())?;
+        Ok(id)
+    }
+
+    /// The ids of every pack the remote holds (one listing request per
+    /// thousand packs or so, whatever the number of objects in them).
+    pub fn pack_ids(&self) -> Result<Vec<Hash>, RemoteError> {
+        let listed: Vec<_> = self
+            .runtime
+            .block_on(self.store.list(Some(&Path::from("packs"))).try_collect())
+            .map_err(|e| self.store_error(e))?;
+        let mut ids: Vec<Hash> = listed
+            .iter()
+            .filter_map(|meta| {
+                let name = meta.location.filename()?;
+                name.strip_suffix(".idx")?.parse::<Hash>().ok()
+            })
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Pack `id`'s index, checked: it must parse, and hash to its name.
+    pub fn index(&self, id: &Hash) -> Result<PackIndex, RemoteError> {
+        let (_, index_key) = pack_keys(id);
+        let bytes = self
+            .get_if_any(&index_key)?
+            .ok_or_else(|| self.store_error(not_found(&index_key)))?;
+        let index = PackIndex::decode(&bytes).map_err(|e| self.format_error(e))?;
+        let found = index.algorithm().digest(&bytes);
+        if found != *id {
+            return Err(self.format_error(FormatError::HashMismatch {
+                expected: *id,
+                found,
+            }));
+        }
+        Ok(index)
+    }
+
+    /// The objects `entries` of pack `id`, in that order, each rehashed.
+    /// Ranges are read together (the store merges neighbouring ones into
+    /// one request).
+    pub fn read_objects(
+        &self,
+        id: &Hash,
+        index: &PackIndex,
+        entries: &[IndexEntry],
+    ) -> Result<Vec<Vec<u8>>, RemoteError> {
+        let (pack_key, _) = pack_keys(id);
+        let ranges: Vec<Range<u64>> = entries.iter().map(IndexEntry::range).collect();
+        let read = self
+            .runtime
+            .block_on(self.store.get_ranges(&pack_key, &ranges))
+            .map_err(|e| self.store_error(e))?;
+        entries
+            .iter()
+            .zip(&read)
+            .map(|(entry, bytes)| {
+                index
+                    .object(entry, bytes, entry.offset)
+                    .map(<[u8]>::to_vec)
+                    .map_err(|e| self.format_error(e))
+            })
+            .collect()
+    }
+
+    /// Ref `name`'s last entry, if the ref exists.
+    pub fn get_ref(&self, name: &str) -> Result<Option<RefEntry>, RemoteError> {
+        let prefix = ref_prefix(name);
+        let listed: Vec<_> = self
+            .runtime
+            .block_on(self.store.list(Some(&prefix)).try_collect())
+            .map_err(|e| self.store_error(e))?;
+        let last = listed
+            .iter()
+            .filter_map(|meta| {
+                let sequence = meta.location.filename()?.parse::<u64>().ok()?;
+                Some((sequence, &meta.location))
+            })
+            .max_by_key(|(sequence, _)| *sequence);
+        let Some((sequence, key)) = last else {
+            return Ok(None);
+        };
+        let bytes = self
+            .get_if_any(key)?
+            .ok_or_else(|| self.store_error(not_found(key)))?;
+        let id = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|text| text.trim().parse::<SnapshotId>().ok())
+            .ok_or_else(|| {
+                self.format_error(FormatError::BadRef {
+                    key: key.to_string(),
+                })
+            })?;
+        Ok(Some(RefEntry { sequence, id }))
+    }
+
+    /// Points ref `name` at `to`, after `from`, the entry the caller read
+    /// (`None`: the ref must not exist yet). If another writer updated it
+    /// since, nothing is written and the error says what it names now.
+    pub fn update_ref(
+        &self,
+        name: &str,
+        from: Option<&RefEntry>,
+        to: SnapshotId,
+    ) -> Result<RefEntry, RemoteError> {
+        let sequence = from.map_or(0, |e| e.sequence + 1);
+        let key = ref_key(name, sequence);
+        if self.create(&key, format!("{}\n", to.to_hex()).into_bytes())? {
+            return Ok(RefEntry { sequence, id: to });
+        }
+        let now = self.get_ref(name)?.map_or(to, |e| e.id);
+        Err(RemoteError::RefMoved {
+            url: self.url.clone(),
+            name: name.to_owned(),
+            now,
+        })
+    }
+
+    /// Every ref and its last entry.
+    pub fn refs(&self) -> Result<BTreeMap<String, RefEntry>, RemoteError> {
+        let listed = self
+            .runtime
+            .block_on(self.store.list_with_delimiter(Some(&Path::from("refs"))))
+            .map_err(|e| self.store_error(e))?;
+        let mut refs = BTreeMap::new();
+        for dir in listed.common_prefixes {
+            let Some(encoded) = dir.filename() else {
+                continue;
+            };
+            let name = percent_encoding::percent_decode_str(encoded)
+                .decode_utf8_lossy()
+                .into_owned();
+            if let Some(entry) = self.get_ref(&name)? {
+                refs.insert(name, entry);
+            }
+        }
+        Ok(refs)
+    }
+}
+
+fn pack_keys(id: &Hash) -> (Path, Path) {
+    let hex = id.to_hex();
+    (
+        Path::from_iter(["packs", &format!("{hex}.pack")]),
+        Path::from_iter(["packs", &format!("{hex}.idx")]),
+    )
+}
+
+/// A ref's directory: its name is one path segment whatever it holds
+/// (`/`, `..` and the like are percent-encoded by `PathPart`).
+fn ref_prefix(name: &str) -> Path {
+    Path::from_iter([PathPart::from("refs"), PathPart::from(name)])
+}
+
+fn ref_key(name: &str, sequence: u64) -> Path {
+    ref_prefix(name).join(format!("{sequence:0SEQUENCE_DIGITS$}"))
+}
+
+fn not_found(key: &Path) -> object_store::Error {
+    object_store::Error::NotFound {
+        path: key.to_string(),
+        source: "listed but gone".into(),
+    }
+}
+
+/// 32 bytes that differ between calls and processes (a probe's name).
+fn rand_bytes() -> [u8; 32] {
+    let seed = format!(
+        "{:?} {} {:?}",
+        std::time::SystemTime::now(),
+        std::process::id(),
+        std::thread::current().id()
+    );
+    *HashAlgorithm::Blake3.digest(seed.as_bytes()).as_bytes()
+}
