@@ -233,9 +233,12 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// Takes in what the parts of a parallel walk found. Their edits touch
-    /// disjoint paths (see [`walk`](super::walk)), so their order does not
-    /// matter; the rest is sorted as one thread would have found it.
+    /// Takes in what the parts of a parallel walk found, sorted as one
+    /// thread would have found it. Their edits are not disjoint: where a
+    /// directory replaced a leaf, one part deletes the leaf and others may
+    /// fill in subdirectories beneath it. So the edits go in path order, a
+    /// path before what lies beneath it and a delete before anything else
+    /// at its path, which is the order one thread makes them in.
     pub(crate) fn absorb(&mut self, parts: Vec<Scan<'_>>) {
         for part in parts {
             self.edits.extend(part.edits);
@@ -250,6 +253,13 @@ impl<'a> Scan<'a> {
             self.report.bytes_stored += r.bytes_stored;
             self.report.skipped += r.skipped;
         }
+        self.edits.sort_by(|a, b| {
+            let deletes_first =
+                |e: &Edit| !matches!(e, Edit::Delete { .. } | Edit::DeleteTree { .. });
+            a.path()
+                .cmp(b.path())
+                .then_with(|| deletes_first(a).cmp(&deletes_first(b)))
+        });
         self.leftovers.sort();
         self.linked.sort();
     }
@@ -671,5 +681,55 @@ impl<'a> Scan<'a> {
             }
         }
         Err(WorkdirError::Changed { path: full.into() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(p: &str) -> RepoPath {
+        RepoPath::parse(p).unwrap()
+    }
+
+    /// Found by the checkout model test: `c/a` was a symlink and is now a
+    /// directory, whose subdirectory another thread scanned. Its part came
+    /// first, and its write beneath `c/a` met the symlink.
+    #[test]
+    fn parts_absorbed_in_any_order_apply_as_one_thread_would() {
+        let alg = HashAlgorithm::Blake3;
+        let base = Vst::new(alg)
+            .apply(&[
+                Edit::symlink(path("c/a"), b"/nowhere".to_vec()),
+                Edit::file(path("c/b"), b"b".to_vec()),
+            ])
+            .unwrap();
+        let (options, cache) = (CaptureOptions::default(), StatCache::default());
+        let scan = || Scan::new(Path::new("/"), &options, &cache, true, None, alg);
+        let mut deeper = scan();
+        deeper
+            .edits
+            .push(Edit::file(path("c/a/a/b"), b"y".to_vec()));
+        let mut replacing = scan();
+        replacing.edits.push(Edit::delete_tree(path("c/a")));
+        replacing
+            .edits
+            .push(Edit::file(path("c/a/x"), b"x".to_vec()));
+        let mut elsewhere = scan();
+        elsewhere.edits.push(Edit::delete_tree(path("c/b")));
+        elsewhere.edits.push(Edit::make_dir(path("c/b")));
+
+        let mut walk = scan();
+        walk.absorb(vec![deeper, elsewhere, replacing]);
+        let tree = base.apply(&walk.edits).unwrap();
+        let mut files: Vec<String> = tree
+            .files()
+            .unwrap()
+            .into_iter()
+            .map(|(p, _)| p.to_string())
+            .collect();
+        files.sort();
+        assert_eq!(files, ["c/a/a/b", "c/a/x"]);
+        assert_eq!(tree.list(&path("c/b")).unwrap(), vec![]);
     }
 }
