@@ -474,7 +474,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["helios-types", "helios-vst", "helios-workdir"],
     ),
     // The remote tier: packs and refs on object storage.
-    ("helios-remote", &["helios-types"]),
+    ("helios-remote", &["helios-types", "helios-engine"]),
     // `helios serve`: the engine behind that API.
     (
         "helios-server",

@@ -47,6 +47,14 @@ pub enum FormatError {
         /// Its length.
         len: u64,
     },
+    /// An object that does not decode as its kind.
+    #[error("object {hash} is damaged: {reason}")]
+    Damaged {
+        /// The object.
+        hash: Hash,
+        /// What is wrong.
+        reason: String,
+    },
     /// A pack that already holds as many objects as an index can list.
     #[error("a pack holds at most {} objects", u32::MAX)]
     PackFull,
@@ -117,6 +125,41 @@ pub enum RemoteError {
         /// What it names now.
         now: SnapshotId,
     },
+    /// The ref names a snapshot that is not an ancestor of the one pushed.
+    #[error(
+        "ref `{name}` on remote {url} names {now}, which the pushed snapshot does not descend \
+         from: fetch it and build on it, or push with --force to replace it"
+    )]
+    NotFastForward {
+        /// The remote.
+        url: String,
+        /// The ref.
+        name: String,
+        /// What it names.
+        now: SnapshotId,
+    },
+    /// No such ref on the remote.
+    #[error("remote {url} has no ref `{name}`")]
+    NoSuchRef {
+        /// The remote.
+        url: String,
+        /// The ref.
+        name: String,
+    },
+    /// A snapshot on the remote reaches an object no pack holds.
+    #[error("remote {url} lacks object {hash}, which a snapshot on it reaches")]
+    MissingThere {
+        /// The remote.
+        url: String,
+        /// The object.
+        hash: Hash,
+    },
+    /// A snapshot of this store reaches an object the store lacks.
+    #[error("this store lacks object {0}, which the pushed snapshot reaches (run `helios fsck`)")]
+    MissingHere(Hash),
+    /// The engine refused or failed.
+    #[error(transparent)]
+    Engine(#[from] helios_engine::EngineError),
     /// The client's runtime could not start.
     #[error("cannot start the remote client's runtime: {0}")]
     Runtime(#[source] std::io::Error),

@@ -12,6 +12,7 @@
 
 mod commit;
 mod files;
+mod import;
 mod mounts;
 mod queued;
 mod stats;

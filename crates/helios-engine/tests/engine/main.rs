@@ -11,6 +11,7 @@ mod crash;
 mod dedup;
 mod gc;
 mod history;
+mod import;
 mod large_files;
 mod lifecycle;
 mod properties;

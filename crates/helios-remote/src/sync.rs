@@ -1,0 +1,346 @@
+//! Push and fetch: snapshots between an engine and a [`Remote`].
+//!
+//! Push sends what the remote lacks of a snapshot's closure (its record,
+//! its tree, every blob and chunk list beneath, and its ancestors), in
+//! packs written children first: a pack stored before an interrupted push
+//! holds only whole subtrees, so a later push may trust that an object on
+//! the remote has everything beneath it there too. Then, if asked, it
+//! moves a ref, fast-forward only unless forced.
+//!
+//! Fetch walks the same closure from a ref, level by level, reading from
+//! the remote only what this store lacks, grouped by pack (one ranged read
+//! per pack and level), every object rehashed; the engine imports all of
+//! it in one durable write, or nothing.
+
+use std::collections::{HashMap, HashSet};
+
+use helios_engine::{EngineError, HeliosEngine};
+use helios_types::{ChunkList, Hash, ObjectKind, Snapshot, SnapshotId, Tree};
+
+use crate::error::{FormatError, RemoteError};
+use crate::pack::{IndexEntry, PackBuilder, PackIndex};
+use crate::remote::Remote;
+
+/// A pack is stored once it holds this many bytes: big enough that a
+/// request carries megabytes, small enough that an interrupted push
+/// loses little.
+pub const PACK_BYTES: usize = 32 << 20;
+
+/// What a push sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pushed {
+    /// Objects (records included) the remote lacked and now holds.
+    pub objects: u64,
+    /// Their encoded bytes.
+    pub bytes: u64,
+    /// Packs stored.
+    pub packs: u64,
+    /// Whether the ref moved (false: it named the snapshot already, or
+    /// none was asked for).
+    pub ref_moved: bool,
+}
+
+/// What a fetch brought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fetched {
+    /// The snapshot the ref names.
+    pub id: SnapshotId,
+    /// Objects (records included) read from the remote and stored here.
+    pub objects: u64,
+    /// Their encoded bytes.
+    pub bytes: u64,
+}
+
+/// Where each object of a remote lies: its pack and its entry there.
+struct Catalog {
+    indexes: HashMap<Hash, PackIndex>,
+    places: HashMap<Hash, (Hash, IndexEntry)>,
+}
+
+impl Catalog {
+    fn read(remote: &Remote) -> Result<Catalog, RemoteError> {
+        let mut indexes = HashMap::new();
+        let mut places = HashMap::new();
+        for id in remote.pack_ids()? {
+            let index = remote.index(&id)?;
+            for entry in index.entries() {
+                places.insert(entry.hash, (id, *entry));
+            }
+            indexes.insert(id, index);
+        }
+        Ok(Catalog { indexes, places })
+    }
+
+    fn holds(&self, hash: &Hash) -> bool {
+        self.places.contains_key(hash)
+    }
+}
+
+/// The remote and this store must hash alike.
+fn check_algorithm(engine: &HeliosEngine, remote: &Remote) -> Result<(), RemoteError> {
+    match remote.algorithm()? {
+        Some(alg) if alg != engine.algorithm() => Err(RemoteError::AlgorithmMismatch {
+            url: remote.url().to_owned(),
+            remote: alg,
+            local: engine.algorithm(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// What an encoded object names, each with whether it is a snapshot
+/// record: a tree's entries and a chunk list's chunks are objects; a
+/// record names its root tree and its parents' records.
+fn children(hash: Hash, encoded: &[u8]) -> Result<Vec<(Hash, bool)>, FormatError> {
+    let damaged = |e: helios_types::DecodeError| FormatError::Damaged {
+        hash,
+        reason: e.to_string(),
+    };
+    Ok(match ObjectKind::of_encoded(encoded) {
+        Some(ObjectKind::Tree) => Tree::decode(encoded)
+            .map_err(damaged)?
+            .entries()
+            .iter()
+            .map(|e| (e.hash, false))
+            .collect(),
+        Some(ObjectKind::ChunkList) => ChunkList::decode(encoded)
+            .map_err(damaged)?
+            .chunks()
+            .iter()
+            .map(|c| (c.hash, false))
+            .collect(),
+        Some(ObjectKind::Snapshot) => {
+            let snapshot = Snapshot::decode(encoded).map_err(damaged)?;
+            std::iter::once((snapshot.root, false))
+                .chain(snapshot.parents.iter().map(|p| (p.object_hash(), true)))
+                .collect()
+        }
+        Some(ObjectKind::Blob) => Vec::new(),
+        None => {
+            return Err(FormatError::Damaged {
+                hash,
+                reason: "unknown object kind".into(),
+            });
+        }
+    })
+}
+
+/// Sends snapshot `id` and what it reaches that the remote lacks; then,
+/// with `name`, points the remote's ref there: only forward (the ref's
+/// snapshot must be an ancestor of `id`) unless `force`.
+pub fn push(
+    engine: &HeliosEngine,
+    remote: &Remote,
+    id: SnapshotId,
+    name: Option<&str>,
+    force: bool,
+) -> Result<Pushed, RemoteError> {
+    remote.init(engine.algorithm())?;
+    // Checked before anything is sent: a refused ref costs no upload.
+    let current = match name {
+        Some(name) => remote.get_ref(name)?,
+        None => None,
+    };
+    if let (Some(name), Some(entry)) = (name, &current)
+        && entry.id != id
+        && !force
+        && !descends_from(engine, id, entry.id)?
+    {
+        return Err(RemoteError::NotFastForward {
+            url: remote.url().to_owned(),
+            name: name.to_owned(),
+            now: entry.id,
+        });
+    }
+    let catalog = Catalog::read(remote)?;
+    let mut pushed = send_closure(engine, remote, &catalog, id)?;
+    if let Some(name) = name
+        && current.map(|e| e.id) != Some(id)
+    {
+        remote.update_ref(name, current.as_ref(), id)?;
+        pushed.ref_moved = true;
+    }
+    Ok(pushed)
+}
+
+/// Whether `ancestor` is `id` or one of its ancestors, as this store
+/// knows them (one this store never saw is not).
+fn descends_from(
+    engine: &HeliosEngine,
+    id: SnapshotId,
+    ancestor: SnapshotId,
+) -> Result<bool, RemoteError> {
+    let mut stack = vec![id];
+    let mut seen = HashSet::new();
+    while let Some(next) = stack.pop() {
+        if next == ancestor {
+            return Ok(true);
+        }
+        if !seen.insert(next) {
+            continue;
+        }
+        match engine.snapshot(&next) {
+            Ok(snapshot) => stack.extend(snapshot.parents),
+            Err(EngineError::SnapshotNotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(false)
+}
+
+/// One step of the push's walk.
+enum Step {
+    /// Look at an object (or, `snapshot`, a snapshot record).
+    Enter { hash: Hash, snapshot: bool },
+    /// Its children are packed: pack it.
+    Leave { hash: Hash, encoded: Vec<u8> },
+}
+
+fn send_closure(
+    engine: &HeliosEngine,
+    remote: &Remote,
+    catalog: &Catalog,
+    id: SnapshotId,
+) -> Result<Pushed, RemoteError> {
+    let format = |source| RemoteError::Format {
+        url: remote.url().to_owned(),
+        source,
+    };
+    let mut pushed = Pushed::default();
+    let mut builder = PackBuilder::new(engine.algorithm());
+    let mut seen = HashSet::new();
+    let mut steps = vec![Step::Enter {
+        hash: id.object_hash(),
+        snapshot: true,
+    }];
+    while let Some(step) = steps.pop() {
+        match step {
+            Step::Enter { hash, snapshot } => {
+                if catalog.holds(&hash) || !seen.insert(hash) {
+                    continue;
+                }
+                let encoded = if snapshot {
+                    let id = SnapshotId::from_bytes(*hash.as_bytes());
+                    engine.snapshot(&id)?.encode()
+                } else {
+                    engine
+                        .object(&hash)?
+                        .ok_or(RemoteError::MissingHere(hash))?
+                };
+                let kids = children(hash, &encoded).map_err(format)?;
+                steps.push(Step::Leave { hash, encoded });
+                steps.extend(
+                    kids.into_iter()
+                        .map(|(hash, snapshot)| Step::Enter { hash, snapshot }),
+                );
+            }
+            Step::Leave { hash, encoded } => {
+                builder.add(hash, &encoded).map_err(format)?;
+                pushed.objects += 1;
+                pushed.bytes += encoded.len() as u64;
+                if builder.size() >= PACK_BYTES {
+                    let full =
+                        std::mem::replace(&mut builder, PackBuilder::new(engine.algorithm()));
+                    store_pack(remote, full)?;
+                    pushed.packs += 1;
+                }
+            }
+        }
+    }
+    if builder.count() > 0 {
+        store_pack(remote, builder)?;
+        pushed.packs += 1;
+    }
+    Ok(pushed)
+}
+
+fn store_pack(remote: &Remote, builder: PackBuilder) -> Result<(), RemoteError> {
+    let (pack, index) = builder.finish();
+    remote.put_pack(pack, &index)?;
+    Ok(())
+}
+
+/// Brings snapshot `name` (a ref of the remote) and what it reaches that
+/// this store lacks, in one durable import, and returns its id. This store
+/// gets no ref of its own: name it (`set_ref`) so that gc keeps it.
+pub fn fetch(engine: &HeliosEngine, remote: &Remote, name: &str) -> Result<Fetched, RemoteError> {
+    check_algorithm(engine, remote)?;
+    let entry = remote
+        .get_ref(name)?
+        .ok_or_else(|| RemoteError::NoSuchRef {
+            url: remote.url().to_owned(),
+            name: name.to_owned(),
+        })?;
+    let catalog = Catalog::read(remote)?;
+    let format = |source| RemoteError::Format {
+        url: remote.url().to_owned(),
+        source,
+    };
+    let mut objects = Vec::new();
+    let mut records = Vec::new();
+    let mut held = Vec::new();
+    let mut seen = HashSet::new();
+    // (hash, is a snapshot record)
+    let mut level = vec![(entry.id.object_hash(), true)];
+    while !level.is_empty() {
+        let mut wanted: HashMap<Hash, Vec<(IndexEntry, bool)>> = HashMap::new();
+        for (hash, snapshot) in level.drain(..) {
+            if !seen.insert(hash) {
+                continue;
+            }
+            if holds_here(engine, &hash, snapshot)? {
+                held.push(hash);
+                continue;
+            }
+            let (pack, entry) =
+                catalog
+                    .places
+                    .get(&hash)
+                    .ok_or_else(|| RemoteError::MissingThere {
+                        url: remote.url().to_owned(),
+                        hash,
+                    })?;
+            wanted.entry(*pack).or_default().push((*entry, snapshot));
+        }
+        for (pack, entries) in wanted {
+            let index = &catalog.indexes[&pack];
+            let only: Vec<IndexEntry> = entries.iter().map(|(e, _)| *e).collect();
+            let read = remote.read_objects(&pack, index, &only)?;
+            for ((entry, snapshot), encoded) in entries.into_iter().zip(read) {
+                level.extend(children(entry.hash, &encoded).map_err(format)?);
+                if snapshot {
+                    records.push((SnapshotId::from_bytes(*entry.hash.as_bytes()), encoded));
+                } else {
+                    objects.push((entry.hash, encoded));
+                }
+            }
+        }
+    }
+    let count = (objects.len() + records.len()) as u64;
+    let bytes = objects
+        .iter()
+        .map(|(_, e)| e.len() as u64)
+        .chain(records.iter().map(|(_, r)| r.len() as u64))
+        .sum();
+    engine.import(objects, records, &held)?;
+    Ok(Fetched {
+        id: entry.id,
+        objects: count,
+        bytes,
+    })
+}
+
+/// Whether this store holds `hash` (a snapshot's record, for `snapshot`).
+fn holds_here(engine: &HeliosEngine, hash: &Hash, snapshot: bool) -> Result<bool, RemoteError> {
+    if !snapshot {
+        return Ok(engine
+            .objects()
+            .contains(hash)
+            .map_err(EngineError::Store)?);
+    }
+    match engine.snapshot(&SnapshotId::from_bytes(*hash.as_bytes())) {
+        Ok(_) => Ok(true),
+        Err(EngineError::SnapshotNotFound(_)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
