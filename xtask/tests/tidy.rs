@@ -498,6 +498,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "helios-demo",
             "helios-workload",
             "helios-client",
+            "helios-remote",
             "helios-server",
         ],
     ),

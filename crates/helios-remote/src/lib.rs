@@ -7,21 +7,24 @@
 //! - [`Remote`]: one remote's packs and refs, with ref updates that never
 //!   lose one (create-if-absent entries, see [`remote`]);
 //! - [`push`] and [`fetch`]: snapshots between an engine and a remote,
-//!   sending and reading only what the other side lacks ([`sync`]).
+//!   sending and reading only what the other side lacks ([`sync`]);
+//! - [`Remotes`]: the remotes a store knows by name ([`config`]).
 //!
 //! `spec/remote-format.md` is the normative layout. Not built yet (issue
-//! 20): the lazy read-through of missing objects, the `helios remote`,
-//! `push`, `fetch` and `clone` commands, S3 URLs, and a local cache of the
-//! remote's pack indexes (every push and fetch reads them all today).
+//! 20): the lazy read-through of missing objects, `helios clone`, push and
+//! fetch through a server, S3 URLs, and a local cache of the remote's pack
+//! indexes (every push and fetch reads them all today).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod config;
 mod error;
 pub mod pack;
 pub mod remote;
 pub mod sync;
 
+pub use config::{ConfigError, Remotes};
 pub use error::{FormatError, RemoteError};
 pub use pack::{IndexEntry, PackBuilder, PackIndex};
 pub use remote::{RefEntry, Remote};

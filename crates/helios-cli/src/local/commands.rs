@@ -28,7 +28,13 @@ pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
     // Commands that open the store themselves, or run one, never go
     // through a server.
     let served = match cli.command {
-        Command::Init { .. } | Command::Serve { .. } | Command::Bench(_) | Command::Demo(_) => None,
+        Command::Init { .. }
+        | Command::Serve { .. }
+        | Command::Bench(_)
+        | Command::Demo(_)
+        | Command::Remote(_)
+        | Command::Push { .. }
+        | Command::Fetch { .. } => None,
         _ => Backend::server(store, global.no_server)?,
     };
     // The server when one answers, else the store opened by `$open`.
@@ -55,6 +61,14 @@ pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
         Command::Fork { id, dirs } => crate::mount::fork(&backend!(open), &id, &dirs),
         Command::Umount { dir } => crate::mount::umount(&backend!(open), &dir),
         Command::Serve { metrics, check } => serve(store, metrics, check),
+        Command::Remote(command) => crate::remotes::remote(store, command, json),
+        Command::Push {
+            remote,
+            what,
+            to,
+            force,
+        } => crate::remotes::push(store, &remote, &what, to.as_deref(), force, json),
+        Command::Fetch { remote, name } => crate::remotes::fetch(store, &remote, &name, json),
         Command::Gc => gc(&backend!(open), json),
         Command::Fsck => fsck(&backend!(open_read_only), json),
         Command::Stats => stats(&backend!(open_read_only), json),
@@ -65,13 +79,13 @@ pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
 
 /// Opens an existing store for a command that only reads it: no lock (it
 /// works while another process writes), no file created or changed.
-fn open_read_only(store: &Path) -> anyhow::Result<HeliosEngine> {
+pub(crate) fn open_read_only(store: &Path) -> anyhow::Result<HeliosEngine> {
     open_with(store, true)
 }
 
 /// Opens an existing store; a missing one is an error that says how to
 /// make it.
-fn open(store: &Path) -> anyhow::Result<HeliosEngine> {
+pub(crate) fn open(store: &Path) -> anyhow::Result<HeliosEngine> {
     open_with(store, false)
 }
 

@@ -11,6 +11,7 @@ mod backend;
 mod bench;
 mod commands;
 mod mount;
+mod remotes;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,6 +85,34 @@ pub(crate) enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Name, list and forget remotes: shared copies of snapshots in a
+    /// directory every machine mounts (`file:///ABSOLUTE/DIR`).
+    #[command(subcommand)]
+    Remote(RemoteCommand),
+    /// Send a snapshot, its history, and what they reach that the remote
+    /// lacks, then point the remote's ref at it (only forward: the ref's
+    /// snapshot must be an ancestor, unless --force).
+    Push {
+        /// The remote's name (see `helios remote add`).
+        remote: String,
+        /// Snapshot id, prefix or ref to send.
+        what: String,
+        /// The remote ref to point at it (default: WHAT, when it is a ref).
+        #[arg(long, value_name = "REF")]
+        to: Option<String>,
+        /// Move the remote ref even where that drops snapshots it named.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Bring a remote ref's snapshot and what it reaches that this store
+    /// lacks (every object rehashed, all stored in one write or none);
+    /// the local ref REMOTE/REF then names it. Prints its id.
+    Fetch {
+        /// The remote's name.
+        remote: String,
+        /// The remote ref.
+        name: String,
+    },
     /// Delete what no ref, pin, working directory or mount reaches, then
     /// compact the store: deleted objects leave the disk and the rest is
     /// rewritten under the bottommost level's zstd compression (slow on a
@@ -103,6 +132,26 @@ pub(crate) enum Command {
     /// the store if needed. With --json the last stdout line is one JSON
     /// object.
     Demo(DemoArgs),
+}
+
+/// `helios remote …`.
+#[derive(Subcommand, Debug)]
+pub(crate) enum RemoteCommand {
+    /// Name a remote; its directory is created and marked with the
+    /// store's hash algorithm.
+    Add {
+        /// The name (letters, digits, `-`, `_`, `.`).
+        name: String,
+        /// Where it is: file:///ABSOLUTE/DIR.
+        url: String,
+    },
+    /// List the remotes.
+    List,
+    /// Forget a remote (nothing on it is touched).
+    Remove {
+        /// The name.
+        name: String,
+    },
 }
 
 /// What `helios bench` is told.

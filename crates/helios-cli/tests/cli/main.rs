@@ -14,6 +14,7 @@ mod interrupted;
 mod killed_gc;
 mod large_files;
 mod overlay;
+mod remote;
 mod round_trip;
 mod safety;
 mod server;
