@@ -9,8 +9,12 @@
 //!
 //! Fetch walks the same closure from a ref, level by level, reading from
 //! the remote only what this store lacks, grouped by pack (one ranged read
-//! per pack and level), every object rehashed; the engine imports all of
-//! it in one durable write, or nothing.
+//! per pack and level), every object rehashed. File content goes to the
+//! engine in batches as it arrives (memory stays bounded); the trees,
+//! chunk lists and snapshot records, which make it reachable, go last in
+//! one durable write. Until that write, the content stored is unreachable,
+//! as a crash leaves it: the next collection reclaims it, and nothing names
+//! a snapshot that is not whole.
 
 use std::collections::{HashMap, HashSet};
 
@@ -25,6 +29,11 @@ use crate::remote::Remote;
 /// request carries megabytes, small enough that an interrupted push
 /// loses little.
 pub const PACK_BYTES: usize = 32 << 20;
+
+/// A fetch hands file content (blobs, a large file's chunks) to the
+/// engine once it holds this much, so that its memory is bounded whatever
+/// the size of what it fetches.
+pub const IMPORT_BYTES: usize = 64 << 20;
 
 /// What a push sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -277,6 +286,9 @@ pub fn fetch(engine: &HeliosEngine, remote: &Remote, name: &str) -> Result<Fetch
         source,
     };
     let mut objects = Vec::new();
+    let mut content = Vec::new();
+    let mut content_bytes = 0;
+    let (mut count, mut bytes) = (0u64, 0u64);
     let mut records = Vec::new();
     let mut held = Vec::new();
     let mut seen = HashSet::new();
@@ -308,20 +320,24 @@ pub fn fetch(engine: &HeliosEngine, remote: &Remote, name: &str) -> Result<Fetch
             let read = remote.read_objects(&pack, index, &only)?;
             for ((entry, snapshot), encoded) in entries.into_iter().zip(read) {
                 level.extend(children(entry.hash, &encoded).map_err(format)?);
+                count += 1;
+                bytes += encoded.len() as u64;
                 if snapshot {
                     records.push((SnapshotId::from_bytes(*entry.hash.as_bytes()), encoded));
+                } else if ObjectKind::of_encoded(&encoded) == Some(ObjectKind::Blob) {
+                    content_bytes += encoded.len();
+                    content.push((entry.hash, encoded));
                 } else {
                     objects.push((entry.hash, encoded));
                 }
             }
+            if content_bytes >= IMPORT_BYTES {
+                engine.import(std::mem::take(&mut content), Vec::new(), &[])?;
+                content_bytes = 0;
+            }
         }
     }
-    let count = (objects.len() + records.len()) as u64;
-    let bytes = objects
-        .iter()
-        .map(|(_, e)| e.len() as u64)
-        .chain(records.iter().map(|(_, r)| r.len() as u64))
-        .sum();
+    objects.append(&mut content);
     engine.import(objects, records, &held)?;
     Ok(Fetched {
         id: entry.id,
