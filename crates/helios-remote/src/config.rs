@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 /// The file's name in the store directory.
 pub const REMOTES_FILE: &str = "remotes";
+/// The directory, in the store directory, of each remote's pack indexes
+/// read so far (see [`Remote::with_index_cache`](crate::Remote::with_index_cache)).
+pub const INDEX_CACHE_DIR: &str = "remote-indexes";
 
 /// Why the list of remotes could not be read or changed.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +71,12 @@ impl Remotes {
             urls.insert(name.to_owned(), url.to_owned());
         }
         Ok(Remotes { path, urls })
+    }
+
+    /// Where the pack indexes of remote `name` are kept for the store at
+    /// `store`.
+    pub fn index_cache(store: &Path, name: &str) -> PathBuf {
+        store.join(INDEX_CACHE_DIR).join(name)
     }
 
     /// The URL of remote `name`.

@@ -19,7 +19,9 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::TryStreamExt as _;
 use helios_types::{Hash, HashAlgorithm, SnapshotId};
@@ -50,6 +52,12 @@ pub struct Remote {
     url: String,
     store: Arc<dyn ObjectStore>,
     runtime: tokio::runtime::Runtime,
+    /// Where indexes read once are kept (an index never changes: its name
+    /// is its digest), so that a push or fetch lists the packs and reads
+    /// only the indexes it has not seen.
+    index_cache: Option<PathBuf>,
+    /// Calls made to the object store.
+    requests: AtomicU64,
 }
 
 impl Remote {
@@ -86,7 +94,26 @@ impl Remote {
             url: url.to_owned(),
             store,
             runtime,
+            index_cache: None,
+            requests: AtomicU64::new(0),
         })
+    }
+
+    /// Keeps the indexes it reads in `dir` (created when needed) and reads
+    /// them from there again.
+    pub fn with_index_cache(mut self, dir: PathBuf) -> Remote {
+        self.index_cache = Some(dir);
+        self
+    }
+
+    /// Calls made to the object store so far (a listing page, a read of
+    /// several ranges and a write count one each).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The URL it was opened with.
@@ -154,6 +181,7 @@ impl Remote {
         let probe = Path::from_iter(["probes", nonce.as_str()]);
         let first = self.create(&probe, b"1".to_vec())?;
         let second = self.create(&probe, b"2".to_vec())?;
+        self.request();
         let deleted = self.runtime.block_on(self.store.delete(&probe));
         if let Err(e) = deleted
             && !matches!(e, object_store::Error::NotFound { .. })
@@ -177,6 +205,7 @@ impl Remote {
             PutPayload::from(bytes),
             PutOptions::from(PutMode::Create),
         );
+        self.request();
         match self.runtime.block_on(put) {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
@@ -185,6 +214,7 @@ impl Remote {
     }
 
     fn get_if_any(&self, key: &Path) -> Result<Option<Vec<u8>>, RemoteError> {
+        self.request();
         let got = self.runtime.block_on(async {
             let result = self.store.get(key).await?;
             result.bytes().await
@@ -203,8 +233,10 @@ impl Remote {
     pub fn put_pack(&self, pack: Vec<u8>, index: &PackIndex) -> Result<Hash, RemoteError> {
         let id = index.id();
         let (pack_key, index_key) = pack_keys(&id);
+        let encoded = index.encode();
         self.create(&pack_key, pack)?;
-        self.create(&index_key, index.encode())?;
+        self.create(&index_key, encoded.clone())?;
+        self.cache_index(&id, &encoded);
         Ok(id)
     }
 
@@ -215,6 +247,7 @@ impl Remote {
             .runtime
             .block_on(self.store.list(Some(&Path::from("packs"))).try_collect())
             .map_err(|e| self.store_error(e))?;
+        self.count_listing(listed.len());
         let mut ids: Vec<Hash> = listed
             .iter()
             .filter_map(|meta| {
@@ -226,14 +259,50 @@ impl Remote {
         Ok(ids)
     }
 
-    /// Pack `id`'s index, checked: it must parse, and hash to its name.
+    /// Pack `id`'s index, checked: it must parse, and hash to its name
+    /// (one from the cache too).
     pub fn index(&self, id: &Hash) -> Result<PackIndex, RemoteError> {
+        if let Some(bytes) = self
+            .cached_index_file(id)
+            .and_then(|file| std::fs::read(file).ok())
+            && let Ok(index) = self.checked_index(id, &bytes)
+        {
+            return Ok(index);
+        }
         let (_, index_key) = pack_keys(id);
         let bytes = self
             .get_if_any(&index_key)?
             .ok_or_else(|| self.store_error(not_found(&index_key)))?;
-        let index = PackIndex::decode(&bytes).map_err(|e| self.format_error(e))?;
-        let found = index.algorithm().digest(&bytes);
+        let index = self.checked_index(id, &bytes)?;
+        self.cache_index(id, &bytes);
+        Ok(index)
+    }
+
+    fn cached_index_file(&self, id: &Hash) -> Option<PathBuf> {
+        let dir = self.index_cache.as_ref()?;
+        Some(dir.join(format!("{}.idx", id.to_hex())))
+    }
+
+    /// Keeps index `id` in the cache, if there is one. A cache that cannot
+    /// be written costs a read next time, nothing else.
+    fn cache_index(&self, id: &Hash, bytes: &[u8]) {
+        let Some(file) = self.cached_index_file(id) else {
+            return;
+        };
+        let staged = file.with_extension("new");
+        let written = file
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&staged, bytes))
+            .and_then(|()| std::fs::rename(&staged, &file));
+        if let Err(e) = written {
+            tracing::debug!(error = %e, "pack index not cached");
+        }
+    }
+
+    fn checked_index(&self, id: &Hash, bytes: &[u8]) -> Result<PackIndex, RemoteError> {
+        let index = PackIndex::decode(bytes).map_err(|e| self.format_error(e))?;
+        let found = index.algorithm().digest(bytes);
         if found != *id {
             return Err(self.format_error(FormatError::HashMismatch {
                 expected: *id,
@@ -254,6 +323,7 @@ impl Remote {
     ) -> Result<Vec<Vec<u8>>, RemoteError> {
         let (pack_key, _) = pack_keys(id);
         let ranges: Vec<Range<u64>> = entries.iter().map(IndexEntry::range).collect();
+        self.request();
         let read = self
             .runtime
             .block_on(self.store.get_ranges(&pack_key, &ranges))
@@ -277,6 +347,7 @@ impl Remote {
             .runtime
             .block_on(self.store.list(Some(&prefix)).try_collect())
             .map_err(|e| self.store_error(e))?;
+        self.count_listing(listed.len());
         let last = listed
             .iter()
             .filter_map(|meta| {
@@ -329,6 +400,7 @@ impl Remote {
             .runtime
             .block_on(self.store.list_with_delimiter(Some(&Path::from("refs"))))
             .map_err(|e| self.store_error(e))?;
+        self.count_listing(listed.common_prefixes.len() + listed.objects.len());
         let mut refs = BTreeMap::new();
         for dir in listed.common_prefixes {
             let Some(encoded) = dir.filename() else {
@@ -342,6 +414,14 @@ impl Remote {
             }
         }
         Ok(refs)
+    }
+}
+
+impl Remote {
+    /// A listing costs a request per page of a thousand keys (S3's page).
+    fn count_listing(&self, keys: usize) {
+        let pages = keys.div_ceil(1000).max(1) as u64;
+        self.requests.fetch_add(pages, Ordering::Relaxed);
     }
 }
 

@@ -144,7 +144,18 @@ pub fn push(
     name: Option<&str>,
     force: bool,
 ) -> Result<Pushed, RemoteError> {
-    remote.init(engine.algorithm())?;
+    match remote.algorithm()? {
+        // A new remote: marked, and its conditional writes checked.
+        None => remote.init(engine.algorithm())?,
+        Some(alg) if alg != engine.algorithm() => {
+            return Err(RemoteError::AlgorithmMismatch {
+                url: remote.url().to_owned(),
+                remote: alg,
+                local: engine.algorithm(),
+            });
+        }
+        Some(_) => {}
+    }
     // Checked before anything is sent: a refused ref costs no upload.
     let current = match name {
         Some(name) => remote.get_ref(name)?,

@@ -204,3 +204,33 @@ fn a_damaged_remote_is_an_error_naming_the_object_and_nothing_is_imported() {
         Err(RemoteError::NoSuchRef { .. })
     ));
 }
+
+#[test]
+fn an_unchanged_push_costs_the_same_few_requests_however_much_the_tree_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut costs = Vec::new();
+    for (n, files) in [(0, 60usize), (1, 600)] {
+        let a = engine(tmp.path(), &format!("a{n}"));
+        let edits: Vec<Edit> = (0..files)
+            .map(|i| {
+                Edit::file(
+                    path(&format!("d{}/f{i}", i % 9)),
+                    format!("{i}").into_bytes(),
+                )
+            })
+            .collect();
+        let id = commit(&a, &a.empty_tree().apply(&edits).unwrap(), None, "t");
+        let url = format!("file://{}", tmp.path().join(format!("remote{n}")).display());
+        let cache = tmp.path().join(format!("cache{n}"));
+        let first = Remote::open(&url).unwrap().with_index_cache(cache.clone());
+        let pushed = push(&a, &first, id, Some("main"), false).unwrap();
+        assert!(pushed.objects > files as u64, "{pushed:?}");
+        let again = Remote::open(&url).unwrap().with_index_cache(cache);
+        let pushed = push(&a, &again, id, Some("main"), false).unwrap();
+        assert_eq!(pushed.objects, 0);
+        costs.push(again.requests());
+    }
+    // The marker, the ref's listing and entry, the packs' listing.
+    assert_eq!(costs[0], costs[1], "{costs:?}");
+    assert!(costs[0] <= 4, "{costs:?}");
+}

@@ -41,7 +41,8 @@ pub(crate) fn remote(store: &Path, command: RemoteCommand, json: bool) -> anyhow
 
 fn open_remote(store: &Path, name: &str) -> anyhow::Result<Remote> {
     let remotes = Remotes::load(store)?;
-    Ok(Remote::open(remotes.url(name)?)?)
+    let remote = Remote::open(remotes.url(name)?)?;
+    Ok(remote.with_index_cache(Remotes::index_cache(store, name)))
 }
 
 pub(crate) fn push(
