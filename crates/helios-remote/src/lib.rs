@@ -12,8 +12,7 @@
 //!
 //! `spec/remote-format.md` is the normative layout. Not built yet (issue
 //! 20): the lazy read-through of missing objects, `helios clone`, push and
-//! fetch through a server, S3 URLs, and a local cache of the remote's pack
-//! indexes (every push and fetch reads them all today).
+//! fetch through a server, and S3 URLs.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
