@@ -128,7 +128,7 @@ impl Remote {
         }
     }
 
-    fn format_error(&self, source: FormatError) -> RemoteError {
+    pub(crate) fn format_error(&self, source: FormatError) -> RemoteError {
         RemoteError::Format {
             url: self.url.clone(),
             source,

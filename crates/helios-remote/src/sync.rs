@@ -85,15 +85,16 @@ impl Catalog {
     }
 }
 
-/// The remote and this store must hash alike.
-fn check_algorithm(engine: &HeliosEngine, remote: &Remote) -> Result<(), RemoteError> {
+/// The remote and this store must hash alike; returns whether the remote
+/// is marked at all (one that is not holds nothing yet).
+fn check_algorithm(engine: &HeliosEngine, remote: &Remote) -> Result<bool, RemoteError> {
     match remote.algorithm()? {
         Some(alg) if alg != engine.algorithm() => Err(RemoteError::AlgorithmMismatch {
             url: remote.url().to_owned(),
             remote: alg,
             local: engine.algorithm(),
         }),
-        _ => Ok(()),
+        marked => Ok(marked.is_some()),
     }
 }
 
@@ -144,17 +145,9 @@ pub fn push(
     name: Option<&str>,
     force: bool,
 ) -> Result<Pushed, RemoteError> {
-    match remote.algorithm()? {
+    if !check_algorithm(engine, remote)? {
         // A new remote: marked, and its conditional writes checked.
-        None => remote.init(engine.algorithm())?,
-        Some(alg) if alg != engine.algorithm() => {
-            return Err(RemoteError::AlgorithmMismatch {
-                url: remote.url().to_owned(),
-                remote: alg,
-                local: engine.algorithm(),
-            });
-        }
-        Some(_) => {}
+        remote.init(engine.algorithm())?;
     }
     // Checked before anything is sent: a refused ref costs no upload.
     let current = match name {
@@ -222,10 +215,6 @@ fn send_closure(
     catalog: &Catalog,
     id: SnapshotId,
 ) -> Result<Pushed, RemoteError> {
-    let format = |source| RemoteError::Format {
-        url: remote.url().to_owned(),
-        source,
-    };
     let mut pushed = Pushed::default();
     let mut builder = PackBuilder::new(engine.algorithm());
     let mut seen = HashSet::new();
@@ -247,7 +236,7 @@ fn send_closure(
                         .object(&hash)?
                         .ok_or(RemoteError::MissingHere(hash))?
                 };
-                let kids = children(hash, &encoded).map_err(format)?;
+                let kids = children(hash, &encoded).map_err(|e| remote.format_error(e))?;
                 steps.push(Step::Leave { hash, encoded });
                 steps.extend(
                     kids.into_iter()
@@ -255,7 +244,9 @@ fn send_closure(
                 );
             }
             Step::Leave { hash, encoded } => {
-                builder.add(hash, &encoded).map_err(format)?;
+                builder
+                    .add(hash, &encoded)
+                    .map_err(|e| remote.format_error(e))?;
                 pushed.objects += 1;
                 pushed.bytes += encoded.len() as u64;
                 if builder.size() >= PACK_BYTES {
@@ -292,10 +283,6 @@ pub fn fetch(engine: &HeliosEngine, remote: &Remote, name: &str) -> Result<Fetch
             name: name.to_owned(),
         })?;
     let catalog = Catalog::read(remote)?;
-    let format = |source| RemoteError::Format {
-        url: remote.url().to_owned(),
-        source,
-    };
     let mut objects = Vec::new();
     let mut content = Vec::new();
     let mut content_bytes = 0;
@@ -330,7 +317,7 @@ pub fn fetch(engine: &HeliosEngine, remote: &Remote, name: &str) -> Result<Fetch
             let only: Vec<IndexEntry> = entries.iter().map(|(e, _)| *e).collect();
             let read = remote.read_objects(&pack, index, &only)?;
             for ((entry, snapshot), encoded) in entries.into_iter().zip(read) {
-                level.extend(children(entry.hash, &encoded).map_err(format)?);
+                level.extend(children(entry.hash, &encoded).map_err(|e| remote.format_error(e))?);
                 count += 1;
                 bytes += encoded.len() as u64;
                 if snapshot {
