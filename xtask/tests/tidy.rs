@@ -293,8 +293,8 @@ fn only_the_engine_the_search_evaluators_the_parallel_scan_and_the_server_spawn_
     // thread, the caller's.
     let server = root().join("crates/helios-server");
     let client = root().join("crates/helios-client");
-    // helios-remote: object_store's calls run on a one-thread runtime per
-    // remote, whose blocking pool serves the local-file backend.
+    // helios-remote: object_store's calls run on a runtime of one worker
+    // per remote, whose blocking pool serves the local-file backend.
     let remote = root().join("crates/helios-remote");
     assert_clean(
         outside_engine_and_evaluators()
@@ -475,7 +475,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     // The remote tier: packs and refs on object storage.
     ("helios-remote", &["helios-types", "helios-engine"]),
-    // `helios serve`: the engine behind that API.
+    // `helios serve`: the engine behind that API (reading through to the
+    // store's remote, if it has one).
     (
         "helios-server",
         &[
@@ -484,6 +485,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "helios-workdir",
             "helios-engine",
             "helios-client",
+            "helios-remote",
         ],
     ),
     // The shipped binary: everything above, never the benches.

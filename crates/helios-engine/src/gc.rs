@@ -161,7 +161,9 @@ fn mark_stored(layers: &Layers, tree: Hash, marked: &mut HashSet<Hash>) -> Engin
     }
     let mut stack = vec![tree];
     while let Some(hash) = stack.pop() {
-        let bytes = layers.get(&hash)?.ok_or(EngineError::MissingObject(hash))?;
+        let Some(bytes) = held(layers, hash)? else {
+            continue;
+        };
         let tree = Tree::decode(&bytes).map_err(|e| EngineError::corrupt(hash, e))?;
         for e in tree.entries() {
             if e.kind == EntryKind::Dir {
@@ -188,8 +190,22 @@ fn mark_file(
     if !marked.insert(hash) || size < file::CHUNKED_FROM {
         return Ok(());
     }
-    let bytes = layers.get(&hash)?.ok_or(EngineError::MissingObject(hash))?;
-    mark_chunks(hash, &bytes, marked)
+    match held(layers, hash)? {
+        Some(bytes) => mark_chunks(hash, &bytes, marked),
+        None => Ok(()),
+    }
+}
+
+/// What a collection reads: an object this store holds. In a store that
+/// reads through to a remote, an absent object is the remote's (with what
+/// it names, which this store fetches only through it): `None`, nothing
+/// here to mark beneath it. Elsewhere absence is damage.
+fn held(layers: &Layers, hash: Hash) -> EngineResult<Option<Vec<u8>>> {
+    match layers.get_held(&hash)? {
+        Some(bytes) => Ok(Some(bytes)),
+        None if layers.reads_through() => Ok(None),
+        None => Err(EngineError::MissingObject(hash)),
+    }
 }
 
 /// Marks the chunks of `encoded` when it is a chunk list (a store first
@@ -234,7 +250,7 @@ fn close_over(
         if marked.contains(hash) {
             continue;
         }
-        match layers.get(hash)? {
+        match layers.get_held(hash)? {
             Some(bytes) if ObjectKind::of_encoded(&bytes) == Some(ObjectKind::Tree) => {
                 mark_stored(layers, *hash, marked)?;
             }

@@ -13,12 +13,21 @@
 //! gigabyte back to learn that its 30,000 chunks were there (0.6 s of a
 //! 2.6 s commit). Every write and deletion of this process goes through
 //! the writer, which keeps the set in step with the store.
+//!
+//! Below L2 there may be an L3: an [`ObjectSource`] (a remote the store was
+//! cloned from) that a read asks for what the store lacks. What it returns
+//! is rehashed, then kept in L2, so each object crosses the network once.
+//! Collection and verification look at what is held here only
+//! ([`Layers::get_held`]): a lazy store does not download a remote to
+//! collect its own garbage.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use helios_l1cache::L1Cache;
-use helios_types::store::{MetaIter, ObjectIter, ObjectStore, StoreResult, WriteBatch, WriteMode};
+use helios_types::store::{
+    MetaIter, ObjectIter, ObjectSource, ObjectStore, StoreError, StoreResult, WriteBatch, WriteMode,
+};
 use helios_types::{Hash, HashAlgorithm, ObjectKind, Tree};
 use helios_vst::{LoadError, TreeLoader};
 
@@ -34,6 +43,8 @@ pub(crate) struct Layers {
     /// Objects of bulk writes stored and not deleted since (see the module
     /// documentation), at most [`BULK_STORED_MAX`].
     bulk_stored: Mutex<HashSet<Hash>>,
+    /// L3: where what the store lacks is read from, if anywhere.
+    source: OnceLock<Arc<dyn ObjectSource>>,
 }
 
 /// Hashes [`Layers`] remembers of bulk writes: the chunks of 8 GiB of new
@@ -47,7 +58,48 @@ impl Layers {
             l1,
             inflight: Mutex::default(),
             bulk_stored: Mutex::default(),
+            source: OnceLock::new(),
         }
+    }
+
+    /// Reads what the store lacks from `source` from now on. There is at
+    /// most one: `false` if one was set already.
+    pub(crate) fn read_through(&self, source: Arc<dyn ObjectSource>) -> bool {
+        self.source.set(source).is_ok()
+    }
+
+    /// Whether an object the store lacks may be on a source: a lazy store,
+    /// whose absent objects are not missing.
+    pub(crate) fn reads_through(&self) -> bool {
+        self.source.get().is_some()
+    }
+
+    /// `hash` from the source, rehashed, without keeping it: `None` when
+    /// there is no source or it lacks the object.
+    pub(crate) fn fetch_missing(&self, hash: &Hash) -> StoreResult<Option<Vec<u8>>> {
+        let Some(source) = self.source.get() else {
+            return Ok(None);
+        };
+        let Some(bytes) = source.fetch(hash)? else {
+            return Ok(None);
+        };
+        let found = self.algorithm().digest(&bytes);
+        if found != *hash {
+            return Err(StoreError::Corrupt {
+                hash: *hash,
+                reason: format!("the bytes read through from the remote hash to {found}"),
+            });
+        }
+        Ok(Some(bytes))
+    }
+
+    /// An object held in this store (in flight, L1 or L2), never read
+    /// through.
+    pub(crate) fn get_held(&self, hash: &Hash) -> StoreResult<Option<Vec<u8>>> {
+        if let Some(bytes) = self.inflight().get(hash) {
+            return Ok(Some(bytes.to_vec()));
+        }
+        self.l1.get(hash)
     }
 
     /// The writer stored these objects of a bulk write.
@@ -124,10 +176,21 @@ impl ObjectStore for Layers {
     }
 
     fn get(&self, hash: &Hash) -> StoreResult<Option<Vec<u8>>> {
-        if let Some(bytes) = self.inflight().get(hash) {
-            return Ok(Some(bytes.to_vec()));
+        if let Some(bytes) = self.get_held(hash)? {
+            return Ok(Some(bytes));
         }
-        self.l1.get(hash)
+        let Some(bytes) = self.fetch_missing(hash)? else {
+            return Ok(None);
+        };
+        // Kept unsynced: a crash loses only what can be read through
+        // again. A store opened read-only (or on a full disk) cannot keep
+        // it, and still answers.
+        let mut batch = WriteBatch::new();
+        batch.put_object(*hash, bytes.clone());
+        if let Err(e) = self.l1.write(batch, WriteMode::Buffered) {
+            tracing::debug!(%hash, error = %e, "object read through, not kept");
+        }
+        Ok(Some(bytes))
     }
 
     fn contains(&self, hash: &Hash) -> StoreResult<bool> {

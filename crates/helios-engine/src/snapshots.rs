@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use helios_types::store::ObjectStore;
+use helios_types::store::{ObjectStore, WriteBatch, WriteMode};
 use helios_types::{HashAlgorithm, Snapshot, SnapshotId};
 use helios_vst::{Lineage, Vst};
 
@@ -199,15 +199,29 @@ impl Snapshots {
         self.stored(id)
     }
 
+    /// Whether the record of `id` is here (in memory or stored), without
+    /// reading through.
+    pub(crate) fn holds(&self, id: &SnapshotId) -> EngineResult<bool> {
+        if read(&self.hot).contains_key(id) {
+            return Ok(true);
+        }
+        Ok(self.layers.get_meta(&keys::snapshot(id))?.is_some())
+    }
+
     /// The record of a snapshot, or `SnapshotNotFound`.
     pub(crate) fn require(&self, id: &SnapshotId) -> EngineResult<Snapshot> {
         self.load(id)?.ok_or(EngineError::SnapshotNotFound(*id))
     }
 
-    /// The record of a snapshot as the store holds it.
+    /// The record of a snapshot as the store holds it (or, in a store that
+    /// reads through to a remote, as the remote does: then kept here).
     pub(crate) fn stored(&self, id: &SnapshotId) -> EngineResult<Option<Snapshot>> {
-        let Some(bytes) = self.layers.get_meta(&keys::snapshot(id))? else {
-            return Ok(None);
+        let bytes = match self.layers.get_meta(&keys::snapshot(id))? {
+            Some(bytes) => bytes,
+            None => match self.read_through(id)? {
+                Some(bytes) => bytes,
+                None => return Ok(None),
+            },
         };
         if self.alg.digest(&bytes) != id.object_hash() {
             return Err(EngineError::Corrupt {
@@ -218,6 +232,26 @@ impl Snapshots {
         Snapshot::decode(&bytes)
             .map(Some)
             .map_err(|e| EngineError::corrupt(id.object_hash(), e))
+    }
+
+    /// The record of `id` from the store's remote, if it reads through to
+    /// one and the remote holds it: rehashed, decoded, and kept with its
+    /// `time/` key as a fetched record is.
+    fn read_through(&self, id: &SnapshotId) -> EngineResult<Option<Vec<u8>>> {
+        let Some(bytes) = self.layers.fetch_missing(&id.object_hash())? else {
+            return Ok(None);
+        };
+        let snapshot =
+            Snapshot::decode(&bytes).map_err(|e| EngineError::corrupt(id.object_hash(), e))?;
+        let mut batch = WriteBatch::new();
+        batch.meta_puts.push((keys::snapshot(id), bytes.clone()));
+        batch
+            .meta_puts
+            .push((keys::by_time(id, snapshot.time_micros), Vec::new()));
+        if let Err(e) = self.layers.write(batch, WriteMode::Buffered) {
+            tracing::debug!(%id, error = %e, "snapshot record read through, not kept");
+        }
+        Ok(Some(bytes))
     }
 
     /// True when the snapshot has a stored record (or is queued to get one).

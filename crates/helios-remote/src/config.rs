@@ -1,7 +1,9 @@
 //! [`Remotes`]: the remotes a store knows by name, kept in the store's
 //! `remotes` file, one `NAME URL` line each (a name is a single word, a URL
-//! has no spaces). The file is replaced whole (written beside it, then
-//! renamed), so a crash leaves the old list or the new one.
+//! has no spaces); at most one line ends with ` read-through`, the remote
+//! the store reads what it lacks from ([`crate::ReadThrough`]). The file is
+//! replaced whole (written beside it, then renamed), so a crash leaves the
+//! old list or the new one.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -12,6 +14,8 @@ pub const REMOTES_FILE: &str = "remotes";
 /// The directory, in the store directory, of each remote's pack indexes
 /// read so far (see [`Remote::with_index_cache`](crate::Remote::with_index_cache)).
 pub const INDEX_CACHE_DIR: &str = "remote-indexes";
+/// The word that marks the remote read through.
+const READ_THROUGH: &str = "read-through";
 
 /// Why the list of remotes could not be read or changed.
 #[derive(Debug, thiserror::Error)]
@@ -25,8 +29,9 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// A line that is not `NAME URL`.
-    #[error("{}:{line}: not a `NAME URL` line", path.display())]
+    /// A line that is not `NAME URL` or `NAME URL read-through`, or a
+    /// second remote read through.
+    #[error("{}:{line}: not a `NAME URL [read-through]` line", path.display())]
     BadLine {
         /// The file.
         path: PathBuf,
@@ -49,6 +54,7 @@ pub enum ConfigError {
 pub struct Remotes {
     path: PathBuf,
     urls: BTreeMap<String, String>,
+    read_through: Option<String>,
 }
 
 impl Remotes {
@@ -61,16 +67,50 @@ impl Remotes {
             Err(source) => return Err(ConfigError::Io { path, source }),
         };
         let mut urls = BTreeMap::new();
+        let mut read_through = None;
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            let Some((name, url)) = line.split_once(' ') else {
-                return Err(ConfigError::BadLine { path, line: i + 1 });
+            let bad = || ConfigError::BadLine {
+                path: path.clone(),
+                line: i + 1,
             };
+            let mut words = line.split(' ');
+            let (Some(name), Some(url)) = (words.next(), words.next()) else {
+                return Err(bad());
+            };
+            match (words.next(), words.next()) {
+                (None, _) => {}
+                (Some(READ_THROUGH), None) if read_through.is_none() => {
+                    read_through = Some(name.to_owned());
+                }
+                _ => return Err(bad()),
+            }
             urls.insert(name.to_owned(), url.to_owned());
         }
-        Ok(Remotes { path, urls })
+        Ok(Remotes {
+            path,
+            urls,
+            read_through,
+        })
+    }
+
+    /// The remote the store reads what it lacks from, if any: its name and
+    /// URL.
+    pub fn read_through(&self) -> Option<(&str, &str)> {
+        let name = self.read_through.as_deref()?;
+        Some((name, self.urls.get(name)?.as_str()))
+    }
+
+    /// Makes remote `name` the one read through (`None`: none) and saves
+    /// the list.
+    pub fn set_read_through(&mut self, name: Option<&str>) -> Result<(), ConfigError> {
+        if let Some(name) = name {
+            self.url(name)?;
+        }
+        self.read_through = name.map(str::to_owned);
+        self.save()
     }
 
     /// Where the pack indexes of remote `name` are kept for the store at
@@ -113,6 +153,9 @@ impl Remotes {
         if self.urls.remove(name).is_none() {
             return Err(ConfigError::Unknown(name.to_owned()));
         }
+        if self.read_through.as_deref() == Some(name) {
+            self.read_through = None;
+        }
         self.save()
     }
 
@@ -124,7 +167,11 @@ impl Remotes {
         let staged = self.path.with_extension("new");
         let mut file = std::fs::File::create(&staged).map_err(io)?;
         for (name, url) in &self.urls {
-            writeln!(file, "{name} {url}").map_err(io)?;
+            if self.read_through.as_deref() == Some(name.as_str()) {
+                writeln!(file, "{name} {url} {READ_THROUGH}").map_err(io)?;
+            } else {
+                writeln!(file, "{name} {url}").map_err(io)?;
+            }
         }
         file.sync_all().map_err(io)?;
         std::fs::rename(&staged, &self.path).map_err(io)
@@ -160,6 +207,27 @@ mod tests {
             Remotes::load(tmp.path()).unwrap().url("origin"),
             Err(ConfigError::Unknown(_))
         ));
+        assert_eq!(remotes.read_through(), None);
+        remotes.set_read_through(Some("b-2")).unwrap();
+        let loaded = Remotes::load(tmp.path()).unwrap();
+        assert_eq!(loaded.read_through(), Some(("b-2", "file:///srv/other")));
+        assert!(matches!(
+            remotes.set_read_through(Some("nope")),
+            Err(ConfigError::Unknown(_))
+        ));
+        remotes.remove("b-2").unwrap();
+        assert_eq!(Remotes::load(tmp.path()).unwrap().read_through(), None);
+        for bad in [
+            "just-a-name\n",
+            "a file:///x read-through\nb file:///y read-through\n",
+            "a file:///x lazily\n",
+        ] {
+            std::fs::write(tmp.path().join(REMOTES_FILE), bad).unwrap();
+            assert!(
+                matches!(Remotes::load(tmp.path()), Err(ConfigError::BadLine { .. })),
+                "{bad:?}"
+            );
+        }
         std::fs::write(tmp.path().join(REMOTES_FILE), "just-a-name\n").unwrap();
         assert!(matches!(
             Remotes::load(tmp.path()),

@@ -75,6 +75,10 @@ pub enum RemoteError {
     /// The URL names no remote this Helios can use.
     #[error("`{0}` is not a remote URL Helios can use (file:///ABSOLUTE/DIRECTORY)")]
     BadUrl(String),
+    /// No Helios remote at the URL: nothing was pushed there, or what was
+    /// is not reachable (a mount gone).
+    #[error("no Helios remote at {0} (nothing was pushed there, or it is not reachable)")]
+    NotARemote(String),
     /// The object store failed (a network error, a permission).
     #[error("remote {url}: {source}")]
     Store {
@@ -109,11 +113,21 @@ pub enum RemoteError {
     /// updates (Garage 2.5, for one, ignores `If-None-Match`).
     #[error(
         "remote {url} overwrote an object it was told to create only if absent: \
-         it does not support conditional writes, so refs on it could lose updates"
+         it does not support conditional writes, so refs on it could lose updates; \
+         push snapshots there by id, without a ref"
     )]
     NoConditionalWrites {
         /// The remote.
         url: String,
+    },
+    /// Reading one object failed (a read through to the remote).
+    #[error("object {hash}: {source}")]
+    Object {
+        /// The object.
+        hash: Hash,
+        /// What failed.
+        #[source]
+        source: Box<RemoteError>,
     },
     /// Another writer updated the ref since it was read.
     #[error("ref `{name}` moved on remote {url} (now {now}): fetch it, then push again")]

@@ -8,23 +8,45 @@
 //!   lose one (create-if-absent entries, see [`remote`]);
 //! - [`push`] and [`fetch`]: snapshots between an engine and a remote,
 //!   sending and reading only what the other side lacks ([`sync`]);
-//! - [`Remotes`]: the remotes a store knows by name ([`config`]).
+//! - [`ReadThrough`]: a remote as the lazy L3 of a store cloned from it
+//!   (the engine asks it for what the store lacks);
+//! - [`Remotes`]: the remotes a store knows by name ([`config`]), and
+//!   [`attach_read_through`], which gives an engine the one its store
+//!   reads through, if any.
 //!
 //! `spec/remote-format.md` is the normative layout. Not built yet (issue
-//! 20): the lazy read-through of missing objects, `helios clone`, push and
-//! fetch through a server, and S3 URLs.
+//! 20): push and fetch through a server, and S3 URLs.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod catalog;
 pub mod config;
 mod error;
 pub mod pack;
+mod read_through;
 pub mod remote;
 pub mod sync;
 
 pub use config::{ConfigError, Remotes};
 pub use error::{FormatError, RemoteError};
 pub use pack::{IndexEntry, PackBuilder, PackIndex};
+pub use read_through::ReadThrough;
 pub use remote::{RefEntry, Remote};
 pub use sync::{Fetched, Pushed, fetch, push};
+
+/// Makes `engine` (opened on the store at `store`) read through to the
+/// remote the store names for it, if any: what every front end does after
+/// opening a store. Opening the remote waits for the first miss; `false`
+/// when the store reads through none.
+pub fn attach_read_through(
+    engine: &helios_engine::HeliosEngine,
+    store: &std::path::Path,
+) -> Result<bool, ConfigError> {
+    let remotes = Remotes::load(store)?;
+    let Some((name, url)) = remotes.read_through() else {
+        return Ok(false);
+    };
+    let source = ReadThrough::new(url, Some(Remotes::index_cache(store, name)));
+    Ok(engine.read_through(std::sync::Arc::new(source)))
+}

@@ -14,14 +14,18 @@
 //! update creates the entry after the one it read with create-if-absent
 //! (`If-None-Match: *` on S3, a hard link on a filesystem). Of two writers
 //! that read the same entry, exactly one creates the next; the other is
-//! told the ref moved. Nothing on a remote is ever overwritten, and
-//! [`Remote::init`] refuses a store that would overwrite anyway.
+//! told the ref moved. Nothing on a remote is ever overwritten. Before its
+//! first ref update a `Remote` checks that the store refuses to overwrite
+//! (Garage, for one, does not: it has no consensus to decide between two
+//! writers), and refuses to move refs on a store that would; packs, named
+//! by their content, need no such care, so a snapshot pushed by id works
+//! on any store.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use futures_util::TryStreamExt as _;
 use helios_types::{Hash, HashAlgorithm, SnapshotId};
@@ -58,6 +62,8 @@ pub struct Remote {
     index_cache: Option<PathBuf>,
     /// Calls made to the object store.
     requests: AtomicU64,
+    /// Whether the store refuses to overwrite, once checked.
+    conditional_writes: OnceLock<bool>,
 }
 
 impl Remote {
@@ -86,7 +92,11 @@ impl Remote {
     /// A remote over any object store (the tests' stores, a bucket built
     /// by the caller).
     pub fn over(url: &str, store: Arc<dyn ObjectStore>) -> Result<Remote, RemoteError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // One worker drives the connections; callers on any thread block
+        // on their own requests, so reads through from parallel checkout
+        // threads overlap.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()
             .map_err(RemoteError::Runtime)?;
@@ -96,6 +106,7 @@ impl Remote {
             runtime,
             index_cache: None,
             requests: AtomicU64::new(0),
+            conditional_writes: OnceLock::new(),
         })
     }
 
@@ -137,9 +148,7 @@ impl Remote {
 
     /// Makes the remote one for `algorithm`'s objects, or checks that it
     /// is one: a new remote gets its marker; an existing one must name
-    /// the same algorithm. Also checks, once per call, that the store
-    /// refuses to overwrite what it was told to create only if absent,
-    /// which every ref update relies on.
+    /// the same algorithm.
     pub fn init(&self, algorithm: HashAlgorithm) -> Result<(), RemoteError> {
         let marker = format!("{MARKER_HEAD}\nalgorithm {}\n", algorithm.name());
         if !self.create(&Path::from("HELIOS"), marker.into_bytes())? {
@@ -154,7 +163,18 @@ impl Remote {
                 _ => {}
             }
         }
-        self.check_conditional_writes()
+        Ok(())
+    }
+
+    /// Whether the store refuses to overwrite what it was told to create
+    /// only if absent, which every ref update relies on: checked once per
+    /// `Remote` (three requests), then remembered.
+    pub fn has_conditional_writes(&self) -> Result<bool, RemoteError> {
+        if let Some(known) = self.conditional_writes.get() {
+            return Ok(*known);
+        }
+        let found = self.check_conditional_writes()?;
+        Ok(*self.conditional_writes.get_or_init(|| found))
     }
 
     /// The algorithm the remote's marker names (`None`: no marker yet).
@@ -176,7 +196,7 @@ impl Remote {
     /// Creates a scratch key twice with create-if-absent: the second must
     /// be refused. A store that accepts it would let two ref updates
     /// overwrite each other.
-    fn check_conditional_writes(&self) -> Result<(), RemoteError> {
+    fn check_conditional_writes(&self) -> Result<bool, RemoteError> {
         let nonce = Hash::from_bytes(rand_bytes()).to_hex();
         let probe = Path::from_iter(["probes", nonce.as_str()]);
         let first = self.create(&probe, b"1".to_vec())?;
@@ -188,13 +208,7 @@ impl Remote {
         {
             return Err(self.store_error(e));
         }
-        if first && !second {
-            Ok(())
-        } else {
-            Err(RemoteError::NoConditionalWrites {
-                url: self.url.clone(),
-            })
-        }
+        Ok(first && !second)
     }
 
     /// Stores `bytes` at `key` unless something is there: `false` when it
@@ -374,13 +388,19 @@ impl Remote {
 
     /// Points ref `name` at `to`, after `from`, the entry the caller read
     /// (`None`: the ref must not exist yet). If another writer updated it
-    /// since, nothing is written and the error says what it names now.
+    /// since, nothing is written and the error says what it names now. On
+    /// a store without conditional writes nothing is written either.
     pub fn update_ref(
         &self,
         name: &str,
         from: Option<&RefEntry>,
         to: SnapshotId,
     ) -> Result<RefEntry, RemoteError> {
+        if !self.has_conditional_writes()? {
+            return Err(RemoteError::NoConditionalWrites {
+                url: self.url.clone(),
+            });
+        }
         let sequence = from.map_or(0, |e| e.sequence + 1);
         let key = ref_key(name, sequence);
         if self.create(&key, format!("{}\n", to.to_hex()).into_bytes())? {

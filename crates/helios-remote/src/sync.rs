@@ -17,10 +17,12 @@
 //! a snapshot that is not whole.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use helios_engine::{EngineError, HeliosEngine};
 use helios_types::{ChunkList, Hash, ObjectKind, Snapshot, SnapshotId, Tree};
 
+use crate::catalog::Catalog;
 use crate::error::{FormatError, RemoteError};
 use crate::pack::{IndexEntry, PackBuilder, PackIndex};
 use crate::remote::Remote;
@@ -58,31 +60,6 @@ pub struct Fetched {
     pub objects: u64,
     /// Their encoded bytes.
     pub bytes: u64,
-}
-
-/// Where each object of a remote lies: its pack and its entry there.
-struct Catalog {
-    indexes: HashMap<Hash, PackIndex>,
-    places: HashMap<Hash, (Hash, IndexEntry)>,
-}
-
-impl Catalog {
-    fn read(remote: &Remote) -> Result<Catalog, RemoteError> {
-        let mut indexes = HashMap::new();
-        let mut places = HashMap::new();
-        for id in remote.pack_ids()? {
-            let index = remote.index(&id)?;
-            for entry in index.entries() {
-                places.insert(entry.hash, (id, *entry));
-            }
-            indexes.insert(id, index);
-        }
-        Ok(Catalog { indexes, places })
-    }
-
-    fn holds(&self, hash: &Hash) -> bool {
-        self.places.contains_key(hash)
-    }
 }
 
 /// The remote and this store must hash alike; returns whether the remote
@@ -271,6 +248,10 @@ fn store_pack(remote: &Remote, builder: PackBuilder) -> Result<(), RemoteError> 
     Ok(())
 }
 
+/// What a fetch reads of one pack on one level: its index, and the
+/// entries wanted, each with whether it is a snapshot record.
+type PackReads = (Arc<PackIndex>, Vec<(IndexEntry, bool)>);
+
 /// Brings snapshot `name` (a ref of the remote) and what it reaches that
 /// this store lacks, in one durable import, and returns its id. This store
 /// gets no ref of its own: name it (`set_ref`) so that gc keeps it.
@@ -293,7 +274,7 @@ pub fn fetch(engine: &HeliosEngine, remote: &Remote, name: &str) -> Result<Fetch
     // (hash, is a snapshot record)
     let mut level = vec![(entry.id.object_hash(), true)];
     while !level.is_empty() {
-        let mut wanted: HashMap<Hash, Vec<(IndexEntry, bool)>> = HashMap::new();
+        let mut wanted: HashMap<Hash, PackReads> = HashMap::new();
         for (hash, snapshot) in level.drain(..) {
             if !seen.insert(hash) {
                 continue;
@@ -302,20 +283,22 @@ pub fn fetch(engine: &HeliosEngine, remote: &Remote, name: &str) -> Result<Fetch
                 held.push(hash);
                 continue;
             }
-            let (pack, entry) =
+            let (pack, index, entry) =
                 catalog
-                    .places
-                    .get(&hash)
+                    .place(&hash)
                     .ok_or_else(|| RemoteError::MissingThere {
                         url: remote.url().to_owned(),
                         hash,
                     })?;
-            wanted.entry(*pack).or_default().push((*entry, snapshot));
+            wanted
+                .entry(pack)
+                .or_insert_with(|| (index, Vec::new()))
+                .1
+                .push((entry, snapshot));
         }
-        for (pack, entries) in wanted {
-            let index = &catalog.indexes[&pack];
+        for (pack, (index, entries)) in wanted {
             let only: Vec<IndexEntry> = entries.iter().map(|(e, _)| *e).collect();
-            let read = remote.read_objects(&pack, index, &only)?;
+            let read = remote.read_objects(&pack, &index, &only)?;
             for ((entry, snapshot), encoded) in entries.into_iter().zip(read) {
                 level.extend(children(entry.hash, &encoded).map_err(|e| remote.format_error(e))?);
                 count += 1;
@@ -352,9 +335,5 @@ fn holds_here(engine: &HeliosEngine, hash: &Hash, snapshot: bool) -> Result<bool
             .contains(hash)
             .map_err(EngineError::Store)?);
     }
-    match engine.snapshot(&SnapshotId::from_bytes(*hash.as_bytes())) {
-        Ok(_) => Ok(true),
-        Err(EngineError::SnapshotNotFound(_)) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    Ok(engine.holds_snapshot(&SnapshotId::from_bytes(*hash.as_bytes()))?)
 }

@@ -16,6 +16,9 @@ pub enum ServerError {
     /// is refused here).
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The store's list of remotes could not be read.
+    #[error(transparent)]
+    Remotes(#[from] helios_remote::ConfigError),
     /// A file operation on the socket or the metrics listener failed.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {

@@ -93,6 +93,7 @@ async fn run(
     let mut interrupt = signal(SignalKind::interrupt()).map_err(io("watch signals for", store))?;
 
     let engine = Arc::new(HeliosEngine::open(store, config)?);
+    helios_remote::attach_read_through(&engine, store)?;
     let socket = socket_path(store);
     let listener = match bind(&socket).await {
         Ok(listener) => listener,

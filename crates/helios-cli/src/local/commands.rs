@@ -33,6 +33,7 @@ pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
         | Command::Bench(_)
         | Command::Demo(_)
         | Command::Remote(_)
+        | Command::Clone { .. }
         | Command::Push { .. }
         | Command::Fetch { .. } => None,
         _ => Backend::server(store, global.no_server)?,
@@ -62,6 +63,7 @@ pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
         Command::Umount { dir } => crate::mount::umount(&backend!(open), &dir),
         Command::Serve { metrics, check } => serve(store, metrics, check),
         Command::Remote(command) => crate::remotes::remote(store, command, json),
+        Command::Clone { url, full } => crate::remotes::clone(store, &url, full, json),
         Command::Push {
             remote,
             what,
@@ -78,8 +80,16 @@ pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
 }
 
 /// Opens an existing store for a command that only reads it: no lock (it
-/// works while another process writes), no file created or changed.
+/// works while another process writes), no file created or changed. A
+/// store that reads through to a remote is opened for writing when it can
+/// be, to keep what it reads through (read-only while another process
+/// holds it: then what it reads is read again next time).
 pub(crate) fn open_read_only(store: &Path) -> anyhow::Result<HeliosEngine> {
+    let reads_through =
+        helios_remote::Remotes::load(store).is_ok_and(|remotes| remotes.read_through().is_some());
+    if reads_through && let Ok(engine) = open_with(store, false) {
+        return Ok(engine);
+    }
     open_with(store, true)
 }
 
@@ -126,7 +136,7 @@ fn open_with(store: &Path, read_only: bool) -> anyhow::Result<HeliosEngine> {
     };
     config.rocks.write_buffer_bytes = 32 << 20;
     config.rocks.read_only = read_only;
-    HeliosEngine::open(store, config).map_err(|e| {
+    let engine = HeliosEngine::open(store, config).map_err(|e| {
         let e = anyhow::Error::new(e).context(format!("opening {}", store.display()));
         match Client::connect(store) {
             Ok(Some(_)) => e.context(format!(
@@ -135,7 +145,9 @@ fn open_with(store: &Path, read_only: bool) -> anyhow::Result<HeliosEngine> {
             )),
             _ => e,
         }
-    })
+    })?;
+    helios_remote::attach_read_through(&engine, store)?;
+    Ok(engine)
 }
 
 fn init(store: &Path, algorithm: helios_types::HashAlgorithm) -> anyhow::Result<ExitCode> {

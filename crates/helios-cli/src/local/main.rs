@@ -89,15 +89,30 @@ pub(crate) enum Command {
     /// directory every machine mounts (`file:///ABSOLUTE/DIR`).
     #[command(subcommand)]
     Remote(RemoteCommand),
+    /// Make a new store (--store) that shares a remote's snapshots: the
+    /// remote becomes `origin`, each of its refs the local ref
+    /// `origin/REF`, and the store reads what it lacks from it as it is
+    /// used (checkout, cat, show…), every object rehashed. With --full it
+    /// fetches every ref's snapshots now instead.
+    Clone {
+        /// The remote: file:///ABSOLUTE/DIR.
+        url: String,
+        /// Fetch every ref's snapshots and history now (the store then
+        /// needs the remote no more).
+        #[arg(long)]
+        full: bool,
+    },
     /// Send a snapshot, its history, and what they reach that the remote
     /// lacks, then point the remote's ref at it (only forward: the ref's
-    /// snapshot must be an ancestor, unless --force).
+    /// snapshot must be an ancestor, unless --force). A snapshot given by
+    /// id without --to moves no ref: another machine reads it by id.
     Push {
         /// The remote's name (see `helios remote add`).
         remote: String,
         /// Snapshot id, prefix or ref to send.
         what: String,
-        /// The remote ref to point at it (default: WHAT, when it is a ref).
+        /// The remote ref to point at it (default: WHAT, when it is a ref;
+        /// none for an id).
         #[arg(long, value_name = "REF")]
         to: Option<String>,
         /// Move the remote ref even where that drops snapshots it named.
@@ -144,6 +159,10 @@ pub(crate) enum RemoteCommand {
         name: String,
         /// Where it is: file:///ABSOLUTE/DIR.
         url: String,
+        /// Read from it whatever this store lacks, as it is used (one
+        /// remote per store; `helios clone` sets it).
+        #[arg(long)]
+        read_through: bool,
     },
     /// List the remotes.
     List,

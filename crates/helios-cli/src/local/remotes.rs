@@ -1,12 +1,14 @@
-//! `helios remote`, `helios push`, `helios fetch`: the store's remotes
-//! (helios-remote), with the engine opened in this process: read-only for
-//! a push (it works beside a server), for writing for a fetch.
+//! `helios remote`, `helios clone`, `helios push`, `helios fetch`: the
+//! store's remotes (helios-remote), with the engine opened in this process:
+//! read-only for a push (it works beside a server), for writing for a
+//! fetch.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use helios_cli::output::{self, line, note};
+use helios_engine::{EngineConfig, HeliosEngine};
 use helios_remote::{Remote, Remotes};
 use serde_json::json;
 
@@ -16,19 +18,38 @@ use crate::commands::{open, open_read_only};
 pub(crate) fn remote(store: &Path, command: RemoteCommand, json: bool) -> anyhow::Result<ExitCode> {
     let mut remotes = Remotes::load(store)?;
     match command {
-        RemoteCommand::Add { name, url } => {
+        RemoteCommand::Add {
+            name,
+            url,
+            read_through,
+        } => {
             let engine = open_read_only(store)?;
             let remote = Remote::open(&url)?;
             remote.init(engine.algorithm())?;
+            if read_through && let Some((other, _)) = remotes.read_through() {
+                bail!("this store reads through remote {other} already (one remote per store)");
+            }
             remotes.add(&name, &url)?;
+            if read_through {
+                remotes.set_read_through(Some(&name))?;
+            }
             line(&format!("remote {name} is {url}"));
         }
         RemoteCommand::List if json => {
-            output::json(&json!(remotes.all()));
+            let read_through = remotes.read_through().map(|(name, _)| name);
+            output::json(&json!({
+                "remotes": remotes.all(),
+                "read_through": read_through,
+            }));
         }
         RemoteCommand::List => {
+            let read_through = remotes.read_through().map(|(name, _)| name);
             for (name, url) in remotes.all() {
-                line(&format!("{name} {url}"));
+                if read_through == Some(name.as_str()) {
+                    line(&format!("{name} {url} (read through)"));
+                } else {
+                    line(&format!("{name} {url}"));
+                }
             }
         }
         RemoteCommand::Remove { name } => {
@@ -57,11 +78,11 @@ pub(crate) fn push(
     let target = open_remote(store, remote)?;
     let id = engine.resolve_name(what)?;
     let name = match to {
-        Some(to) => to.to_owned(),
-        None if engine.get_ref(what)?.is_some() => what.to_owned(),
-        None => bail!("`{what}` is not a ref: name the remote ref with --to REF"),
+        Some(to) => Some(to.to_owned()),
+        None if engine.get_ref(what)?.is_some() => Some(what.to_owned()),
+        None => None,
     };
-    let pushed = helios_remote::push(&engine, &target, id, Some(&name), force)
+    let pushed = helios_remote::push(&engine, &target, id, name.as_deref(), force)
         .with_context(|| format!("pushing {} to {remote}", &id.to_hex()[..12]))?;
     if json {
         output::json(&json!({
@@ -73,17 +94,15 @@ pub(crate) fn push(
             "ref_moved": pushed.ref_moved,
         }));
     } else {
-        note(&format!(
-            "sent {} objects ({} bytes) in {} packs; {remote}/{name} {}",
-            pushed.objects,
-            pushed.bytes,
-            pushed.packs,
-            if pushed.ref_moved {
-                "moved"
-            } else {
-                "was there already"
-            }
-        ));
+        let sent = format!(
+            "sent {} objects ({} bytes) in {} packs",
+            pushed.objects, pushed.bytes, pushed.packs
+        );
+        match name {
+            Some(name) if pushed.ref_moved => note(&format!("{sent}; {remote}/{name} moved")),
+            Some(name) => note(&format!("{sent}; {remote}/{name} was there already")),
+            None => note(&format!("{sent}; no ref moved (read it by id)")),
+        }
         line(&id.to_hex());
     }
     Ok(ExitCode::SUCCESS)
@@ -115,6 +134,78 @@ pub(crate) fn fetch(
             fetched.objects, fetched.bytes
         ));
         line(&fetched.id.to_hex());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The remote a clone names `origin`.
+const ORIGIN: &str = "origin";
+
+pub(crate) fn clone(store: &Path, url: &str, full: bool, json: bool) -> anyhow::Result<ExitCode> {
+    if HeliosEngine::store_exists(store)? {
+        bail!(
+            "{} already holds a store: clone into a new one (--store DIR)",
+            store.display()
+        );
+    }
+    let remote = Remote::open(url)?;
+    let algorithm = remote
+        .algorithm()?
+        .ok_or_else(|| helios_remote::RemoteError::NotARemote(url.to_owned()))?;
+    let refs = remote.refs()?;
+    let remote = remote.with_index_cache(Remotes::index_cache(store, ORIGIN));
+    let config = EngineConfig {
+        algorithm: Some(algorithm),
+        create_if_missing: true,
+        ..EngineConfig::default()
+    };
+    let engine = HeliosEngine::open(store, config)
+        .with_context(|| format!("creating {}", store.display()))?;
+    let mut remotes = Remotes::load(store)?;
+    remotes.add(ORIGIN, url)?;
+    let (mut objects, mut bytes) = (0, 0);
+    if full {
+        for name in refs.keys() {
+            let fetched = helios_remote::fetch(&engine, &remote, name)
+                .with_context(|| format!("fetching {ORIGIN}/{name}"))?;
+            objects += fetched.objects;
+            bytes += fetched.bytes;
+        }
+    } else {
+        remotes.set_read_through(Some(ORIGIN))?;
+        helios_remote::attach_read_through(&engine, store)?;
+    }
+    // Lazily, naming a snapshot reads its record through (one object).
+    for (name, entry) in &refs {
+        engine.set_ref(&format!("{ORIGIN}/{name}"), &entry.id)?;
+    }
+    engine.close()?;
+    if json {
+        output::json(&json!({
+            "store": store.display().to_string(),
+            "remote": url,
+            "refs": refs.iter().map(|(name, e)| (format!("{ORIGIN}/{name}"), e.id.to_hex())).collect::<std::collections::BTreeMap<_, _>>(),
+            "read_through": !full,
+            "objects": objects,
+            "bytes": bytes,
+        }));
+    } else {
+        for (name, entry) in &refs {
+            line(&format!("{} {ORIGIN}/{name}", entry.id.to_hex()));
+        }
+        if full {
+            note(&format!(
+                "cloned {url} into {}: {} refs, {objects} objects ({bytes} bytes)",
+                store.display(),
+                refs.len()
+            ));
+        } else {
+            note(&format!(
+                "cloned {url} into {}: {} refs; objects are read from {ORIGIN} as they are used",
+                store.display(),
+                refs.len()
+            ));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

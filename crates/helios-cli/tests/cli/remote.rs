@@ -1,6 +1,7 @@
 //! Two stores sharing snapshots through a remote in a directory, through
 //! the real binary: `helios remote add`, `push`, `fetch`, then a checkout
-//! of what was fetched.
+//! of what was fetched; `helios clone`, whose store reads what it lacks
+//! from the remote as it is used.
 
 use std::fs;
 
@@ -65,9 +66,13 @@ fn a_snapshot_pushed_from_one_store_is_fetched_and_checked_out_from_another() {
         &["push", "origin", &on_b, "--to", "main"],
     );
     assert!(err.contains("fetch"), "{err}");
-    // An id needs a remote ref name.
-    let err = fails(&store_b, tmp.path(), &["push", "origin", &on_b]);
-    assert!(err.contains("--to"), "{err}");
+    // An id without --to moves no ref: another machine reads it by id.
+    let pushed = helios(&store_b, tmp.path(), &["push", "origin", &on_b]);
+    let note = String::from_utf8_lossy(&pushed.stderr);
+    assert!(
+        pushed.status.success() && note.contains("no ref moved"),
+        "{note}"
+    );
     ok(
         &store_b,
         tmp.path(),
@@ -96,4 +101,104 @@ fn remotes_with_bad_names_unknown_names_or_bad_urls_are_refused_in_one_line() {
     ok(&store, tmp.path(), &["remote", "remove", "origin"]);
     let out = helios(&store, tmp.path(), &["remote", "list"]);
     assert!(out.status.success() && out.stdout.is_empty());
+}
+
+/// Twenty files in each of `dirs` under `work`, each naming itself.
+fn tree(work: &std::path::Path, dirs: &[&str]) {
+    for dir in dirs {
+        fs::create_dir_all(work.join(dir)).unwrap();
+        for i in 0..20 {
+            fs::write(work.join(dir).join(format!("f{i}")), format!("{dir} {i}\n")).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_lazy_clone_reads_only_what_it_uses_keeps_it_and_refuses_wrong_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store_a, work_a) = setup(tmp.path());
+    tree(&work_a, &["a", "b", "c/d"]);
+    let first = commit(&store_a, &work_a);
+    ok(&store_a, tmp.path(), &["ref", "main", &first]);
+    let shared = tmp.path().join("shared");
+    let url = format!("file://{}", shared.display());
+    ok(&store_a, tmp.path(), &["remote", "add", "origin", &url]);
+    ok(&store_a, tmp.path(), &["push", "origin", "main"]);
+
+    let store_b = tmp.path().join("b");
+    let cloned = ok(&store_b, tmp.path(), &["clone", &url]);
+    assert!(cloned.contains(&format!("{first} origin/main")), "{cloned}");
+    let listed = ok(&store_b, tmp.path(), &["remote", "list"]);
+    assert_eq!(listed.trim(), format!("origin {url} (read through)"));
+    // A second clone into the same store is refused.
+    assert!(fails(&store_b, tmp.path(), &["clone", &url]).contains("already holds a store"));
+
+    // One file read: its record, trees and blob come through, and stay.
+    assert_eq!(
+        ok(&store_b, tmp.path(), &["cat", "origin/main", "a/f3"]),
+        "a 3\n"
+    );
+    let away = tmp.path().join("away");
+    fs::rename(&shared, &away).unwrap();
+    assert_eq!(
+        ok(&store_b, tmp.path(), &["cat", "origin/main", "a/f3"]),
+        "a 3\n"
+    );
+    // What was never read is not here: without the remote it cannot be.
+    let err = fails(&store_b, tmp.path(), &["cat", "origin/main", "b/f3"]);
+    assert!(err.contains("remote"), "{err}");
+    fs::rename(&away, &shared).unwrap();
+
+    // A whole checkout reads the rest through; gc there needs no remote
+    // and loses nothing.
+    let work_b = tmp.path().join("wb");
+    fs::create_dir(&work_b).unwrap();
+    let dir_b = work_b.to_str().unwrap();
+    ok(
+        &store_b,
+        tmp.path(),
+        &["checkout", "origin/main", "--workdir", dir_b],
+    );
+    assert_eq!(contents(&work_b), contents(&work_a));
+    ok(&store_b, tmp.path(), &["gc"]);
+
+    // A snapshot pushed by id only is checked out by id, reading only
+    // what differs.
+    fs::write(work_a.join("c/d/f7"), "edited on a\n").unwrap();
+    let second = commit(&store_a, &work_a);
+    ok(&store_a, tmp.path(), &["push", "origin", &second]);
+    ok(
+        &store_b,
+        tmp.path(),
+        &["checkout", &second, "--workdir", dir_b],
+    );
+    assert_eq!(contents(&work_b), contents(&work_a));
+
+    // A remote that serves wrong bytes: an error naming the object, and the
+    // directory keeps what it held.
+    let packs_before: Vec<_> = fs::read_dir(shared.join("packs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    fs::write(work_a.join("a/f1"), "edited again\n").unwrap();
+    let third = commit(&store_a, &work_a);
+    ok(&store_a, tmp.path(), &["push", "origin", &third]);
+    for entry in fs::read_dir(shared.join("packs")).unwrap() {
+        let path = entry.unwrap().path();
+        if packs_before.contains(&path) || path.extension().is_none_or(|e| e != "pack") {
+            continue;
+        }
+        let mut bytes = fs::read(&path).unwrap();
+        for b in &mut bytes {
+            *b ^= 0x55;
+        }
+        fs::write(&path, bytes).unwrap();
+    }
+    let err = fails(
+        &store_b,
+        tmp.path(),
+        &["checkout", &third, "--workdir", dir_b],
+    );
+    assert!(err.contains("hash to"), "{err}");
+    assert_eq!(fs::read_to_string(work_b.join("a/f1")).unwrap(), "a 1\n");
 }

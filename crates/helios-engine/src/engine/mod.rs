@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use helios_l1cache::L1Cache;
 use helios_objstore::{MemStore, RocksConfig, RocksStore};
-use helios_types::store::{ObjectStore, StoreError};
+use helios_types::store::{ObjectSource, ObjectStore, StoreError};
 use helios_types::{Hash, HashAlgorithm, Snapshot, SnapshotId};
 use helios_vst::{Change, Vst};
 
@@ -157,7 +157,17 @@ impl HeliosEngine {
         Vst::new(self.algorithm())
     }
 
-    /// Reads an object through the layers (in flight, L1, L2).
+    /// From now on, reads what this store lacks (objects, snapshot
+    /// records) from `source`, a remote it was cloned from: the lazy L3.
+    /// Everything read is rehashed and kept here; collection treats an
+    /// absent object as the source's instead of as damage. A store has at
+    /// most one source: `false` when one was set already.
+    pub fn read_through(&self, source: Arc<dyn ObjectSource>) -> bool {
+        self.layers.read_through(source)
+    }
+
+    /// Reads an object through the layers (in flight, L1, L2, and the
+    /// source it reads through to, if any).
     pub fn object(&self, hash: &Hash) -> EngineResult<Option<Vec<u8>>> {
         Ok(self.layers.get(hash)?)
     }
@@ -195,6 +205,12 @@ impl HeliosEngine {
     /// A snapshot's record.
     pub fn snapshot(&self, id: &SnapshotId) -> EngineResult<Snapshot> {
         self.snapshots.require(id)
+    }
+
+    /// Whether this store holds snapshot `id`'s record (in memory or
+    /// stored), never reading through to a remote.
+    pub fn holds_snapshot(&self, id: &SnapshotId) -> EngineResult<bool> {
+        self.snapshots.holds(id)
     }
 
     /// `id` and its first-parent ancestors, newest first, at most `limit`.

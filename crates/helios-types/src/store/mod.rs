@@ -286,6 +286,16 @@ pub trait ObjectStore: Send + Sync {
     }
 }
 
+/// Where a store's missing objects may still be found: a remote the store
+/// reads through (L3, below RocksDB). The engine asks it for an object or
+/// a snapshot record it does not hold, rehashes what comes back, and keeps
+/// it; a source is never trusted.
+pub trait ObjectSource: Send + Sync {
+    /// The encoded object (or snapshot record) whose hash is `hash`, if the
+    /// source holds it.
+    fn fetch(&self, hash: &Hash) -> StoreResult<Option<Vec<u8>>>;
+}
+
 /// Helpers every store gets for free.
 pub trait ObjectStoreExt: ObjectStore {
     /// Like `get`, but absence is [`StoreError::NotFound`].
