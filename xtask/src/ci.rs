@@ -37,7 +37,10 @@ pub(crate) fn ci(root: &Path) -> anyhow::Result<()> {
     let prereqs = Prereqs::ensure()?;
     run("rustfmt", cmd("cargo", &["fmt", "--all", "--check"]))?;
 
-    let env = coverage_env(&prereqs)?;
+    let mut env = coverage_env(&prereqs)?;
+    // The remote tier's tests start a real Garage cluster with it.
+    let garage = Prereqs::ensure_garage(&crate::jobs::target_dir())?;
+    env.push(("HELIOS_GARAGE".to_owned(), garage.display().to_string()));
     let with_env = |mut c: Command| {
         c.envs(env.iter().map(|(k, v)| (k, v)));
         c

@@ -30,20 +30,27 @@ impl Prereqs {
     }
 
     /// Makes sure the peers the benches compare with are there: `b3sum`
-    /// (the large-file bench times `cat` plus `b3sum` beside a commit),
-    /// installed once per machine into `<target>/tools`.
+    /// (the large-file bench times `cat` plus `b3sum` beside a commit).
     pub(crate) fn ensure_bench_peers(target: &Path) -> anyhow::Result<()> {
-        let tools = target.join("tools");
-        if tools.join("bin/b3sum").exists() {
-            return Ok(());
-        }
-        eprintln!(
-            "installing b3sum from crates.io into {} (about a minute, once)",
-            tools.display()
-        );
-        let mut install = cmd("cargo", &["install", "--locked", "b3sum", "--root"]);
-        install.arg(&tools);
-        run("install b3sum", install)
+        tool(target, "b3sum", &["b3sum"], "about a minute").map(drop)
+    }
+
+    /// Makes sure Garage is there, the S3-compatible cluster the remote
+    /// tier's tests and bench start on loopback (helios-testcluster);
+    /// returns its binary. Built without its optional parts (no K2V, no
+    /// metrics, no SQLite): what a test cluster needs.
+    pub(crate) fn ensure_garage(target: &Path) -> anyhow::Result<PathBuf> {
+        tool(
+            target,
+            "garage",
+            &[
+                "garage@2.5.0",
+                "--no-default-features",
+                "--features",
+                "bundled-libs,lmdb",
+            ],
+            "about 12 minutes on 2 cores",
+        )
     }
 
     /// Makes sure the demo can build and run: what building needs, and
@@ -158,6 +165,25 @@ fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
 }
 
 /// Installs a cargo subcommand from crates.io when `cargo <sub>` is absent.
+/// A program from crates.io, installed once per machine into
+/// `<target>/tools`: kept with the build cache, so a machine that keeps
+/// one keeps the other.
+fn tool(target: &Path, bin: &str, install: &[&str], how_long: &str) -> anyhow::Result<PathBuf> {
+    let tools = target.join("tools");
+    let path = tools.join("bin").join(bin);
+    if path.exists() {
+        return Ok(path);
+    }
+    eprintln!(
+        "installing {bin} from crates.io into {} ({how_long}, once)",
+        tools.display()
+    );
+    let mut command = cmd("cargo", &["install", "--locked"]);
+    command.args(install).arg("--root").arg(&tools);
+    run(&format!("install {bin}"), command)?;
+    Ok(path)
+}
+
 fn cargo_install(krate: &str, sub: &str) -> anyhow::Result<()> {
     if cmd("cargo", &[sub, "--version"])
         .output()

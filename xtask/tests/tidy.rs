@@ -417,6 +417,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     // none, for the search, `helios bench` and any layer's tests. No
     // storage layer ships it.
     ("helios-workload", &[]),
+    // A real Garage cluster on loopback for the remote tier's tests and
+    // bench: beside the layers too, shipped by none.
+    ("helios-testcluster", &[]),
     ("helios-vst", &["helios-types"]),
     ("helios-l1cache", &["helios-types"]),
     ("helios-objstore", &["helios-types"]),

@@ -73,7 +73,9 @@ pub enum FormatError {
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
     /// The URL names no remote this Helios can use.
-    #[error("`{0}` is not a remote URL Helios can use (file:///ABSOLUTE/DIRECTORY)")]
+    #[error(
+        "`{0}` is not a remote URL Helios can use (file:///ABSOLUTE/DIRECTORY or s3://BUCKET[/PREFIX])"
+    )]
     BadUrl(String),
     /// No Helios remote at the URL: nothing was pushed there, or what was
     /// is not reachable (a mount gone).

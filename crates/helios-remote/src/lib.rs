@@ -33,7 +33,7 @@ pub use error::{FormatError, RemoteError};
 pub use pack::{IndexEntry, PackBuilder, PackIndex};
 pub use read_through::ReadThrough;
 pub use remote::{RefEntry, Remote};
-pub use sync::{Fetched, Pushed, fetch, push};
+pub use sync::{Fetched, Pushed, fetch, fetch_id, push};
 
 /// Makes `engine` (opened on the store at `store`) read through to the
 /// remote the store names for it, if any: what every front end does after

@@ -29,8 +29,10 @@ use std::sync::{Arc, OnceLock};
 
 use futures_util::TryStreamExt as _;
 use helios_types::{Hash, HashAlgorithm, SnapshotId};
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::{Path, PathPart};
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 
 use crate::error::{FormatError, RemoteError};
@@ -67,26 +69,52 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// Opens the remote at `url`: `file:///ABSOLUTE/DIRECTORY` (created if
-    /// missing), a directory every machine mounts (NFS, say).
+    /// Opens the remote at `url`:
+    ///
+    /// - `file:///ABSOLUTE/DIRECTORY` (created if missing), a directory
+    ///   every machine mounts (NFS, say);
+    /// - `s3://BUCKET[/PREFIX]`, a bucket of S3 or of any compatible server
+    ///   (Garage, MinIO, Ceph), configured by the usual `AWS_*` variables:
+    ///   `AWS_ENDPOINT_URL` for a server other than AWS (with
+    ///   `AWS_ALLOW_HTTP=true` for plain http), `AWS_ACCESS_KEY_ID`,
+    ///   `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`.
     pub fn open(url: &str) -> Result<Remote, RemoteError> {
-        let bad = || RemoteError::BadUrl(url.to_owned());
-        let dir = url.strip_prefix("file://").ok_or_else(bad)?;
-        if !dir.starts_with('/') {
-            return Err(bad());
-        }
-        std::fs::create_dir_all(dir).map_err(|e| RemoteError::Store {
-            url: url.to_owned(),
-            source: object_store::Error::Generic {
-                store: "LocalFileSystem",
-                source: Box::new(e),
-            },
-        })?;
-        let store = LocalFileSystem::new_with_prefix(dir).map_err(|source| RemoteError::Store {
+        let store_error = |source| RemoteError::Store {
             url: url.to_owned(),
             source,
-        })?;
-        Self::over(url, Arc::new(store))
+        };
+        let store: Arc<dyn ObjectStore> = if let Some(dir) = url.strip_prefix("file://") {
+            if !dir.starts_with('/') {
+                return Err(RemoteError::BadUrl(url.to_owned()));
+            }
+            std::fs::create_dir_all(dir).map_err(|e| {
+                store_error(object_store::Error::Generic {
+                    store: "LocalFileSystem",
+                    source: Box::new(e),
+                })
+            })?;
+            Arc::new(LocalFileSystem::new_with_prefix(dir).map_err(store_error)?)
+        } else if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(RemoteError::BadUrl(url.to_owned()));
+            }
+            install_tls_provider();
+            let bucket = AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(store_error)?;
+            let prefix = Path::parse(prefix.trim_end_matches('/'))
+                .map_err(|_| RemoteError::BadUrl(url.to_owned()))?;
+            if prefix.as_ref().is_empty() {
+                Arc::new(bucket)
+            } else {
+                Arc::new(PrefixStore::new(bucket, prefix))
+            }
+        } else {
+            return Err(RemoteError::BadUrl(url.to_owned()));
+        };
+        Self::over(url, store)
     }
 
     /// A remote over any object store (the tests' stores, a bucket built
@@ -468,6 +496,19 @@ fn not_found(key: &Path) -> object_store::Error {
         path: key.to_string(),
         source: "listed but gone".into(),
     }
+}
+
+/// Makes ring rustls's crypto provider the process's: https needs one, and
+/// ring is the one built in (see Cargo.toml). A provider already installed
+/// (by an earlier call, or by an embedding program) is kept.
+///
+/// rustls 0.23.48 deprecates ring's provider for its lack of post-quantum
+/// key exchange, steering to aws-lc-rs; that costs a C build of AWS-LC on
+/// every fresh machine, for a hybrid key exchange that S3 endpoints do not
+/// require. Flip the features (Cargo.toml) when that changes.
+#[allow(deprecated)]
+fn install_tls_provider() {
+    let _kept_if_already_installed = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// 32 bytes that differ between calls and processes (a probe's name).

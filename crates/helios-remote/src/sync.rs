@@ -263,6 +263,28 @@ pub fn fetch(engine: &HeliosEngine, remote: &Remote, name: &str) -> Result<Fetch
             url: remote.url().to_owned(),
             name: name.to_owned(),
         })?;
+    fetch_known(engine, remote, entry.id)
+}
+
+/// [`fetch`] of a snapshot named by its id (pushed without a ref, as on a
+/// store without conditional writes).
+pub fn fetch_id(
+    engine: &HeliosEngine,
+    remote: &Remote,
+    id: SnapshotId,
+) -> Result<Fetched, RemoteError> {
+    if !check_algorithm(engine, remote)? {
+        return Err(RemoteError::NotARemote(remote.url().to_owned()));
+    }
+    fetch_known(engine, remote, id)
+}
+
+/// Fetches `id`, the algorithm checked.
+fn fetch_known(
+    engine: &HeliosEngine,
+    remote: &Remote,
+    id: SnapshotId,
+) -> Result<Fetched, RemoteError> {
     let catalog = Catalog::read(remote)?;
     let mut objects = Vec::new();
     let mut content = Vec::new();
@@ -272,7 +294,7 @@ pub fn fetch(engine: &HeliosEngine, remote: &Remote, name: &str) -> Result<Fetch
     let mut held = Vec::new();
     let mut seen = HashSet::new();
     // (hash, is a snapshot record)
-    let mut level = vec![(entry.id.object_hash(), true)];
+    let mut level = vec![(id.object_hash(), true)];
     while !level.is_empty() {
         let mut wanted: HashMap<Hash, PackReads> = HashMap::new();
         for (hash, snapshot) in level.drain(..) {
@@ -321,7 +343,7 @@ pub fn fetch(engine: &HeliosEngine, remote: &Remote, name: &str) -> Result<Fetch
     objects.append(&mut content);
     engine.import(objects, records, &held)?;
     Ok(Fetched {
-        id: entry.id,
+        id,
         objects: count,
         bytes,
     })

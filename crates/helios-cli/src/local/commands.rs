@@ -70,7 +70,7 @@ pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
             to,
             force,
         } => crate::remotes::push(store, &remote, &what, to.as_deref(), force, json),
-        Command::Fetch { remote, name } => crate::remotes::fetch(store, &remote, &name, json),
+        Command::Fetch { remote, what } => crate::remotes::fetch(store, &remote, &what, json),
         Command::Gc => gc(&backend!(open), json),
         Command::Fsck => fsck(&backend!(open_read_only), json),
         Command::Stats => stats(&backend!(open_read_only), json),

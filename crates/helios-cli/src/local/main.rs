@@ -119,14 +119,15 @@ pub(crate) enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Bring a remote ref's snapshot and what it reaches that this store
-    /// lacks (every object rehashed, all stored in one write or none);
-    /// the local ref REMOTE/REF then names it. Prints its id.
+    /// Bring a remote ref's snapshot (or one pushed by id) and what it
+    /// reaches that this store lacks (every object rehashed, all stored in
+    /// one write or none); for a ref, the local ref REMOTE/REF then names
+    /// it. Prints its id
     Fetch {
         /// The remote's name.
         remote: String,
-        /// The remote ref.
-        name: String,
+        /// The remote ref, or a snapshot's full id.
+        what: String,
     },
     /// Delete what no ref, pin, working directory or mount reaches, then
     /// compact the store: deleted objects leave the disk and the rest is

@@ -10,6 +10,7 @@ use anyhow::{Context as _, bail};
 use helios_cli::output::{self, line, note};
 use helios_engine::{EngineConfig, HeliosEngine};
 use helios_remote::{Remote, Remotes};
+use helios_types::SnapshotId;
 use serde_json::json;
 
 use crate::RemoteCommand;
@@ -111,15 +112,24 @@ pub(crate) fn push(
 pub(crate) fn fetch(
     store: &Path,
     remote: &str,
-    name: &str,
+    what: &str,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let engine = open(store)?;
     let source = open_remote(store, remote)?;
-    let fetched = helios_remote::fetch(&engine, &source, name)
-        .with_context(|| format!("fetching {remote}/{name}"))?;
-    let local = format!("{remote}/{name}");
-    engine.set_ref(&local, &fetched.id)?;
+    // A full id is a snapshot pushed by id; anything else, a remote ref,
+    // which the local ref REMOTE/REF then follows.
+    let (fetched, local) = match what.parse::<SnapshotId>() {
+        Ok(id) => (helios_remote::fetch_id(&engine, &source, id), None),
+        Err(_) => (
+            helios_remote::fetch(&engine, &source, what),
+            Some(format!("{remote}/{what}")),
+        ),
+    };
+    let fetched = fetched.with_context(|| format!("fetching {what} from {remote}"))?;
+    if let Some(local) = &local {
+        engine.set_ref(local, &fetched.id)?;
+    }
     engine.close()?;
     if json {
         output::json(&json!({
@@ -129,10 +139,16 @@ pub(crate) fn fetch(
             "bytes": fetched.bytes,
         }));
     } else {
-        note(&format!(
-            "received {} objects ({} bytes); {local} names it",
+        let received = format!(
+            "received {} objects ({} bytes)",
             fetched.objects, fetched.bytes
-        ));
+        );
+        match &local {
+            Some(local) => note(&format!("{received}; {local} names it")),
+            None => note(&format!(
+                "{received}; no ref names it (gc keeps it once one does: helios ref NAME ID)"
+            )),
+        }
         line(&fetched.id.to_hex());
     }
     Ok(ExitCode::SUCCESS)

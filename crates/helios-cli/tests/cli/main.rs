@@ -6,6 +6,7 @@
 #![allow(clippy::print_stderr)]
 
 mod bench_cli;
+mod cluster;
 mod common;
 mod damage;
 mod demo;

@@ -91,6 +91,8 @@ fn remotes_with_bad_names_unknown_names_or_bad_urls_are_refused_in_one_line() {
     assert!(err.contains("remote name"), "{err}");
     let err = fails(&store, tmp.path(), &["remote", "add", "x", "relative/dir"]);
     assert!(err.contains("relative/dir"), "{err}");
+    let err = fails(&store, tmp.path(), &["remote", "add", "x", "s3://"]);
+    assert!(err.contains("s3://BUCKET"), "{err}");
     let err = fails(&store, tmp.path(), &["fetch", "nowhere", "main"]);
     assert!(err.contains("nowhere"), "{err}");
     ok(&store, tmp.path(), &["remote", "add", "origin", &url]);
@@ -98,6 +100,10 @@ fn remotes_with_bad_names_unknown_names_or_bad_urls_are_refused_in_one_line() {
     assert!(err.contains("exists"), "{err}");
     let err = fails(&store, tmp.path(), &["fetch", "origin", "main"]);
     assert!(err.contains("no ref `main`"), "{err}");
+    // A full id the remote never received.
+    let absent = "ab".repeat(32);
+    let err = fails(&store, tmp.path(), &["fetch", "origin", &absent]);
+    assert!(err.contains(&absent[..12]), "{err}");
     ok(&store, tmp.path(), &["remote", "remove", "origin"]);
     let out = helios(&store, tmp.path(), &["remote", "list"]);
     assert!(out.status.success() && out.stdout.is_empty());
