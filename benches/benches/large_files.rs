@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use helios_benches::{note, target};
+use helios_benches::{helios_binary, note, target, target_dir};
 
 /// Writes `len` pseudo-random (incompressible) bytes to `path`.
 fn write_noise(path: &Path, len: u64, seed: &str) {
@@ -43,24 +43,6 @@ fn write_noise(path: &Path, len: u64, seed: &str) {
         left -= n as u64;
     }
     out.flush().unwrap();
-}
-
-/// The release binary, built first (cargo runs benches from the workspace).
-fn helios_binary() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--locked", "-p", "helios-cli"])
-        .status()
-        .expect("cargo build");
-    assert!(status.success(), "building helios failed");
-    target_dir().join("release/helios")
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        PathBuf::from,
-    )
 }
 
 /// What one run of a program took.

@@ -39,6 +39,27 @@ pub fn target(what: &str, met: bool, measured: &str) {
     note(&format!("{verdict} target {what}: measured {measured}"));
 }
 
+/// The release `helios` binary, built first (cargo runs benches from the
+/// workspace): the benches that measure as a user meets Helios run it,
+/// one process per call.
+pub fn helios_binary() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--release", "--locked", "-p", "helios-cli"])
+        .status()
+        .expect("cargo build");
+    assert!(status.success(), "building helios failed");
+    target_dir().join("release/helios")
+}
+
+/// The target directory the benches were built in.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        PathBuf::from,
+    )
+}
+
 /// Sizes of the real source files [`registry_sources`] samples: 1 to 64
 /// KiB, the range most source files fall in (smaller ones are mostly
 /// `mod` lists, larger ones mostly generated tables).

@@ -11,7 +11,7 @@ use crate::cmd::cmd;
 use crate::prereqs::Prereqs;
 
 /// Every bench target, bottom layer first.
-const BENCHES: [&str; 8] = [
+const BENCHES: [&str; 9] = [
     "types",
     "vst",
     "l1cache",
@@ -20,6 +20,7 @@ const BENCHES: [&str; 8] = [
     "watch",
     "memory",
     "large_files",
+    "remote",
 ];
 
 /// Runs the criterion benches (release) and gathers their latency and note
@@ -29,6 +30,12 @@ pub(crate) fn bench(only: Option<&str>) -> anyhow::Result<()> {
     if only.is_none_or(|o| o == "large_files") {
         Prereqs::ensure_bench_peers(&target_dir())?;
     }
+    // The remote bench runs against a Garage cluster it starts.
+    let garage = if only.is_none_or(|o| o == "remote") {
+        Some(Prereqs::ensure_garage(&target_dir())?)
+    } else {
+        None
+    };
     let mut report = Vec::new();
     for bench in BENCHES.iter().filter(|b| only.is_none_or(|o| o == **b)) {
         eprintln!("\n==> bench {bench}");
@@ -44,6 +51,7 @@ pub(crate) fn bench(only: Option<&str>) -> anyhow::Result<()> {
                 "--noplot",
             ],
         )
+        .envs(garage.iter().map(|g| ("HELIOS_GARAGE", g)))
         .stderr(Stdio::piped())
         .spawn()
         .context("cannot start cargo bench")?;

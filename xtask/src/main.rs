@@ -59,7 +59,8 @@ enum Task {
     /// Run the criterion benchmarks in release and gather their P50/P99
     /// lines into target/bench-report.txt.
     Bench {
-        /// Only this bench target (types, vst, l1cache, objstore, engine, memory).
+        /// Only this bench target (types, vst, l1cache, objstore, engine, watch,
+        /// memory, large_files, remote).
         #[arg(long)]
         only: Option<String>,
     },

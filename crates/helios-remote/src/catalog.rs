@@ -27,18 +27,19 @@ impl Catalog {
     }
 
     /// Adds the packs stored since the catalog was read: one listing, and
-    /// an index read for each new pack (none from the remote for those in
-    /// its index cache).
+    /// the indexes of the new packs read together (none from the remote
+    /// for those in its index cache).
     pub(crate) fn refresh(&mut self, remote: &Remote) -> Result<(), RemoteError> {
-        for id in remote.pack_ids()? {
-            if self.indexes.contains_key(&id) {
-                continue;
-            }
-            let index = remote.index(&id)?;
+        let new: Vec<Hash> = remote
+            .pack_ids()?
+            .into_iter()
+            .filter(|id| !self.indexes.contains_key(id))
+            .collect();
+        for (id, index) in new.iter().zip(remote.indexes(&new)?) {
             for entry in index.entries() {
-                self.places.insert(entry.hash, (id, *entry));
+                self.places.insert(entry.hash, (*id, *entry));
             }
-            self.indexes.insert(id, Arc::new(index));
+            self.indexes.insert(*id, Arc::new(index));
         }
         Ok(())
     }

@@ -6,7 +6,7 @@
 //!   never one request per object, every object rehashed when read);
 //! - [`Remote`]: one remote's packs and refs, with ref updates that never
 //!   lose one (create-if-absent entries, see [`remote`]);
-//! - [`push`] and [`fetch`]: snapshots between an engine and a remote,
+//! - [`push`], [`fetch`] and [`fetch_id`]: snapshots between an engine and a remote,
 //!   sending and reading only what the other side lacks ([`sync`]);
 //! - [`ReadThrough`]: a remote as the lazy L3 of a store cloned from it
 //!   (the engine asks it for what the store lacks);
@@ -14,8 +14,9 @@
 //!   [`attach_read_through`], which gives an engine the one its store
 //!   reads through, if any.
 //!
-//! `spec/remote-format.md` is the normative layout. Not built yet (issue
-//! 20): push and fetch through a server, and S3 URLs.
+//! URLs: `file:///ABSOLUTE/DIR` and `s3://BUCKET[/PREFIX]` ([`Remote::open`]).
+//! `spec/remote-format.md` is the normative layout. Not built yet: push
+//! and fetch through a server (the CLI opens the store itself for them).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -3,12 +3,23 @@
 //! a `show` asks the remote for what the store lacks, one object at a time
 //! (a ranged read of the pack that holds it), and the engine keeps it.
 //!
+//! One request per object would make a lazy checkout cost a round trip
+//! per file (and on some servers a 40 ms delayed-ACK stall every other
+//! request). So a miss reads the objects around the one asked for too —
+//! [`READ_AHEAD`] bytes of its pack, one ranged request — and holds them
+//! until the engine asks: a push writes a snapshot's new objects together
+//! (a node expansion's whole delta is usually one small pack, read in one
+//! request), children before the trees that name them, so neighbours in a
+//! pack are what a checkout asks for next. Every object is rehashed
+//! against its index entry when read, and again by the engine.
+//!
 //! The remote is opened at the first miss, not before: a command that
 //! finds everything here pays nothing for it. Where each object lies comes
 //! from the pack indexes (kept in the store's index cache); an object the
 //! catalog does not know makes it read the listing again once, since
 //! another machine may have pushed it since.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -17,7 +28,16 @@ use helios_types::store::{ObjectSource, StoreError, StoreResult};
 
 use crate::catalog::Catalog;
 use crate::error::RemoteError;
+use crate::pack::IndexEntry;
 use crate::remote::Remote;
+
+/// Bytes of a pack read with a missing object: those before it and after
+/// it, half each (the whole pack when it is smaller).
+pub(crate) const READ_AHEAD: u64 = 1 << 20;
+
+/// At most this many bytes of objects read ahead are held, waiting to be
+/// asked for; past it, what waits is dropped (and read again if asked).
+const READ_AHEAD_HELD: usize = 64 << 20;
 
 /// A remote read through, opened at the first miss.
 #[derive(Debug)]
@@ -28,6 +48,8 @@ pub struct ReadThrough {
     /// What the remote held when last listed, and how many listings read
     /// so far (a miss lists again only if no listing began after it).
     catalog: RwLock<(Catalog, u64)>,
+    /// Objects read ahead, not yet asked for, and their total size.
+    ahead: Mutex<(HashMap<Hash, Vec<u8>>, usize)>,
 }
 
 impl ReadThrough {
@@ -39,6 +61,7 @@ impl ReadThrough {
             index_cache,
             remote: Mutex::new(None),
             catalog: RwLock::new((Catalog::default(), 0)),
+            ahead: Mutex::new((HashMap::new(), 0)),
         }
     }
 
@@ -49,11 +72,6 @@ impl ReadThrough {
             return Ok(Arc::clone(remote));
         }
         let mut remote = Remote::open(&self.url)?;
-        // An empty remote (a mount gone, a bucket emptied) holds nothing
-        // this store lacks: say so instead of "missing".
-        if remote.algorithm()?.is_none() {
-            return Err(RemoteError::NotARemote(self.url.clone()));
-        }
         if let Some(dir) = &self.index_cache {
             remote = remote.with_index_cache(dir.clone());
         }
@@ -62,8 +80,12 @@ impl ReadThrough {
         Ok(remote)
     }
 
-    /// Object `hash` from the remote, checked against its pack's index.
+    /// Object `hash`: read ahead already, or from the remote with its
+    /// neighbours, checked against its pack's index.
     fn read(&self, hash: &Hash) -> Result<Option<Vec<u8>>, RemoteError> {
+        if let Some(bytes) = self.take_ahead(hash) {
+            return Ok(Some(bytes));
+        }
         let remote = self.remote()?;
         let (place, listings) = {
             let catalog = self.catalog.read().unwrap_or_else(|e| e.into_inner());
@@ -79,14 +101,57 @@ impl ReadThrough {
                 }
                 match catalog.0.place(hash) {
                     Some(place) => place,
+                    // An empty remote (a mount gone, a bucket emptied)
+                    // holds nothing this store lacks: say so instead of
+                    // "missing". Checked only now, not at every opening:
+                    // a request less on the path every lazy read takes.
+                    None if remote.algorithm()?.is_none() => {
+                        return Err(RemoteError::NotARemote(self.url.clone()));
+                    }
                     None => return Ok(None),
                 }
             }
         };
         let (pack, index, entry) = place;
-        let mut read = remote.read_objects(&pack, &index, &[entry])?;
-        Ok(read.pop())
+        let window = neighbours(index.entries(), &entry);
+        let read = remote.read_objects(&pack, &index, &window)?;
+        let mut wanted = None;
+        let mut ahead = self.ahead.lock().unwrap_or_else(|e| e.into_inner());
+        for (neighbour, bytes) in window.iter().zip(read) {
+            if neighbour.hash == *hash {
+                wanted = Some(bytes);
+                continue;
+            }
+            if ahead.1 + bytes.len() > READ_AHEAD_HELD {
+                ahead.0.clear();
+                ahead.1 = 0;
+            }
+            ahead.1 += bytes.len();
+            if let Some(old) = ahead.0.insert(neighbour.hash, bytes) {
+                ahead.1 -= old.len();
+            }
+        }
+        Ok(wanted)
     }
+
+    fn take_ahead(&self, hash: &Hash) -> Option<Vec<u8>> {
+        let mut ahead = self.ahead.lock().unwrap_or_else(|e| e.into_inner());
+        let bytes = ahead.0.remove(hash)?;
+        ahead.1 -= bytes.len();
+        Some(bytes)
+    }
+}
+
+/// The entries of a pack (`entries`, in hash order) that lie within
+/// [`READ_AHEAD`] / 2 bytes before or after `entry`, `entry` included.
+fn neighbours(entries: &[IndexEntry], entry: &IndexEntry) -> Vec<IndexEntry> {
+    let start = entry.offset.saturating_sub(READ_AHEAD / 2);
+    let end = entry.range().end.saturating_add(READ_AHEAD / 2);
+    entries
+        .iter()
+        .filter(|e| e.offset >= start && e.range().end <= end)
+        .copied()
+        .collect()
 }
 
 impl ObjectSource for ReadThrough {
@@ -100,5 +165,48 @@ impl ObjectSource for ReadThrough {
                 },
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u8, offset: u64, len: u32) -> IndexEntry {
+        IndexEntry {
+            hash: Hash::from_bytes([n; 32]),
+            offset,
+            len,
+        }
+    }
+
+    #[test]
+    fn a_miss_reads_the_objects_within_half_a_window_either_side() {
+        let half = READ_AHEAD / 2;
+        let wanted = entry(5, 10 * half, 100);
+        let entries = [
+            entry(1, 0, 100),            // far before
+            entry(2, 9 * half, 100),     // inside, before
+            entry(3, 9 * half - 1, 100), // starts too early
+            wanted,
+            entry(6, 11 * half + 1, 100),    // ends too late
+            entry(7, 10 * half + 100, 4096), // inside, after
+            entry(8, 11 * half, 100),        // ends exactly at the edge
+        ];
+        let mut got: Vec<u8> = neighbours(&entries, &wanted)
+            .iter()
+            .map(|e| e.hash.as_bytes()[0])
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, [2, 5, 7, 8]);
+    }
+
+    #[test]
+    fn a_small_pack_is_read_whole() {
+        let entries: Vec<IndexEntry> = (0..50)
+            .map(|n| entry(n, u64::from(n) * 1000, 1000))
+            .collect();
+        assert_eq!(neighbours(&entries, &entries[49]).len(), 50);
+        assert_eq!(neighbours(&entries, &entries[0]).len(), 50);
     }
 }

@@ -186,11 +186,41 @@ enum Step {
     Leave { hash: Hash, encoded: Vec<u8> },
 }
 
+/// Sends `id`'s closure minus what `catalog` holds. Each pack is sent on
+/// the remote's runtime while the next is built (reading the store), one
+/// in flight at a time: at most two packs are in memory, and they land in
+/// the order built (children's packs before their parents').
 fn send_closure(
     engine: &HeliosEngine,
     remote: &Remote,
     catalog: &Catalog,
     id: SnapshotId,
+) -> Result<Pushed, RemoteError> {
+    let mut in_flight = None;
+    let pushed = build_packs(engine, remote, catalog, id, |full| {
+        if let Some(previous) = in_flight.take() {
+            remote.finish_pack(previous)?;
+        }
+        let (pack, index) = full.finish();
+        in_flight = Some(remote.start_pack(pack, &index));
+        Ok(())
+    });
+    // The last pack is waited for even when the walk failed: nothing is
+    // left sending behind the caller's back.
+    let last = in_flight.map(|upload| remote.finish_pack(upload));
+    let pushed = pushed?;
+    last.transpose()?;
+    Ok(pushed)
+}
+
+/// Walks `id`'s closure children first and hands each full pack, and the
+/// last, to `store`.
+fn build_packs(
+    engine: &HeliosEngine,
+    remote: &Remote,
+    catalog: &Catalog,
+    id: SnapshotId,
+    mut store: impl FnMut(PackBuilder) -> Result<(), RemoteError>,
 ) -> Result<Pushed, RemoteError> {
     let mut pushed = Pushed::default();
     let mut builder = PackBuilder::new(engine.algorithm());
@@ -229,23 +259,17 @@ fn send_closure(
                 if builder.size() >= PACK_BYTES {
                     let full =
                         std::mem::replace(&mut builder, PackBuilder::new(engine.algorithm()));
-                    store_pack(remote, full)?;
+                    store(full)?;
                     pushed.packs += 1;
                 }
             }
         }
     }
     if builder.count() > 0 {
-        store_pack(remote, builder)?;
+        store(builder)?;
         pushed.packs += 1;
     }
     Ok(pushed)
-}
-
-fn store_pack(remote: &Remote, builder: PackBuilder) -> Result<(), RemoteError> {
-    let (pack, index) = builder.finish();
-    remote.put_pack(pack, &index)?;
-    Ok(())
 }
 
 /// What a fetch reads of one pack on one level: its index, and the

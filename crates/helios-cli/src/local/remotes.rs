@@ -93,6 +93,7 @@ pub(crate) fn push(
             "bytes": pushed.bytes,
             "packs": pushed.packs,
             "ref_moved": pushed.ref_moved,
+            "requests": target.requests(),
         }));
     } else {
         let sent = format!(
@@ -137,6 +138,7 @@ pub(crate) fn fetch(
             "ref": local,
             "objects": fetched.objects,
             "bytes": fetched.bytes,
+            "requests": source.requests(),
         }));
     } else {
         let received = format!(

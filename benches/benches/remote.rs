@@ -1,0 +1,332 @@
+//! The remote tier as a user meets it: the release `helios` binary, one
+//! process per call, against a real 3-node Garage cluster on loopback
+//! (helios-testcluster; skipped, said so, without a Garage binary).
+//!
+//! - Push and pull throughput of new content: rounds of 64 new 1 MiB
+//!   incompressible files, each committed, pushed by id (`helios push`),
+//!   then pulled whole into another store (`helios fetch REMOTE ID`).
+//! - An unchanged push: requests per object checked, on a 10,000-file tree.
+//! - A lazy switch: a store cloned lazily checks out snapshot after
+//!   snapshot that differ by 1–5 files, their objects only on the remote;
+//!   beside it, the same switches back once the objects are local.
+//!
+//! `cargo bench -p helios-benches --bench remote` (or `cargo xtask bench
+//! remote`); `HELIOS_REMOTE_RUNS` (default 5) throughput rounds,
+//! `HELIOS_REMOTE_SWITCHES` (default 40) switches.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use helios_benches::{SplitMix64, helios_binary, note, report, source_like, target, target_dir};
+use helios_testcluster::Cluster;
+use helios_workload::Latency;
+
+/// One machine: a store and a working directory, its calls pointed at one
+/// node of the cluster.
+struct Machine {
+    helios: PathBuf,
+    env: Vec<(&'static str, String)>,
+    store: PathBuf,
+    work: PathBuf,
+}
+
+impl Machine {
+    fn new(helios: &Path, cluster: &Cluster, node: usize, root: &Path, name: &str) -> Machine {
+        let work = root.join(format!("{name}-work"));
+        fs::create_dir_all(&work).unwrap();
+        Machine {
+            helios: helios.to_owned(),
+            env: cluster.env(node),
+            store: root.join(format!("{name}-store")),
+            work,
+        }
+    }
+
+    /// Runs `helios ARGS`, which must succeed; returns stdout and the time
+    /// the process took.
+    fn run(&self, args: &[&str]) -> (String, Duration) {
+        let start = Instant::now();
+        let out = Command::new(&self.helios)
+            .args(args)
+            .env("HELIOS_STORE", &self.store)
+            .envs(self.env.iter().cloned())
+            .output()
+            .unwrap();
+        let took = start.elapsed();
+        assert!(
+            out.status.success(),
+            "helios {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (String::from_utf8(out.stdout).unwrap(), took)
+    }
+
+    /// `--json` call: the JSON object on its last line, and its time.
+    fn json(&self, args: &[&str]) -> (serde_json::Value, Duration) {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let (out, took) = self.run(&all);
+        (
+            serde_json::from_str(out.lines().last().unwrap()).unwrap(),
+            took,
+        )
+    }
+
+    fn commit(&self) -> String {
+        let dir = self.work.to_str().unwrap();
+        let (out, _) = self.run(&["commit", "--workdir", dir]);
+        out.lines().last().unwrap().to_owned()
+    }
+
+    fn checkout(&self, id: &str) -> Duration {
+        let dir = self.work.to_str().unwrap();
+        self.run(&["checkout", id, "--workdir", dir]).1
+    }
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn mb_per_s(bytes: u64, took: Duration) -> f64 {
+    bytes as f64 / 1e6 / took.as_secs_f64()
+}
+
+/// Replaces the files of `dir` with 64 new 1 MiB incompressible ones.
+fn new_content(dir: &Path, round: usize) {
+    let mut xof = blake3::Hasher::new()
+        .update(format!("remote bench round {round}").as_bytes())
+        .finalize_xof();
+    let mut buf = vec![0u8; 1 << 20];
+    for i in 0..64 {
+        xof.fill(&mut buf);
+        fs::write(dir.join(format!("blob{i}")), &buf).unwrap();
+    }
+}
+
+fn throughput(helios: &Path, cluster: &Cluster, root: &Path) {
+    let runs = env_or("HELIOS_REMOTE_RUNS", 5);
+    let url = cluster.url("throughput");
+    let a = Machine::new(helios, cluster, 0, root, "push");
+    a.run(&["init"]);
+    a.run(&["remote", "add", "shared", &url]);
+    let b = Machine::new(helios, cluster, 1, root, "pull");
+    b.run(&["init"]);
+    b.run(&["remote", "add", "shared", &url]);
+    let (mut pushes, mut pulls) = (Vec::new(), Vec::new());
+    let (mut push_rates, mut pull_rates) = (Vec::new(), Vec::new());
+    for round in 0..runs {
+        new_content(&a.work, round);
+        let id = a.commit();
+        let (pushed, took) = a.json(&["push", "shared", &id]);
+        let bytes = pushed["bytes"].as_u64().unwrap();
+        pushes.push(took);
+        push_rates.push(mb_per_s(bytes, took));
+        let (fetched, took) = b.json(&["fetch", "shared", &id]);
+        let bytes = fetched["bytes"].as_u64().unwrap();
+        pulls.push(took);
+        pull_rates.push(mb_per_s(bytes, took));
+    }
+    report(
+        "remote push 64 MiB new (helios push, per process)",
+        Latency::from_samples(pushes),
+    );
+    report(
+        "remote pull 64 MiB new (helios fetch ID, per process)",
+        Latency::from_samples(pulls),
+    );
+    let median = |rates: &mut Vec<f64>| {
+        rates.sort_by(f64::total_cmp);
+        rates[rates.len() / 2]
+    };
+    let (push, pull) = (median(&mut push_rates), median(&mut pull_rates));
+    let worst = |rates: &[f64]| rates.iter().copied().fold(f64::INFINITY, f64::min);
+    let peer = curl_peer(cluster, root);
+    target(
+        "push throughput >= 50 MB/s of new content",
+        push >= 50.0,
+        &format!(
+            "median {push:.0} MB/s, worst {:.0} MB/s over {runs} rounds",
+            worst(&push_rates)
+        ),
+    );
+    target(
+        "pull throughput >= 50 MB/s of new content",
+        pull >= 50.0,
+        &format!(
+            "median {pull:.0} MB/s, worst {:.0} MB/s over {runs} rounds",
+            worst(&pull_rates)
+        ),
+    );
+    if let Some((put, get)) = peer {
+        note(&format!(
+            "remote: helios / curl on the same cluster: push {:.2}x of a PUT, pull {:.2}x of a GET",
+            push / put,
+            pull / get
+        ));
+    }
+}
+
+/// The nearest peer: `curl` putting and getting one 64 MiB object of the
+/// same kind of bytes on the same node (median MB/s of 3 each), the
+/// ceiling any client of this cluster meets. `None` without curl.
+fn curl_peer(cluster: &Cluster, root: &Path) -> Option<(f64, f64)> {
+    if Command::new("curl").arg("--version").output().is_err() {
+        note("remote: no curl on PATH: no peer figure");
+        return None;
+    }
+    let env: std::collections::HashMap<_, _> = cluster.env(0).into_iter().collect();
+    let dir = root.join("peer");
+    fs::create_dir_all(&dir).unwrap();
+    new_content(&dir, usize::MAX);
+    let file = dir.join("all");
+    let mut all = Vec::with_capacity(64 << 20);
+    for i in 0..64 {
+        all.extend(fs::read(dir.join(format!("blob{i}"))).unwrap());
+    }
+    fs::write(&file, &all).unwrap();
+    let url = format!(
+        "{}/{}/peer/blob",
+        env["AWS_ENDPOINT_URL"],
+        helios_testcluster::BUCKET
+    );
+    let user = format!(
+        "{}:{}",
+        env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+    );
+    let curl = |args: &[&str]| {
+        let start = Instant::now();
+        let status = Command::new("curl")
+            .args(["-sf", "--aws-sigv4", "aws:amz:garage:s3", "--user", &user])
+            .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"])
+            .args(args)
+            .arg(&url)
+            .status()
+            .unwrap();
+        assert!(status.success(), "curl {args:?}");
+        mb_per_s(all.len() as u64, start.elapsed())
+    };
+    let median = |mut rates: Vec<f64>| {
+        rates.sort_by(f64::total_cmp);
+        rates[rates.len() / 2]
+    };
+    let put = median(
+        (0..3)
+            .map(|_| curl(&["-T", file.to_str().unwrap()]))
+            .collect(),
+    );
+    let get = median((0..3).map(|_| curl(&["-o", "/dev/null"])).collect());
+    note(&format!(
+        "remote: curl on the same cluster: PUT {put:.0} MB/s, GET {get:.0} MB/s of 64 MiB"
+    ));
+    Some((put, get))
+}
+
+/// A 10,000-file source-like tree, 100 directories of 100.
+fn source_tree(work: &Path, rng: &mut SplitMix64) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for d in 0..100 {
+        let dir = work.join(format!("pkg{d:02}"));
+        fs::create_dir_all(&dir).unwrap();
+        for f in 0..100 {
+            let path = dir.join(format!("m{f:02}.rs"));
+            let len = 512 + rng.index(4096);
+            fs::write(&path, source_like(rng, len)).unwrap();
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn switches(helios: &Path, cluster: &Cluster, root: &Path) {
+    let rounds = env_or("HELIOS_REMOTE_SWITCHES", 40);
+    let url = cluster.url("switches");
+    let a = Machine::new(helios, cluster, 0, root, "expander");
+    a.run(&["init"]);
+    a.run(&["remote", "add", "shared", &url]);
+    let mut rng = SplitMix64::new(20);
+    let files = source_tree(&a.work, &mut rng);
+    let base = a.commit();
+    let (first, took) = a.json(&["push", "shared", &base]);
+    let objects = first["objects"].as_u64().unwrap();
+    note(&format!(
+        "remote: first push of a 10,000-file tree: {objects} objects, {} bytes in {took:.2?}",
+        first["bytes"]
+    ));
+    let (again, _) = a.json(&["push", "shared", &base]);
+    let requests = again["requests"].as_u64().unwrap();
+    let per_thousand = requests as f64 * 1000.0 / objects as f64;
+    target(
+        "an unchanged push sends <= 1 request per 1,000 objects checked",
+        per_thousand <= 1.0,
+        &format!("{requests} requests for {objects} objects ({per_thousand:.2} per 1,000)"),
+    );
+
+    let c = Machine::new(helios, cluster, 1, root, "evaluator");
+    let (_, clone) = c.run(&["clone", &url]);
+    let full = c.checkout(&base);
+    note(&format!(
+        "remote: lazy clone {clone:.2?}, then a full lazy checkout of 10,000 files {full:.2?}"
+    ));
+    let (mut lazy, mut local, mut pushes) = (Vec::new(), Vec::new(), Vec::new());
+    let mut requests = Vec::new();
+    let mut previous = base;
+    for _ in 0..rounds {
+        for _ in 0..1 + rng.index(5) {
+            let path = &files[rng.index(files.len())];
+            let len = 512 + rng.index(4096);
+            fs::write(path, source_like(&mut rng, len)).unwrap();
+        }
+        let id = a.commit();
+        let (pushed, took) = a.json(&["push", "shared", &id]);
+        pushes.push(took);
+        requests.push(pushed["requests"].as_u64().unwrap());
+        lazy.push(c.checkout(&id));
+        // Back and forth again: now every object is local.
+        local.push(c.checkout(&previous));
+        c.checkout(&id);
+        previous = id;
+    }
+    report(
+        "remote push of a 1-5 file edit, 10K files (helios push)",
+        Latency::from_samples(pushes),
+    );
+    requests.sort_unstable();
+    note(&format!(
+        "remote: requests per push of a 1-5 file edit: median {}, max {}",
+        requests[requests.len() / 2],
+        requests[requests.len() - 1]
+    ));
+    let lazy = Latency::from_samples(lazy);
+    report(
+        "remote lazy switch of 1-5 files, 10K files (helios checkout)",
+        lazy,
+    );
+    report(
+        "local switch of 1-5 files, 10K files (same store, objects held)",
+        Latency::from_samples(local),
+    );
+    target(
+        "lazy checkout of a 1-5 file switch <= 50 ms P99",
+        lazy.p99 <= Duration::from_millis(50),
+        &format!(
+            "P50 {:.1?}, P99 {:.1?} (n={})",
+            lazy.p50, lazy.p99, lazy.samples
+        ),
+    );
+}
+
+fn main() {
+    let Some(cluster) = Cluster::start_or_skip("the remote bench", 3) else {
+        return;
+    };
+    let helios = helios_binary();
+    let root = tempfile::tempdir_in(target_dir()).unwrap();
+    throughput(&helios, &cluster, root.path());
+    switches(&helios, &cluster, root.path());
+}
