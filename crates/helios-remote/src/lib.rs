@@ -6,8 +6,9 @@
 //!   never one request per object, every object rehashed when read);
 //! - [`Remote`]: one remote's packs and refs, with ref updates that never
 //!   lose one (create-if-absent entries, see [`remote`]);
-//! - [`push`], [`fetch`] and [`fetch_id`]: snapshots between an engine and a remote,
-//!   sending and reading only what the other side lacks ([`sync`]);
+//! - [`push`], [`fetch`] and [`fetch_id`]: snapshots between an engine
+//!   and a remote, sending and reading only what the other side lacks
+//!   ([`sync`]);
 //! - [`ReadThrough`]: a remote as the lazy L3 of a store cloned from it
 //!   (the engine asks it for what the store lacks);
 //! - [`Remotes`]: the remotes a store knows by name ([`config`]), and
