@@ -44,6 +44,21 @@ impl Machine {
         }
     }
 
+    /// A fresh store that knows the remote at `url` as `shared`.
+    fn sharing(
+        helios: &Path,
+        cluster: &Cluster,
+        node: usize,
+        root: &Path,
+        name: &str,
+        url: &str,
+    ) -> Machine {
+        let machine = Machine::new(helios, cluster, node, root, name);
+        machine.run(&["init"]);
+        machine.run(&["remote", "add", "shared", url]);
+        machine
+    }
+
     /// Runs `helios ARGS`, which must succeed; returns stdout and the time
     /// the process took.
     fn run(&self, args: &[&str]) -> (String, Duration) {
@@ -93,6 +108,12 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The median of `rates` (sorted in place).
+fn median(rates: &mut [f64]) -> f64 {
+    rates.sort_by(f64::total_cmp);
+    rates[rates.len() / 2]
+}
+
 fn mb_per_s(bytes: u64, took: Duration) -> f64 {
     bytes as f64 / 1e6 / took.as_secs_f64()
 }
@@ -112,12 +133,8 @@ fn new_content(dir: &Path, round: usize) {
 fn throughput(helios: &Path, cluster: &Cluster, root: &Path) {
     let runs = env_or("HELIOS_REMOTE_RUNS", 5);
     let url = cluster.url("throughput");
-    let a = Machine::new(helios, cluster, 0, root, "push");
-    a.run(&["init"]);
-    a.run(&["remote", "add", "shared", &url]);
-    let b = Machine::new(helios, cluster, 1, root, "pull");
-    b.run(&["init"]);
-    b.run(&["remote", "add", "shared", &url]);
+    let a = Machine::sharing(helios, cluster, 0, root, "push", &url);
+    let b = Machine::sharing(helios, cluster, 1, root, "pull", &url);
     let (mut pushes, mut pulls) = (Vec::new(), Vec::new());
     let (mut push_rates, mut pull_rates) = (Vec::new(), Vec::new());
     for round in 0..runs {
@@ -140,10 +157,6 @@ fn throughput(helios: &Path, cluster: &Cluster, root: &Path) {
         "remote pull 64 MiB new (helios fetch ID, per process)",
         Latency::from_samples(pulls),
     );
-    let median = |rates: &mut Vec<f64>| {
-        rates.sort_by(f64::total_cmp);
-        rates[rates.len() / 2]
-    };
     let (push, pull) = (median(&mut push_rates), median(&mut pull_rates));
     let worst = |rates: &[f64]| rates.iter().copied().fold(f64::INFINITY, f64::min);
     let peer = curl_peer(cluster, root);
@@ -211,16 +224,11 @@ fn curl_peer(cluster: &Cluster, root: &Path) -> Option<(f64, f64)> {
         assert!(status.success(), "curl {args:?}");
         mb_per_s(all.len() as u64, start.elapsed())
     };
-    let median = |mut rates: Vec<f64>| {
-        rates.sort_by(f64::total_cmp);
-        rates[rates.len() / 2]
-    };
-    let put = median(
-        (0..3)
-            .map(|_| curl(&["-T", file.to_str().unwrap()]))
-            .collect(),
-    );
-    let get = median((0..3).map(|_| curl(&["-o", "/dev/null"])).collect());
+    let mut puts: Vec<f64> = (0..3)
+        .map(|_| curl(&["-T", file.to_str().unwrap()]))
+        .collect();
+    let mut gets: Vec<f64> = (0..3).map(|_| curl(&["-o", "/dev/null"])).collect();
+    let (put, get) = (median(&mut puts), median(&mut gets));
     note(&format!(
         "remote: curl on the same cluster: PUT {put:.0} MB/s, GET {get:.0} MB/s of 64 MiB"
     ));
@@ -246,9 +254,7 @@ fn source_tree(work: &Path, rng: &mut SplitMix64) -> Vec<PathBuf> {
 fn switches(helios: &Path, cluster: &Cluster, root: &Path) {
     let rounds = env_or("HELIOS_REMOTE_SWITCHES", 40);
     let url = cluster.url("switches");
-    let a = Machine::new(helios, cluster, 0, root, "expander");
-    a.run(&["init"]);
-    a.run(&["remote", "add", "shared", &url]);
+    let a = Machine::sharing(helios, cluster, 0, root, "expander", &url);
     let mut rng = SplitMix64::new(20);
     let files = source_tree(&a.work, &mut rng);
     let base = a.commit();
