@@ -72,6 +72,13 @@ pub struct Remote {
     conditional_writes: OnceLock<bool>,
 }
 
+/// Objects of one pack being read ([`Remote::start_read`]).
+#[derive(Debug)]
+pub struct PackRead {
+    entries: Vec<IndexEntry>,
+    reading: tokio::task::JoinHandle<object_store::Result<Vec<bytes::Bytes>>>,
+}
+
 /// A pack being sent ([`Remote::start_pack`]).
 #[derive(Debug)]
 pub struct PackUpload {
@@ -442,16 +449,38 @@ impl Remote {
         index: &PackIndex,
         entries: &[IndexEntry],
     ) -> Result<Vec<Vec<u8>>, RemoteError> {
+        self.finish_read(self.start_read(id, entries.to_vec()), index)
+    }
+
+    /// [`Remote::read_objects`] begun on the remote's runtime: the caller
+    /// goes on (checking and storing the last pack read, say) while the
+    /// bytes arrive, and [`Remote::finish_read`] waits for them.
+    pub fn start_read(&self, id: &Hash, entries: Vec<IndexEntry>) -> PackRead {
         let (pack_key, _) = pack_keys(id);
         let ranges: Vec<Range<u64>> = entries.iter().map(IndexEntry::range).collect();
+        let store = Arc::clone(&self.store);
         self.request();
-        let read = self
+        let reading = self
             .runtime
-            .block_on(self.store.get_ranges(&pack_key, &ranges))
+            .spawn(async move { store.get_ranges(&pack_key, &ranges).await });
+        PackRead { entries, reading }
+    }
+
+    /// Waits for a read [`Remote::start_read`] began and rehashes each
+    /// object against `index`, the index of the pack read.
+    pub fn finish_read(
+        &self,
+        read: PackRead,
+        index: &PackIndex,
+    ) -> Result<Vec<Vec<u8>>, RemoteError> {
+        let bytes = self
+            .runtime
+            .block_on(read.reading)
+            .map_err(|e| self.store_error(object_store::Error::JoinError { source: e }))?
             .map_err(|e| self.store_error(e))?;
-        entries
+        read.entries
             .iter()
-            .zip(&read)
+            .zip(&bytes)
             .map(|(entry, bytes)| {
                 index
                     .object(entry, bytes, entry.offset)

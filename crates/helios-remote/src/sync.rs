@@ -342,9 +342,17 @@ fn fetch_known(
                 .1
                 .push((entry, snapshot));
         }
-        for (pack, (index, entries)) in wanted {
+        // Each pack's read is begun before the last one's objects are
+        // checked and stored: the wait for bytes overlaps the work on them.
+        let start = |(pack, (index, entries)): (Hash, PackReads)| {
             let only: Vec<IndexEntry> = entries.iter().map(|(e, _)| *e).collect();
-            let read = remote.read_objects(&pack, &index, &only)?;
+            (remote.start_read(&pack, only), index, entries)
+        };
+        let mut packs = wanted.into_iter();
+        let mut next = packs.next().map(start);
+        while let Some((reading, index, entries)) = next.take() {
+            next = packs.next().map(start);
+            let read = remote.finish_read(reading, &index)?;
             for ((entry, snapshot), encoded) in entries.into_iter().zip(read) {
                 level.extend(children(entry.hash, &encoded).map_err(|e| remote.format_error(e))?);
                 count += 1;
