@@ -3,7 +3,12 @@
 //! batch calls of the remote-execution CAS).
 //!
 //! A pack is its objects' encodings back to back, exactly as the object
-//! format encodes them. Its [`PackIndex`] lists each object's hash, offset
+//! format encodes them: file content (blobs, a large file's chunks) first,
+//! then everything that names content (trees, chunk lists, snapshot
+//! records). A reader walks a snapshot level by level, record, trees,
+//! chunk lists, content; grouped so, each level of a pack is one range and
+//! one request, where interleaved it was one request per chunk list (a
+//! fetch of 64 large files made 64 small reads before the first chunk). Its [`PackIndex`] lists each object's hash, offset
 //! and length, sorted by hash, and ends with the digest of the pack it
 //! describes; the index's own digest names both files. Nothing read from a
 //! remote is trusted: an index that does not parse is refused with a typed
@@ -12,7 +17,7 @@
 
 use std::collections::HashSet;
 
-use helios_types::{HASH_LEN, Hash, HashAlgorithm};
+use helios_types::{HASH_LEN, Hash, HashAlgorithm, ObjectKind};
 
 use crate::error::FormatError;
 
@@ -57,9 +62,18 @@ pub struct PackIndex {
 #[derive(Debug)]
 pub struct PackBuilder {
     algorithm: HashAlgorithm,
+    /// File content: the start of the pack.
+    content: Section,
+    /// What names content: the end of the pack, after [`Self::content`].
+    structure: Section,
+    added: HashSet<Hash>,
+}
+
+/// Objects back to back, offsets from the section's start.
+#[derive(Debug, Default)]
+struct Section {
     bytes: Vec<u8>,
     entries: Vec<IndexEntry>,
-    added: HashSet<Hash>,
 }
 
 impl PackBuilder {
@@ -67,8 +81,8 @@ impl PackBuilder {
     pub fn new(algorithm: HashAlgorithm) -> Self {
         PackBuilder {
             algorithm,
-            bytes: Vec::new(),
-            entries: Vec::new(),
+            content: Section::default(),
+            structure: Section::default(),
             added: HashSet::new(),
         }
     }
@@ -80,7 +94,7 @@ impl PackBuilder {
         if self.added.contains(&hash) {
             return Ok(());
         }
-        if self.entries.len() >= MAX_ENTRIES {
+        if self.count() >= MAX_ENTRIES {
             return Err(FormatError::PackFull);
         }
         let found = self.algorithm.digest(encoded);
@@ -94,37 +108,51 @@ impl PackBuilder {
             hash,
             len: encoded.len() as u64,
         })?;
-        self.entries.push(IndexEntry {
+        let section = if ObjectKind::of_encoded(encoded) == Some(ObjectKind::Blob) {
+            &mut self.content
+        } else {
+            &mut self.structure
+        };
+        section.entries.push(IndexEntry {
             hash,
-            offset: self.bytes.len() as u64,
+            offset: section.bytes.len() as u64,
             len,
         });
-        self.bytes.extend_from_slice(encoded);
+        section.bytes.extend_from_slice(encoded);
         self.added.insert(hash);
         Ok(())
     }
 
     /// Bytes added so far.
     pub fn size(&self) -> usize {
-        self.bytes.len()
+        self.content.bytes.len() + self.structure.bytes.len()
     }
 
     /// Objects added so far.
     pub fn count(&self) -> usize {
-        self.entries.len()
+        self.content.entries.len() + self.structure.entries.len()
     }
 
-    /// The pack's bytes and its index.
+    /// The pack's bytes (content, then structure) and its index.
     pub fn finish(self) -> (Vec<u8>, PackIndex) {
-        let mut entries = self.entries;
+        let Section {
+            mut bytes,
+            mut entries,
+        } = self.content;
+        let structure_start = bytes.len() as u64;
+        bytes.extend_from_slice(&self.structure.bytes);
+        entries.extend(self.structure.entries.into_iter().map(|e| IndexEntry {
+            offset: structure_start + e.offset,
+            ..e
+        }));
         entries.sort_by_key(|e| e.hash);
-        let pack_digest = self.algorithm.digest(&self.bytes);
+        let pack_digest = self.algorithm.digest(&bytes);
         let index = PackIndex {
             algorithm: self.algorithm,
             entries,
             pack_digest,
         };
-        (self.bytes, index)
+        (bytes, index)
     }
 }
 
@@ -331,6 +359,42 @@ mod tests {
                 let entry = index.find(hash).unwrap();
                 let encoded = index.object(entry, &pack, 0).unwrap();
                 prop_assert_eq!(Blob::payload(encoded).unwrap(), content.as_slice());
+            }
+        }
+    }
+
+    proptest! {
+        /// Whatever order objects are added in, the pack holds every blob
+        /// before every other object, and each still comes back out.
+        #[test]
+        fn content_comes_first_and_what_names_it_after(
+            objects in proptest::collection::vec(
+                (prop::sample::select(ObjectKind::ALL.to_vec()), proptest::collection::vec(any::<u8>(), 0..300)),
+                0..40,
+            )
+        ) {
+            let alg = HashAlgorithm::Blake3;
+            let mut builder = PackBuilder::new(alg);
+            let mut added = Vec::new();
+            for (kind, body) in &objects {
+                let mut encoded = vec![kind.tag()];
+                encoded.extend_from_slice(body);
+                let hash = alg.digest(&encoded);
+                builder.add(hash, &encoded).unwrap();
+                added.push((hash, encoded));
+            }
+            let (pack, index) = builder.finish();
+            index.check_pack(&pack).unwrap();
+            let mut by_offset = index.entries().to_vec();
+            by_offset.sort_by_key(|e| e.offset);
+            let kinds: Vec<bool> = by_offset
+                .iter()
+                .map(|e| ObjectKind::of_encoded(index.object(e, &pack, 0).unwrap()) == Some(ObjectKind::Blob))
+                .collect();
+            prop_assert!(kinds.windows(2).all(|w| w[0] || !w[1]), "a blob after a non-blob: {:?}", kinds);
+            for (hash, encoded) in &added {
+                let entry = index.find(hash).unwrap();
+                prop_assert_eq!(index.object(entry, &pack, 0).unwrap(), encoded.as_slice());
             }
         }
     }

@@ -20,12 +20,22 @@
 //! writers), and refuses to move refs on a store that would; packs, named
 //! by their content, need no such care, so a snapshot pushed by id works
 //! on any store.
+//!
+//! Reads are hedged: a small read (a listing, an index, a marker, a ref, a
+//! pack window) that has not answered within [`HEDGE_AFTER`] is sent again
+//! beside the first, and the first answer wins. Tail latency of object
+//! stores is dominated by stalls of one request, not by slow service: on a
+//! Garage cluster a third of small GETs wait 40 ms for a delayed TCP ACK
+//! between its nodes (its sockets do not set `TCP_NODELAY`), and S3's
+//! guidance is to resend slow small reads. Writes are never hedged: a
+//! second create-if-absent would report the first's success as a conflict.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use helios_types::{Hash, HashAlgorithm, SnapshotId};
@@ -34,7 +44,10 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::{Path, PathPart};
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
+use object_store::{
+    OBJECT_STORE_COALESCE_DEFAULT, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions,
+    PutPayload,
+};
 
 use crate::error::{FormatError, RemoteError};
 use crate::pack::{IndexEntry, PackIndex};
@@ -43,6 +56,16 @@ use crate::pack::{IndexEntry, PackIndex};
 const MARKER_HEAD: &str = "helios remote 1";
 /// Index reads in flight at once when a listing finds several new packs.
 pub const INDEX_READS: usize = 16;
+
+/// How long a small read may take before it is sent again beside itself
+/// (see the module's docs). Ten times a loopback cluster's answer, a
+/// quarter of the stall it cuts short; `HELIOS_REMOTE_HEDGE_MS` overrides
+/// it (0: never hedge).
+pub const HEDGE_AFTER: Duration = Duration::from_millis(10);
+
+/// Reads of more bytes than this are never hedged: sending a large read
+/// twice costs bandwidth the first needs.
+const HEDGE_MAX_BYTES: u64 = 1 << 20;
 
 /// Digits of a ref entry's sequence number: names sort as numbers.
 const SEQUENCE_DIGITS: usize = 20;
@@ -66,8 +89,11 @@ pub struct Remote {
     /// is its digest), so that a push or fetch lists the packs and reads
     /// only the indexes it has not seen.
     index_cache: Option<PathBuf>,
-    /// Calls made to the object store.
-    requests: AtomicU64,
+    /// Calls made to the object store, hedges included (shared with reads
+    /// running on the runtime).
+    requests: Arc<AtomicU64>,
+    /// When a small read is sent again ([`HEDGE_AFTER`]; `None`: never).
+    hedge_after: Option<Duration>,
     /// Whether the store refuses to overwrite, once checked.
     conditional_writes: OnceLock<bool>,
 }
@@ -168,7 +194,8 @@ impl Remote {
             store,
             runtime,
             index_cache: None,
-            requests: AtomicU64::new(0),
+            requests: Arc::new(AtomicU64::new(0)),
+            hedge_after: hedge_after_from_env(),
             conditional_writes: OnceLock::new(),
         })
     }
@@ -180,8 +207,8 @@ impl Remote {
         self
     }
 
-    /// Calls made to the object store so far (a listing page, a read of
-    /// several ranges and a write count one each).
+    /// Calls made to the object store so far: one per listing page, write,
+    /// read, hedge, and range a read of several ranges is merged into.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
@@ -285,10 +312,10 @@ impl Remote {
 
     fn get_if_any(&self, key: &Path) -> Result<Option<Vec<u8>>, RemoteError> {
         self.request();
-        let got = self.runtime.block_on(async {
+        let got = self.runtime.block_on(self.hedge().read(|| async {
             let result = self.store.get(key).await?;
             result.bytes().await
-        });
+        }));
         match got {
             Ok(bytes) => Ok(Some(bytes.to_vec())),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -339,9 +366,13 @@ impl Remote {
     /// The ids of every pack the remote holds (one listing request per
     /// thousand packs or so, whatever the number of objects in them).
     pub fn pack_ids(&self) -> Result<Vec<Hash>, RemoteError> {
+        let packs = Path::from("packs");
         let listed: Vec<_> = self
             .runtime
-            .block_on(self.store.list(Some(&Path::from("packs"))).try_collect())
+            .block_on(
+                self.hedge()
+                    .read(|| self.store.list(Some(&packs)).try_collect()),
+            )
             .map_err(|e| self.store_error(e))?;
         self.count_listing(listed.len());
         let mut ids: Vec<Hash> = listed
@@ -385,10 +416,13 @@ impl Remote {
         let read: Vec<(usize, object_store::Result<Vec<u8>>)> = self.runtime.block_on(
             futures_util::stream::iter(missing)
                 .map(|(at, key)| async move {
-                    let got = match self.store.get(&key).await {
-                        Ok(result) => result.bytes().await.map(|b| b.to_vec()),
-                        Err(e) => Err(e),
-                    };
+                    let got = self
+                        .hedge()
+                        .read(|| async {
+                            let result = self.store.get(&key).await?;
+                            result.bytes().await.map(|b| b.to_vec())
+                        })
+                        .await;
                     (at, got)
                 })
                 .buffer_unordered(INDEX_READS)
@@ -459,10 +493,17 @@ impl Remote {
         let (pack_key, _) = pack_keys(id);
         let ranges: Vec<Range<u64>> = entries.iter().map(IndexEntry::range).collect();
         let store = Arc::clone(&self.store);
-        self.request();
+        let bytes: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+        let hedge = if bytes <= HEDGE_MAX_BYTES {
+            self.hedge()
+        } else {
+            self.unhedged()
+        };
+        self.requests
+            .fetch_add(merged_ranges(&ranges), Ordering::Relaxed);
         let reading = self
             .runtime
-            .spawn(async move { store.get_ranges(&pack_key, &ranges).await });
+            .spawn(async move { hedge.read(|| store.get_ranges(&pack_key, &ranges)).await });
         PackRead { entries, reading }
     }
 
@@ -495,7 +536,10 @@ impl Remote {
         let prefix = ref_prefix(name);
         let listed: Vec<_> = self
             .runtime
-            .block_on(self.store.list(Some(&prefix)).try_collect())
+            .block_on(
+                self.hedge()
+                    .read(|| self.store.list(Some(&prefix)).try_collect()),
+            )
             .map_err(|e| self.store_error(e))?;
         self.count_listing(listed.len());
         let last = listed
@@ -552,9 +596,13 @@ impl Remote {
 
     /// Every ref and its last entry.
     pub fn refs(&self) -> Result<BTreeMap<String, RefEntry>, RemoteError> {
+        let refs = Path::from("refs");
         let listed = self
             .runtime
-            .block_on(self.store.list_with_delimiter(Some(&Path::from("refs"))))
+            .block_on(
+                self.hedge()
+                    .read(|| self.store.list_with_delimiter(Some(&refs))),
+            )
             .map_err(|e| self.store_error(e))?;
         self.count_listing(listed.common_prefixes.len() + listed.objects.len());
         let mut refs = BTreeMap::new();
@@ -574,11 +622,96 @@ impl Remote {
 }
 
 impl Remote {
+    /// How this remote hedges its small reads.
+    fn hedge(&self) -> Hedge {
+        Hedge {
+            after: self.hedge_after,
+            requests: Arc::clone(&self.requests),
+        }
+    }
+
+    /// A [`Hedge`] that never sends a read twice (for large reads).
+    fn unhedged(&self) -> Hedge {
+        Hedge {
+            after: None,
+            requests: Arc::clone(&self.requests),
+        }
+    }
+
     /// A listing costs a request per page of a thousand keys (S3's page).
     fn count_listing(&self, keys: usize) {
         let pages = keys.div_ceil(1000).max(1) as u64;
         self.requests.fetch_add(pages, Ordering::Relaxed);
     }
+}
+
+/// Sends a read again beside itself when it is slow to answer (see the
+/// module's docs), counting each second read as a request.
+#[derive(Debug, Clone)]
+struct Hedge {
+    after: Option<Duration>,
+    requests: Arc<AtomicU64>,
+}
+
+impl Hedge {
+    /// The answer of `read()`, or, if that takes longer than the hedge's
+    /// delay, of whichever of it and a second `read()` answers first; the
+    /// other is dropped, which cancels its request. `read` must be
+    /// idempotent.
+    async fn read<T, Fut: Future<Output = T>>(&self, read: impl Fn() -> Fut) -> T {
+        let first = read();
+        let Some(after) = self.after else {
+            return first.await;
+        };
+        tokio::pin!(first);
+        tokio::select! {
+            answer = &mut first => return answer,
+            () = tokio::time::sleep(after) => {}
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(?after, "read hedged");
+        tokio::select! {
+            answer = first => answer,
+            answer = read() => answer,
+        }
+    }
+}
+
+/// [`HEDGE_AFTER`], or what `HELIOS_REMOTE_HEDGE_MS` says instead (0: no
+/// hedging; anything unreadable is ignored, with a warning).
+fn hedge_after_from_env() -> Option<Duration> {
+    let Ok(text) = std::env::var("HELIOS_REMOTE_HEDGE_MS") else {
+        return Some(HEDGE_AFTER);
+    };
+    match text.trim().parse::<u64>() {
+        Ok(0) => None,
+        Ok(ms) => Some(Duration::from_millis(ms)),
+        Err(_) => {
+            tracing::warn!(value = %text, "HELIOS_REMOTE_HEDGE_MS is not a number of milliseconds; hedging after the default");
+            Some(HEDGE_AFTER)
+        }
+    }
+}
+
+/// How many requests `get_ranges` makes of `ranges`: it merges those
+/// less than [`OBJECT_STORE_COALESCE_DEFAULT`] apart.
+fn merged_ranges(ranges: &[Range<u64>]) -> u64 {
+    let mut sorted = ranges.to_vec();
+    sorted.sort_unstable_by_key(|r| r.start);
+    let mut merged = 0;
+    let mut end = None;
+    for range in sorted {
+        match end {
+            Some(e) if range.start <= e + OBJECT_STORE_COALESCE_DEFAULT => {
+                end = Some(range.end.max(e));
+            }
+            _ => {
+                merged += 1;
+                end = Some(range.end);
+            }
+        }
+    }
+    merged
 }
 
 fn pack_keys(id: &Hash) -> (Path, Path) {
@@ -646,4 +779,78 @@ fn rand_bytes() -> [u8; 32] {
         std::thread::current().id()
     );
     *HashAlgorithm::Blake3.digest(seed.as_bytes()).as_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    fn hedge(after: Option<Duration>) -> Hedge {
+        Hedge {
+            after,
+            requests: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Runs `hedge.read` over a read whose first call answers "first"
+    /// after `first_takes`, and every later call "again" at once; returns
+    /// the answer and the number of calls.
+    fn race(hedge: &Hedge, first_takes: Duration) -> (&'static str, usize) {
+        let calls = AtomicUsize::new(0);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let answer = runtime.block_on(hedge.read(|| {
+            let call = calls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if call == 0 {
+                    tokio::time::sleep(first_takes).await;
+                    "first"
+                } else {
+                    "again"
+                }
+            }
+        }));
+        (answer, calls.load(Ordering::SeqCst))
+    }
+
+    #[test]
+    fn a_stalled_read_is_answered_by_its_hedge() {
+        let hedge = hedge(Some(Duration::from_millis(5)));
+        assert_eq!(race(&hedge, Duration::from_secs(60)), ("again", 2));
+        assert_eq!(
+            hedge.requests.load(Ordering::SeqCst),
+            1,
+            "the hedge is counted"
+        );
+    }
+
+    #[test]
+    fn a_prompt_read_is_sent_once() {
+        let hedge = hedge(Some(Duration::from_secs(60)));
+        assert_eq!(race(&hedge, Duration::ZERO), ("first", 1));
+        assert_eq!(hedge.requests.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn ranges_are_counted_as_the_requests_they_are_merged_into() {
+        const GAP: u64 = OBJECT_STORE_COALESCE_DEFAULT;
+        assert_eq!(merged_ranges(&[]), 0);
+        assert_eq!(merged_ranges(&[0..10, 10..20, 30..40]), 1);
+        assert_eq!(merged_ranges(&[100 + GAP..200 + GAP, 0..100]), 1);
+        assert_eq!(merged_ranges(&[101 + GAP..200 + GAP, 0..100]), 2);
+        assert_eq!(
+            merged_ranges(&[0..5 * GAP, GAP..GAP + 1, 7 * GAP..8 * GAP]),
+            2
+        );
+    }
+
+    #[test]
+    fn without_a_delay_nothing_is_hedged() {
+        let hedge = hedge(None);
+        assert_eq!(race(&hedge, Duration::from_millis(20)), ("first", 1));
+    }
 }
