@@ -1,6 +1,12 @@
 //! [`Catalog`]: where each object of a remote lies, from the indexes of
 //! its packs. Packs never change once stored, so a catalog grows by
 //! reading the indexes of packs it has not seen ([`Catalog::refresh`]).
+//!
+//! A refresh may also read small new packs whole, beside their indexes: a
+//! reader that lists again because it missed an object most likely wants
+//! one just pushed, and a small pack read with its index costs one round
+//! trip where index, then object, cost two (a lazy switch to a snapshot
+//! another machine just pushed is one small pack).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +15,7 @@ use helios_types::Hash;
 
 use crate::error::RemoteError;
 use crate::pack::{IndexEntry, PackIndex};
-use crate::remote::Remote;
+use crate::remote::{Remote, WholePackRead};
 
 /// Each object's pack and entry, and each pack's index.
 #[derive(Debug, Default)]
@@ -22,26 +28,51 @@ impl Catalog {
     /// The catalog of every pack the remote holds now.
     pub(crate) fn read(remote: &Remote) -> Result<Catalog, RemoteError> {
         let mut catalog = Catalog::default();
-        catalog.refresh(remote)?;
+        catalog.refresh(remote, 0)?;
         Ok(catalog)
     }
 
     /// Adds the packs stored since the catalog was read: one listing, and
     /// the indexes of the new packs read together (none from the remote
-    /// for those in its index cache).
-    pub(crate) fn refresh(&mut self, remote: &Remote) -> Result<(), RemoteError> {
-        let new: Vec<Hash> = remote
-            .pack_ids()?
+    /// for those in its index cache). Packs this store has never seen
+    /// (their index not in the cache) are read whole beside their indexes,
+    /// the newest first, while they fit in `whole` bytes together; their
+    /// objects, checked, are returned.
+    pub(crate) fn refresh(
+        &mut self,
+        remote: &Remote,
+        whole: u64,
+    ) -> Result<Vec<(Hash, Vec<u8>)>, RemoteError> {
+        let new: Vec<_> = remote
+            .packs()?
             .into_iter()
-            .filter(|id| !self.indexes.contains_key(id))
+            .filter(|pack| !self.indexes.contains_key(&pack.id))
             .collect();
-        for (id, index) in new.iter().zip(remote.indexes(&new)?) {
+        let mut budget = whole;
+        let reads: Vec<WholePackRead> = new
+            .iter()
+            .filter_map(|pack| {
+                let size = pack.size.filter(|&size| size <= budget)?;
+                if remote.has_cached_index(&pack.id) {
+                    return None;
+                }
+                budget -= size;
+                Some(remote.start_whole_read(&pack.id, size))
+            })
+            .collect();
+        let ids: Vec<Hash> = new.iter().map(|pack| pack.id).collect();
+        for (id, index) in ids.iter().zip(remote.indexes(&ids)?) {
             for entry in index.entries() {
                 self.places.insert(entry.hash, (*id, *entry));
             }
             self.indexes.insert(*id, Arc::new(index));
         }
-        Ok(())
+        let mut objects = Vec::new();
+        for read in reads {
+            let index = Arc::clone(&self.indexes[read.id()]);
+            objects.extend(remote.finish_whole_read(read, &index)?);
+        }
+        Ok(objects)
     }
 
     /// Whether the remote holds `hash`.
@@ -53,5 +84,75 @@ impl Catalog {
     pub(crate) fn place(&self, hash: &Hash) -> Option<(Hash, Arc<PackIndex>, IndexEntry)> {
         let (pack, entry) = self.places.get(hash)?;
         Some((*pack, Arc::clone(&self.indexes[pack]), *entry))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use helios_types::{Blob, HashAlgorithm};
+
+    use super::*;
+    use crate::pack::PackBuilder;
+
+    /// Stores a pack of `blobs` blobs of `len` bytes each (seeded by
+    /// `seed`) and returns its id and the hashes in it.
+    fn store_pack(remote: &Remote, seed: u8, blobs: usize, len: usize) -> (Hash, Vec<Hash>) {
+        let alg = HashAlgorithm::Blake3;
+        let mut builder = PackBuilder::new(alg);
+        let mut hashes = Vec::new();
+        for n in 0..blobs {
+            let mut content = vec![seed; len];
+            content[..8].copy_from_slice(&(n as u64).to_le_bytes());
+            let encoded = Blob::encode_bytes(&content);
+            let hash = alg.digest(&encoded);
+            builder.add(hash, &encoded).unwrap();
+            hashes.push(hash);
+        }
+        let (pack, index) = builder.finish();
+        (remote.put_pack(pack, &index).unwrap(), hashes)
+    }
+
+    #[test]
+    fn a_refresh_reads_whole_only_the_unseen_packs_that_fit_its_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("file://{}", dir.path().join("remote").display());
+        let writer = Remote::open(&url).unwrap();
+        let (seen, _) = store_pack(&writer, 1, 4, 1000);
+        let (small, small_objects) = store_pack(&writer, 2, 4, 1000);
+        let (large, _) = store_pack(&writer, 3, 40, 1000);
+
+        let reader = Remote::open(&url)
+            .unwrap()
+            .with_index_cache(dir.path().join("cache"));
+        reader.index(&seen).unwrap();
+        let mut catalog = Catalog::default();
+        let whole = catalog.refresh(&reader, 10_000).unwrap();
+
+        let mut got: Vec<Hash> = whole.iter().map(|(hash, _)| *hash).collect();
+        got.sort();
+        let mut want = small_objects;
+        want.sort();
+        assert_eq!(got, want, "only the unseen pack within the budget");
+        for (hash, encoded) in &whole {
+            assert_eq!(HashAlgorithm::Blake3.digest(encoded), *hash);
+        }
+        for id in [seen, small, large] {
+            assert!(catalog.indexes.contains_key(&id), "every pack catalogued");
+        }
+        assert!(catalog.refresh(&reader, u64::MAX).unwrap().is_empty());
+    }
+
+    #[test]
+    fn without_a_budget_nothing_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("file://{}", dir.path().join("remote").display());
+        let remote = Remote::open(&url).unwrap();
+        let (_, hashes) = store_pack(&remote, 1, 4, 100);
+        let catalog = Catalog::read(&remote).unwrap();
+        assert!(hashes.iter().all(|h| catalog.holds(h)));
+        let requests = remote.requests();
+        let mut again = Catalog::default();
+        assert!(again.refresh(&remote, 0).unwrap().is_empty());
+        assert_eq!(remote.requests() - requests, 2, "a listing and an index");
     }
 }

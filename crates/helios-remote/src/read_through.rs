@@ -17,7 +17,8 @@
 //! finds everything here pays nothing for it. Where each object lies comes
 //! from the pack indexes (kept in the store's index cache); an object the
 //! catalog does not know makes it read the listing again once, since
-//! another machine may have pushed it since.
+//! another machine may have pushed it since, and read the small packs it
+//! has never seen whole, beside their indexes ([`Catalog::refresh`]).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -96,8 +97,12 @@ impl ReadThrough {
             None => {
                 let mut catalog = self.catalog.write().unwrap_or_else(|e| e.into_inner());
                 if catalog.1 == listings {
-                    catalog.0.refresh(&remote)?;
+                    let whole = catalog.0.refresh(&remote, READ_AHEAD)?;
                     catalog.1 += 1;
+                    self.hold_ahead(whole);
+                }
+                if let Some(bytes) = self.take_ahead(hash) {
+                    return Ok(Some(bytes));
                 }
                 match catalog.0.place(hash) {
                     Some(place) => place,
@@ -116,22 +121,32 @@ impl ReadThrough {
         let window = neighbours(index.entries(), &entry);
         let read = remote.read_objects(&pack, &index, &window)?;
         let mut wanted = None;
-        let mut ahead = self.ahead.lock().unwrap_or_else(|e| e.into_inner());
-        for (neighbour, bytes) in window.iter().zip(read) {
-            if neighbour.hash == *hash {
+        let mut neighbours = Vec::with_capacity(window.len());
+        for (entry, bytes) in window.iter().zip(read) {
+            if entry.hash == *hash {
                 wanted = Some(bytes);
-                continue;
+            } else {
+                neighbours.push((entry.hash, bytes));
             }
+        }
+        self.hold_ahead(neighbours);
+        Ok(wanted)
+    }
+
+    /// Holds `objects`, read ahead, until asked for (within
+    /// [`READ_AHEAD_HELD`]: past it, what was held is dropped).
+    fn hold_ahead(&self, objects: Vec<(Hash, Vec<u8>)>) {
+        let mut ahead = self.ahead.lock().unwrap_or_else(|e| e.into_inner());
+        for (hash, bytes) in objects {
             if ahead.1 + bytes.len() > READ_AHEAD_HELD {
                 ahead.0.clear();
                 ahead.1 = 0;
             }
             ahead.1 += bytes.len();
-            if let Some(old) = ahead.0.insert(neighbour.hash, bytes) {
+            if let Some(old) = ahead.0.insert(hash, bytes) {
                 ahead.1 -= old.len();
             }
         }
-        Ok(wanted)
     }
 
     fn take_ahead(&self, hash: &Hash) -> Option<Vec<u8>> {

@@ -30,7 +30,7 @@
 //! guidance is to resend slow small reads. Writes are never hedged: a
 //! second create-if-absent would report the first's success as a conflict.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -103,6 +103,29 @@ pub struct Remote {
 pub struct PackRead {
     entries: Vec<IndexEntry>,
     reading: tokio::task::JoinHandle<object_store::Result<Vec<bytes::Bytes>>>,
+}
+
+/// A whole pack being read ([`Remote::start_whole_read`]).
+#[derive(Debug)]
+pub struct WholePackRead {
+    id: Hash,
+    reading: tokio::task::JoinHandle<object_store::Result<bytes::Bytes>>,
+}
+
+impl WholePackRead {
+    /// The pack being read.
+    pub fn id(&self) -> &Hash {
+        &self.id
+    }
+}
+
+/// A pack a listing found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListedPack {
+    /// Its id, the digest of its index.
+    pub id: Hash,
+    /// Its pack file's size, if the listing showed the file.
+    pub size: Option<u64>,
 }
 
 /// A pack being sent ([`Remote::start_pack`]).
@@ -363,11 +386,20 @@ impl Remote {
         Ok(upload.id)
     }
 
-    /// The ids of every pack the remote holds (one listing request per
-    /// thousand packs or so, whatever the number of objects in them).
+    /// The ids of every pack the remote holds, sorted (one listing
+    /// request per thousand packs or so, whatever the number of objects in
+    /// them).
     pub fn pack_ids(&self) -> Result<Vec<Hash>, RemoteError> {
+        let mut ids: Vec<Hash> = self.packs()?.iter().map(|p| p.id).collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Every pack the remote holds (those whose index is stored), the
+    /// most recently stored first.
+    pub fn packs(&self) -> Result<Vec<ListedPack>, RemoteError> {
         let packs = Path::from("packs");
-        let listed: Vec<_> = self
+        let mut listed: Vec<_> = self
             .runtime
             .block_on(
                 self.hedge()
@@ -375,15 +407,38 @@ impl Remote {
             )
             .map_err(|e| self.store_error(e))?;
         self.count_listing(listed.len());
-        let mut ids: Vec<Hash> = listed
-            .iter()
-            .filter_map(|meta| {
-                let name = meta.location.filename()?;
-                name.strip_suffix(".idx")?.parse::<Hash>().ok()
+        listed.sort_by_key(|meta| std::cmp::Reverse(meta.last_modified));
+        let mut sizes = HashMap::new();
+        let mut ids = Vec::new();
+        for meta in &listed {
+            let Some(name) = meta.location.filename() else {
+                continue;
+            };
+            if let Some(id) = name
+                .strip_suffix(".pack")
+                .and_then(|h| h.parse::<Hash>().ok())
+            {
+                sizes.insert(id, meta.size);
+            } else if let Some(id) = name
+                .strip_suffix(".idx")
+                .and_then(|h| h.parse::<Hash>().ok())
+            {
+                ids.push(id);
+            }
+        }
+        Ok(ids
+            .into_iter()
+            .map(|id| ListedPack {
+                id,
+                size: sizes.get(&id).copied(),
             })
-            .collect();
-        ids.sort();
-        Ok(ids)
+            .collect())
+    }
+
+    /// Whether pack `id`'s index is in the index cache (read before by
+    /// this store).
+    pub fn has_cached_index(&self, id: &Hash) -> bool {
+        self.cached_index_file(id).is_some_and(|file| file.exists())
     }
 
     /// Pack `id`'s index, checked: it must parse, and hash to its name
@@ -396,8 +451,14 @@ impl Remote {
     /// [`Remote::index`] of each of `ids`, in that order: those not in the
     /// cache read [`INDEX_READS`] at a time, so that a reader who finds
     /// the packs of many writers waits about one round trip per batch,
-    /// not one per pack.
+    /// not one per pack. The reads begin before the cached indexes are
+    /// read from disk (thousands of entries each, every one checked), so
+    /// that the two overlap.
     pub fn indexes(&self, ids: &[Hash]) -> Result<Vec<PackIndex>, RemoteError> {
+        let uncached: Vec<usize> = (0..ids.len())
+            .filter(|&at| !self.has_cached_index(&ids[at]))
+            .collect();
+        let reading = self.start_index_reads(ids, &uncached);
         let mut found: Vec<Option<PackIndex>> = ids
             .iter()
             .map(|id| {
@@ -405,39 +466,59 @@ impl Remote {
                 self.checked_index(id, &bytes).ok()
             })
             .collect();
-        let missing: Vec<(usize, Path)> = found
-            .iter()
-            .enumerate()
-            .filter(|(_, index)| index.is_none())
-            .map(|(at, _)| (at, pack_keys(&ids[at]).1))
+        // A cached index that is damaged (or went away) is read again.
+        let damaged: Vec<usize> = (0..ids.len())
+            .filter(|at| found[*at].is_none() && uncached.binary_search(at).is_err())
             .collect();
-        self.requests
-            .fetch_add(missing.len() as u64, Ordering::Relaxed);
-        let read: Vec<(usize, object_store::Result<Vec<u8>>)> = self.runtime.block_on(
-            futures_util::stream::iter(missing)
-                .map(|(at, key)| async move {
-                    let got = self
-                        .hedge()
-                        .read(|| async {
-                            let result = self.store.get(&key).await?;
-                            result.bytes().await.map(|b| b.to_vec())
-                        })
-                        .await;
-                    (at, got)
-                })
-                .buffer_unordered(INDEX_READS)
-                .collect(),
-        );
-        for (at, got) in read {
-            let bytes = got.map_err(|e| self.store_error(e))?;
-            let index = self.checked_index(&ids[at], &bytes)?;
-            self.cache_index(&ids[at], &bytes);
-            found[at] = Some(index);
+        let reread = self.start_index_reads(ids, &damaged);
+        for reading in [reading, reread] {
+            let read = self
+                .runtime
+                .block_on(reading)
+                .map_err(|e| self.store_error(object_store::Error::JoinError { source: e }))?;
+            for (at, got) in read {
+                let bytes = got.map_err(|e| self.store_error(e))?;
+                let index = self.checked_index(&ids[at], &bytes)?;
+                self.cache_index(&ids[at], &bytes);
+                found[at] = Some(index);
+            }
         }
         Ok(found
             .into_iter()
             .map(|i| i.expect("every index read"))
             .collect())
+    }
+
+    /// Begins reading the indexes of `ids` at positions `which` from the
+    /// remote, [`INDEX_READS`] at a time; the task yields each position
+    /// with what was read.
+    fn start_index_reads(
+        &self,
+        ids: &[Hash],
+        which: &[usize],
+    ) -> tokio::task::JoinHandle<Vec<(usize, object_store::Result<bytes::Bytes>)>> {
+        let keys: Vec<(usize, Path)> = which
+            .iter()
+            .map(|&at| (at, pack_keys(&ids[at]).1))
+            .collect();
+        self.requests
+            .fetch_add(keys.len() as u64, Ordering::Relaxed);
+        let store = Arc::clone(&self.store);
+        let hedge = self.hedge();
+        self.runtime.spawn(
+            futures_util::stream::iter(keys)
+                .map(move |(at, key)| {
+                    let (store, hedge) = (Arc::clone(&store), hedge.clone());
+                    async move {
+                        let got = hedge
+                            .read(|| async { store.get(&key).await?.bytes().await })
+                            .await;
+                        (at, got)
+                    }
+                })
+                .buffer_unordered(INDEX_READS)
+                .collect(),
+        )
     }
 
     fn cached_index_file(&self, id: &Hash) -> Option<PathBuf> {
@@ -505,6 +586,51 @@ impl Remote {
             .runtime
             .spawn(async move { hedge.read(|| store.get_ranges(&pack_key, &ranges)).await });
         PackRead { entries, reading }
+    }
+
+    /// Begins reading pack `id` whole (`size` bytes, as listed) on the
+    /// remote's runtime; [`Remote::finish_whole_read`] waits for it.
+    pub fn start_whole_read(&self, id: &Hash, size: u64) -> WholePackRead {
+        let (pack_key, _) = pack_keys(id);
+        let store = Arc::clone(&self.store);
+        let hedge = if size <= HEDGE_MAX_BYTES {
+            self.hedge()
+        } else {
+            self.unhedged()
+        };
+        self.request();
+        let reading = self.runtime.spawn(async move {
+            hedge
+                .read(|| async { store.get(&pack_key).await?.bytes().await })
+                .await
+        });
+        WholePackRead { id: *id, reading }
+    }
+
+    /// Waits for a read [`Remote::start_whole_read`] began and returns
+    /// every object of the pack, checked against `index`, the pack's
+    /// index: the pack's digest, then each object's hash.
+    pub fn finish_whole_read(
+        &self,
+        read: WholePackRead,
+        index: &PackIndex,
+    ) -> Result<Vec<(Hash, Vec<u8>)>, RemoteError> {
+        let pack = self
+            .runtime
+            .block_on(read.reading)
+            .map_err(|e| self.store_error(object_store::Error::JoinError { source: e }))?
+            .map_err(|e| self.store_error(e))?;
+        index.check_pack(&pack).map_err(|e| self.format_error(e))?;
+        index
+            .entries()
+            .iter()
+            .map(|entry| {
+                let encoded = index
+                    .object(entry, &pack, 0)
+                    .map_err(|e| self.format_error(e))?;
+                Ok((entry.hash, encoded.to_vec()))
+            })
+            .collect()
     }
 
     /// Waits for a read [`Remote::start_read`] began and rehashes each

@@ -57,6 +57,46 @@ fn a_pack_stored_on_the_remote_gives_back_each_object_by_range() {
 }
 
 #[test]
+fn a_cached_index_is_read_from_disk_and_a_damaged_one_again_from_the_remote() {
+    let tmp = tempfile::tempdir().unwrap();
+    let writer = remote(&tmp.path().join("remote"));
+    let ids: Vec<Hash> = (0..3u32)
+        .map(|p| {
+            let mut builder = PackBuilder::new(ALG);
+            let (hash, encoded) = blob(format!("pack {p}").as_bytes());
+            builder.add(hash, &encoded).unwrap();
+            let (pack, index) = builder.finish();
+            writer.put_pack(pack, &index).unwrap()
+        })
+        .collect();
+    let url = format!("file://{}", tmp.path().join("remote").display());
+    let cache = tmp.path().join("cache");
+    let open = || Remote::open(&url).unwrap().with_index_cache(cache.clone());
+
+    let first = open();
+    let indexes = first.indexes(&ids).unwrap();
+    assert_eq!(first.requests(), 3, "every index read from the remote once");
+    assert!(ids.iter().all(|id| first.has_cached_index(id)));
+
+    let cached = open();
+    assert_eq!(cached.indexes(&ids).unwrap(), indexes);
+    assert_eq!(cached.requests(), 0, "all from the cache");
+
+    let damaged = cache.join(format!("{}.idx", ids[1].to_hex()));
+    std::fs::write(&damaged, b"HELIOSPI garbage").unwrap();
+    let repaired = open();
+    assert_eq!(repaired.indexes(&ids).unwrap(), indexes);
+    assert_eq!(repaired.requests(), 1, "only the damaged one read again");
+    assert_eq!(
+        std::fs::read(&damaged).unwrap().len(),
+        std::fs::read(cache.join(format!("{}.idx", ids[0].to_hex())))
+            .unwrap()
+            .len(),
+        "and cached again whole"
+    );
+}
+
+#[test]
 fn damaged_packs_and_indexes_on_the_remote_are_errors_naming_what_is_wrong() {
     let tmp = tempfile::tempdir().unwrap();
     let remote = remote(tmp.path());
