@@ -8,7 +8,9 @@
 //! - An unchanged push: requests per object checked, on a 10,000-file tree.
 //! - A lazy switch: a store cloned lazily checks out snapshot after
 //!   snapshot that differ by 1–5 files, their objects only on the remote;
-//!   beside it, the same switches back once the objects are local.
+//!   beside it, the same switches back once the objects are local, and
+//!   the lazy switches again on a 1-node Garage (no reads between nodes,
+//!   so none of the 3-node cluster's 40 ms delayed-ACK stalls).
 //!
 //! `cargo bench -p helios-benches --bench remote` (or `cargo xtask bench
 //! remote`); `HELIOS_REMOTE_RUNS` (default 5) throughput rounds,
@@ -251,36 +253,55 @@ fn source_tree(work: &Path, rng: &mut SplitMix64) -> Vec<PathBuf> {
     files
 }
 
-fn switches(helios: &Path, cluster: &Cluster, root: &Path) {
+/// What a run of lazy switches measured.
+struct Switches {
+    /// Each switch of the lazily cloned store to a snapshot just pushed.
+    lazy: Latency,
+    /// The same switches once the objects are local.
+    local: Latency,
+    /// Each push of a 1-5 file edit, and the requests it made (sorted).
+    pushes: Latency,
+    push_requests: Vec<u64>,
+}
+
+/// A machine expands (edits 1-5 files of a 10,000-file tree, commits,
+/// pushes by id) and another, cloned lazily, checks each snapshot out.
+/// With `costs`, notes what the first and an unchanged push cost.
+fn switches(helios: &Path, cluster: &Cluster, root: &Path, name: &str, costs: bool) -> Switches {
     let rounds = env_or("HELIOS_REMOTE_SWITCHES", 40);
-    let url = cluster.url("switches");
-    let a = Machine::sharing(helios, cluster, 0, root, "expander", &url);
+    let url = cluster.url(name);
+    let a = Machine::sharing(helios, cluster, 0, root, &format!("{name}-expander"), &url);
     let mut rng = SplitMix64::new(20);
     let files = source_tree(&a.work, &mut rng);
     let base = a.commit();
     let (first, took) = a.json(&["push", "shared", &base]);
-    let objects = first["objects"].as_u64().unwrap();
-    note(&format!(
-        "remote: first push of a 10,000-file tree: {objects} objects, {} bytes in {took:.2?}",
-        first["bytes"]
-    ));
-    let (again, _) = a.json(&["push", "shared", &base]);
-    let requests = again["requests"].as_u64().unwrap();
-    let per_thousand = requests as f64 * 1000.0 / objects as f64;
-    target(
-        "an unchanged push sends <= 1 request per 1,000 objects checked",
-        per_thousand <= 1.0,
-        &format!("{requests} requests for {objects} objects ({per_thousand:.2} per 1,000)"),
-    );
+    if costs {
+        let objects = first["objects"].as_u64().unwrap();
+        note(&format!(
+            "remote: first push of a 10,000-file tree: {objects} objects, {} bytes in {took:.2?}",
+            first["bytes"]
+        ));
+        let (again, _) = a.json(&["push", "shared", &base]);
+        let requests = again["requests"].as_u64().unwrap();
+        let per_thousand = requests as f64 * 1000.0 / objects as f64;
+        target(
+            "an unchanged push sends <= 1 request per 1,000 objects checked",
+            per_thousand <= 1.0,
+            &format!("{requests} requests for {objects} objects ({per_thousand:.2} per 1,000)"),
+        );
+    }
 
-    let c = Machine::new(helios, cluster, 1, root, "evaluator");
+    let node = 1.min(cluster.nodes() - 1);
+    let c = Machine::new(helios, cluster, node, root, &format!("{name}-evaluator"));
     let (_, clone) = c.run(&["clone", &url]);
     let full = c.checkout(&base);
-    note(&format!(
-        "remote: lazy clone {clone:.2?}, then a full lazy checkout of 10,000 files {full:.2?}"
-    ));
+    if costs {
+        note(&format!(
+            "remote: lazy clone {clone:.2?}, then a full lazy checkout of 10,000 files {full:.2?}"
+        ));
+    }
     let (mut lazy, mut local, mut pushes) = (Vec::new(), Vec::new(), Vec::new());
-    let mut requests = Vec::new();
+    let mut push_requests = Vec::new();
     let mut previous = base;
     for _ in 0..rounds {
         for _ in 0..1 + rng.index(5) {
@@ -291,39 +312,65 @@ fn switches(helios: &Path, cluster: &Cluster, root: &Path) {
         let id = a.commit();
         let (pushed, took) = a.json(&["push", "shared", &id]);
         pushes.push(took);
-        requests.push(pushed["requests"].as_u64().unwrap());
+        push_requests.push(pushed["requests"].as_u64().unwrap());
         lazy.push(c.checkout(&id));
         // Back and forth again: now every object is local.
         local.push(c.checkout(&previous));
         c.checkout(&id);
         previous = id;
     }
+    push_requests.sort_unstable();
+    Switches {
+        lazy: Latency::from_samples(lazy),
+        local: Latency::from_samples(local),
+        pushes: Latency::from_samples(pushes),
+        push_requests,
+    }
+}
+
+fn report_switches(helios: &Path, cluster: &Cluster, root: &Path) {
+    let run = switches(helios, cluster, root, "switches", true);
     report(
         "remote push of a 1-5 file edit, 10K files (helios push)",
-        Latency::from_samples(pushes),
+        run.pushes,
     );
-    requests.sort_unstable();
+    let requests = &run.push_requests;
     note(&format!(
         "remote: requests per push of a 1-5 file edit: median {}, max {}",
         requests[requests.len() / 2],
         requests[requests.len() - 1]
     ));
-    let lazy = Latency::from_samples(lazy);
     report(
         "remote lazy switch of 1-5 files, 10K files (helios checkout)",
-        lazy,
+        run.lazy,
     );
     report(
         "local switch of 1-5 files, 10K files (same store, objects held)",
-        Latency::from_samples(local),
+        run.local,
     );
     target(
         "lazy checkout of a 1-5 file switch <= 50 ms P99",
-        lazy.p99 <= Duration::from_millis(50),
+        run.lazy.p99 <= Duration::from_millis(50),
         &format!(
             "P50 {:.1?}, P99 {:.1?} (n={})",
-            lazy.p50, lazy.p99, lazy.samples
+            run.lazy.p50, run.lazy.p99, run.lazy.samples
         ),
+    );
+}
+
+/// The same lazy switches on one Garage node: no replication, so no reads
+/// between nodes, where a third of the 3-node cluster's requests wait
+/// 40 ms for a delayed ACK (Garage's sockets do not set TCP_NODELAY).
+/// What is left is Helios's own cost over a real S3 server.
+fn report_single_node_switches(helios: &Path, root: &Path) {
+    let Ok(single) = Cluster::start(1) else {
+        note("remote: a 1-node Garage did not start; its switches are not measured");
+        return;
+    };
+    let run = switches(helios, &single, root, "single", false);
+    report(
+        "remote lazy switch of 1-5 files, 10K files, 1-node Garage (helios checkout)",
+        run.lazy,
     );
 }
 
@@ -334,5 +381,6 @@ fn main() {
     let helios = helios_binary();
     let root = tempfile::tempdir_in(target_dir()).unwrap();
     throughput(&helios, &cluster, root.path());
-    switches(&helios, &cluster, root.path());
+    report_switches(&helios, &cluster, root.path());
+    report_single_node_switches(&helios, root.path());
 }

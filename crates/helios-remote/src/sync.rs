@@ -16,7 +16,7 @@
 //! as a crash leaves it: the next collection reclaims it, and nothing names
 //! a snapshot that is not whole.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use helios_engine::{EngineError, HeliosEngine};
@@ -29,8 +29,14 @@ use crate::remote::Remote;
 
 /// A pack is stored once it holds this many bytes: big enough that a
 /// request carries megabytes, small enough that an interrupted push
-/// loses little.
-pub const PACK_BYTES: usize = 32 << 20;
+/// loses little and that the first pack is on its way soon.
+pub const PACK_BYTES: usize = 16 << 20;
+
+/// Packs a push sends at once while it builds the next: an object store
+/// takes two large writes together faster than one after the other (a
+/// 3-node Garage: 2 x 32 MiB in 515 ms together, 650 ms in turn), and
+/// memory stays bounded at this many packs and one more.
+pub const PACKS_IN_FLIGHT: usize = 2;
 
 /// A fetch hands file content (blobs, a large file's chunks) to the
 /// engine once it holds this much, so that its memory is bounded whatever
@@ -186,30 +192,45 @@ enum Step {
     Leave { hash: Hash, encoded: Vec<u8> },
 }
 
-/// Sends `id`'s closure minus what `catalog` holds. Each pack is sent on
-/// the remote's runtime while the next is built (reading the store), one
-/// in flight at a time: at most two packs are in memory, and they land in
-/// the order built (children's packs before their parents').
+/// Sends `id`'s closure minus what `catalog` holds. Packs are sent on
+/// the remote's runtime while the next is built (reading the store),
+/// [`PACKS_IN_FLIGHT`] at a time, and finished (their indexes written) in
+/// the order built: children's packs become visible before their
+/// parents'.
 fn send_closure(
     engine: &HeliosEngine,
     remote: &Remote,
     catalog: &Catalog,
     id: SnapshotId,
 ) -> Result<Pushed, RemoteError> {
-    let mut in_flight = None;
+    let mut in_flight = VecDeque::with_capacity(PACKS_IN_FLIGHT);
+    // Once a pack fails, no later one may become visible: it may name
+    // objects that only the failed one holds.
+    let mut broken = false;
     let pushed = build_packs(engine, remote, catalog, id, |full| {
-        if let Some(previous) = in_flight.take() {
-            remote.finish_pack(previous)?;
+        if in_flight.len() == PACKS_IN_FLIGHT
+            && let Some(oldest) = in_flight.pop_front()
+        {
+            remote.finish_pack(oldest).inspect_err(|_| broken = true)?;
         }
         let (pack, index) = full.finish();
-        in_flight = Some(remote.start_pack(pack, &index));
+        in_flight.push_back(remote.start_pack(pack, &index));
         Ok(())
     });
-    // The last pack is waited for even when the walk failed: nothing is
-    // left sending behind the caller's back.
-    let last = in_flight.map(|upload| remote.finish_pack(upload));
+    // The packs sent are finished even when the walk failed (each holds
+    // whole subtrees, so its index may be read), or abandoned after a
+    // failed one; either way nothing is left sending behind the caller.
+    let mut finished = Ok(());
+    for upload in in_flight {
+        if broken {
+            remote.abandon_pack(upload);
+        } else if let Err(e) = remote.finish_pack(upload) {
+            broken = true;
+            finished = Err(e);
+        }
+    }
     let pushed = pushed?;
-    last.transpose()?;
+    finished?;
     Ok(pushed)
 }
 

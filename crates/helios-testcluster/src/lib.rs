@@ -274,6 +274,11 @@ impl Cluster {
             .map_err(|source| io("running `garage`", source))
     }
 
+    /// How many nodes the cluster has.
+    pub fn nodes(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// Where the nodes keep their files (for a test that inspects them).
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -345,6 +350,7 @@ mod tests {
         let Some(mut cluster) = Cluster::start_or_skip("the cluster's own test", 3) else {
             return;
         };
+        assert_eq!(cluster.nodes(), 3);
         assert_eq!(cluster.url("x"), "s3://helios/x");
         let endpoint = &cluster.env(0)[0].1;
         assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
