@@ -34,7 +34,7 @@ pub use config::{ConfigError, Remotes};
 pub use error::{FormatError, RemoteError};
 pub use pack::{IndexEntry, PackBuilder, PackIndex};
 pub use read_through::ReadThrough;
-pub use remote::{RefEntry, Remote};
+pub use remote::{ListedPack, PackRead, PackUpload, RefEntry, Remote, WholePackRead};
 pub use sync::{Fetched, Pushed, fetch, fetch_id, push};
 
 /// Makes `engine` (opened on the store at `store`) read through to the

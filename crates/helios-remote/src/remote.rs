@@ -37,7 +37,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use futures_util::{StreamExt as _, TryStreamExt as _};
+use futures_util::future::{BoxFuture, Shared};
+use futures_util::{FutureExt as _, StreamExt as _, TryStreamExt as _};
 use helios_types::{Hash, HashAlgorithm, SnapshotId};
 use object_store::ClientConfigKey;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
@@ -128,14 +129,26 @@ pub struct ListedPack {
     pub size: Option<u64>,
 }
 
-/// A pack being sent ([`Remote::start_pack`]); its index is written when
-/// it is finished ([`Remote::finish_pack`]).
-#[derive(Debug)]
+/// A pack being sent ([`Remote::start_pack`]), then its index.
 pub struct PackUpload {
     id: Hash,
     index: Vec<u8>,
-    sending: tokio::task::JoinHandle<object_store::Result<bool>>,
+    /// The pack's write: once done, its bytes are no longer held.
+    sent: Landing,
+    /// The index's write, after the pack's and after the index of the
+    /// pack begun before it: done, the pack is visible.
+    landed: Landing,
 }
+
+impl std::fmt::Debug for PackUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PackUpload").field("id", &self.id).finish()
+    }
+}
+
+/// A write under way on the remote's runtime, awaited by whoever needs it
+/// done (the caller, the next pack's index).
+type Landing = Shared<BoxFuture<'static, Result<(), Arc<object_store::Error>>>>;
 
 impl Remote {
     /// Opens the remote at `url`:
@@ -364,40 +377,77 @@ impl Remote {
     /// an index is written only once its pack is whole, so every index a
     /// reader finds names a pack that is there.
     pub fn put_pack(&self, pack: Vec<u8>, index: &PackIndex) -> Result<Hash, RemoteError> {
-        self.finish_pack(self.start_pack(pack, index))
+        self.finish_pack(self.start_pack(pack, index, None))
     }
 
     /// [`Remote::put_pack`] begun on the remote's runtime: the caller goes
-    /// on (building the next pack, sending it too) while the pack is sent,
-    /// and [`Remote::finish_pack`] waits for it and writes its index.
-    pub fn start_pack(&self, pack: Vec<u8>, index: &PackIndex) -> PackUpload {
+    /// on (building the next pack, sending it too) while the pack is sent
+    /// and then its index written. The index waits for `after`'s (the pack
+    /// begun before, if any): a push that chains its packs in the order it
+    /// builds them, children first, makes them visible children first,
+    /// however many are sent at once; and if one fails, none after it
+    /// becomes visible. [`Remote::finish_pack`] waits for it all.
+    pub fn start_pack(
+        &self,
+        pack: Vec<u8>,
+        index: &PackIndex,
+        after: Option<&PackUpload>,
+    ) -> PackUpload {
         let id = index.id();
-        let (pack_key, _) = pack_keys(&id);
-        let store = Arc::clone(&self.store);
-        self.request();
-        let sending = self.runtime.spawn(create(store, pack_key, pack));
+        let (pack_key, index_key) = pack_keys(&id);
+        let encoded = index.encode();
+        self.requests.fetch_add(2, Ordering::Relaxed);
+        let sent = landing(create(Arc::clone(&self.store), pack_key, pack));
+        let before = after.map(|upload| upload.landed.clone());
+        let (store, index_bytes, pack_sent) =
+            (Arc::clone(&self.store), encoded.clone(), sent.clone());
+        let landed: Landing = async move {
+            pack_sent.await?;
+            if let Some(before) = before {
+                before.await?;
+            }
+            create(store, index_key, index_bytes)
+                .await
+                .map(drop)
+                .map_err(Arc::new)
+        }
+        .boxed()
+        .shared();
+        // Driven whether or not anyone waits: the chain moves on its own.
+        self.runtime.spawn(sent.clone());
+        self.runtime.spawn(landed.clone());
         PackUpload {
             id,
-            index: index.encode(),
-            sending,
+            index: encoded,
+            sent,
+            landed,
         }
     }
 
-    /// Waits for a pack [`Remote::start_pack`] began, then writes its
-    /// index; returns its id. Indexes land in the order packs are
-    /// finished: a push that finishes its packs in the order it began
-    /// them, children first, makes them visible children first, however
-    /// many were sent at once.
+    /// Waits until pack `upload`'s bytes are written (its index may not
+    /// be yet): the caller may then build another in its place.
+    pub fn wait_sent(&self, upload: &PackUpload) -> Result<(), RemoteError> {
+        self.runtime
+            .block_on(upload.sent.clone())
+            .map_err(|e| self.shared_error(&e))
+    }
+
+    /// Waits for a pack [`Remote::start_pack`] began and its index;
+    /// returns its id.
     pub fn finish_pack(&self, upload: PackUpload) -> Result<Hash, RemoteError> {
-        let sent = self
-            .runtime
-            .block_on(upload.sending)
-            .map_err(|e| self.store_error(object_store::Error::JoinError { source: e }))?;
-        sent.map_err(|e| self.store_error(e))?;
-        let (_, index_key) = pack_keys(&upload.id);
-        self.create(&index_key, upload.index.clone())?;
+        self.runtime
+            .block_on(upload.landed)
+            .map_err(|e| self.shared_error(&e))?;
         self.cache_index(&upload.id, &upload.index);
         Ok(upload.id)
+    }
+
+    /// An error of a write several waited for, as this remote's.
+    fn shared_error(&self, error: &object_store::Error) -> RemoteError {
+        self.store_error(object_store::Error::Generic {
+            store: "helios-remote",
+            source: error.to_string().into(),
+        })
     }
 
     /// The ids of every pack the remote holds, sorted (one listing
@@ -671,14 +721,6 @@ impl Remote {
             .collect()
     }
 
-    /// Waits for a pack [`Remote::start_pack`] began and writes no index:
-    /// the pack stays invisible (a later push of it writes both again).
-    pub fn abandon_pack(&self, upload: PackUpload) {
-        if let Ok(Err(e)) = self.runtime.block_on(upload.sending) {
-            tracing::debug!(error = %e, "an abandoned pack was not stored either");
-        }
-    }
-
     /// Ref `name`'s last entry, if the ref exists.
     pub fn get_ref(&self, name: &str) -> Result<Option<RefEntry>, RemoteError> {
         let prefix = ref_prefix(name);
@@ -885,6 +927,13 @@ fn not_found(key: &Path) -> object_store::Error {
         path: key.to_string(),
         source: "listed but gone".into(),
     }
+}
+
+/// `write` as a [`Landing`].
+fn landing(write: impl Future<Output = object_store::Result<bool>> + Send + 'static) -> Landing {
+    async move { write.await.map(drop).map_err(Arc::new) }
+        .boxed()
+        .shared()
 }
 
 /// Creates `key` holding `bytes` unless it exists: `true` if created.

@@ -16,7 +16,7 @@
 //! as a crash leaves it: the next collection reclaims it, and nothing names
 //! a snapshot that is not whole.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use helios_engine::{EngineError, HeliosEngine};
@@ -25,7 +25,7 @@ use helios_types::{ChunkList, Hash, ObjectKind, Snapshot, SnapshotId, Tree};
 use crate::catalog::Catalog;
 use crate::error::{FormatError, RemoteError};
 use crate::pack::{IndexEntry, PackBuilder, PackIndex};
-use crate::remote::Remote;
+use crate::remote::{PackUpload, Remote};
 
 /// A pack is stored once it holds this many bytes: big enough that a
 /// request carries megabytes, small enough that an interrupted push
@@ -194,38 +194,33 @@ enum Step {
 
 /// Sends `id`'s closure minus what `catalog` holds. Packs are sent on
 /// the remote's runtime while the next is built (reading the store),
-/// [`PACKS_IN_FLIGHT`] at a time, and finished (their indexes written) in
-/// the order built: children's packs become visible before their
-/// parents'.
+/// [`PACKS_IN_FLIGHT`] at a time, and their indexes written in the order
+/// built, each as soon as its pack and the index before it are: children's
+/// packs become visible before their parents'.
 fn send_closure(
     engine: &HeliosEngine,
     remote: &Remote,
     catalog: &Catalog,
     id: SnapshotId,
 ) -> Result<Pushed, RemoteError> {
-    let mut in_flight = VecDeque::with_capacity(PACKS_IN_FLIGHT);
-    // Once a pack fails, no later one may become visible: it may name
-    // objects that only the failed one holds.
-    let mut broken = false;
+    let mut uploads: Vec<PackUpload> = Vec::new();
     let pushed = build_packs(engine, remote, catalog, id, |full| {
-        if in_flight.len() == PACKS_IN_FLIGHT
-            && let Some(oldest) = in_flight.pop_front()
-        {
-            remote.finish_pack(oldest).inspect_err(|_| broken = true)?;
+        if let Some(at) = uploads.len().checked_sub(PACKS_IN_FLIGHT) {
+            remote.wait_sent(&uploads[at])?;
         }
         let (pack, index) = full.finish();
-        in_flight.push_back(remote.start_pack(pack, &index));
+        let upload = remote.start_pack(pack, &index, uploads.last());
+        uploads.push(upload);
         Ok(())
     });
     // The packs sent are finished even when the walk failed (each holds
-    // whole subtrees, so its index may be read), or abandoned after a
-    // failed one; either way nothing is left sending behind the caller.
+    // whole subtrees, so its index may be read): nothing is left sending
+    // behind the caller. After a failed one, none is made visible.
     let mut finished = Ok(());
-    for upload in in_flight {
-        if broken {
-            remote.abandon_pack(upload);
-        } else if let Err(e) = remote.finish_pack(upload) {
-            broken = true;
+    for upload in uploads {
+        if let Err(e) = remote.finish_pack(upload)
+            && finished.is_ok()
+        {
             finished = Err(e);
         }
     }

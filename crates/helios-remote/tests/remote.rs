@@ -248,3 +248,188 @@ fn a_remote_keeps_to_one_hash_algorithm_and_a_bad_url_is_named() {
         })
     ));
 }
+
+/// An in-memory object store whose write of `slow` waits, whose write of
+/// `failing` fails, and which records the keys it stored, in order.
+#[derive(Debug)]
+struct Scripted {
+    inner: object_store::memory::InMemory,
+    slow: String,
+    failing: String,
+    stored: std::sync::Mutex<Vec<String>>,
+}
+
+impl Scripted {
+    fn new(slow: &str, failing: &str) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            inner: object_store::memory::InMemory::new(),
+            slow: slow.to_owned(),
+            failing: failing.to_owned(),
+            stored: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    fn stored(&self) -> Vec<String> {
+        self.stored.lock().unwrap().clone()
+    }
+}
+
+impl std::fmt::Display for Scripted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scripted")
+    }
+}
+
+#[async_trait::async_trait]
+impl object_store::ObjectStore for Scripted {
+    async fn put_opts(
+        &self,
+        location: &object_store::path::Path,
+        payload: object_store::PutPayload,
+        opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        if location.as_ref() == self.slow {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        if location.as_ref() == self.failing {
+            return Err(object_store::Error::Generic {
+                store: "Scripted",
+                source: "this write fails".into(),
+            });
+        }
+        let put = self.inner.put_opts(location, payload, opts).await?;
+        self.stored.lock().unwrap().push(location.to_string());
+        Ok(put)
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &object_store::path::Path,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &object_store::path::Path,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: futures_util::stream::BoxStream<
+            'static,
+            object_store::Result<object_store::path::Path>,
+        >,
+    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::path::Path>>
+    {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
+    {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &object_store::path::Path,
+        to: &object_store::path::Path,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+/// Three one-object packs, and their ids.
+fn three_packs() -> Vec<(Vec<u8>, helios_remote::PackIndex)> {
+    (0..3u32)
+        .map(|p| {
+            let mut builder = PackBuilder::new(ALG);
+            let (hash, encoded) = blob(format!("pack {p}").as_bytes());
+            builder.add(hash, &encoded).unwrap();
+            builder.finish()
+        })
+        .collect()
+}
+
+fn key(id: &Hash, ext: &str) -> String {
+    format!("packs/{}.{ext}", id.to_hex())
+}
+
+/// Starts each pack after the one before, as a push does.
+fn send(
+    remote: &Remote,
+    packs: Vec<(Vec<u8>, helios_remote::PackIndex)>,
+) -> Vec<helios_remote::PackUpload> {
+    let mut uploads: Vec<helios_remote::PackUpload> = Vec::new();
+    for (pack, index) in packs {
+        let upload = remote.start_pack(pack, &index, uploads.last());
+        uploads.push(upload);
+    }
+    uploads
+}
+
+#[test]
+fn packs_sent_at_once_become_visible_in_the_order_they_were_begun() {
+    let packs = three_packs();
+    let ids: Vec<Hash> = packs.iter().map(|(_, index)| index.id()).collect();
+    let store = Scripted::new(&key(&ids[0], "pack"), "");
+    let remote = Remote::over("scripted://", store.clone()).unwrap();
+    for upload in send(&remote, packs) {
+        remote.finish_pack(upload).unwrap();
+    }
+    let stored = store.stored();
+    let at = |k: String| stored.iter().position(|s| *s == k).unwrap();
+    assert!(
+        at(key(&ids[1], "pack")) < at(key(&ids[0], "pack")),
+        "the packs went at once (the first, slow, landed after the second): {stored:?}"
+    );
+    let indexes: Vec<&String> = stored.iter().filter(|k| k.ends_with(".idx")).collect();
+    let begun: Vec<String> = ids.iter().map(|id| key(id, "idx")).collect();
+    assert_eq!(
+        indexes,
+        begun.iter().collect::<Vec<_>>(),
+        "indexes in the order begun"
+    );
+    for id in &ids {
+        assert!(
+            at(key(id, "pack")) < at(key(id, "idx")),
+            "each pack before its index"
+        );
+    }
+}
+
+#[test]
+fn after_a_pack_fails_no_later_pack_becomes_visible() {
+    let packs = three_packs();
+    let ids: Vec<Hash> = packs.iter().map(|(_, index)| index.id()).collect();
+    let store = Scripted::new("", &key(&ids[1], "pack"));
+    let remote = Remote::over("scripted://", store.clone()).unwrap();
+    let mut uploads = send(&remote, packs).into_iter();
+    assert_eq!(remote.finish_pack(uploads.next().unwrap()).unwrap(), ids[0]);
+    for upload in uploads {
+        let err = remote.finish_pack(upload).unwrap_err();
+        assert!(err.to_string().contains("this write fails"), "{err}");
+    }
+    let stored = store.stored();
+    assert!(stored.contains(&key(&ids[0], "idx")), "{stored:?}");
+    assert!(!stored.contains(&key(&ids[1], "idx")), "{stored:?}");
+    assert!(
+        !stored.contains(&key(&ids[2], "idx")),
+        "a later index: {stored:?}"
+    );
+}
