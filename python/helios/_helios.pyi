@@ -117,6 +117,9 @@ class VerifyReport:
     trees: int
     blobs: int
     bytes: int
+    remote: int
+    """Trees and files a store that reads through to a remote does not
+    (wholly) hold: the remote's, not checked here (and not damage)."""
     damaged: List[Tuple[str, str]]
     """`(id, message)` of each damaged snapshot (`fsck` only)."""
     @property

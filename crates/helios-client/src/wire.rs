@@ -248,6 +248,7 @@ pub fn verify(w: &proto::FsckReply) -> VerifyReport {
         blobs: w.blobs_checked,
         chunk_lists: 0,
         bytes: w.bytes_checked,
+        remote: w.remote_unchecked,
     }
 }
 

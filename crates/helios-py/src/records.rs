@@ -290,6 +290,9 @@ pub(crate) struct VerifyReport {
     blobs: u64,
     /// Bytes reread.
     bytes: u64,
+    /// Trees and files a store that reads through to a remote does not
+    /// (wholly) hold: the remote's, not checked here (and not damage).
+    remote: u64,
     /// `(id, error message)` of every damaged snapshot (`fsck` only:
     /// `verify` raises instead).
     damaged: Vec<(String, String)>,
@@ -303,6 +306,7 @@ impl VerifyReport {
             trees: reports.iter().map(|r| r.trees).sum(),
             blobs: reports.iter().map(|r| r.blobs).sum(),
             bytes: reports.iter().map(|r| r.bytes).sum(),
+            remote: reports.iter().map(|r| r.remote).sum(),
             damaged,
         }
     }
@@ -318,11 +322,12 @@ impl VerifyReport {
 
     fn __repr__(&self) -> String {
         format!(
-            "VerifyReport(snapshots={}, trees={}, blobs={}, bytes={}, damaged={})",
+            "VerifyReport(snapshots={}, trees={}, blobs={}, bytes={}, remote={}, damaged={})",
             self.snapshots,
             self.trees,
             self.blobs,
             self.bytes,
+            self.remote,
             self.damaged.len()
         )
     }

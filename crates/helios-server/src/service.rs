@@ -597,6 +597,7 @@ impl Helios for Service {
                 trees_checked: report.checked.trees,
                 blobs_checked: report.checked.blobs,
                 bytes_checked: report.checked.bytes,
+                remote_unchecked: report.checked.remote,
                 damaged: report
                     .damaged
                     .iter()

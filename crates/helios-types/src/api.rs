@@ -58,6 +58,9 @@ pub struct VerifyReport {
     pub chunk_lists: u64,
     /// Bytes read: encoded trees and file content.
     pub bytes: u64,
+    /// Trees and files a store that reads through to a remote does not
+    /// (wholly) hold: the remote's, not checked here (and not damage).
+    pub remote: u64,
 }
 
 impl VerifyReport {
@@ -67,5 +70,6 @@ impl VerifyReport {
         self.blobs += other.blobs;
         self.chunk_lists += other.chunk_lists;
         self.bytes += other.bytes;
+        self.remote += other.remote;
     }
 }

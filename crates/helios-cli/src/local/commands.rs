@@ -281,6 +281,7 @@ fn fsck(backend: &Backend, json: bool) -> anyhow::Result<ExitCode> {
             "trees_checked": checked.trees,
             "blobs_checked": checked.blobs,
             "bytes_checked": checked.bytes,
+            "remote_unchecked": checked.remote,
             "damaged": damaged.iter().map(|(id, e)| json!({"id": id.to_hex(), "error": e})).collect::<Vec<_>>(),
         }));
     } else {
@@ -295,6 +296,14 @@ fn fsck(backend: &Backend, json: bool) -> anyhow::Result<ExitCode> {
             checked.blobs,
             checked.bytes
         ));
+        if checked.remote > 0 {
+            line(&format!(
+                "{} trees and files are the remote's (this store reads through and \
+                 has not used them): not checked here; `helios fetch REMOTE ID` \
+                 brings a snapshot whole to check it",
+                checked.remote
+            ));
+        }
     }
     Ok(if damaged.is_empty() {
         ExitCode::SUCCESS

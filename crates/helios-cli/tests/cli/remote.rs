@@ -144,6 +144,13 @@ fn a_lazy_clone_reads_only_what_it_uses_keeps_it_and_refuses_wrong_bytes() {
         ok(&store_b, tmp.path(), &["cat", "origin/main", "a/f3"]),
         "a 3\n"
     );
+    // fsck checks what is here and counts the rest as the remote's, not
+    // as damage.
+    let fsck = ok(&store_b, tmp.path(), &["fsck", "--json"]);
+    let fsck: serde_json::Value = serde_json::from_str(&fsck).unwrap();
+    assert_eq!(fsck["damaged"].as_array().unwrap().len(), 0, "{fsck}");
+    assert!(fsck["remote_unchecked"].as_u64().unwrap() > 0, "{fsck}");
+    assert!(fsck["trees_checked"].as_u64().unwrap() >= 2, "{fsck}");
     let away = tmp.path().join("away");
     fs::rename(&shared, &away).unwrap();
     assert_eq!(
@@ -167,6 +174,9 @@ fn a_lazy_clone_reads_only_what_it_uses_keeps_it_and_refuses_wrong_bytes() {
     );
     assert_eq!(contents(&work_b), contents(&work_a));
     ok(&store_b, tmp.path(), &["gc"]);
+    let fsck = ok(&store_b, tmp.path(), &["fsck"]);
+    assert!(fsck.contains("0 damaged"), "{fsck}");
+    assert!(!fsck.contains("the remote's"), "all of it is here now: {fsck}");
 
     // A snapshot pushed by id only is checked out by id, reading only
     // what differs.
