@@ -40,6 +40,21 @@ pub struct FsckSummary {
     pub damaged: Vec<(SnapshotId, String)>,
 }
 
+/// What [`Client::fetch`] brought.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchSummary {
+    /// The snapshot fetched.
+    pub id: SnapshotId,
+    /// The local ref that now names it (`None`: fetched by id).
+    pub local_ref: Option<String>,
+    /// Objects (records included) read from the remote and stored.
+    pub objects: u64,
+    /// Their encoded bytes.
+    pub bytes: u64,
+    /// Calls the server made to the object store.
+    pub requests: u64,
+}
+
 impl Client {
     /// Connects to the server of the store at `store`; `None` when no
     /// server runs there (no socket, or a stale one that nobody answers).
@@ -351,6 +366,23 @@ impl Client {
     pub fn gc(&self, compact: bool) -> Result<GcReport, ClientError> {
         let reply = self.call(|mut c| async move { c.gc(proto::GcRequest { compact }).await })?;
         Ok(wire::gc(&reply))
+    }
+
+    /// Brings `what` (a full snapshot id, or a ref of the remote) from the
+    /// store's remote `remote` into the store, as `helios fetch` does.
+    pub fn fetch(&self, remote: &str, what: &str) -> Result<FetchSummary, ClientError> {
+        let request = proto::FetchRequest {
+            remote: remote.to_owned(),
+            what: what.to_owned(),
+        };
+        let reply = self.call(|mut c| async move { c.fetch(request).await })?;
+        Ok(FetchSummary {
+            id: wire::id(&reply.id)?,
+            local_ref: (!reply.r#ref.is_empty()).then_some(reply.r#ref),
+            objects: reply.objects,
+            bytes: reply.bytes,
+            requests: reply.requests,
+        })
     }
 
     /// Verifies every snapshot, reporting snapshots checked to `progress`.

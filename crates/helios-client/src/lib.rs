@@ -18,7 +18,7 @@ pub mod proto;
 mod socket;
 pub mod wire;
 
-pub use client::{Client, FsckSummary};
+pub use client::{Client, FetchSummary, FsckSummary};
 pub use error::{ClientError, describe};
 pub use socket::{SOCKET_NAME, socket_path};
 

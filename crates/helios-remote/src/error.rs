@@ -176,6 +176,10 @@ pub enum RemoteError {
     /// The engine refused or failed.
     #[error(transparent)]
     Engine(#[from] helios_engine::EngineError),
+    /// The store's list of remotes could not be read, or does not name
+    /// the remote asked for.
+    #[error(transparent)]
+    Config(#[from] crate::ConfigError),
     /// The client's runtime could not start.
     #[error("cannot start the remote client's runtime: {0}")]
     Runtime(#[source] std::io::Error),

@@ -35,7 +35,15 @@ pub use error::{FormatError, RemoteError};
 pub use pack::{IndexEntry, PackBuilder, PackIndex};
 pub use read_through::ReadThrough;
 pub use remote::{ListedPack, PackRead, PackUpload, RefEntry, Remote, WholePackRead};
-pub use sync::{Fetched, Pushed, fetch, fetch_id, push};
+pub use sync::{Fetched, Pushed, fetch, fetch_id, fetch_named, push};
+
+/// The remote the store at `store` calls `name`, keeping the indexes it
+/// reads in the store's cache for that remote.
+pub fn open_named(store: &std::path::Path, name: &str) -> Result<Remote, RemoteError> {
+    let remotes = Remotes::load(store)?;
+    let remote = Remote::open(remotes.url(name)?)?;
+    Ok(remote.with_index_cache(Remotes::index_cache(store, name)))
+}
 
 /// Makes `engine` (opened on the store at `store`) read through to the
 /// remote the store names for it, if any: what every front end does after

@@ -319,6 +319,25 @@ pub fn fetch_id(
     fetch_known(engine, remote, id)
 }
 
+/// What `helios fetch REMOTE WHAT` does, wherever it runs (in process, or
+/// in a server): a full snapshot id is fetched by id and no ref names it;
+/// anything else is a ref of `remote` (which this store calls `name`),
+/// fetched, then followed by the local ref `NAME/REF`, which it returns.
+pub fn fetch_named(
+    engine: &HeliosEngine,
+    remote: &Remote,
+    name: &str,
+    what: &str,
+) -> Result<(Fetched, Option<String>), RemoteError> {
+    if let Ok(id) = what.parse::<SnapshotId>() {
+        return Ok((fetch_id(engine, remote, id)?, None));
+    }
+    let fetched = fetch(engine, remote, what)?;
+    let local = format!("{name}/{what}");
+    engine.set_ref(&local, &fetched.id)?;
+    Ok((fetched, Some(local)))
+}
+
 /// Fetches `id`, the algorithm checked.
 fn fetch_known(
     engine: &HeliosEngine,

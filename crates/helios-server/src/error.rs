@@ -50,6 +50,35 @@ pub(crate) fn status(e: &EngineError) -> Status {
     Status::new(code(e), describe(e))
 }
 
+/// The status a remote's error travels as: the engine's own when the
+/// engine failed; else a code for what went wrong with the remote, and the
+/// error with every cause, one line, as the CLI prints it in process.
+pub(crate) fn remote_status(e: helios_remote::RemoteError) -> Status {
+    use helios_remote::RemoteError as R;
+    let code = match &e {
+        R::Engine(e) => return status(e),
+        R::BadUrl(_) | R::Config(_) | R::AlgorithmMismatch { .. } => Code::InvalidArgument,
+        R::NotARemote(_) | R::NoSuchRef { .. } | R::MissingThere { .. } | R::MissingHere(_) => {
+            Code::NotFound
+        }
+        R::Format { .. } | R::Object { .. } => Code::DataLoss,
+        R::Store { .. } | R::Runtime(_) => Code::Unavailable,
+        R::NoConditionalWrites { .. } | R::RefMoved { .. } | R::NotFastForward { .. } => {
+            Code::FailedPrecondition
+        }
+    };
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !message.contains(&line) {
+            message = format!("{message}: {line}");
+        }
+        source = cause.source();
+    }
+    Status::new(code, message)
+}
+
 /// The gRPC code of each kind of failure (the engine classifies, so the
 /// server and the Python package agree).
 fn code(e: &EngineError) -> Code {

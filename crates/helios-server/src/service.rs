@@ -28,7 +28,7 @@ use helios_client::events::Streamed;
 use helios_client::proto::{self, helios_server::Helios};
 use helios_client::wire::{self, micros};
 
-use crate::error::status;
+use crate::error::{remote_status, status};
 use crate::metrics::Metrics;
 use crate::progress::{self, Throttled};
 
@@ -715,6 +715,27 @@ impl Helios for Service {
             let _guards = guards;
             Ok(proto::WatchReply {
                 changed: engine.unwatch(&dir)?,
+            })
+        })
+        .await
+    }
+
+    async fn fetch(
+        &self,
+        request: Request<proto::FetchRequest>,
+    ) -> Result<Response<proto::FetchReply>, Status> {
+        let r = request.into_inner();
+        let store = self.store.clone();
+        self.blocking("fetch", move |engine| {
+            let remote = helios_remote::open_named(&store, &r.remote).map_err(remote_status)?;
+            let (fetched, local) = helios_remote::fetch_named(engine, &remote, &r.remote, &r.what)
+                .map_err(remote_status)?;
+            Ok(proto::FetchReply {
+                id: fetched.id.to_hex(),
+                r#ref: local.unwrap_or_default(),
+                objects: fetched.objects,
+                bytes: fetched.bytes,
+                requests: remote.requests(),
             })
         })
         .await

@@ -34,8 +34,7 @@ pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
         | Command::Demo(_)
         | Command::Remote(_)
         | Command::Clone { .. }
-        | Command::Push { .. }
-        | Command::Fetch { .. } => None,
+        | Command::Push { .. } => None,
         _ => Backend::server(store, global.no_server)?,
     };
     // The server when one answers, else the store opened by `$open`.
@@ -70,7 +69,9 @@ pub(crate) fn run(cli: Cli, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
             to,
             force,
         } => crate::remotes::push(store, &remote, &what, to.as_deref(), force, json),
-        Command::Fetch { remote, what } => crate::remotes::fetch(store, &remote, &what, json),
+        Command::Fetch { remote, what } => {
+            crate::remotes::fetch(store, &backend!(open), &remote, &what, json)
+        }
         Command::Gc => gc(&backend!(open), json),
         Command::Fsck => fsck(&backend!(open_read_only), json),
         Command::Stats => stats(&backend!(open_read_only), json),

@@ -8,13 +8,14 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use helios_cli::output::{self, line, note};
+use helios_client::FetchSummary;
 use helios_engine::{EngineConfig, HeliosEngine};
 use helios_remote::{Remote, Remotes};
-use helios_types::SnapshotId;
 use serde_json::json;
 
 use crate::RemoteCommand;
-use crate::commands::{open, open_read_only};
+use crate::backend::Backend;
+use crate::commands::open_read_only;
 
 pub(crate) fn remote(store: &Path, command: RemoteCommand, json: bool) -> anyhow::Result<ExitCode> {
     let mut remotes = Remotes::load(store)?;
@@ -62,9 +63,7 @@ pub(crate) fn remote(store: &Path, command: RemoteCommand, json: bool) -> anyhow
 }
 
 fn open_remote(store: &Path, name: &str) -> anyhow::Result<Remote> {
-    let remotes = Remotes::load(store)?;
-    let remote = Remote::open(remotes.url(name)?)?;
-    Ok(remote.with_index_cache(Remotes::index_cache(store, name)))
+    Ok(helios_remote::open_named(store, name)?)
 }
 
 pub(crate) fn push(
@@ -110,42 +109,47 @@ pub(crate) fn push(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `helios fetch`: through the store's server when one runs (it owns the
+/// store), else in this process.
 pub(crate) fn fetch(
     store: &Path,
+    backend: &Backend,
     remote: &str,
     what: &str,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let engine = open(store)?;
-    let source = open_remote(store, remote)?;
-    // A full id is a snapshot pushed by id; anything else, a remote ref,
-    // which the local ref REMOTE/REF then follows.
-    let (fetched, local) = match what.parse::<SnapshotId>() {
-        Ok(id) => (helios_remote::fetch_id(&engine, &source, id), None),
-        Err(_) => (
-            helios_remote::fetch(&engine, &source, what),
-            Some(format!("{remote}/{what}")),
-        ),
+    let fetched = match backend {
+        Backend::Served(client) => client
+            .fetch(remote, what)
+            .with_context(|| format!("fetching {what} from {remote}"))?,
+        Backend::Local(engine) => {
+            let source = open_remote(store, remote)?;
+            let (fetched, local_ref) = helios_remote::fetch_named(engine, &source, remote, what)
+                .with_context(|| format!("fetching {what} from {remote}"))?;
+            engine.close()?;
+            FetchSummary {
+                id: fetched.id,
+                local_ref,
+                objects: fetched.objects,
+                bytes: fetched.bytes,
+                requests: source.requests(),
+            }
+        }
     };
-    let fetched = fetched.with_context(|| format!("fetching {what} from {remote}"))?;
-    if let Some(local) = &local {
-        engine.set_ref(local, &fetched.id)?;
-    }
-    engine.close()?;
     if json {
         output::json(&json!({
             "id": fetched.id.to_hex(),
-            "ref": local,
+            "ref": fetched.local_ref,
             "objects": fetched.objects,
             "bytes": fetched.bytes,
-            "requests": source.requests(),
+            "requests": fetched.requests,
         }));
     } else {
         let received = format!(
             "received {} objects ({} bytes)",
             fetched.objects, fetched.bytes
         );
-        match &local {
+        match &fetched.local_ref {
             Some(local) => note(&format!("{received}; {local} names it")),
             None => note(&format!(
                 "{received}; no ref names it (gc keeps it once one does: helios ref NAME ID)"

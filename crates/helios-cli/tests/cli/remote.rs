@@ -176,7 +176,10 @@ fn a_lazy_clone_reads_only_what_it_uses_keeps_it_and_refuses_wrong_bytes() {
     ok(&store_b, tmp.path(), &["gc"]);
     let fsck = ok(&store_b, tmp.path(), &["fsck"]);
     assert!(fsck.contains("0 damaged"), "{fsck}");
-    assert!(!fsck.contains("the remote's"), "all of it is here now: {fsck}");
+    assert!(
+        !fsck.contains("the remote's"),
+        "all of it is here now: {fsck}"
+    );
 
     // A snapshot pushed by id only is checked out by id, reading only
     // what differs.

@@ -703,3 +703,45 @@ fn long_calls_stream_their_progress_before_the_reply() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_fetch_goes_through_the_server_that_owns_the_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store_a, work_a) = setup(tmp.path());
+    write_files(&work_a, 30, "a");
+    let first = commit(&store_a, &work_a);
+    ok(&store_a, tmp.path(), &["ref", "main", &first]);
+    let url = format!("file://{}", tmp.path().join("shared").display());
+    ok(&store_a, tmp.path(), &["remote", "add", "shared", &url]);
+    ok(&store_a, tmp.path(), &["push", "shared", "main"]);
+    fs::write(work_a.join("f3"), "edited\n").unwrap();
+    let second = commit(&store_a, &work_a);
+    ok(&store_a, tmp.path(), &["push", "shared", &second]);
+
+    let store_b = tmp.path().join("b");
+    ok(&store_b, tmp.path(), &["init"]);
+    ok(&store_b, tmp.path(), &["remote", "add", "shared", &url]);
+    let server = Server::start(&store_b, &[]);
+    // By ref: the server fetches, and the local ref follows it.
+    let by_ref = ok(&store_b, tmp.path(), &["fetch", "shared", "main", "--json"]);
+    let by_ref: serde_json::Value = serde_json::from_str(&by_ref).unwrap();
+    assert_eq!(by_ref["id"], first.as_str(), "{by_ref}");
+    assert_eq!(by_ref["ref"], "shared/main", "{by_ref}");
+    assert!(by_ref["objects"].as_u64().unwrap() > 30, "{by_ref}");
+    // By id: only what differs comes, and no ref names it.
+    let by_id = ok(&store_b, tmp.path(), &["fetch", "shared", &second, "--json"]);
+    let by_id: serde_json::Value = serde_json::from_str(&by_id).unwrap();
+    assert!(by_id["ref"].is_null(), "{by_id}");
+    assert!(by_id["objects"].as_u64().unwrap() < 10, "{by_id}");
+    // What the server fetched, it serves.
+    let work_b = tmp.path().join("wb");
+    fs::create_dir(&work_b).unwrap();
+    let dir_b = work_b.to_str().unwrap();
+    ok(&store_b, tmp.path(), &["checkout", &second, "--workdir", dir_b]);
+    assert_eq!(contents(&work_b), contents(&work_a));
+    // A remote the store does not know: one clear line, from the server.
+    let err = fails(&store_b, tmp.path(), &["fetch", "elsewhere", "main"]);
+    assert!(err.contains("elsewhere"), "{err}");
+    let stopped = server.stop("TERM");
+    assert!(stopped.status.success());
+}
