@@ -9,16 +9,18 @@
 //! - A lazy switch: a store cloned lazily checks out snapshot after
 //!   snapshot that differ by 1–5 files, their objects only on the remote;
 //!   beside it, the same switches back once the objects are local, and
-//!   the lazy switches again on a 1-node Garage (no reads between nodes,
-//!   so none of the 3-node cluster's 40 ms delayed-ACK stalls).
+//!   the lazy switches again through a `helios serve` on the evaluating
+//!   machine, and on a 1-node Garage (no reads between nodes, so none of
+//!   the 3-node cluster's 40 ms delayed-ACK stalls).
 //!
 //! `cargo bench -p helios-benches --bench remote` (or `cargo xtask bench
 //! remote`); `HELIOS_REMOTE_RUNS` (default 5) throughput rounds,
 //! `HELIOS_REMOTE_SWITCHES` (default 40) switches.
 
 use std::fs;
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use helios_benches::{SplitMix64, helios_binary, note, report, source_like, target, target_dir};
@@ -97,9 +99,41 @@ impl Machine {
         out.lines().last().unwrap().to_owned()
     }
 
+    /// Starts `helios serve` on this machine's store (with its cluster
+    /// settings, for the server reads through): its calls then go through
+    /// it, as a worker that keeps a server runs them.
+    fn serve(&self) -> Served {
+        let mut child = Command::new(&self.helios)
+            .arg("serve")
+            .env("HELIOS_STORE", &self.store)
+            .envs(self.env.iter().cloned())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut ready = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        assert!(ready.starts_with("ready: "), "helios serve: {ready}");
+        Served(child)
+    }
+
     fn checkout(&self, id: &str) -> Duration {
         let dir = self.work.to_str().unwrap();
         self.run(&["checkout", id, "--workdir", dir]).1
+    }
+}
+
+/// A running `helios serve`, stopped with SIGTERM when dropped.
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
     }
 }
 
@@ -265,9 +299,17 @@ struct Switches {
 }
 
 /// A machine expands (edits 1-5 files of a 10,000-file tree, commits,
-/// pushes by id) and another, cloned lazily, checks each snapshot out.
+/// pushes by id) and another, cloned lazily, checks each snapshot out,
+/// one process per call, or through its `helios serve` when `served`.
 /// With `costs`, notes what the first and an unchanged push cost.
-fn switches(helios: &Path, cluster: &Cluster, root: &Path, name: &str, costs: bool) -> Switches {
+fn switches(
+    helios: &Path,
+    cluster: &Cluster,
+    root: &Path,
+    name: &str,
+    costs: bool,
+    served: bool,
+) -> Switches {
     let rounds = env_or("HELIOS_REMOTE_SWITCHES", 40);
     let url = cluster.url(name);
     let a = Machine::sharing(helios, cluster, 0, root, &format!("{name}-expander"), &url);
@@ -300,6 +342,7 @@ fn switches(helios: &Path, cluster: &Cluster, root: &Path, name: &str, costs: bo
             "remote: lazy clone {clone:.2?}, then a full lazy checkout of 10,000 files {full:.2?}"
         ));
     }
+    let _server = served.then(|| c.serve());
     let (mut lazy, mut local, mut pushes) = (Vec::new(), Vec::new(), Vec::new());
     let mut push_requests = Vec::new();
     let mut previous = base;
@@ -329,7 +372,7 @@ fn switches(helios: &Path, cluster: &Cluster, root: &Path, name: &str, costs: bo
 }
 
 fn report_switches(helios: &Path, cluster: &Cluster, root: &Path) {
-    let run = switches(helios, cluster, root, "switches", true);
+    let run = switches(helios, cluster, root, "switches", true, false);
     report(
         "remote push of a 1-5 file edit, 10K files (helios push)",
         run.pushes,
@@ -356,6 +399,15 @@ fn report_switches(helios: &Path, cluster: &Cluster, root: &Path) {
             run.lazy.p50, run.lazy.p99, run.lazy.samples
         ),
     );
+    let served = switches(helios, cluster, root, "served", false, true);
+    report(
+        "remote lazy switch of 1-5 files, 10K files, through helios serve (helios checkout)",
+        served.lazy,
+    );
+    report(
+        "local switch of 1-5 files, 10K files, through helios serve",
+        served.local,
+    );
 }
 
 /// The same lazy switches on one Garage node: no replication, so no reads
@@ -367,7 +419,7 @@ fn report_single_node_switches(helios: &Path, root: &Path) {
         note("remote: a 1-node Garage did not start; its switches are not measured");
         return;
     };
-    let run = switches(helios, &single, root, "single", false);
+    let run = switches(helios, &single, root, "single", false, false);
     report(
         "remote lazy switch of 1-5 files, 10K files, 1-node Garage (helios checkout)",
         run.lazy,

@@ -729,7 +729,11 @@ fn a_fetch_goes_through_the_server_that_owns_the_store() {
     assert_eq!(by_ref["ref"], "shared/main", "{by_ref}");
     assert!(by_ref["objects"].as_u64().unwrap() > 30, "{by_ref}");
     // By id: only what differs comes, and no ref names it.
-    let by_id = ok(&store_b, tmp.path(), &["fetch", "shared", &second, "--json"]);
+    let by_id = ok(
+        &store_b,
+        tmp.path(),
+        &["fetch", "shared", &second, "--json"],
+    );
     let by_id: serde_json::Value = serde_json::from_str(&by_id).unwrap();
     assert!(by_id["ref"].is_null(), "{by_id}");
     assert!(by_id["objects"].as_u64().unwrap() < 10, "{by_id}");
@@ -737,7 +741,11 @@ fn a_fetch_goes_through_the_server_that_owns_the_store() {
     let work_b = tmp.path().join("wb");
     fs::create_dir(&work_b).unwrap();
     let dir_b = work_b.to_str().unwrap();
-    ok(&store_b, tmp.path(), &["checkout", &second, "--workdir", dir_b]);
+    ok(
+        &store_b,
+        tmp.path(),
+        &["checkout", &second, "--workdir", dir_b],
+    );
     assert_eq!(contents(&work_b), contents(&work_a));
     // A remote the store does not know: one clear line, from the server.
     let err = fails(&store_b, tmp.path(), &["fetch", "elsewhere", "main"]);
