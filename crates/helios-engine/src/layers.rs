@@ -200,6 +200,24 @@ impl ObjectStore for Layers {
         self.l1.contains(hash)
     }
 
+    /// Passes the objects of `hashes` this store lacks to its read-through
+    /// source, if it has one.
+    fn prefetch(&self, hashes: &[Hash]) -> StoreResult<()> {
+        let Some(source) = self.source.get() else {
+            return Ok(());
+        };
+        let mut missing = Vec::new();
+        for hash in hashes {
+            if !self.contains(hash)? {
+                missing.push(*hash);
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        source.prefetch(&missing)
+    }
+
     fn write(&self, batch: WriteBatch, mode: WriteMode) -> StoreResult<()> {
         self.write_admitting(batch, mode, &|_| true)
     }

@@ -29,7 +29,7 @@ use helios_types::store::{ObjectSource, StoreError, StoreResult};
 
 use crate::catalog::Catalog;
 use crate::error::RemoteError;
-use crate::pack::IndexEntry;
+use crate::pack::{IndexEntry, PackIndex};
 use crate::remote::Remote;
 
 /// Bytes of a pack read with a missing object: those before it and after
@@ -149,6 +149,54 @@ impl ReadThrough {
         }
     }
 
+    /// Reads the objects of `hashes` (those the catalog places, within
+    /// half of [`READ_AHEAD_HELD`]) together: one ranged read per pack,
+    /// all under way at once, and holds them until asked for. An object
+    /// the catalog does not know makes it list once, as a miss does.
+    fn read_many(&self, hashes: &[Hash]) -> Result<(), RemoteError> {
+        let remote = self.remote()?;
+        let mut catalog = self.catalog.write().unwrap_or_else(|e| e.into_inner());
+        if hashes.iter().any(|hash| !catalog.0.holds(hash)) {
+            let whole = catalog.0.refresh(&remote, READ_AHEAD)?;
+            catalog.1 += 1;
+            self.hold_ahead(whole);
+        }
+        let mut budget = READ_AHEAD_HELD / 2;
+        let mut packs: HashMap<Hash, (Arc<PackIndex>, Vec<IndexEntry>)> = HashMap::new();
+        {
+            let ahead = self.ahead.lock().unwrap_or_else(|e| e.into_inner());
+            for hash in hashes {
+                if ahead.0.contains_key(hash) {
+                    continue;
+                }
+                let Some((pack, index, entry)) = catalog.0.place(hash) else {
+                    continue;
+                };
+                let Some(left) = budget.checked_sub(entry.len as usize) else {
+                    break;
+                };
+                budget = left;
+                packs
+                    .entry(pack)
+                    .or_insert_with(|| (index, Vec::new()))
+                    .1
+                    .push(entry);
+            }
+        }
+        drop(catalog);
+        let reads: Vec<_> = packs
+            .into_iter()
+            .map(|(pack, (index, entries))| {
+                (remote.start_read(&pack, entries.clone()), index, entries)
+            })
+            .collect();
+        for (read, index, entries) in reads {
+            let objects = remote.finish_read(read, &index)?;
+            self.hold_ahead(entries.iter().map(|e| e.hash).zip(objects).collect());
+        }
+        Ok(())
+    }
+
     fn take_ahead(&self, hash: &Hash) -> Option<Vec<u8>> {
         let mut ahead = self.ahead.lock().unwrap_or_else(|e| e.into_inner());
         let bytes = ahead.0.remove(hash)?;
@@ -170,6 +218,11 @@ fn neighbours(entries: &[IndexEntry], entry: &IndexEntry) -> Vec<IndexEntry> {
 }
 
 impl ObjectSource for ReadThrough {
+    fn prefetch(&self, hashes: &[Hash]) -> StoreResult<()> {
+        self.read_many(hashes)
+            .map_err(|source| StoreError::backend("reading ahead from a remote", source))
+    }
+
     fn fetch(&self, hash: &Hash) -> StoreResult<Option<Vec<u8>>> {
         self.read(hash).map_err(|source| {
             StoreError::backend(
@@ -223,5 +276,62 @@ mod tests {
             .collect();
         assert_eq!(neighbours(&entries, &entries[49]).len(), 50);
         assert_eq!(neighbours(&entries, &entries[0]).len(), 50);
+    }
+}
+
+#[cfg(test)]
+mod prefetch_tests {
+    use helios_types::{Blob, HashAlgorithm};
+
+    use super::*;
+    use crate::pack::PackBuilder;
+
+    /// A remote in `dir` holding one pack of `n` distinct 64 KiB blobs;
+    /// their hashes.
+    fn remote_with_blobs(dir: &std::path::Path, n: usize) -> (String, Vec<Hash>) {
+        let url = format!("file://{}", dir.join("remote").display());
+        let remote = Remote::open(&url).unwrap();
+        remote.init(HashAlgorithm::Blake3).unwrap();
+        let mut builder = PackBuilder::new(HashAlgorithm::Blake3);
+        let mut hashes = Vec::new();
+        for i in 0..n {
+            let mut content = vec![0x5a; 64 << 10];
+            content[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            let encoded = Blob::encode_bytes(&content);
+            let hash = HashAlgorithm::Blake3.digest(&encoded);
+            builder.add(hash, &encoded).unwrap();
+            hashes.push(hash);
+        }
+        let (pack, index) = builder.finish();
+        remote.put_pack(pack, &index).unwrap();
+        (url, hashes)
+    }
+
+    #[test]
+    fn what_was_prefetched_is_served_without_the_remote() {
+        let tmp = tempfile::tempdir().unwrap();
+        // 4 MiB in one pack: more than one miss's window reads.
+        let (url, hashes) = remote_with_blobs(tmp.path(), 64);
+        let source = ReadThrough::new(&url, None);
+        source.prefetch(&hashes).unwrap();
+        std::fs::rename(tmp.path().join("remote"), tmp.path().join("gone")).unwrap();
+        for hash in &hashes {
+            let bytes = source
+                .fetch(hash)
+                .unwrap()
+                .expect("held since the prefetch");
+            assert_eq!(HashAlgorithm::Blake3.digest(&bytes), *hash);
+        }
+    }
+
+    #[test]
+    fn without_a_prefetch_a_miss_reads_only_its_window() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (url, hashes) = remote_with_blobs(tmp.path(), 64);
+        let source = ReadThrough::new(&url, None);
+        assert!(source.fetch(&hashes[0]).unwrap().is_some());
+        std::fs::rename(tmp.path().join("remote"), tmp.path().join("gone")).unwrap();
+        let beyond = hashes.iter().filter(|h| source.fetch(h).is_err()).count();
+        assert!(beyond > 0, "every object came with the first window");
     }
 }

@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use helios_types::store::ObjectStore;
-use helios_types::{EntryKind, Name, RepoPath};
+use helios_types::{EntryKind, Hash, Name, RepoPath};
 use helios_vst::{Change, Entry, LeafKind, Vst};
 
 use super::content::{content_error, leaf_content};
@@ -268,6 +268,7 @@ impl Applier<'_> {
         changes: &[Change],
         mut cache: Option<&mut WorkdirState>,
     ) -> Result<()> {
+        self.prefetch(changes);
         let total = changes.len() as u64;
         for change in changes {
             self.tick(total)?;
@@ -286,6 +287,29 @@ impl Applier<'_> {
             }
         }
         Ok(())
+    }
+}
+
+impl Applier<'_> {
+    /// Tells the store which files are about to be written: one that reads
+    /// through to a remote then brings what it lacks in a few large reads,
+    /// where each file would otherwise miss on its own (a first checkout
+    /// of a lazy clone). A hint: if it fails, each read fetches its own.
+    fn prefetch(&self, changes: &[Change]) {
+        let content: Vec<Hash> = changes
+            .iter()
+            .filter_map(|change| match change {
+                Change::Added { entry, .. }
+                | Change::Modified { new: entry, .. }
+                | Change::TypeChanged { new: entry, .. } => {
+                    (entry.kind != EntryKind::Dir).then_some(entry.hash)
+                }
+                Change::Deleted { .. } => None,
+            })
+            .collect();
+        if let Err(e) = self.blobs.prefetch(&content) {
+            tracing::debug!(error = %e, "prefetch failed; each file reads its own");
+        }
     }
 }
 

@@ -284,6 +284,16 @@ pub trait ObjectStore: Send + Sync {
     fn max_value_len(&self) -> u64 {
         u64::MAX
     }
+
+    /// A hint that the objects `hashes` will be read soon (a checkout
+    /// about to write them). A store that reads through to a remote may
+    /// bring those it lacks together, in a few large requests rather than
+    /// one per miss; every other store ignores it. A failed prefetch
+    /// loses nothing: each read then fetches its own.
+    fn prefetch(&self, hashes: &[Hash]) -> StoreResult<()> {
+        let _ = hashes;
+        Ok(())
+    }
 }
 
 /// Where a store's missing objects may still be found: a remote the store
@@ -294,6 +304,14 @@ pub trait ObjectSource: Send + Sync {
     /// The encoded object (or snapshot record) whose hash is `hash`, if the
     /// source holds it.
     fn fetch(&self, hash: &Hash) -> StoreResult<Option<Vec<u8>>>;
+
+    /// A hint that the objects `hashes`, which the store lacks, will be
+    /// asked for soon ([`ObjectStore::prefetch`]): a source may read them
+    /// together and hold them for [`ObjectSource::fetch`].
+    fn prefetch(&self, hashes: &[Hash]) -> StoreResult<()> {
+        let _ = hashes;
+        Ok(())
+    }
 }
 
 /// Helpers every store gets for free.
@@ -336,6 +354,9 @@ impl<S: ObjectStore + ?Sized> ObjectStore for std::sync::Arc<S> {
     }
     fn max_value_len(&self) -> u64 {
         (**self).max_value_len()
+    }
+    fn prefetch(&self, hashes: &[Hash]) -> StoreResult<()> {
+        (**self).prefetch(hashes)
     }
 }
 
