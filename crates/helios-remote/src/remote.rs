@@ -21,9 +21,10 @@
 //! by their content, need no such care, so a snapshot pushed by id works
 //! on any store.
 //!
-//! Reads are hedged: a small read (a listing, an index, a marker, a ref, a
-//! pack window) that has not answered within [`HEDGE_AFTER`] is sent again
-//! beside the first, and the first answer wins. Tail latency of object
+//! Reads over a network are hedged (not a `file://` directory's): a small
+//! read (a listing, an index, a marker, a ref, a pack window) that has not
+//! answered within [`HEDGE_AFTER`] is sent again beside the first, and the
+//! first answer wins. Tail latency of object
 //! stores is dominated by stalls of one request, not by slow service: on a
 //! Garage cluster a third of small GETs wait 40 ms for a delayed TCP ACK
 //! between its nodes (its sockets do not set `TCP_NODELAY`), and S3's
@@ -224,7 +225,13 @@ impl Remote {
         } else {
             return Err(RemoteError::BadUrl(url.to_owned()));
         };
-        Self::over(url, store)
+        let mut remote = Self::over(url, store)?;
+        if url.starts_with("file://") {
+            // A directory's reads have no network tail to cut short: a
+            // second read of a slow disk only adds to its queue.
+            remote.hedge_after = None;
+        }
+        Ok(remote)
     }
 
     /// A remote over any object store (the tests' stores, a bucket built
