@@ -89,37 +89,18 @@ impl Catalog {
 
 #[cfg(test)]
 mod tests {
-    use helios_types::{Blob, HashAlgorithm};
+    use helios_types::HashAlgorithm;
 
     use super::*;
-    use crate::pack::PackBuilder;
-
-    /// Stores a pack of `blobs` blobs of `len` bytes each (seeded by
-    /// `seed`) and returns its id and the hashes in it.
-    fn store_pack(remote: &Remote, seed: u8, blobs: usize, len: usize) -> (Hash, Vec<Hash>) {
-        let alg = HashAlgorithm::Blake3;
-        let mut builder = PackBuilder::new(alg);
-        let mut hashes = Vec::new();
-        for n in 0..blobs {
-            let mut content = vec![seed; len];
-            content[..8].copy_from_slice(&(n as u64).to_le_bytes());
-            let encoded = Blob::encode_bytes(&content);
-            let hash = alg.digest(&encoded);
-            builder.add(hash, &encoded).unwrap();
-            hashes.push(hash);
-        }
-        let (pack, index) = builder.finish();
-        (remote.put_pack(pack, &index).unwrap(), hashes)
-    }
+    use crate::test_packs::{file_remote, store_blobs};
 
     #[test]
     fn a_refresh_reads_whole_only_the_unseen_packs_that_fit_its_budget() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("file://{}", dir.path().join("remote").display());
-        let writer = Remote::open(&url).unwrap();
-        let (seen, _) = store_pack(&writer, 1, 4, 1000);
-        let (small, small_objects) = store_pack(&writer, 2, 4, 1000);
-        let (large, _) = store_pack(&writer, 3, 40, 1000);
+        let (url, writer) = file_remote(dir.path());
+        let (seen, _) = store_blobs(&writer, 1, 4, 1000);
+        let (small, small_objects) = store_blobs(&writer, 2, 4, 1000);
+        let (large, _) = store_blobs(&writer, 3, 40, 1000);
 
         let reader = Remote::open(&url)
             .unwrap()
@@ -145,9 +126,8 @@ mod tests {
     #[test]
     fn without_a_budget_nothing_is_read_whole() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("file://{}", dir.path().join("remote").display());
-        let remote = Remote::open(&url).unwrap();
-        let (_, hashes) = store_pack(&remote, 1, 4, 100);
+        let (_, remote) = file_remote(dir.path());
+        let (_, hashes) = store_blobs(&remote, 1, 4, 100);
         let catalog = Catalog::read(&remote).unwrap();
         assert!(hashes.iter().all(|h| catalog.holds(h)));
         let requests = remote.requests();

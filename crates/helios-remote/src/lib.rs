@@ -29,6 +29,8 @@ pub mod pack;
 mod read_through;
 pub mod remote;
 pub mod sync;
+#[cfg(test)]
+mod test_packs;
 
 pub use config::{ConfigError, Remotes};
 pub use error::{FormatError, RemoteError};

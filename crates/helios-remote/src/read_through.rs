@@ -281,30 +281,16 @@ mod tests {
 
 #[cfg(test)]
 mod prefetch_tests {
-    use helios_types::{Blob, HashAlgorithm};
+    use helios_types::HashAlgorithm;
 
     use super::*;
-    use crate::pack::PackBuilder;
+    use crate::test_packs::{file_remote, store_blobs};
 
     /// A remote in `dir` holding one pack of `n` distinct 64 KiB blobs;
-    /// their hashes.
+    /// its URL and their hashes.
     fn remote_with_blobs(dir: &std::path::Path, n: usize) -> (String, Vec<Hash>) {
-        let url = format!("file://{}", dir.join("remote").display());
-        let remote = Remote::open(&url).unwrap();
-        remote.init(HashAlgorithm::Blake3).unwrap();
-        let mut builder = PackBuilder::new(HashAlgorithm::Blake3);
-        let mut hashes = Vec::new();
-        for i in 0..n {
-            let mut content = vec![0x5a; 64 << 10];
-            content[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            let encoded = Blob::encode_bytes(&content);
-            let hash = HashAlgorithm::Blake3.digest(&encoded);
-            builder.add(hash, &encoded).unwrap();
-            hashes.push(hash);
-        }
-        let (pack, index) = builder.finish();
-        remote.put_pack(pack, &index).unwrap();
-        (url, hashes)
+        let (url, remote) = file_remote(dir);
+        (url, store_blobs(&remote, 0x5a, n, 64 << 10).1)
     }
 
     #[test]
