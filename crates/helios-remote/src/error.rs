@@ -162,6 +162,14 @@ pub enum RemoteError {
         /// The ref.
         name: String,
     },
+    /// The snapshot asked for by id is on no pack of the remote.
+    #[error("remote {url} has no snapshot {id} (nothing pushed it there, or not yet)")]
+    NoSuchSnapshot {
+        /// The remote.
+        url: String,
+        /// The snapshot asked for.
+        id: SnapshotId,
+    },
     /// A snapshot on the remote reaches an object no pack holds.
     #[error("remote {url} lacks object {hash}, which a snapshot on it reaches")]
     MissingThere {

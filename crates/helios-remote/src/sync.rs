@@ -352,25 +352,36 @@ fn fetch_known(
     let mut records = Vec::new();
     let mut held = Vec::new();
     let mut seen = HashSet::new();
+    // A store that reads through holds what it has used, not what that
+    // reaches: there, what it holds is looked beneath too.
+    let lazy = engine.reads_through();
     // (hash, is a snapshot record)
     let mut level = vec![(id.object_hash(), true)];
     while !level.is_empty() {
         let mut wanted: HashMap<Hash, PackReads> = HashMap::new();
+        let mut beneath_held = Vec::new();
         for (hash, snapshot) in level.drain(..) {
             if !seen.insert(hash) {
                 continue;
             }
             if holds_here(engine, &hash, snapshot)? {
                 held.push(hash);
+                if lazy {
+                    let encoded = held_here(engine, &hash, snapshot)?;
+                    beneath_held
+                        .extend(children(hash, &encoded).map_err(|e| remote.format_error(e))?);
+                }
                 continue;
             }
-            let (pack, index, entry) =
-                catalog
-                    .place(&hash)
-                    .ok_or_else(|| RemoteError::MissingThere {
-                        url: remote.url().to_owned(),
-                        hash,
-                    })?;
+            let place = catalog.place(&hash).ok_or_else(|| {
+                let url = remote.url().to_owned();
+                if hash == id.object_hash() {
+                    RemoteError::NoSuchSnapshot { url, id }
+                } else {
+                    RemoteError::MissingThere { url, hash }
+                }
+            })?;
+            let (pack, index, entry) = place;
             wanted
                 .entry(pack)
                 .or_insert_with(|| (index, Vec::new()))
@@ -383,6 +394,7 @@ fn fetch_known(
             let only: Vec<IndexEntry> = entries.iter().map(|(e, _)| *e).collect();
             (remote.start_read(&pack, only), index, entries)
         };
+        level.append(&mut beneath_held);
         let mut packs = wanted.into_iter();
         let mut next = packs.next().map(start);
         while let Some((reading, index, entries)) = next.take() {
@@ -414,6 +426,17 @@ fn fetch_known(
         objects: count,
         bytes,
     })
+}
+
+/// The encoding of `hash`, which this store holds (a snapshot's record,
+/// for `snapshot`).
+fn held_here(engine: &HeliosEngine, hash: &Hash, snapshot: bool) -> Result<Vec<u8>, RemoteError> {
+    if snapshot {
+        return Ok(engine
+            .snapshot(&SnapshotId::from_bytes(*hash.as_bytes()))?
+            .encode());
+    }
+    engine.object(hash)?.ok_or(RemoteError::MissingHere(*hash))
 }
 
 /// Whether this store holds `hash` (a snapshot's record, for `snapshot`).

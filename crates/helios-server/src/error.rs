@@ -58,9 +58,11 @@ pub(crate) fn remote_status(e: helios_remote::RemoteError) -> Status {
     let code = match &e {
         R::Engine(e) => return status(e),
         R::BadUrl(_) | R::Config(_) | R::AlgorithmMismatch { .. } => Code::InvalidArgument,
-        R::NotARemote(_) | R::NoSuchRef { .. } | R::MissingThere { .. } | R::MissingHere(_) => {
-            Code::NotFound
-        }
+        R::NotARemote(_)
+        | R::NoSuchRef { .. }
+        | R::NoSuchSnapshot { .. }
+        | R::MissingThere { .. }
+        | R::MissingHere(_) => Code::NotFound,
         R::Format { .. } | R::Object { .. } => Code::DataLoss,
         R::Store { .. } | R::Runtime(_) => Code::Unavailable,
         R::NoConditionalWrites { .. } | R::RefMoved { .. } | R::NotFastForward { .. } => {

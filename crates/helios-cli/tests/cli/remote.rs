@@ -104,6 +104,7 @@ fn remotes_with_bad_names_unknown_names_or_bad_urls_are_refused_in_one_line() {
     let absent = "ab".repeat(32);
     let err = fails(&store, tmp.path(), &["fetch", "origin", &absent]);
     assert!(err.contains(&absent[..12]), "{err}");
+    assert!(err.contains("no snapshot"), "{err}");
     ok(&store, tmp.path(), &["remote", "remove", "origin"]);
     let out = helios(&store, tmp.path(), &["remote", "list"]);
     assert!(out.status.success() && out.stdout.is_empty());
@@ -220,4 +221,35 @@ fn a_lazy_clone_reads_only_what_it_uses_keeps_it_and_refuses_wrong_bytes() {
     );
     assert!(err.contains("hash to"), "{err}");
     assert_eq!(fs::read_to_string(work_b.join("a/f1")).unwrap(), "a 1\n");
+}
+
+#[test]
+fn a_fetch_into_a_lazy_store_brings_all_that_a_snapshot_it_partly_holds_reaches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store_a, work_a) = setup(tmp.path());
+    tree(&work_a, &["a", "b", "c/d"]);
+    let id = commit(&store_a, &work_a);
+    let shared = tmp.path().join("shared");
+    let url = format!("file://{}", shared.display());
+    ok(&store_a, tmp.path(), &["remote", "add", "origin", &url]);
+    ok(&store_a, tmp.path(), &["push", "origin", &id]);
+
+    let store_b = tmp.path().join("b");
+    ok(&store_b, tmp.path(), &["clone", &url]);
+    // The record, the root and a/ come through; b/ and c/ stay remote.
+    assert_eq!(ok(&store_b, tmp.path(), &["cat", &id, "a/f3"]), "a 3\n");
+    let fetched = ok(&store_b, tmp.path(), &["fetch", "origin", &id, "--json"]);
+    let fetched: serde_json::Value = serde_json::from_str(&fetched).unwrap();
+    assert!(fetched["objects"].as_u64().unwrap() >= 40, "{fetched}");
+    let fsck = ok(&store_b, tmp.path(), &["fsck", "--json"]);
+    let fsck: serde_json::Value = serde_json::from_str(&fsck).unwrap();
+    assert_eq!(fsck["remote_unchecked"], 0, "all of it is here: {fsck}");
+
+    // Whole without the remote.
+    fs::rename(&shared, tmp.path().join("away")).unwrap();
+    let work_b = tmp.path().join("wb");
+    fs::create_dir(&work_b).unwrap();
+    let dir_b = work_b.to_str().unwrap();
+    ok(&store_b, tmp.path(), &["checkout", &id, "--workdir", dir_b]);
+    assert_eq!(contents(&work_b), contents(&work_a));
 }

@@ -166,6 +166,13 @@ impl HeliosEngine {
         self.layers.read_through(source)
     }
 
+    /// Whether this store reads through to a source: then an object it
+    /// holds may name objects it does not (a lazy store holds what it has
+    /// used, not what that reaches).
+    pub fn reads_through(&self) -> bool {
+        self.layers.reads_through()
+    }
+
     /// Reads an object through the layers (in flight, L1, L2, and the
     /// source it reads through to, if any).
     pub fn object(&self, hash: &Hash) -> EngineResult<Option<Vec<u8>>> {
