@@ -59,15 +59,26 @@ const MARKER_HEAD: &str = "helios remote 1";
 /// Index reads in flight at once when a listing finds several new packs.
 pub const INDEX_READS: usize = 16;
 
-/// How long a small read may take before it is sent again beside itself
-/// (see the module's docs). Ten times a loopback cluster's answer, a
-/// quarter of the stall it cuts short; `HELIOS_REMOTE_HEDGE_MS` overrides
-/// it (0: never hedge).
+/// How long a remote's first small read may take before it is sent again
+/// beside itself (see the module's docs): five times a loopback cluster's
+/// answer, a quarter of the stall it cuts short. Later reads wait
+/// [`HEDGE_FACTOR`] times the fastest answer seen, within
+/// [`HEDGE_FLOOR`]..=[`HEDGE_CEILING`]: a few milliseconds on a LAN, and on
+/// S3, whose small reads take 10–30 ms, long enough that only the slow
+/// tail is sent twice. `HELIOS_REMOTE_HEDGE_MS` fixes the delay instead
+/// (0: never hedge).
 pub const HEDGE_AFTER: Duration = Duration::from_millis(10);
+/// See [`HEDGE_AFTER`].
+pub const HEDGE_FACTOR: u32 = 4;
+/// See [`HEDGE_AFTER`].
+pub const HEDGE_FLOOR: Duration = Duration::from_millis(3);
+/// See [`HEDGE_AFTER`].
+pub const HEDGE_CEILING: Duration = Duration::from_millis(250);
 
-/// Reads of more bytes than this are never hedged: sending a large read
-/// twice costs bandwidth the first needs.
-const HEDGE_MAX_BYTES: u64 = 1 << 20;
+/// Reads of more bytes than this are never hedged: their time is
+/// transfer, not a stall, and sending them twice costs bandwidth the first
+/// needs.
+const HEDGE_MAX_BYTES: u64 = 256 << 10;
 
 /// Digits of a ref entry's sequence number: names sort as numbers.
 const SEQUENCE_DIGITS: usize = 20;
@@ -94,8 +105,11 @@ pub struct Remote {
     /// Calls made to the object store, hedges included (shared with reads
     /// running on the runtime).
     requests: Arc<AtomicU64>,
-    /// When a small read is sent again ([`HEDGE_AFTER`]; `None`: never).
-    hedge_after: Option<Duration>,
+    /// When a small read is sent again.
+    hedge_delay: HedgeDelay,
+    /// The fastest small read so far, in microseconds (`u64::MAX`: none
+    /// yet), which [`HedgeDelay::Adaptive`] scales.
+    fastest_read: Arc<AtomicU64>,
     /// Whether the store refuses to overwrite, once checked.
     conditional_writes: OnceLock<bool>,
 }
@@ -229,7 +243,7 @@ impl Remote {
         if url.starts_with("file://") {
             // A directory's reads have no network tail to cut short: a
             // second read of a slow disk only adds to its queue.
-            remote.hedge_after = None;
+            remote.hedge_delay = HedgeDelay::Never;
         }
         Ok(remote)
     }
@@ -251,7 +265,8 @@ impl Remote {
             runtime,
             index_cache: None,
             requests: Arc::new(AtomicU64::new(0)),
-            hedge_after: hedge_after_from_env(),
+            hedge_delay: hedge_delay_from_env(),
+            fastest_read: Arc::new(AtomicU64::new(u64::MAX)),
             conditional_writes: OnceLock::new(),
         })
     }
@@ -822,7 +837,8 @@ impl Remote {
     /// How this remote hedges its small reads.
     fn hedge(&self) -> Hedge {
         Hedge {
-            after: self.hedge_after,
+            delay: self.hedge_delay,
+            fastest: Arc::clone(&self.fastest_read),
             requests: Arc::clone(&self.requests),
         }
     }
@@ -830,8 +846,8 @@ impl Remote {
     /// A [`Hedge`] that never sends a read twice (for large reads).
     fn unhedged(&self) -> Hedge {
         Hedge {
-            after: None,
-            requests: Arc::clone(&self.requests),
+            delay: HedgeDelay::Never,
+            ..self.hedge()
         }
     }
 
@@ -842,50 +858,92 @@ impl Remote {
     }
 }
 
+/// When a slow small read is sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HedgeDelay {
+    /// Never: a `file://` remote, a large read, `HELIOS_REMOTE_HEDGE_MS=0`.
+    Never,
+    /// After this long (`HELIOS_REMOTE_HEDGE_MS`).
+    Fixed(Duration),
+    /// After [`HEDGE_FACTOR`] times the fastest answer so far (see
+    /// [`HEDGE_AFTER`]).
+    Adaptive,
+}
+
 /// Sends a read again beside itself when it is slow to answer (see the
 /// module's docs), counting each second read as a request.
 #[derive(Debug, Clone)]
 struct Hedge {
-    after: Option<Duration>,
+    delay: HedgeDelay,
+    /// The remote's fastest answer so far, in microseconds.
+    fastest: Arc<AtomicU64>,
     requests: Arc<AtomicU64>,
 }
 
 impl Hedge {
+    /// How long a read may take before it is sent again (`None`: never).
+    fn after(&self) -> Option<Duration> {
+        match self.delay {
+            HedgeDelay::Never => None,
+            HedgeDelay::Fixed(after) => Some(after),
+            HedgeDelay::Adaptive => Some(match self.fastest.load(Ordering::Relaxed) {
+                u64::MAX => HEDGE_AFTER,
+                micros => {
+                    (Duration::from_micros(micros) * HEDGE_FACTOR).clamp(HEDGE_FLOOR, HEDGE_CEILING)
+                }
+            }),
+        }
+    }
+
+    /// Keeps `took`, a read's answer time, if it is the fastest yet.
+    fn observe(&self, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX - 1);
+        self.fastest.fetch_min(micros, Ordering::Relaxed);
+    }
+
     /// The answer of `read()`, or, if that takes longer than the hedge's
     /// delay, of whichever of it and a second `read()` answers first; the
     /// other is dropped, which cancels its request. `read` must be
     /// idempotent.
     async fn read<T, Fut: Future<Output = T>>(&self, read: impl Fn() -> Fut) -> T {
+        let start = std::time::Instant::now();
         let first = read();
-        let Some(after) = self.after else {
+        let Some(after) = self.after() else {
             return first.await;
         };
         tokio::pin!(first);
         tokio::select! {
-            answer = &mut first => return answer,
+            answer = &mut first => {
+                self.observe(start.elapsed());
+                return answer;
+            }
             () = tokio::time::sleep(after) => {}
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(?after, "read hedged");
+        let again = std::time::Instant::now();
         tokio::select! {
             answer = first => answer,
-            answer = read() => answer,
+            answer = read() => {
+                self.observe(again.elapsed());
+                answer
+            }
         }
     }
 }
 
-/// [`HEDGE_AFTER`], or what `HELIOS_REMOTE_HEDGE_MS` says instead (0: no
-/// hedging; anything unreadable is ignored, with a warning).
-fn hedge_after_from_env() -> Option<Duration> {
+/// What `HELIOS_REMOTE_HEDGE_MS` says: unset, [`HedgeDelay::Adaptive`]; 0,
+/// never; N, after N ms (anything unreadable is ignored, with a warning).
+fn hedge_delay_from_env() -> HedgeDelay {
     let Ok(text) = std::env::var("HELIOS_REMOTE_HEDGE_MS") else {
-        return Some(HEDGE_AFTER);
+        return HedgeDelay::Adaptive;
     };
     match text.trim().parse::<u64>() {
-        Ok(0) => None,
-        Ok(ms) => Some(Duration::from_millis(ms)),
+        Ok(0) => HedgeDelay::Never,
+        Ok(ms) => HedgeDelay::Fixed(Duration::from_millis(ms)),
         Err(_) => {
-            tracing::warn!(value = %text, "HELIOS_REMOTE_HEDGE_MS is not a number of milliseconds; hedging after the default");
-            Some(HEDGE_AFTER)
+            tracing::warn!(value = %text, "HELIOS_REMOTE_HEDGE_MS is not a number of milliseconds; hedging as by default");
+            HedgeDelay::Adaptive
         }
     }
 }
@@ -993,7 +1051,8 @@ mod tests {
 
     fn hedge(after: Option<Duration>) -> Hedge {
         Hedge {
-            after,
+            delay: after.map_or(HedgeDelay::Never, HedgeDelay::Fixed),
+            fastest: Arc::new(AtomicU64::new(u64::MAX)),
             requests: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -1037,6 +1096,33 @@ mod tests {
         let hedge = hedge(Some(Duration::from_secs(60)));
         assert_eq!(race(&hedge, Duration::ZERO), ("first", 1));
         assert_eq!(hedge.requests.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn an_adaptive_hedge_waits_a_multiple_of_the_fastest_answer_within_bounds() {
+        let adaptive = || Hedge {
+            delay: HedgeDelay::Adaptive,
+            ..hedge(None)
+        };
+        let learnt = adaptive();
+        assert_eq!(learnt.after(), Some(HEDGE_AFTER), "before any answer");
+        learnt.observe(Duration::from_millis(12));
+        assert_eq!(learnt.after(), Some(Duration::from_millis(48)));
+        learnt.observe(Duration::from_millis(20));
+        assert_eq!(
+            learnt.after(),
+            Some(Duration::from_millis(48)),
+            "the fastest counts"
+        );
+        learnt.observe(Duration::from_micros(300));
+        assert_eq!(learnt.after(), Some(HEDGE_FLOOR));
+        let slow = adaptive();
+        slow.observe(Duration::from_secs(2));
+        assert_eq!(slow.after(), Some(HEDGE_CEILING));
+        // A prompt answer is what it learns from.
+        let learning = adaptive();
+        assert_eq!(race(&learning, Duration::ZERO), ("first", 1));
+        assert_ne!(learning.fastest.load(Ordering::SeqCst), u64::MAX);
     }
 
     #[test]
