@@ -97,9 +97,7 @@ impl ReadThrough {
             None => {
                 let mut catalog = self.catalog.write().unwrap_or_else(|e| e.into_inner());
                 if catalog.1 == listings {
-                    let whole = catalog.0.refresh(&remote, READ_AHEAD)?;
-                    catalog.1 += 1;
-                    self.hold_ahead(whole);
+                    self.list_again(&mut catalog, &remote)?;
                 }
                 if let Some(bytes) = self.take_ahead(hash) {
                     return Ok(Some(bytes));
@@ -133,6 +131,15 @@ impl ReadThrough {
         Ok(wanted)
     }
 
+    /// Lists the remote's packs again, counts the listing, and holds the
+    /// objects of the small unseen packs the refresh read whole.
+    fn list_again(&self, catalog: &mut (Catalog, u64), remote: &Remote) -> Result<(), RemoteError> {
+        let whole = catalog.0.refresh(remote, READ_AHEAD)?;
+        catalog.1 += 1;
+        self.hold_ahead(whole);
+        Ok(())
+    }
+
     /// Holds `objects`, read ahead, until asked for (within
     /// [`READ_AHEAD_HELD`]: past it, what was held is dropped).
     fn hold_ahead(&self, objects: Vec<(Hash, Vec<u8>)>) {
@@ -157,9 +164,7 @@ impl ReadThrough {
         let remote = self.remote()?;
         let mut catalog = self.catalog.write().unwrap_or_else(|e| e.into_inner());
         if hashes.iter().any(|hash| !catalog.0.holds(hash)) {
-            let whole = catalog.0.refresh(&remote, READ_AHEAD)?;
-            catalog.1 += 1;
-            self.hold_ahead(whole);
+            self.list_again(&mut catalog, &remote)?;
         }
         let mut budget = READ_AHEAD_HELD / 2;
         let mut packs: HashMap<Hash, (Arc<PackIndex>, Vec<IndexEntry>)> = HashMap::new();
