@@ -46,6 +46,19 @@ pub(crate) fn setup(tmp: &Path) -> (PathBuf, PathBuf) {
     (store, work)
 }
 
+/// `helios checkout ID` into a new directory `name` under `tmp`; returns
+/// the directory.
+pub(crate) fn checkout_new(store: &Path, tmp: &Path, id: &str, name: &str) -> PathBuf {
+    let work = tmp.join(name);
+    fs::create_dir(&work).unwrap();
+    ok(
+        store,
+        tmp,
+        &["checkout", id, "--workdir", work.to_str().unwrap()],
+    );
+    work
+}
+
 /// `helios commit --workdir work`; returns the new snapshot's id.
 pub(crate) fn commit(store: &Path, work: &Path) -> String {
     let dir = work.to_str().unwrap();

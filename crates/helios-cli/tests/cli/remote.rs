@@ -5,7 +5,7 @@
 
 use std::fs;
 
-use crate::common::{commit, contents, fails, helios, last_line, ok, setup};
+use crate::common::{checkout_new, commit, contents, fails, helios, last_line, ok, setup};
 
 #[test]
 fn a_snapshot_pushed_from_one_store_is_fetched_and_checked_out_from_another() {
@@ -165,14 +165,8 @@ fn a_lazy_clone_reads_only_what_it_uses_keeps_it_and_refuses_wrong_bytes() {
 
     // A whole checkout reads the rest through; gc there needs no remote
     // and loses nothing.
-    let work_b = tmp.path().join("wb");
-    fs::create_dir(&work_b).unwrap();
+    let work_b = checkout_new(&store_b, tmp.path(), "origin/main", "wb");
     let dir_b = work_b.to_str().unwrap();
-    ok(
-        &store_b,
-        tmp.path(),
-        &["checkout", "origin/main", "--workdir", dir_b],
-    );
     assert_eq!(contents(&work_b), contents(&work_a));
     ok(&store_b, tmp.path(), &["gc"]);
     let fsck = ok(&store_b, tmp.path(), &["fsck"]);
@@ -247,9 +241,6 @@ fn a_fetch_into_a_lazy_store_brings_all_that_a_snapshot_it_partly_holds_reaches(
 
     // Whole without the remote.
     fs::rename(&shared, tmp.path().join("away")).unwrap();
-    let work_b = tmp.path().join("wb");
-    fs::create_dir(&work_b).unwrap();
-    let dir_b = work_b.to_str().unwrap();
-    ok(&store_b, tmp.path(), &["checkout", &id, "--workdir", dir_b]);
+    let work_b = checkout_new(&store_b, tmp.path(), &id, "wb");
     assert_eq!(contents(&work_b), contents(&work_a));
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::common::{command, commit, contents, fails, helios, last_line, ok, setup};
+use crate::common::{checkout_new, command, commit, contents, fails, helios, last_line, ok, setup};
 
 /// A running `helios serve`, killed if the test ends before stopping it.
 struct Server {
@@ -738,14 +738,7 @@ fn a_fetch_goes_through_the_server_that_owns_the_store() {
     assert!(by_id["ref"].is_null(), "{by_id}");
     assert!(by_id["objects"].as_u64().unwrap() < 10, "{by_id}");
     // What the server fetched, it serves.
-    let work_b = tmp.path().join("wb");
-    fs::create_dir(&work_b).unwrap();
-    let dir_b = work_b.to_str().unwrap();
-    ok(
-        &store_b,
-        tmp.path(),
-        &["checkout", &second, "--workdir", dir_b],
-    );
+    let work_b = checkout_new(&store_b, tmp.path(), &second, "wb");
     assert_eq!(contents(&work_b), contents(&work_a));
     // A remote the store does not know: one clear line, from the server.
     let err = fails(&store_b, tmp.path(), &["fetch", "elsewhere", "main"]);
