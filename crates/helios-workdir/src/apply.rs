@@ -566,7 +566,8 @@ impl Checkout<'_> {
             let actual = scan.run(root.as_fd(), to)?;
             plan.leftovers = std::mem::take(&mut scan.leftovers);
             plan.report = std::mem::take(&mut scan.report);
-            plan.state.replace_cache(&scan.new_cache);
+            plan.state
+                .update_cache(std::mem::take(&mut scan.cache_update), None);
             plan.changes = actual.diff(to)?;
             plan.scanned = Some(actual);
         }

@@ -285,23 +285,18 @@ fn capture_with(
     };
     let scan::Scan {
         mut report,
-        new_cache,
+        cache_update,
         linked,
         ..
     } = scan;
     match &plan {
         watch::Plan::Full(reason) => {
             report.fallback = *reason;
-            recorded.replace_cache(&new_cache);
+            recorded.update_cache(cache_update, None);
         }
         watch::Plan::Paths(paths) => {
             report.fast_path = true;
-            for path in paths {
-                recorded.forget(&path.to_bytes());
-            }
-            for (path, entry) in new_cache {
-                recorded.put(path, entry);
-            }
+            recorded.update_cache(cache_update, Some(paths));
         }
     }
     recorded.holds = Some(tree.root_hash());

@@ -17,7 +17,6 @@
 //! swapped for a fifo cannot hang the walk, and a file rewritten while it
 //! is read is read again (or reported, see [`WorkdirError::Changed`]).
 
-use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd};
@@ -33,6 +32,7 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use super::content::{self, ChunkStore, ReadLeaf};
 use super::error::{Result, WorkdirError};
 use super::fsx;
+use super::stat_cache::CacheUpdate;
 use super::state::{FileStat, StatCache, StatEntry};
 use super::walk::{self, DirJob, Jobs};
 use super::{CaptureOptions, Report};
@@ -98,6 +98,16 @@ impl IgnoreStack {
         self.levels.push(Arc::default());
     }
 
+    /// Whether the path `path` makes (absolute, beneath the root the stack
+    /// was built for) is ignored; `path` is called only where a rule might
+    /// match.
+    fn ignored_with(&self, path: impl FnOnce() -> PathBuf, is_dir: bool) -> bool {
+        if self.levels.iter().all(|level| level.is_empty()) {
+            return false;
+        }
+        self.ignored(&path(), is_dir)
+    }
+
     /// Whether `path` (absolute, beneath the root the stack was built for)
     /// is ignored.
     pub(crate) fn ignored(&self, path: &Path, is_dir: bool) -> bool {
@@ -157,9 +167,8 @@ pub(crate) struct Scan<'a> {
     root: &'a Path,
     options: &'a CaptureOptions,
     old_cache: &'a StatCache,
-    /// Stat-cache entries of the leaves seen, in the order seen (sorted by
-    /// path at the end of a full walk).
-    pub(crate) new_cache: Vec<(Vec<u8>, StatEntry)>,
+    /// What the leaves seen change in `old_cache`.
+    pub(crate) cache_update: CacheUpdate,
     /// Emit found leaves by hash only (for checkout's diff) instead of
     /// with their bytes, and trust settled cache entries even when the
     /// base differs.
@@ -195,7 +204,7 @@ impl<'a> Scan<'a> {
             root,
             options,
             old_cache,
-            new_cache: Vec::new(),
+            cache_update: CacheUpdate::default(),
             hash_only,
             store,
             alg,
@@ -219,7 +228,7 @@ impl<'a> Scan<'a> {
             root: self.root,
             options: self.options,
             old_cache: self.old_cache,
-            new_cache: Vec::new(),
+            cache_update: CacheUpdate::default(),
             hash_only: self.hash_only,
             store: self.store,
             alg: self.alg,
@@ -242,7 +251,7 @@ impl<'a> Scan<'a> {
     pub(crate) fn absorb(&mut self, parts: Vec<Scan<'_>>) {
         for part in parts {
             self.edits.extend(part.edits);
-            self.new_cache.extend(part.new_cache);
+            self.cache_update.absorb(part.cache_update);
             self.leftovers.extend(part.leftovers);
             self.linked.extend(part.linked);
             let r = part.report;
@@ -279,9 +288,6 @@ impl<'a> Scan<'a> {
             }
             threads => walk::in_parallel(self, root_fd, base, listing, threads)?,
         }
-        // A walk meets each leaf once; sorted here once, not inserted into
-        // a map of 100,000 keys one by one.
-        self.new_cache.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let edits = std::mem::take(&mut self.edits);
         self.report.edits = edits.len() as u64;
         Ok(base.apply(&edits)?)
@@ -323,7 +329,7 @@ impl<'a> Scan<'a> {
         open: &mut Vec<(Name, Option<OwnedFd>)>,
     ) -> Result<()> {
         for path in paths {
-            let Some((name, parents)) = path.names().split_last() else {
+            let Some((_, parents)) = path.names().split_last() else {
                 continue;
             };
             let shared = open
@@ -364,14 +370,21 @@ impl<'a> Scan<'a> {
                 Err(helios_vst::VstError::NotADirectory { .. }) => None,
                 Err(e) => return Err(e.into()),
             };
-            let mut base_map: BTreeMap<Name, Entry> =
-                base_entry.map(|e| (name.clone(), e)).into_iter().collect();
-            if let Some(parent) = parent {
-                let full = self.disk(path);
-                self.entry(parent, base, path.names(), path, &full, &mut base_map)?;
-            }
+            let had_base = base_entry.is_some();
+            let captured = match parent {
+                Some(parent) => {
+                    let (key, dir) = (path.to_bytes(), self.disk(&path.parent()));
+                    let at = At {
+                        names: path.names(),
+                        key: &key,
+                        dir: &dir,
+                    };
+                    self.entry(parent, base, &at, base_entry)?
+                }
+                None => false,
+            };
             // Not captured (gone, ignored, ...) where the base has it.
-            if base_map.contains_key(name) {
+            if had_base && !captured {
                 self.edits.push(Edit::delete_tree(path.clone()));
             }
         }
@@ -490,69 +503,98 @@ impl<'a> Scan<'a> {
         listing: Vec<Vec<u8>>,
         base_listing: Option<Vec<(Name, Entry)>>,
     ) -> Result<u64> {
-        let mut base_map: BTreeMap<Name, Entry> =
-            base_listing.unwrap_or_default().into_iter().collect();
+        // Both lists are sorted by name bytes: one merge pairs each entry
+        // on disk with the base's entry of the same name.
+        let mut base_entries = base_listing.unwrap_or_default().into_iter().peekable();
+        let mut not_captured: Vec<Name> = Vec::new();
+        let mut key = RepoPath::from_names(names.iter().cloned()).to_bytes();
+        if !key.is_empty() {
+            key.push(b'/');
+        }
+        let dir_key_len = key.len();
         let mut captured = 0;
         for raw in listing {
-            let full = disk.join(OsStr::from_bytes(&raw));
-            let name = Name::new(&raw).map_err(|source| WorkdirError::BadName {
-                path: full.clone(),
-                source,
-            })?;
-            names.push(name.clone());
-            let rel = RepoPath::from_names(names.iter().cloned());
-            let outcome = self.entry(fd, base, names, &rel, &full, &mut base_map);
-            names.pop();
-            captured += u64::from(outcome?);
+            while let Some((gone, _)) = base_entries.next_if(|(n, _)| n.as_bytes() < raw.as_slice())
+            {
+                not_captured.push(gone);
+            }
+            let (name, base_entry) =
+                match base_entries.next_if(|(n, _)| n.as_bytes() == raw.as_slice()) {
+                    Some((name, entry)) => (name, Some(entry)),
+                    None => {
+                        let name = Name::new(&raw).map_err(|source| WorkdirError::BadName {
+                            path: disk.join(OsStr::from_bytes(&raw)),
+                            source,
+                        })?;
+                        (name, None)
+                    }
+                };
+            key.truncate(dir_key_len);
+            key.extend_from_slice(&raw);
+            names.push(name);
+            let at = At {
+                names,
+                key: &key,
+                dir: disk,
+            };
+            let had_base = base_entry.is_some();
+            let outcome = self.entry(fd, base, &at, base_entry);
+            let name = names.pop().expect("pushed above");
+            let was_captured = outcome?;
+            if !was_captured && had_base {
+                not_captured.push(name);
+            }
+            captured += u64::from(was_captured);
         }
         // What the base has and the disk does not (or no longer captures).
+        not_captured.extend(base_entries.map(|(name, _)| name));
         let prefix = RepoPath::from_names(names.iter().cloned());
-        for name in base_map.into_keys() {
+        for name in not_captured {
             self.edits.push(Edit::delete_tree(prefix.join(name)));
         }
         Ok(captured)
     }
 
     /// Captures one entry; false when it was not captured (gone, ignored,
-    /// protected, a leftover or a special file). Takes its base entry out
-    /// of `base_map` when it is captured.
+    /// protected, a leftover or a special file), and then the base's entry
+    /// at its path (`base_entry`) is to be deleted.
     fn entry(
         &mut self,
         fd: BorrowedFd<'_>,
         base: &Vst,
-        names: &[Name],
-        rel: &RepoPath,
-        full: &Path,
-        base_map: &mut BTreeMap<Name, Entry>,
+        at: &At<'_>,
+        base_entry: Option<Entry>,
     ) -> Result<bool> {
-        let name = names.last().expect("entry has a name").clone();
-        if is_protected(&self.options.protected, rel) {
+        let name = at.name();
+        if !self.options.protected.is_empty() && is_protected(&self.options.protected, &at.rel()) {
             return Ok(false);
         }
         if name.as_bytes().starts_with(fsx::TMP_PREFIX) {
-            self.leftovers.push(rel.clone());
+            self.leftovers.push(at.rel());
             return Ok(false);
         }
-        let Some(st) =
-            fsx::lstat_at(fd, name.as_bytes()).map_err(|e| WorkdirError::io("stat", full, e))?
+        let Some(st) = fsx::lstat_at(fd, name.as_bytes())
+            .map_err(|e| WorkdirError::io("stat", at.full(), e))?
         else {
             // Gone since the listing: as if it had not been there.
             return Ok(false);
         };
         let found = classify(&st);
-        if self.ignores.ignored(full, matches!(found, Found::Dir)) {
+        if self
+            .ignores
+            .ignored_with(|| at.full(), matches!(found, Found::Dir))
+        {
             return Ok(false);
         }
-        let base_entry = base_map.remove(&name);
         match found {
             Found::Dir => {
                 let sub = fsx::open_dir_like(fd, name.as_bytes(), &st)
-                    .map_err(|e| WorkdirError::io("open directory", full, e))?
-                    .ok_or_else(|| WorkdirError::Changed { path: full.into() })?;
+                    .map_err(|e| WorkdirError::io("open directory", at.full(), e))?
+                    .ok_or_else(|| WorkdirError::Changed { path: at.full() })?;
                 let base_dir = base_entry.is_some_and(|e| e.kind == EntryKind::Dir);
                 let job = DirJob {
                     fd: sub,
-                    names: names.to_vec(),
+                    names: at.names.to_vec(),
                     base_dir,
                     replaces_leaf: base_entry.is_some() && !base_dir,
                 };
@@ -567,44 +609,38 @@ impl<'a> Scan<'a> {
             }
             Found::Leaf(kind) => {
                 if base_entry.is_some_and(|e| e.kind == EntryKind::Dir) {
-                    self.edits.push(Edit::delete_tree(rel.clone()));
+                    self.edits.push(Edit::delete_tree(at.rel()));
                 }
                 if st.st_nlink > 1 {
-                    self.linked.push(rel.clone());
+                    self.linked.push(at.rel());
                 }
                 let stat = FileStat::from_rustix(&st);
-                self.leaf(fd, &name, rel, full, kind, stat, base_entry)?;
+                self.leaf(fd, at, kind, stat, base_entry)?;
                 Ok(true)
             }
             Found::Special => {
-                if let Some(entry) = base_entry {
-                    base_map.insert(name, entry);
-                }
                 self.report.skipped += 1;
-                tracing::warn!(path = %full.display(), "special file not captured");
+                tracing::warn!(path = %at.full().display(), "special file not captured");
                 Ok(false)
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments, reason = "one leaf's context")]
     fn leaf(
         &mut self,
         fd: BorrowedFd<'_>,
-        name: &Name,
-        rel: &RepoPath,
-        full: &Path,
+        at: &At<'_>,
         kind: LeafKind,
         stat: FileStat,
         base: Option<Entry>,
     ) -> Result<()> {
         self.report.files_scanned += 1;
-        let key = rel.to_bytes();
+        let key = at.key;
         let same_as_base =
             |hash: Hash| base.is_some_and(|b| b.kind == kind.entry_kind() && b.hash == hash);
-        let cached = self
-            .old_cache
-            .get(&key)
+        let old = self.old_cache.lookup(key);
+        let cached = old
+            .map(|(c, _)| c)
             .filter(|c| c.kind == kind.entry_kind() && c.matches(&stat) && c.is_settled());
         // The base already holds this content (perhaps under another kind):
         // refer to its blob instead of carrying the bytes again.
@@ -615,38 +651,36 @@ impl<'a> Scan<'a> {
         {
             if !same_as_base(c.hash) {
                 self.edits
-                    .push(Edit::stored(rel.clone(), kind, c.hash, c.stat.size));
+                    .push(Edit::stored(at.rel(), kind, c.hash, c.stat.size));
             }
-            self.new_cache.push((key, c));
+            self.cache_update.found(key, c, old);
             return Ok(());
         }
         if stat.size > self.options.max_file_size {
             return Err(WorkdirError::FileTooLarge {
-                path: full.into(),
+                path: at.full(),
                 size: stat.size,
                 limit: self.options.max_file_size,
             });
         }
-        let (read, stat) = self.read(fd, name, rel, full, kind, stat)?;
+        let (read, stat) = self.read(fd, at, kind, stat)?;
         self.report.files_hashed += 1;
         self.report.bytes_hashed += read.size;
         self.report.objects_stored += read.stored.0;
         self.report.bytes_stored += read.stored.1;
         let hash = read.hash;
-        self.new_cache.push((
-            key,
-            StatEntry {
-                kind: kind.entry_kind(),
-                stat,
-                hash,
-                recorded_ns: self.started_ns,
-            },
-        ));
+        let entry = StatEntry {
+            kind: kind.entry_kind(),
+            stat,
+            hash,
+            recorded_ns: self.started_ns,
+        };
+        self.cache_update.found(key, entry, old);
         if same_as_base(hash) {
             return Ok(());
         }
         let stored = self.hash_only || blob_in_base(hash);
-        self.edits.push(read.edit(rel.clone(), kind, stored));
+        self.edits.push(read.edit(at.rel(), kind, stored));
         Ok(())
     }
 
@@ -658,17 +692,16 @@ impl<'a> Scan<'a> {
     fn read(
         &mut self,
         fd: BorrowedFd<'_>,
-        name: &Name,
-        rel: &RepoPath,
-        full: &Path,
+        at: &At<'_>,
         kind: LeafKind,
         mut stat: FileStat,
     ) -> Result<(ReadLeaf, FileStat)> {
-        let io_err = |e: io::Error| WorkdirError::io("read", full, e);
+        let name = at.name();
+        let io_err = |e: io::Error| WorkdirError::io("read", at.full(), e);
         let store = if self.hash_only { None } else { self.store };
         for _ in 0..READ_ATTEMPTS {
             let read = content::read_leaf(fd, name.as_bytes(), kind, &stat, self.alg, store)
-                .map_err(|e| e.into_workdir(rel, full))?;
+                .map_err(|e| e.into_workdir(&at.rel(), &at.full()))?;
             if let Some(read) = read {
                 return Ok((read, stat));
             }
@@ -680,7 +713,33 @@ impl<'a> Scan<'a> {
                 _ => break,
             }
         }
-        Err(WorkdirError::Changed { path: full.into() })
+        Err(WorkdirError::Changed { path: at.full() })
+    }
+}
+
+/// One directory entry's path, in the forms the walk needs. A scan meets
+/// every file, so the forms that allocate are built only when used: for an
+/// edit, an error, or an ignore rule to match.
+struct At<'p> {
+    /// Its names from the root of the working directory, its own last.
+    names: &'p [Name],
+    /// Its stat-cache key: the names joined with `/`.
+    key: &'p [u8],
+    /// The directory it is in, on disk.
+    dir: &'p Path,
+}
+
+impl At<'_> {
+    fn name(&self) -> &Name {
+        self.names.last().expect("an entry has a name")
+    }
+
+    fn rel(&self) -> RepoPath {
+        RepoPath::from_names(self.names.iter().cloned())
+    }
+
+    fn full(&self) -> PathBuf {
+        self.dir.join(OsStr::from_bytes(self.name().as_bytes()))
     }
 }
 

@@ -10,7 +10,7 @@
 //! Loading costs one pass that finds the offsets and checks the entries
 //! are well formed and in order, with no allocation per entry.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -102,35 +102,80 @@ impl StatCache {
         ))
     }
 
-    /// A cache of `entries`, sorted by path with no path twice (a scan's
-    /// finds), encoded as a loaded snapshot is: one pass, one allocation,
-    /// instead of a map of 100,000 keys.
-    pub(crate) fn from_sorted(entries: &[(Vec<u8>, StatEntry)]) -> StatCache {
-        let len = entries
-            .iter()
-            .map(|(path, _)| 4 + path.len() + ENTRY_FIXED_LEN)
-            .sum();
+    /// A cache of `entries`, sorted by path with no path twice, encoded as
+    /// a loaded snapshot is: one pass, one allocation, instead of a map of
+    /// 100,000 keys.
+    fn from_sorted<'e, I>(entries: impl Fn() -> I) -> StatCache
+    where
+        I: Iterator<Item = (&'e [u8], StatEntry)>,
+    {
+        let (count, len) = entries().fold((0, 0), |(count, len), (path, _)| {
+            (count + 1, len + 4 + path.len() + ENTRY_FIXED_LEN)
+        });
         let mut bytes = Vec::with_capacity(len);
-        for (path, entry) in entries {
-            encode_entry(&mut bytes, path, entry);
+        for (path, entry) in entries() {
+            encode_entry(&mut bytes, path, &entry);
         }
-        match StatCache::from_encoded(bytes, 0, entries.len() as u64) {
+        match StatCache::from_encoded(bytes, 0, count) {
             Ok((cache, _)) => cache,
             // Unsorted or repeated paths: a bug of the caller's. Correct,
             // only slower, through the map.
             Err(_) => {
                 debug_assert!(false, "stat cache entries out of order");
-                StatCache::from(entries.iter().cloned().collect::<BTreeMap<_, _>>())
+                StatCache::from(
+                    entries()
+                        .map(|(p, e)| (p.to_vec(), e))
+                        .collect::<BTreeMap<_, _>>(),
+                )
             }
         }
     }
 
+    /// Encodes the changes into the loaded entries once they are many
+    /// (a long-lived process changes its cache a few entries at a time):
+    /// a lookup searches the changes first.
+    pub(crate) fn fold_changes_when_many(&mut self) {
+        if self.delta.len() > FOLD_CHANGES_MIN && self.delta.len() * 16 > self.base.offsets.len() {
+            let folded = StatCache::from_sorted(|| self.iter());
+            *self = folded;
+        }
+    }
+
+    /// The entry recorded for the leaf at `path`, and where it lies.
+    pub(crate) fn lookup(&self, path: &[u8]) -> Option<(StatEntry, Slot)> {
+        if let Some(changed) = self.delta.get(path) {
+            return changed.map(|entry| (entry, Slot::Changed));
+        }
+        let i = self.base.find(path).ok()?;
+        self.base.entry(i).map(|entry| (entry, Slot::Loaded(i)))
+    }
+
+    /// The paths of the entries a scan did not meet (see [`Met`]): all of
+    /// them, or only those at `within` and beneath it.
+    pub(crate) fn unmet(&self, met: &Met, within: Option<&[u8]>) -> Vec<Vec<u8>> {
+        let Some(path) = within else {
+            let loaded = (0..self.base.offsets.len())
+                .filter(|&i| !met.has_loaded(i))
+                .map(|i| self.base.path(i))
+                .filter(|p| !self.delta.contains_key(*p));
+            let changed = self
+                .delta
+                .iter()
+                .filter(|(p, e)| e.is_some() && !met.changed.contains(*p))
+                .map(|(p, _)| p.as_slice());
+            return loaded.chain(changed).map(<[u8]>::to_vec).collect();
+        };
+        let mut beneath = path.to_vec();
+        beneath.push(b'/');
+        let mut candidates = self.paths_with_prefix(&beneath);
+        candidates.push(path.to_vec());
+        candidates.retain(|p| self.lookup(p).is_some_and(|(_, slot)| !met.has(slot, p)));
+        candidates
+    }
+
     /// The entry recorded for the leaf at `path`.
     pub fn get(&self, path: &[u8]) -> Option<StatEntry> {
-        if let Some(changed) = self.delta.get(path) {
-            return *changed;
-        }
-        self.base.find(path).ok().and_then(|i| self.base.entry(i))
+        self.lookup(path).map(|(entry, _)| entry)
     }
 
     /// Every entry, in path order.
@@ -205,6 +250,103 @@ impl StatCache {
     }
 }
 
+/// Changes a long-lived process may keep on top of the loaded entries
+/// before [`StatCache::fold_changes_when_many`] encodes them in (and at
+/// least a sixteenth of the loaded entries).
+const FOLD_CHANGES_MIN: usize = 1024;
+
+/// Where [`StatCache::lookup`] found an entry.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Slot {
+    /// Among the loaded entries, at this index.
+    Loaded(usize),
+    /// Among the changes since.
+    Changed,
+}
+
+/// The entries of a cache that a scan met at their own paths (whether it
+/// kept them or found the leaf changed). Within what the scan walked, an
+/// entry it did not meet is of a leaf that is gone: deleted, replaced by a
+/// directory, now ignored. A full scan meets almost every entry, so the
+/// loaded ones are one bit each, and nothing is allocated per file.
+#[derive(Debug, Default)]
+pub(crate) struct Met {
+    loaded: Vec<u64>,
+    changed: BTreeSet<Vec<u8>>,
+}
+
+impl Met {
+    fn mark(&mut self, slot: Slot, path: &[u8]) {
+        match slot {
+            Slot::Loaded(i) => {
+                let word = i / 64;
+                if self.loaded.len() <= word {
+                    self.loaded.resize(word + 1, 0);
+                }
+                self.loaded[word] |= 1 << (i % 64);
+            }
+            Slot::Changed => {
+                self.changed.insert(path.to_vec());
+            }
+        }
+    }
+
+    fn has_loaded(&self, i: usize) -> bool {
+        self.loaded
+            .get(i / 64)
+            .is_some_and(|word| word & (1 << (i % 64)) != 0)
+    }
+
+    fn has(&self, slot: Slot, path: &[u8]) -> bool {
+        match slot {
+            Slot::Loaded(i) => self.has_loaded(i),
+            Slot::Changed => self.changed.contains(path),
+        }
+    }
+
+    /// Adds what another part of the same scan met.
+    fn absorb(&mut self, other: Met) {
+        if self.loaded.len() < other.loaded.len() {
+            self.loaded.resize(other.loaded.len(), 0);
+        }
+        for (mine, theirs) in self.loaded.iter_mut().zip(other.loaded) {
+            *mine |= theirs;
+        }
+        self.changed.extend(other.changed);
+    }
+}
+
+/// What a scan found, as a change to the cache it started from: the
+/// entries it met ([`Met`]) and those it recorded anew. Applied with
+/// [`WorkdirState::update_cache`](super::state::WorkdirState::update_cache),
+/// it costs what changed, not one entry per file.
+#[derive(Debug, Default)]
+pub(crate) struct CacheUpdate {
+    pub(crate) met: Met,
+    /// New entries, and entries that differ from the cache's.
+    pub(crate) puts: Vec<(Vec<u8>, StatEntry)>,
+}
+
+impl CacheUpdate {
+    /// The scan found `entry` for the leaf at `path`, where the cache held
+    /// `old` (as [`StatCache::lookup`] found it).
+    pub(crate) fn found(&mut self, path: &[u8], entry: StatEntry, old: Option<(StatEntry, Slot)>) {
+        if let Some((old, slot)) = old {
+            self.met.mark(slot, path);
+            if old == entry {
+                return;
+            }
+        }
+        self.puts.push((path.to_vec(), entry));
+    }
+
+    /// Adds what another part of the same scan found.
+    pub(crate) fn absorb(&mut self, other: CacheUpdate) {
+        self.met.absorb(other.met);
+        self.puts.extend(other.puts);
+    }
+}
+
 impl From<BTreeMap<Vec<u8>, StatEntry>> for StatCache {
     fn from(map: BTreeMap<Vec<u8>, StatEntry>) -> Self {
         StatCache {
@@ -233,7 +375,7 @@ impl fmt::Debug for StatCache {
 
 #[cfg(test)]
 mod tests {
-    use helios_types::{EntryKind, Hash};
+    use helios_types::{EntryKind, Hash, RepoPath};
     use proptest::prelude::*;
 
     use super::*;
@@ -318,6 +460,80 @@ mod tests {
                 }
                 prop_assert_eq!(&loaded(&model), &cache, "equal to a fresh load");
             }
+        }
+    }
+
+    proptest! {
+        /// A scan's update, applied, leaves exactly the entries the scan
+        /// found within what it walked (everything, or one path and what
+        /// lies beneath it), and every other entry as it was; whether the
+        /// old entries were loaded or changed since, and whether many
+        /// changes fold into the loaded ones or not.
+        #[test]
+        fn an_update_leaves_what_the_scan_found(
+            loaded_entries in proptest::collection::btree_map(path(), any::<u8>(), 0..20),
+            changes in proptest::collection::btree_map(path(), proptest::option::of(any::<u8>()), 0..8),
+            found in proptest::collection::btree_map(path(), any::<u8>(), 0..20),
+            within in proptest::option::of(path()),
+            padding in 0..2usize,
+        ) {
+            let mut model: BTreeMap<Vec<u8>, StatEntry> =
+                loaded_entries.into_iter().map(|(p, s)| (p, entry(s))).collect();
+            // Enough changes to fold, sometimes.
+            let padding: Vec<Vec<u8>> = (0..padding * (FOLD_CHANGES_MIN + 1))
+                .map(|i| format!("pad/{i:05}").into_bytes())
+                .collect();
+            for p in &padding {
+                model.insert(p.clone(), entry(0));
+            }
+            let mut state = WorkdirState::default();
+            for (p, e) in &model {
+                state.put(p.clone(), *e);
+            }
+            let (mut state, _) = WorkdirState::decode(state.encode(1)).unwrap();
+            for (p, change) in changes {
+                match change {
+                    Some(s) => {
+                        state.put(p.clone(), entry(s));
+                        model.insert(p, entry(s));
+                    }
+                    None => {
+                        state.forget(&p);
+                        let beneath = [p.as_slice(), b"/"].concat();
+                        model.retain(|k, _| *k != p && !k.starts_with(&beneath));
+                    }
+                }
+            }
+            let in_scope = |k: &[u8]| match &within {
+                None => !k.starts_with(b"pad/"),
+                Some(w) => k == w.as_slice() || k.starts_with(&[w.as_slice(), b"/"].concat()),
+            };
+            let found: BTreeMap<Vec<u8>, StatEntry> = found
+                .into_iter()
+                .filter(|(p, _)| in_scope(p))
+                .map(|(p, s)| (p, entry(s)))
+                .collect();
+            // The padding is met unchanged, as a scan meets unchanged files.
+            let mut update = CacheUpdate::default();
+            let met_too = padding.iter().filter(|_| within.is_none()).map(|p| (p.clone(), entry(0)));
+            for (p, e) in found.clone().into_iter().chain(met_too) {
+                update.found(&p, e, state.cache().lookup(&p));
+            }
+            let walked = within.as_ref().map(RepoPath::parse);
+            match walked {
+                // A path the scan could not have been given.
+                Some(Err(_)) => return Ok(()),
+                Some(Ok(w)) => {
+                    prop_assume!(w.to_bytes() == *within.as_ref().unwrap());
+                    state.update_cache(update, Some(&[w]));
+                }
+                None => state.update_cache(update, None),
+            }
+            model.retain(|k, _| !in_scope(k));
+            model.extend(found);
+            let all: BTreeMap<Vec<u8>, StatEntry> =
+                state.cache().iter().map(|(p, e)| (p.to_vec(), e)).collect();
+            prop_assert_eq!(all, model);
         }
     }
 

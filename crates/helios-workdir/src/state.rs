@@ -28,8 +28,9 @@
 use std::collections::BTreeSet;
 use std::fs;
 
-use helios_types::{EntryKind, HASH_LEN, Hash, HashAlgorithm};
+use helios_types::{EntryKind, HASH_LEN, Hash, HashAlgorithm, RepoPath};
 
+use super::stat_cache::CacheUpdate;
 pub use super::stat_cache::StatCache;
 
 const MAGIC: &[u8; 4] = b"HWDS";
@@ -196,34 +197,38 @@ impl WorkdirState {
         }
     }
 
-    /// Replaces the whole cache (after a scan) with `new`, sorted by path
-    /// with no path twice, remembering only the paths whose entries differ:
-    /// one merge of the two sorted lists.
-    pub(crate) fn replace_cache(&mut self, new: &[(Vec<u8>, StatEntry)]) {
-        use std::cmp::Ordering;
-        let mut old = self.cache.iter().peekable();
-        let new_cache = StatCache::from_sorted(new);
-        let mut fresh = new_cache.iter().peekable();
-        loop {
-            let order = match (old.peek(), fresh.peek()) {
-                (None, None) => break,
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (Some((o, _)), Some((n, _))) => o.cmp(n),
-            };
-            let (before, after) = match order {
-                Ordering::Less => (old.next(), None),
-                Ordering::Greater => (None, fresh.next()),
-                Ordering::Equal => (old.next(), fresh.next()),
-            };
-            if before.map(|(_, e)| e) != after.map(|(_, e)| e)
-                && let Some((path, _)) = before.or(after)
-            {
-                self.changed.insert(path.to_vec());
-            }
+    /// Applies what a scan found: drops the entries it did not meet within
+    /// what it walked (the whole directory, or `within` each of `paths`
+    /// and beneath), then records its new and changed entries. Remembers
+    /// only the paths whose entries differ.
+    pub(crate) fn update_cache(&mut self, update: CacheUpdate, paths: Option<&[RepoPath]>) {
+        let gone = match paths {
+            None => self.cache.unmet(&update.met, None),
+            Some(paths) => paths
+                .iter()
+                .flat_map(|p| self.cache.unmet(&update.met, Some(&p.to_bytes())))
+                .collect(),
+        };
+        for path in gone {
+            self.cache.remove(&path);
+            self.changed.insert(path);
         }
-        drop((old, fresh));
-        self.cache = new_cache;
+        for (path, entry) in update.puts {
+            self.changed.insert(path.clone());
+            self.cache.insert(path, entry);
+        }
+        self.cache.fold_changes_when_many();
+    }
+
+    /// Replaces the whole cache with `new`, as a full scan finding those
+    /// entries would.
+    #[cfg(test)]
+    pub(crate) fn replace_cache(&mut self, new: &[(Vec<u8>, StatEntry)]) {
+        let mut update = CacheUpdate::default();
+        for (path, entry) in new {
+            update.found(path, *entry, self.cache.lookup(path));
+        }
+        self.update_cache(update, None);
     }
 
     /// Encodes the changed paths (their entries, or their removal) and the
