@@ -468,10 +468,16 @@ fn remove_tree_depth(parent: BorrowedFd<'_>, name: &[u8], depth: usize) -> io::R
     }
 }
 
-/// The names in a directory (without `.` and `..`).
+/// The names in a directory (without `.` and `..`), read through `dir`
+/// itself from its start. (`rustix::fs::Dir` would open a second
+/// descriptor of each directory and read it in small steps; a scan lists
+/// every directory of the tree.)
 pub(crate) fn list_dir(dir: BorrowedFd<'_>) -> io::Result<Vec<Vec<u8>>> {
+    rustix::fs::seek(dir, rustix::fs::SeekFrom::Start(0))?;
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 32 * 1024];
+    let mut entries = rustix::fs::RawDir::new(dir, &mut buf);
     let mut out = Vec::new();
-    for entry in rustix::fs::Dir::read_from(dir)? {
+    while let Some(entry) = entries.next() {
         let entry = entry?;
         let name = entry.file_name().to_bytes();
         if name != b"." && name != b".." {
@@ -479,4 +485,31 @@ pub(crate) fn list_dir(dir: BorrowedFd<'_>) -> io::Result<Vec<Vec<u8>>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd as _;
+
+    use super::*;
+
+    /// More names than one read of the buffer holds, listed whole, and the
+    /// same again through the same descriptor.
+    #[test]
+    fn a_directory_lists_whole_and_again_through_one_descriptor() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut want: Vec<Vec<u8>> = (0..2000)
+            .map(|i| format!("{i:04}-{}", "n".repeat(40)).into_bytes())
+            .collect();
+        for name in &want {
+            std::fs::write(tmp.path().join(OsStr::from_bytes(name)), b"").unwrap();
+        }
+        want.sort();
+        let dir = open_root(tmp.path()).unwrap();
+        for _ in 0..2 {
+            let mut names = list_dir(dir.as_fd()).unwrap();
+            names.sort();
+            assert_eq!(names, want);
+        }
+    }
 }

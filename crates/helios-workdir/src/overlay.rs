@@ -463,7 +463,7 @@ impl UpperScan<'_> {
         let upper_path = fsx::disk_path(&self.mount.upper, &rel_dir);
         let merged_path = fsx::disk_path(&self.mount.merged, &rel_dir);
         self.ignores
-            .push(merged, &merged_path, self.options.gitignore);
+            .push(merged, &merged_path, self.options.gitignore, None);
         let result = self.entries(
             upper,
             merged,

@@ -59,10 +59,25 @@ impl IgnoreStack {
     /// Loads the ignore files of the directory open as `dir_fd` (whose
     /// path, for matching, is `dir`). The files are read through the
     /// descriptor without following symlinks; a missing one counts as empty.
-    pub(crate) fn push(&mut self, dir_fd: BorrowedFd<'_>, dir: &Path, gitignore: bool) {
+    /// `listing`, the directory's names sorted when the caller has them,
+    /// spares opening a file that is not there.
+    pub(crate) fn push(
+        &mut self,
+        dir_fd: BorrowedFd<'_>,
+        dir: &Path,
+        gitignore: bool,
+        listing: Option<&[Vec<u8>]>,
+    ) {
         let mut level = Vec::new();
         for (wanted, file) in [(true, HELIOSIGNORE), (gitignore, GITIGNORE)] {
-            if !wanted {
+            let listed = || {
+                listing.is_none_or(|names| {
+                    names
+                        .binary_search_by(|n| n.as_slice().cmp(file.as_bytes()))
+                        .is_ok()
+                })
+            };
+            if !wanted || !listed() {
                 continue;
             }
             let text = match fsx::read_small_file_at(dir_fd, file.as_bytes()) {
@@ -310,7 +325,7 @@ impl<'a> Scan<'a> {
         // the path at hand; `None` for one that is not there to capture.
         let mut open: Vec<(Name, Option<OwnedFd>)> = Vec::new();
         self.ignores
-            .push(root_fd, self.root, self.options.gitignore);
+            .push(root_fd, self.root, self.options.gitignore, None);
         let result = self.paths_from(root_fd, base, paths, &mut open);
         for _ in 0..=open.len() {
             self.ignores.pop();
@@ -354,8 +369,12 @@ impl<'a> Scan<'a> {
                 };
                 match &fd {
                     Some(fd) => {
-                        self.ignores
-                            .push(fd.as_fd(), &self.disk(&here), self.options.gitignore);
+                        self.ignores.push(
+                            fd.as_fd(),
+                            &self.disk(&here),
+                            self.options.gitignore,
+                            None,
+                        );
                     }
                     None => self.ignores.push_empty(),
                 }
@@ -435,6 +454,7 @@ impl<'a> Scan<'a> {
                 parent,
                 &fsx::disk_path(self.root, &here),
                 self.options.gitignore,
+                None,
             );
             match fsx::enter_dir(parent, name.as_bytes(), false) {
                 Ok(Some(next)) => fd = Some(next),
@@ -488,7 +508,8 @@ impl<'a> Scan<'a> {
         let mut listing =
             fsx::list_dir(fd).map_err(|e| WorkdirError::io("read directory", &disk, e))?;
         listing.sort();
-        self.ignores.push(fd, &disk, self.options.gitignore);
+        self.ignores
+            .push(fd, &disk, self.options.gitignore, Some(&listing));
         let result = self.entries(fd, base, names, &disk, listing, base_listing);
         self.ignores.pop();
         result
