@@ -17,6 +17,7 @@
 //! swapped for a fifo cannot hang the walk, and a file rewritten while it
 //! is read is read again (or reported, see [`WorkdirError::Changed`]).
 
+use std::cell::Cell;
 use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd};
@@ -32,7 +33,7 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use super::content::{self, ChunkStore, ReadLeaf};
 use super::error::{Result, WorkdirError};
 use super::fsx;
-use super::stat_cache::CacheUpdate;
+use super::stat_cache::{CacheUpdate, Span};
 use super::state::{FileStat, StatCache, StatEntry};
 use super::walk::{self, DirJob, Jobs};
 use super::{CaptureOptions, Report};
@@ -397,6 +398,7 @@ impl<'a> Scan<'a> {
                         names: path.names(),
                         key: &key,
                         dir: &dir,
+                        cached: &Cell::new(self.old_cache.span(b"")),
                     };
                     self.entry(parent, base, &at, base_entry)?
                 }
@@ -533,6 +535,7 @@ impl<'a> Scan<'a> {
             key.push(b'/');
         }
         let dir_key_len = key.len();
+        let cached = Cell::new(self.old_cache.span(&key));
         let mut captured = 0;
         for raw in listing {
             while let Some((gone, _)) = base_entries.next_if(|(n, _)| n.as_bytes() < raw.as_slice())
@@ -557,6 +560,7 @@ impl<'a> Scan<'a> {
                 names,
                 key: &key,
                 dir: disk,
+                cached: &cached,
             };
             let had_base = base_entry.is_some();
             let outcome = self.entry(fd, base, &at, base_entry);
@@ -659,7 +663,7 @@ impl<'a> Scan<'a> {
         let key = at.key;
         let same_as_base =
             |hash: Hash| base.is_some_and(|b| b.kind == kind.entry_kind() && b.hash == hash);
-        let old = self.old_cache.lookup(key);
+        let old = self.old_cache.lookup_in(at.cached, key);
         let cached = old
             .map(|(c, _)| c)
             .filter(|c| c.kind == kind.entry_kind() && c.matches(&stat) && c.is_settled());
@@ -748,6 +752,9 @@ struct At<'p> {
     key: &'p [u8],
     /// The directory it is in, on disk.
     dir: &'p Path,
+    /// Where its stat-cache entry may be: the directory's entries not yet
+    /// passed (see [`StatCache::lookup_in`]).
+    cached: &'p Cell<Span>,
 }
 
 impl At<'_> {

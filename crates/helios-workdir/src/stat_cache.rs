@@ -10,6 +10,7 @@
 //! Loading costs one pass that finds the offsets and checks the entries
 //! are well formed and in order, with no allocation per entry.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
@@ -55,7 +56,11 @@ impl Encoded {
     }
 
     fn find(&self, path: &[u8]) -> Result<usize, usize> {
-        let (mut lo, mut hi) = (0, self.offsets.len());
+        self.find_within(0, self.offsets.len(), path)
+    }
+
+    /// [`Encoded::find`] among the entries from `lo` to `hi` (exclusive).
+    fn find_within(&self, mut lo: usize, mut hi: usize, path: &[u8]) -> Result<usize, usize> {
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match self.path(mid).cmp(path) {
@@ -147,6 +152,42 @@ impl StatCache {
             return changed.map(|entry| (entry, Slot::Changed));
         }
         let i = self.base.find(path).ok()?;
+        self.base.entry(i).map(|entry| (entry, Slot::Loaded(i)))
+    }
+
+    /// Where the entries at `prefix` (a directory's path and `/`, or empty
+    /// for the root) and beneath lie, for [`StatCache::lookup_in`].
+    pub(crate) fn span(&self, prefix: &[u8]) -> Span {
+        let start = |p: &[u8]| match self.base.find(p) {
+            Ok(i) | Err(i) => i,
+        };
+        let end = match prefix.split_last() {
+            None => self.base.offsets.len(),
+            // The first path past every path that starts with `prefix`.
+            Some((&last, head)) if last < u8::MAX => start(&[head, &[last + 1]].concat()),
+            Some(_) => self.base.offsets.len(),
+        };
+        Span {
+            from: start(prefix),
+            end,
+        }
+    }
+
+    /// [`StatCache::lookup`] of a path within `span`, where paths are
+    /// looked up in increasing order (a directory's leaves, by name): each
+    /// search starts where the last one ended.
+    pub(crate) fn lookup_in(&self, span: &Cell<Span>, path: &[u8]) -> Option<(StatEntry, Slot)> {
+        if !self.delta.is_empty() && self.delta.contains_key(path) {
+            return self.lookup(path);
+        }
+        let Span { from, end } = span.get();
+        let found = self.base.find_within(from, end, path);
+        let next = match found {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        };
+        span.set(Span { from: next, end });
+        let i = found.ok()?;
         self.base.entry(i).map(|entry| (entry, Slot::Loaded(i)))
     }
 
@@ -254,6 +295,14 @@ impl StatCache {
 /// before [`StatCache::fold_changes_when_many`] encodes them in (and at
 /// least a sixteenth of the loaded entries).
 const FOLD_CHANGES_MIN: usize = 1024;
+
+/// A range of a cache's loaded entries: those beneath one directory, or
+/// what is left of them to search.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Span {
+    from: usize,
+    end: usize,
+}
 
 /// Where [`StatCache::lookup`] found an entry.
 #[derive(Debug, Clone, Copy)]
@@ -534,6 +583,38 @@ mod tests {
             let all: BTreeMap<Vec<u8>, StatEntry> =
                 state.cache().iter().map(|(p, e)| (p.to_vec(), e)).collect();
             prop_assert_eq!(all, model);
+        }
+    }
+
+    proptest! {
+        /// Looking up paths beneath a directory in increasing order, each
+        /// search starting where the last ended, finds what a lookup in the
+        /// whole cache finds.
+        #[test]
+        fn lookups_within_a_directory_find_what_lookups_find(
+            start in proptest::collection::btree_map(path(), any::<u8>(), 0..30),
+            changes in proptest::collection::btree_map(path(), proptest::option::of(any::<u8>()), 0..4),
+            dir in proptest::option::of(path()),
+            names in proptest::collection::btree_set(path(), 0..12),
+        ) {
+            let mut cache = loaded(&start.into_iter().map(|(p, s)| (p, entry(s))).collect());
+            for (p, change) in changes {
+                match change {
+                    Some(s) => cache.insert(p, entry(s)),
+                    None => {
+                        cache.remove(&p);
+                    }
+                }
+            }
+            let prefix = dir.map(|d| [d.as_slice(), b"/"].concat()).unwrap_or_default();
+            let span = Cell::new(cache.span(&prefix));
+            let mut queries: Vec<Vec<u8>> =
+                names.into_iter().map(|n| [prefix.as_slice(), &n].concat()).collect();
+            queries.sort();
+            for q in queries {
+                let within = cache.lookup_in(&span, &q).map(|(e, _)| e);
+                prop_assert_eq!(within, cache.get(&q), "{:?}", q);
+            }
         }
     }
 
