@@ -123,6 +123,14 @@ pub struct RocksConfig {
     pub max_open_files: u32,
     /// Background flush and compaction threads. 1..=16.
     pub background_jobs: u32,
+    /// A bloom filter over each memtable of the objects family (when
+    /// [`bloom_bits_per_key`](Self::bloom_bits_per_key) is not 0), which
+    /// answers `contains` of absent keys without a skiplist search while
+    /// writes accumulate. It is allocated and zeroed whole with each
+    /// memtable (1.6 MiB for 32 MiB buffers), which pays off in a process
+    /// that writes much, not in one that opens the store to write a
+    /// handful of keys and exit (about 2 ms of such a process's 15 ms).
+    pub memtable_bloom: bool,
 }
 
 impl Default for RocksConfig {
@@ -139,6 +147,7 @@ impl Default for RocksConfig {
             write_buffer_bytes: 64 << 20,
             max_open_files: 512,
             background_jobs: 2,
+            memtable_bloom: true,
         }
     }
 }

@@ -550,12 +550,11 @@ fn objects_options(config: &RocksConfig, cache: &Cache, compression: Codecs) -> 
     objects.set_block_based_table_factory(&table_options(cache, config.bloom_bits_per_key));
     compression.apply(&mut objects);
     objects.set_write_buffer_size(config.write_buffer_bytes);
-    // A memtable bloom filter answers `contains` of absent keys without a
-    // skiplist search while writes accumulate. A read-only open writes
-    // nothing, and the filter is allocated and zeroed whole when the
-    // memtable is made (1.6 MiB for 32 MiB buffers): a tenth of what a
-    // read-only command cost in all, so it goes without.
-    let memtable_bloom = config.bloom_bits_per_key > 0 && !config.read_only;
+    // See `RocksConfig::memtable_bloom`. A read-only open writes nothing,
+    // so it goes without (the filter was a tenth of what a read-only
+    // command cost in all).
+    let memtable_bloom =
+        config.memtable_bloom && config.bloom_bits_per_key > 0 && !config.read_only;
     objects.set_memtable_whole_key_filtering(memtable_bloom);
     objects.set_memtable_prefix_bloom_ratio(if memtable_bloom { 0.05 } else { 0.0 });
     objects.set_level_compaction_dynamic_level_bytes(true);

@@ -136,6 +136,8 @@ fn open_with(store: &Path, read_only: bool) -> anyhow::Result<HeliosEngine> {
         ..EngineConfig::small()
     };
     config.rocks.write_buffer_bytes = 32 << 20;
+    // Nor does a memtable bloom filter: a command writes a handful of keys.
+    config.rocks.memtable_bloom = false;
     config.rocks.read_only = read_only;
     let engine = HeliosEngine::open(store, config).map_err(|e| {
         let e = anyhow::Error::new(e).context(format!("opening {}", store.display()));

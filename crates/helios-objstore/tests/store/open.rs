@@ -411,3 +411,31 @@ fn a_creation_cut_short_is_finished_only_when_create_is_asked() {
     drop(store);
     assert_eq!(reopen(dir.path()).algorithm(), HashAlgorithm::Sha256);
 }
+
+/// The memtable bloom filter follows `memtable_bloom`, as the options file
+/// RocksDB writes at each open records (the objects family's ratio).
+#[test]
+fn memtable_bloom_is_configured_as_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let newest_options = || {
+        let mut files: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list store")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("OPTIONS-"))
+            .collect();
+        files.sort_by_key(|n| n["OPTIONS-".len()..].parse::<u64>().unwrap_or(0));
+        std::fs::read_to_string(dir.path().join(files.last().expect("an options file")))
+            .expect("read options")
+    };
+    for asked in [true, false] {
+        let config = RocksConfig {
+            memtable_bloom: asked,
+            ..RocksConfig::create(HashAlgorithm::Blake3)
+        };
+        let store = RocksStore::open(dir.path(), &config).expect("open");
+        // Only the objects family has the filter; the others record 0.
+        let has_filter = newest_options().contains("memtable_prefix_bloom_size_ratio=0.050000");
+        assert_eq!(has_filter, asked, "memtable_bloom {asked}");
+        drop(store);
+    }
+}
