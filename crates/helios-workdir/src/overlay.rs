@@ -505,7 +505,7 @@ impl UpperScan<'_> {
             names.push(name.clone());
             let rel = RepoPath::from_names(names.iter().cloned());
             let base_entry = base.get(&name).copied();
-            let skip = is_protected(&self.options.protected, &rel)
+            let skip = is_protected(&self.options.protected, rel.names())
                 || self.ignores.ignored(&mp, fsx::is_dir(&st));
             let outcome = if skip {
                 Ok(())

@@ -140,11 +140,11 @@ impl IgnoreStack {
     }
 }
 
-/// True when `path` is a protected path or lies beneath one.
-pub(crate) fn is_protected(protected: &[RepoPath], path: &RepoPath) -> bool {
-    protected.iter().any(|p| {
-        path.names().len() >= p.names().len() && path.names()[..p.names().len()] == *p.names()
-    })
+/// True when the path of `names` is a protected path or lies beneath one.
+pub(crate) fn is_protected(protected: &[RepoPath], names: &[Name]) -> bool {
+    protected
+        .iter()
+        .any(|p| names.len() >= p.names().len() && names[..p.names().len()] == *p.names())
 }
 
 /// True when removing or replacing `path` would touch a protected path
@@ -419,7 +419,7 @@ impl<'a> Scan<'a> {
         let Some(name) = path.file_name() else {
             return Ok(None);
         };
-        if is_protected(&self.options.protected, path)
+        if is_protected(&self.options.protected, path.names())
             || name.as_bytes().starts_with(fsx::TMP_PREFIX)
         {
             return Ok(None);
@@ -591,7 +591,7 @@ impl<'a> Scan<'a> {
         base_entry: Option<Entry>,
     ) -> Result<bool> {
         let name = at.name();
-        if !self.options.protected.is_empty() && is_protected(&self.options.protected, &at.rel()) {
+        if is_protected(&self.options.protected, at.names) {
             return Ok(false);
         }
         if name.as_bytes().starts_with(fsx::TMP_PREFIX) {

@@ -544,7 +544,7 @@ impl Live {
             return;
         };
         let path = dir.join(name);
-        if is_protected(protected, &path) {
+        if is_protected(protected, path.names()) {
             return;
         }
         let structure =
@@ -633,7 +633,7 @@ impl Live {
             // A name no tree can hold fails the walk; nothing to watch.
             let Ok(name) = Name::new(&raw) else { continue };
             let child = path.join(name);
-            if is_protected(protected, &child) {
+            if is_protected(protected, child.names()) {
                 continue;
             }
             let Some(st) = fsx::lstat_at(fd.as_fd(), &raw).map_err(|e| ("stat", e))? else {
