@@ -431,14 +431,17 @@ impl Timings {
 struct Versus {
     helios: Latency,
     git: Latency,
+    /// Helios's times in the order taken: where in the trace a tail sits.
+    helios_steps: Vec<Duration>,
 }
 
 impl Versus {
     /// `None` when there are no samples (say, no switch of 1 to 5 files).
     fn of(helios: Vec<Duration>, git: Vec<Duration>) -> Option<Self> {
         (!helios.is_empty() && !git.is_empty()).then(|| Versus {
-            helios: Latency::from_samples(helios),
+            helios: Latency::from_samples(helios.clone()),
             git: Latency::from_samples(git),
+            helios_steps: helios,
         })
     }
 
@@ -450,15 +453,21 @@ impl Versus {
         ratio(self.git.p99, self.helios.p99)
     }
 
-    /// Both tools' P50/P99 under `helios_*` / `git_*` keys, and the step
-    /// count.
+    /// Both tools' P50/P99 under `helios_*` / `git_*` keys, the step
+    /// count, and Helios's time of each step in trace order.
     fn json(&self) -> Value {
         let (h, g) = (&self.helios, &self.git);
         json!({
             "steps": h.samples,
             "helios_p50_us": us(h.p50), "helios_p99_us": us(h.p99),
             "git_p50_us": us(g.p50), "git_p99_us": us(g.p99),
+            "helios_steps_us": self.steps_us(),
         })
+    }
+
+    /// Helios's time of each step, in trace order, in microseconds.
+    fn steps_us(&self) -> Vec<f64> {
+        self.helios_steps.iter().copied().map(us).collect()
     }
 
     /// One row of the `--via cli` table.
@@ -660,6 +669,8 @@ impl Report {
             "helios_switch_p50_us": us(hw.p50), "helios_switch_p99_us": us(hw.p99),
             "git_snapshot_p50_us": us(gs.p50), "git_snapshot_p99_us": us(gs.p99),
             "git_switch_p50_us": us(gw.p50), "git_switch_p99_us": us(gw.p99),
+            "helios_snapshot_steps_us": snapshot.steps_us(),
+            "helios_switch_steps_us": switch.steps_us(),
             "switch_1_to_5_files": small_switch.as_ref().map(Versus::json),
             "ratios_git_over_helios": ratios,
             "helios_bytes_on_disk": h_bytes.apparent, "git_bytes_on_disk": g_bytes.apparent,

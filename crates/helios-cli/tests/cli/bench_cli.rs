@@ -42,12 +42,34 @@ fn bench_via_cli_reports_both_tools_ratios_and_bytes() {
             assert!(p50 <= positive(&r, &format!("{tool}_{op}_p99_us")), "{r}");
         }
     }
+    for op in ["snapshot", "switch"] {
+        let steps = r[format!("helios_{op}_steps_us")].as_array().cloned();
+        let steps = steps.unwrap_or_else(|| panic!("no helios_{op}_steps_us: {r}"));
+        assert_eq!(
+            steps.len(),
+            4,
+            "one time per step after the first node: {r}"
+        );
+    }
     // Every step checks its new node out where it already is.
     let noop = &r["noop_checkout"];
     assert_eq!(noop["steps"], 4, "{r}");
     for key in ["helios_p50_us", "helios_p99_us", "git_p50_us", "git_p99_us"] {
         positive(noop, key);
     }
+    // Each step's time, in trace order: the slowest of 4 is their P99.
+    let steps: Vec<f64> = noop["helios_steps_us"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no helios_steps_us: {r}"))
+        .iter()
+        .map(|t| t.as_f64().unwrap())
+        .collect();
+    assert_eq!(steps.len(), 4, "{r}");
+    let slowest = steps.iter().copied().fold(0.0, f64::max);
+    assert!(
+        (slowest - positive(noop, "helios_p99_us")).abs() < 1e-6,
+        "{r}"
+    );
     let ratios = &r["ratios_git_over_helios"];
     for key in [
         "snapshot_p50",
