@@ -47,7 +47,7 @@ use helios_types::store::{
 use helios_types::{Hash, HashAlgorithm, ObjectKind};
 use rocksdb::{
     BlockBasedIndexType, BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamily,
-    ColumnFamilyDescriptor, CompactOptions, DB, DBCompressionType, DBPinnableSlice, Direction,
+    ColumnFamilyDescriptor, CompactOptions, DB, DBCompressionType, DBPinnableSlice, Direction, Env,
     IteratorMode, Options, ReadOptions, WaitForCompactOptions, WriteOptions,
 };
 
@@ -518,6 +518,11 @@ fn codec(compression: Compression) -> DBCompressionType {
 /// Options of the database as a whole: files, background work, the WAL.
 fn db_options(config: &RocksConfig, create: bool) -> Result<Options, rocksdb::Error> {
     let mut db = Options::default();
+    if config.low_priority_compactions {
+        let mut env = Env::new()?;
+        env.lower_thread_pool_cpu_priority();
+        db.set_env(&env);
+    }
     db.create_if_missing(create);
     db.create_missing_column_families(create);
     db.set_skip_stats_update_on_db_open(true);

@@ -203,11 +203,13 @@ fn serve(
             store.display()
         );
     }
-    // A long-lived owner: the default caches (L1 pays off across calls).
-    let config = EngineConfig {
+    // A long-lived owner: the default caches (L1 pays off across calls),
+    // and its compactions behind the calls it serves.
+    let mut config = EngineConfig {
         create_if_missing: false,
         ..EngineConfig::default()
     };
+    config.rocks.low_priority_compactions = true;
     let options = ServeOptions { metrics };
     let stopped = helios_server::serve(store, config, &options, |ready| {
         let metrics = ready

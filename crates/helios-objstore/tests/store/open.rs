@@ -439,3 +439,44 @@ fn memtable_bloom_is_configured_as_asked() {
         drop(store);
     }
 }
+
+/// With `low_priority_compactions`, the thread that compacts runs at nice
+/// 19 once it has compacted (RocksDB lowers a pool's threads as they take
+/// work).
+#[test]
+fn compactions_run_at_the_lowest_priority_when_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = RocksConfig {
+        low_priority_compactions: true,
+        ..RocksConfig::create(HashAlgorithm::Blake3)
+    };
+    let store = RocksStore::open(dir.path(), &config).expect("open");
+    for round in 0u32..3 {
+        for i in 0u32..50 {
+            let (hash, encoded) = blob(&store, format!("round {round} blob {i}").as_bytes());
+            store.put(hash, encoded).expect("put");
+        }
+        store.flush().expect("flush");
+    }
+    store.compact().expect("compact");
+    let mut compacting_threads = 0;
+    for task in std::fs::read_dir("/proc/self/task").expect("list threads") {
+        let task = task.expect("thread").path();
+        let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if !comm.starts_with("rocksdb:low") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.join("stat")).expect("thread stat");
+        // Fields after the name in parentheses; nice is the 19th field.
+        let after_name = &stat[stat.rfind(')').expect("name") + 2..];
+        let nice: i32 = after_name
+            .split(' ')
+            .nth(16)
+            .expect("nice")
+            .parse()
+            .expect("number");
+        assert_eq!(nice, 19, "{comm} runs at nice {nice}");
+        compacting_threads += 1;
+    }
+    assert!(compacting_threads > 0, "no rocksdb:low thread found");
+}
