@@ -177,7 +177,7 @@ impl StatCache {
     /// looked up in increasing order (a directory's leaves, by name): each
     /// search starts where the last one ended.
     pub(crate) fn lookup_in(&self, span: &Cell<Span>, path: &[u8]) -> Option<(StatEntry, Slot)> {
-        if !self.delta.is_empty() && self.delta.contains_key(path) {
+        if self.delta.contains_key(path) {
             return self.lookup(path);
         }
         let Span { from, end } = span.get();
