@@ -440,6 +440,32 @@ fn memtable_bloom_is_configured_as_asked() {
     }
 }
 
+/// An open store takes about the room its data needs: RocksDB's default
+/// would reserve 4 MiB for the MANIFEST, which `du` counts while open.
+#[test]
+fn an_open_store_reserves_little_room_ahead() {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = create(dir.path(), HashAlgorithm::Blake3);
+    let (hash, encoded) = blob(&store, b"one object");
+    store.put(hash, encoded).expect("put");
+    store.flush().expect("flush");
+    let manifests: Vec<u64> = std::fs::read_dir(dir.path())
+        .expect("list store")
+        .map(|e| e.expect("entry"))
+        .filter(|e| e.file_name().to_string_lossy().starts_with("MANIFEST-"))
+        .map(|e| e.metadata().expect("stat").blocks() * 512)
+        .collect();
+    assert!(!manifests.is_empty());
+    for allocated in manifests {
+        assert!(
+            allocated <= 256 << 10,
+            "MANIFEST holds {allocated} bytes of disk"
+        );
+    }
+    drop(store);
+}
+
 /// With `low_priority_compactions`, the thread that compacts runs at nice
 /// 19 once it has compacted (RocksDB lowers a pool's threads as they take
 /// work).
