@@ -187,3 +187,37 @@ fn a_second_operation_on_the_same_directory_waits_then_is_refused() {
     drop(held);
     capture(&dir, &Vst::new(ALG), &options, &state, &MemStore::new(ALG)).unwrap();
 }
+
+#[test]
+fn gc_folds_a_directory_state_only_while_no_operation_holds_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("w");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("a"), "1").unwrap();
+    let store = MemStore::new(ALG);
+    let state = StateFile::new(tmp.path().join("state"));
+    let options = CaptureOptions::default();
+    let first = capture(&dir, &Vst::new(ALG), &options, &state, &store).unwrap();
+    fs::write(dir.join("b"), "2").unwrap();
+    let second = capture(&dir, &first.tree, &options, &state, &store).unwrap();
+    assert!(state.journal_path().exists(), "a small capture appends");
+    let before = state.read().unwrap();
+
+    let root = fsx::open_root(&dir).unwrap();
+    let held = apply::lock(std::os::fd::AsFd::as_fd(&root), &dir, Duration::ZERO).unwrap();
+    assert!(
+        !crate::fold_state(&dir, &state).unwrap(),
+        "busy: left alone"
+    );
+    assert!(state.journal_path().exists());
+    drop(held);
+
+    assert!(crate::fold_state(&dir, &state).unwrap());
+    assert!(!state.journal_path().exists());
+    assert_eq!(state.read().unwrap(), before);
+    assert_eq!(state.holds().unwrap(), Some(second.tree.root_hash()));
+    assert!(
+        !crate::fold_state(&dir, &state).unwrap(),
+        "nothing left to fold"
+    );
+}

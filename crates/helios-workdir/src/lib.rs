@@ -306,3 +306,17 @@ fn capture_with(
     report.state_unrecorded = !apply::record_or_forget(state, || state.save(recorded, false))?;
     Ok(Captured { tree, report })
 }
+
+/// Folds the journal of `dir`'s state files into one snapshot, durably, so
+/// that they take the least room (see [`StateFile::fold_journal`]); what
+/// `helios gc` does. Takes the directory's lock without waiting: a
+/// directory that an operation is using is left for the next time
+/// (`Ok(false)`, as when there was nothing to fold).
+pub fn fold_state(dir: &Path, state: &StateFile) -> Result<bool, WorkdirError> {
+    let root = fsx::open_root(dir).map_err(|e| WorkdirError::io("open", dir, e))?;
+    match apply::lock(root.as_fd(), dir, std::time::Duration::ZERO) {
+        Ok(_lock) => state.fold_journal(true),
+        Err(WorkdirError::Busy { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

@@ -19,7 +19,9 @@
 //!   A save appends the paths it changed; when the journal would pass half
 //!   the snapshot's size (and [`FOLD_MIN_BYTES`]), the save folds it: a new
 //!   snapshot of the next generation is renamed into place, then the
-//!   journal is removed. A journal whose generation is not the snapshot's
+//!   journal is removed. `helios gc` folds every journal the same way
+//!   ([`StateFile::fold_journal`]), so that a store at rest keeps each
+//!   directory's state in one snapshot. A journal whose generation is not the snapshot's
 //!   is stale (a crash between those two steps) and ignored. Replay stops
 //!   at the first record that is cut short or fails its checksum (a write
 //!   killed half-way); the next save then folds, so nothing is ever
@@ -316,6 +318,27 @@ impl StateFile {
         inner.files = Some(files);
         inner.decoded = Some(state);
         Ok(())
+    }
+
+    /// Folds the journal into a new snapshot now, rather than when it
+    /// passes its budget, so that the state takes the least room: what
+    /// `helios gc` does for each working directory. True when it folded;
+    /// false when there was no journal to fold or a checkout is marked in
+    /// progress (its recovery must see the files as they are). A damaged
+    /// snapshot is an error and is left as it is. The caller holds the
+    /// directory's lock, so no save runs meanwhile in any process.
+    pub fn fold_journal(&self, durable: bool) -> Result<bool> {
+        let mut inner = self.inner();
+        if Identity::at(&self.journal_path())?.is_none() || self.marker_path().exists() {
+            return Ok(false);
+        }
+        let (state, files) = self.read_files()?;
+        inner.files = None;
+        inner.decoded = None;
+        let files = self.fold(&state, files, durable)?;
+        inner.files = Some(files);
+        inner.decoded = Some(state);
+        Ok(true)
     }
 
     /// Appends one record holding `body` to the journal of `files`.

@@ -182,6 +182,67 @@ fn the_journal_is_folded_when_it_passes_its_budget() {
 }
 
 #[test]
+fn fold_journal_leaves_the_same_state_in_one_snapshot() {
+    let (_tmp, file) = fixture();
+    assert!(
+        !file.fold_journal(false).unwrap(),
+        "no files, nothing to fold"
+    );
+    file.save(state_with(&[("a", 1), ("b", 2)]), false).unwrap();
+    assert!(
+        !file.fold_journal(false).unwrap(),
+        "no journal, nothing to fold"
+    );
+
+    let mut state = file.load().unwrap();
+    state.put(b"c".to_vec(), entry(3));
+    state.forget(b"a");
+    state.holds = Some(h(4));
+    file.save(state.clone(), false).unwrap();
+    assert!(file.journal_path().exists());
+    let snapshot = fs::read(file.path()).unwrap();
+
+    assert!(file.fold_journal(false).unwrap());
+    assert!(!file.journal_path().exists(), "the journal is folded away");
+    assert_ne!(fs::read(file.path()).unwrap(), snapshot);
+    assert_eq!(reread(&file), Some(state.clone()));
+    assert_eq!(file.holds().unwrap(), Some(h(4)));
+    // The copy this value keeps is current, and saves go on appending.
+    assert_eq!(file.load().unwrap(), state);
+    let mut next = file.load().unwrap();
+    next.put(b"d".to_vec(), entry(5));
+    file.save(next.clone(), false).unwrap();
+    assert!(file.journal_path().exists());
+    assert_eq!(reread(&file), Some(next));
+}
+
+#[test]
+fn fold_journal_leaves_an_interrupted_checkout_and_damage_alone() {
+    let (_tmp, file) = fixture();
+    file.save(state_with(&[("a", 1)]), false).unwrap();
+    let mut state = file.load().unwrap();
+    state.put(b"b".to_vec(), entry(2));
+    file.save(state, false).unwrap();
+
+    file.mark_in_progress(Some(h(1)), h(2), false).unwrap();
+    let journal = fs::read(file.journal_path()).unwrap();
+    assert!(!file.fold_journal(false).unwrap());
+    assert_eq!(fs::read(file.journal_path()).unwrap(), journal);
+    file.clear_in_progress().unwrap();
+
+    // A damaged snapshot is an error, and the files stay as they were.
+    let mut bytes = fs::read(file.path()).unwrap();
+    bytes[12] ^= 1;
+    fs::write(file.path(), &bytes).unwrap();
+    assert!(matches!(
+        StateFile::new(file.path()).fold_journal(false),
+        Err(WorkdirError::StateCorrupt { .. })
+    ));
+    assert_eq!(fs::read(file.path()).unwrap(), bytes);
+    assert_eq!(fs::read(file.journal_path()).unwrap(), journal);
+}
+
+#[test]
 fn a_record_cut_short_is_ignored_and_the_next_save_folds() {
     let (_tmp, file) = fixture();
     let first = state_with(&[("a", 1)]);

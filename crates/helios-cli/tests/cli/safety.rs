@@ -6,7 +6,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use crate::common::{commit, contents, fails, last_line, ok, setup};
+use crate::common::{commit, contents, fails, helios, last_line, ok, setup};
 
 fn checkout(store: &Path, id: &str, dir: &Path) -> String {
     ok(
@@ -175,6 +175,47 @@ fn gc_keeps_what_working_directories_hold() {
     let report = ok(&store, tmp.path(), &["--json", "gc"]);
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["snapshots_reclaimed"], 2, "{report}");
+}
+
+fn journals(store: &Path) -> usize {
+    fs::read_dir(store.join("workdirs"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension() == Some("journal".as_ref()))
+        .count()
+}
+
+#[test]
+fn gc_folds_working_directory_state_and_the_directory_carries_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, w) = setup(tmp.path());
+    for i in 0..50 {
+        fs::write(w.join(format!("f{i}")), format!("{i}\n")).unwrap();
+    }
+    commit(&store, &w);
+    fs::write(w.join("f3"), "edited\n").unwrap();
+    // Past the stat cache's racy window, so that the next commit trusts it.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let b = commit(&store, &w);
+    assert_eq!(journals(&store), 1, "a small commit appends to the journal");
+
+    ok(&store, tmp.path(), &["gc"]);
+    assert_eq!(journals(&store), 0, "gc folds it into the snapshot");
+    // The folded state still knows what the directory holds and its files.
+    let again = helios(&store, &w, &["commit", "--workdir", w.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(said.contains("50 files scanned, 0 read"), "{said}");
+    let noop = ok(
+        &store,
+        tmp.path(),
+        &["--json", "checkout", &b, "--workdir", w.to_str().unwrap()],
+    );
+    let noop: serde_json::Value = serde_json::from_str(&noop).unwrap();
+    assert_eq!(noop["files_written"], 0, "{noop}");
+    assert_eq!(noop["fast_path"], true, "{noop}");
+    fs::write(w.join("f4"), "edited too\n").unwrap();
+    let c = commit(&store, &w);
+    assert_ne!(c, b);
+    ok(&store, tmp.path(), &["fsck"]);
 }
 
 /// A size-limited tmpfs, unmounted on drop.

@@ -354,13 +354,17 @@ impl HeliosEngine {
     /// compression (zstd): what bytes on disk settle to. Waits for what was
     /// committed first. Slow on a large store (it reads and writes all of
     /// it): for maintenance after [`HeliosEngine::gc`], never on a hot path.
-    /// Does nothing for an engine without RocksDB.
+    /// Also folds each working directory's state journal into its snapshot
+    /// (the directories not in use). RocksDB's part is skipped for an
+    /// engine without RocksDB.
     pub fn compact(&self) -> EngineResult<()> {
         let _span = tracing::info_span!("compact").entered();
         self.queue.flush()?;
         if let Some(rocks) = &self.rocks {
             rocks.compact()?;
         }
+        let folded = self.fold_workdir_states()?;
+        tracing::debug!(folded, "working-directory states folded");
         Ok(())
     }
 

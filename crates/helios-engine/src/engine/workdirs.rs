@@ -11,7 +11,7 @@
 //! path; the engine keeps the decoded state of the few directories used
 //! last, so a switch does not decode the whole stat cache again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
@@ -273,6 +273,32 @@ impl HeliosEngine {
             .layers
             .get_meta(&key)?
             .and_then(|v| SnapshotId::from_slice(&v)))
+    }
+
+    /// Folds the state journal of every working directory the store
+    /// records into one snapshot (see [`workdir::fold_state`]), so that
+    /// their state takes the least room; how many it folded. A directory
+    /// in use is skipped, and one whose state cannot be folded (damaged,
+    /// say) is logged and left for its next operation to deal with.
+    pub(super) fn fold_workdir_states(&self) -> EngineResult<usize> {
+        let mut dirs: BTreeSet<PathBuf> = lock(&self.workdirs.heads).keys().cloned().collect();
+        for item in self.layers.l2().meta_with_prefix(keys::WORKDIR)? {
+            let (key, _) = item?;
+            dirs.insert(PathBuf::from(OsStr::from_bytes(
+                &key[keys::WORKDIR.len()..],
+            )));
+        }
+        let mut folded = 0;
+        for dir in dirs.iter().filter(|dir| dir.is_dir()) {
+            match workdir::fold_state(dir, &*self.state_file(dir)?) {
+                Ok(true) => folded += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "working-directory state not folded");
+                }
+            }
+        }
+        Ok(folded)
     }
 
     pub(super) fn state_file(&self, dir: &Path) -> EngineResult<Arc<StateFile>> {
