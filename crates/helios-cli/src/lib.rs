@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod logging;
 pub mod output;
 pub mod served;
 pub mod signals;
@@ -25,7 +26,8 @@ use std::process::ExitCode;
 
 use signals::Interrupt;
 
-/// Runs a command the way both binaries end one: SIGINT and SIGTERM are
+/// Runs a command the way both binaries end one: the engine's warnings go
+/// to stderr ([`logging`]), SIGINT and SIGTERM are
 /// caught while it runs ([`signals`]), an error becomes one line on stderr
 /// and exit status 1, a signal the status 128 + its number. `serving`: the
 /// command is a server, which a signal stops on purpose and which says so
@@ -34,6 +36,7 @@ pub fn main_with(
     serving: bool,
     run: impl FnOnce(&Interrupt) -> anyhow::Result<ExitCode>,
 ) -> ExitCode {
+    logging::init(serving);
     let interrupt = match Interrupt::install() {
         Ok(interrupt) => interrupt,
         Err(e) => {

@@ -24,6 +24,12 @@ use helios_demo::DemoConfig;
 ///
 /// Snapshot a directory, switch it between snapshots touching only what
 /// differs, compare, inspect, collect garbage and verify.
+///
+/// What the engine reports on its own (a special file it skipped, a
+/// damaged record it ignored, a background write that failed) goes to
+/// stderr, one line each; `HELIOS_LOG` sets how much: `warn` by default,
+/// `info`, `debug`, `off`, or directives per crate such as
+/// `helios_workdir=debug`.
 #[derive(Parser, Debug)]
 #[command(name = "helios", version, about, long_about)]
 pub(crate) struct Cli {

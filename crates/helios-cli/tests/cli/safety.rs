@@ -177,6 +177,49 @@ fn gc_keeps_what_working_directories_hold() {
     assert_eq!(report["snapshots_reclaimed"], 2, "{report}");
 }
 
+/// What the engine skips it says on stderr, one escaped line, never on
+/// stdout; `HELIOS_LOG=off` silences it.
+#[test]
+fn a_special_file_is_skipped_with_a_warning_that_names_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, w) = setup(tmp.path());
+    fs::write(w.join("a"), "a\n").unwrap();
+    let fifo = w.join("pipe\u{1b}[31m");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let dir = w.to_str().unwrap();
+
+    let out = helios(&store, &w, &["commit", "--workdir", dir]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "only the id on stdout: {stdout}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("special file not captured"))
+        .unwrap_or_else(|| panic!("no warning in {stderr:?}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(
+        warning.contains("pipe\\u{1b}[31m"),
+        "escaped name: {warning}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "a raw control character: {stderr:?}"
+    );
+
+    let quiet = crate::common::command(&store, &w, &["commit", "--workdir", dir])
+        .env("HELIOS_LOG", "off")
+        .output()
+        .unwrap();
+    assert!(quiet.status.success());
+    let stderr = String::from_utf8(quiet.stderr).unwrap();
+    assert!(!stderr.contains("special file"), "{stderr}");
+}
+
 fn journals(store: &Path) -> usize {
     fs::read_dir(store.join("workdirs"))
         .unwrap()
