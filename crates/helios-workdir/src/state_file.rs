@@ -21,8 +21,9 @@
 //!   snapshot of the next generation is renamed into place, then the
 //!   journal is removed. `helios gc` folds every journal the same way
 //!   ([`StateFile::fold_journal`]), so that a store at rest keeps each
-//!   directory's state in one snapshot. A journal whose generation is not the snapshot's
-//!   is stale (a crash between those two steps) and ignored. Replay stops
+//!   directory's state in one snapshot. A journal whose generation is not
+//!   the snapshot's is stale (a crash between those two steps) and
+//!   ignored. Replay stops
 //!   at the first record that is cut short or fails its checksum (a write
 //!   killed half-way); the next save then folds, so nothing is ever
 //!   appended after a damaged record.

@@ -288,9 +288,13 @@ impl HeliosEngine {
                 &key[keys::WORKDIR.len()..],
             )));
         }
+        // A directory's failure is its own: the others are still folded.
+        let fold = |dir: &Path| -> EngineResult<bool> {
+            Ok(workdir::fold_state(dir, &*self.state_file(dir)?)?)
+        };
         let mut folded = 0;
         for dir in dirs.iter().filter(|dir| dir.is_dir()) {
-            match workdir::fold_state(dir, &*self.state_file(dir)?) {
+            match fold(dir) {
                 Ok(true) => folded += 1,
                 Ok(false) => {}
                 Err(e) => {
