@@ -102,17 +102,19 @@ pub struct RocksConfig {
     /// Compression of the bottommost level, where most bytes end up and
     /// stay: written once per compaction into it, read many times.
     pub bottommost_compression: Compression,
-    /// Blob files for large values (on by default, [`BlobFiles::default`]);
-    /// `None` keeps every value in the LSM tree. Blob files are where a
-    /// large file's chunks are written once: unlogged
-    /// ([`WriteMode::Unlogged`](helios_types::store::WriteMode)), they go
-    /// from the memtable straight into a blob file at the flush, and
-    /// compaction moves only their pointers. Measured with the `objstore`
-    /// bench (3,300 source-like values of 16–144 KiB, release build,
-    /// 2026-12-03): blob files cut write + flush + compaction from 2.33 s
-    /// to 1.54 s and left disk use equal, but raised the large point read
-    /// from 50 / 122 µs to 73 / 168 µs (P50 / P99); source files under
-    /// 8 KiB, most of them, stay in the LSM tree.
+    /// Blob files for the bulk column family (on by default,
+    /// [`BlobFiles::default`]); `None` keeps every value in the LSM tree.
+    /// Blob files are where a large file's chunks are written once:
+    /// unlogged ([`WriteMode::Unlogged`](helios_types::store::WriteMode)),
+    /// they go to the bulk family, from its memtable straight into a blob
+    /// file at the flush, and compaction moves only their pointers.
+    /// Measured with the `objstore` bench (3,300 values of 16–144 KiB,
+    /// release build, 2026-12-03): blob files cut write + flush +
+    /// compaction from 2.33 s to 1.54 s, but raised the large point read
+    /// from 50 / 122 µs to 73 / 168 µs (P50 / P99). Every other object
+    /// (source files of any size below the chunking threshold, trees)
+    /// stays in the `objects` family's LSM tree, where it is compressed:
+    /// blob files are not (see [`BlobFiles::compression`]).
     pub blob_files: Option<BlobFiles>,
     /// Bytes of one memtable before it is flushed. At least 1 MiB, at most
     /// [`MAX_WRITE_BUFFER_BYTES`](Self::MAX_WRITE_BUFFER_BYTES).

@@ -35,6 +35,6 @@ pub use config::{BlobFiles, Compression, RocksConfig};
 pub use error::OpenError;
 pub use helios_types::store::MemStore;
 pub use rocks::{
-    CLOSE_FLUSH_BYTES, CLOSE_FLUSH_WAL_FILES, FORMAT_VERSION, META_CF, OBJECTS_CF,
+    BULK_CF, CLOSE_FLUSH_BYTES, CLOSE_FLUSH_WAL_FILES, FORMAT_VERSION, META_CF, OBJECTS_CF,
     OLDEST_READABLE_FORMAT, RocksStats, RocksStore,
 };

@@ -2,12 +2,23 @@
 //!
 //! # On-disk layout (format version 2)
 //!
-//! Three column families:
+//! Four column families:
 //!
 //! - `objects` ([`OBJECTS_CF`]): key = the 32 raw hash bytes, value = the
 //!   encoded object. The first value byte is the object kind tag, so
 //!   iteration by kind filters on it (reading every value, see `objects`
-//!   below); keys sort bytewise, which is hash order.
+//!   below); keys sort bytewise, which is hash order. Values stay in the
+//!   LSM tree, compressed (zstd at the bottommost level, with a
+//!   dictionary after `compact`).
+//! - `bulk` ([`BULK_CF`]): the same keys and values for the content of
+//!   large files, the chunks written [`WriteMode::Unlogged`], kept in blob
+//!   files (see [`RocksConfig::blob_files`]). Apart so that the two kinds
+//!   of content each get their storage: a source file of 20 KiB
+//!   compresses to a fraction in `objects`, while chunks (mostly
+//!   incompressible) are written once into blob files and never rewritten
+//!   by compaction. A store written before this family existed gains it at
+//!   its next read-write open; until then, reads find everything in
+//!   `objects`.
 //! - `meta` ([`META_CF`]): the engine's metadata namespace (snapshot records,
 //!   refs, pins), keys and values opaque to this crate.
 //! - `default`: the store's own configuration, `format_version` (u32 LE)
@@ -66,6 +77,10 @@ pub const OLDEST_READABLE_FORMAT: u32 = 1;
 
 /// Name of the column family holding objects.
 pub const OBJECTS_CF: &str = "objects";
+
+/// Name of the column family holding large files' chunks (see the module
+/// docs).
+pub const BULK_CF: &str = "bulk";
 
 /// Name of the column family holding the engine's metadata.
 pub const META_CF: &str = "meta";
@@ -200,15 +215,26 @@ impl RocksStore {
         // even when CURRENT exists: a process killed while creating the
         // store leaves RocksDB files without them, and this finishes the job.
         let create = config.create_if_missing && !config.read_only;
-        let (db_opts, cfs) =
-            options(config, create).map_err(|e| open_err("build options", path, e))?;
-        let db = if config.read_only {
-            DB::open_cf_descriptors_read_only(&db_opts, path, cfs, false)
-        } else {
-            DB::open_cf_descriptors(&db_opts, path, cfs)
+        let options = options(config, create).map_err(|e| open_err("build options", path, e))?;
+        let open = |with_bulk| {
+            let cfs = options.descriptors(with_bulk);
+            if config.read_only {
+                DB::open_cf_descriptors_read_only(&options.db, path, cfs, false)
+            } else {
+                DB::open_cf_descriptors(&options.db, path, cfs)
+            }
+        };
+        let mut db = match open(true) {
+            // A store from before the bulk family (see the module docs).
+            Err(e) if is_missing_family(&e) => open(false),
+            opened => opened,
         }
         .map_err(|e| open_err("open", path, e))?;
         let algorithm = read_or_init_config(&db, path, config)?;
+        if !config.read_only && db.cf_handle(BULK_CF).is_none() {
+            db.create_cf(BULK_CF, &options.bulk)
+                .map_err(|e| open_err("add the bulk column family", path, e))?;
+        }
         Ok(RocksStore {
             db,
             algorithm,
@@ -263,8 +289,7 @@ impl RocksStore {
     /// needed for durability (the WAL provides it); useful before measuring
     /// reads from disk and to shorten the WAL replay of the next open.
     pub fn flush(&self) -> StoreResult<()> {
-        for name in [OBJECTS_CF, META_CF] {
-            let cf = self.cf(name)?;
+        for cf in self.families(&[OBJECTS_CF, META_CF, BULK_CF])? {
             self.db
                 .flush_cf(cf)
                 .map_err(|e| store_err("flush memtable", e))?;
@@ -327,8 +352,7 @@ impl RocksStore {
             return Ok(());
         }
         let mut due = false;
-        for name in [OBJECTS_CF, META_CF, CONFIG_CF] {
-            let cf = self.cf(name)?;
+        for cf in self.families(&[OBJECTS_CF, META_CF, CONFIG_CF, BULK_CF])? {
             let pending = self
                 .db
                 .property_int_value_cf(cf, "rocksdb.compaction-pending")
@@ -369,8 +393,7 @@ impl RocksStore {
         let mut options = CompactOptions::default();
         options.set_bottommost_level_compaction(BottommostLevelCompaction::ForceOptimized);
         self.set_maintenance(true)?;
-        for name in [OBJECTS_CF, META_CF] {
-            let cf = self.cf(name)?;
+        for cf in self.families(&[OBJECTS_CF, META_CF, BULK_CF])? {
             self.db
                 .compact_range_cf_opt(cf, None::<&[u8]>, None::<&[u8]>, &options);
         }
@@ -380,17 +403,17 @@ impl RocksStore {
     /// Turns [`Maintenance`] on or off for the compactions that start from
     /// now on (mutable options: no reopen).
     fn set_maintenance(&self, on: bool) -> StoreResult<()> {
-        let set = |cf: &'static str, option: &str, value: &str| {
+        let set = |cf: &ColumnFamily, option: &str, value: &str| {
             self.db
-                .set_options_cf(self.cf(cf)?, &[(option, value)])
+                .set_options_cf(cf, &[(option, value)])
                 .map_err(|e| store_err("set compaction options", e))
         };
         if self.maintenance.blob_garbage_collection {
-            set(
-                OBJECTS_CF,
-                "enable_blob_garbage_collection",
-                &on.to_string(),
-            )?;
+            // `objects` too: a store from before the bulk family has blob
+            // files there, which collection moves back into the tree.
+            for cf in self.families(&[OBJECTS_CF, BULK_CF])? {
+                set(cf, "enable_blob_garbage_collection", &on.to_string())?;
+            }
         }
         if self.maintenance.zstd_dictionary {
             let (dict, train) = if on {
@@ -399,7 +422,7 @@ impl RocksStore {
                 (0, 0)
             };
             let value = format!("{{max_dict_bytes={dict};zstd_max_train_bytes={train}}}");
-            for cf in [OBJECTS_CF, META_CF] {
+            for cf in self.families(&[OBJECTS_CF, META_CF])? {
                 set(cf, "bottommost_compression_opts", &value)?;
             }
         }
@@ -409,8 +432,10 @@ impl RocksStore {
     /// Cheap size estimates from RocksDB's properties.
     pub fn stats(&self) -> StoreResult<RocksStats> {
         let mut stats = RocksStats::default();
-        for name in [OBJECTS_CF, META_CF, CONFIG_CF] {
-            let cf = self.cf(name)?;
+        for name in [OBJECTS_CF, META_CF, CONFIG_CF, BULK_CF] {
+            let Some(cf) = self.family(name)? else {
+                continue;
+            };
             let prop = |p: &str| -> StoreResult<u64> {
                 Ok(self
                     .db
@@ -418,8 +443,8 @@ impl RocksStore {
                     .map_err(|e| store_err("read property", e))?
                     .unwrap_or(0))
             };
-            if name == OBJECTS_CF {
-                stats.estimated_objects = prop("rocksdb.estimate-num-keys")?;
+            if name == OBJECTS_CF || name == BULK_CF {
+                stats.estimated_objects += prop("rocksdb.estimate-num-keys")?;
             }
             stats.sst_bytes += prop("rocksdb.total-sst-files-size")?;
             stats.blob_bytes += prop("rocksdb.total-blob-file-size")?;
@@ -453,24 +478,94 @@ impl RocksStore {
             StoreError::backend("column family", format!("column family {name} is missing"))
         })
     }
+
+    /// The column family `name`; `None` for the bulk family of a store
+    /// from before it (opened read-only: a read-write open adds it).
+    fn family(&self, name: &'static str) -> StoreResult<Option<&ColumnFamily>> {
+        match self.db.cf_handle(name) {
+            None if name == BULK_CF => Ok(None),
+            _ => self.cf(name).map(Some),
+        }
+    }
+
+    /// The column families of `names` that the store has (see
+    /// [`RocksStore::family`]).
+    fn families(&self, names: &[&'static str]) -> StoreResult<Vec<&ColumnFamily>> {
+        let mut cfs = Vec::with_capacity(names.len());
+        for name in names {
+            cfs.extend(self.family(name)?);
+        }
+        Ok(cfs)
+    }
+
+    /// The families an object may be in, `objects` first (small objects
+    /// are the hot path; a chunk costs one bloom-filter miss there).
+    fn object_families(&self) -> StoreResult<ObjectFamilies<'_>> {
+        Ok(ObjectFamilies {
+            objects: self.cf(OBJECTS_CF)?,
+            bulk: self.family(BULK_CF)?,
+        })
+    }
 }
 
-/// Database-wide options plus one descriptor per column family.
-fn options(
-    config: &RocksConfig,
-    create: bool,
-) -> Result<(Options, Vec<ColumnFamilyDescriptor>), rocksdb::Error> {
+/// The column families objects live in (see the module docs).
+#[derive(Clone, Copy)]
+struct ObjectFamilies<'a> {
+    objects: &'a ColumnFamily,
+    /// `None` in a store from before the bulk family, opened read-only.
+    bulk: Option<&'a ColumnFamily>,
+}
+
+impl<'a> ObjectFamilies<'a> {
+    /// Both, `objects` first.
+    fn all(self) -> impl Iterator<Item = &'a ColumnFamily> {
+        std::iter::once(self.objects).chain(self.bulk)
+    }
+}
+
+/// The options of the database and of each column family, over one
+/// block cache.
+struct StoreOptions {
+    db: Options,
+    objects: Options,
+    bulk: Options,
+    meta: Options,
+}
+
+impl StoreOptions {
+    /// One descriptor per column family; `with_bulk` false for a store
+    /// from before the bulk family.
+    fn descriptors(&self, with_bulk: bool) -> Vec<ColumnFamilyDescriptor> {
+        let mut cfs = vec![
+            ColumnFamilyDescriptor::new(CONFIG_CF, Options::default()),
+            ColumnFamilyDescriptor::new(OBJECTS_CF, self.objects.clone()),
+            ColumnFamilyDescriptor::new(META_CF, self.meta.clone()),
+        ];
+        if with_bulk {
+            cfs.push(ColumnFamilyDescriptor::new(BULK_CF, self.bulk.clone()));
+        }
+        cfs
+    }
+}
+
+fn options(config: &RocksConfig, create: bool) -> Result<StoreOptions, rocksdb::Error> {
     let cache = Cache::new_lru_cache(config.block_cache_bytes);
     let compression = Codecs {
         upper: codec(config.compression),
         bottommost: codec(config.bottommost_compression),
     };
-    let cfs = vec![
-        ColumnFamilyDescriptor::new(CONFIG_CF, Options::default()),
-        ColumnFamilyDescriptor::new(OBJECTS_CF, objects_options(config, &cache, compression)),
-        ColumnFamilyDescriptor::new(META_CF, meta_options(config, &cache, compression)),
-    ];
-    Ok((db_options(config, create)?, cfs))
+    Ok(StoreOptions {
+        db: db_options(config, create)?,
+        objects: objects_options(config, &cache, compression),
+        bulk: bulk_options(config, &cache, compression),
+        meta: meta_options(config, &cache, compression),
+    })
+}
+
+/// Whether RocksDB refused an open for naming a column family the store
+/// does not have (its only way of saying so is the message).
+fn is_missing_family(e: &rocksdb::Error) -> bool {
+    e.as_ref().contains("Column family not found")
 }
 
 /// The codecs of a column family's levels.
@@ -555,8 +650,10 @@ fn db_options(config: &RocksConfig, create: bool) -> Result<Options, rocksdb::Er
     Ok(db)
 }
 
-/// The objects family: large point-read values, bloom filters, blob files
-/// when configured.
+/// The objects family: point-read values, bloom filters, every value in
+/// the LSM tree (blob files of a store from before the bulk family are
+/// still read, and moved back into the tree by `compact`'s blob
+/// garbage collection).
 fn objects_options(config: &RocksConfig, cache: &Cache, compression: Codecs) -> Options {
     let mut objects = Options::default();
     objects.set_block_based_table_factory(&table_options(cache, config.bloom_bits_per_key));
@@ -570,16 +667,22 @@ fn objects_options(config: &RocksConfig, cache: &Cache, compression: Codecs) -> 
     objects.set_memtable_whole_key_filtering(memtable_bloom);
     objects.set_memtable_prefix_bloom_ratio(if memtable_bloom { 0.05 } else { 0.0 });
     objects.set_level_compaction_dynamic_level_bytes(true);
-    if let Some(blob) = &config.blob_files {
-        objects.set_enable_blob_files(true);
-        objects.set_min_blob_size(blob.min_blob_size);
-        objects.set_blob_file_size(blob.blob_file_size);
-        objects.set_blob_compression_type(codec(blob.compression));
-        // Only `compact` collects blob garbage (see `BlobFiles::garbage_collection`).
-        objects.set_enable_blob_gc(false);
-        objects.set_blob_cache(cache);
-    }
+    objects.set_enable_blob_gc(false);
+    objects.set_blob_cache(cache);
     objects
+}
+
+/// The bulk family: the objects family's options, with blob files when
+/// configured.
+fn bulk_options(config: &RocksConfig, cache: &Cache, compression: Codecs) -> Options {
+    let mut bulk = objects_options(config, cache, compression);
+    if let Some(blob) = &config.blob_files {
+        bulk.set_enable_blob_files(true);
+        bulk.set_min_blob_size(blob.min_blob_size);
+        bulk.set_blob_file_size(blob.blob_file_size);
+        bulk.set_blob_compression_type(codec(blob.compression));
+    }
+    bulk
 }
 
 /// The metadata family: small records (snapshots, refs, pins).
@@ -695,8 +798,11 @@ fn read_or_init_config(
 /// True when no column family holds anything (reads at most one key of
 /// each), so a directory with foreign data is never adopted as a new store.
 fn is_empty(db: &DB) -> Result<bool, OpenError> {
-    for name in [CONFIG_CF, OBJECTS_CF, META_CF] {
+    for name in [CONFIG_CF, OBJECTS_CF, META_CF, BULK_CF] {
         let Some(cf) = db.cf_handle(name) else {
+            if name == BULK_CF {
+                continue;
+            }
             return Ok(false);
         };
         if let Some(first) = db.iterator_cf(cf, IteratorMode::Start).next() {
@@ -737,28 +843,37 @@ impl ObjectStore for RocksStore {
     /// One point lookup (bloom filter, block cache, then disk); the value is
     /// verified while still pinned in RocksDB's buffer, then copied once.
     fn get(&self, hash: &Hash) -> StoreResult<Option<Vec<u8>>> {
-        let cf = self.cf(OBJECTS_CF)?;
-        let found = self.db.get_pinned_cf(cf, hash.as_bytes());
-        self.verified("get object", hash, found)
+        for cf in self.object_families()?.all() {
+            let found = self.db.get_pinned_cf(cf, hash.as_bytes());
+            if let Some(value) = self.verified("get object", hash, found)? {
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
     }
 
     fn contains(&self, hash: &Hash) -> StoreResult<bool> {
-        let cf = self.cf(OBJECTS_CF)?;
-        // The bloom filter answers most absent keys without reading a block.
-        if !self.db.key_may_exist_cf(cf, hash.as_bytes()) {
-            return Ok(false);
+        for cf in self.object_families()?.all() {
+            // The bloom filter answers most absent keys without reading a block.
+            if !self.db.key_may_exist_cf(cf, hash.as_bytes()) {
+                continue;
+            }
+            match self.db.get_pinned_cf(cf, hash.as_bytes()) {
+                Ok(Some(_)) => return Ok(true),
+                Ok(None) => {}
+                Err(e) => return Err(read_err("look up object", hash, e)),
+            }
         }
-        match self.db.get_pinned_cf(cf, hash.as_bytes()) {
-            Ok(v) => Ok(v.is_some()),
-            Err(e) => Err(read_err("look up object", hash, e)),
-        }
+        Ok(false)
     }
 
     /// One RocksDB `WriteBatch`: object deletes, object puts, meta deletes,
     /// meta puts, in that order (so a delete and a put of the same key in
     /// one batch leave the put). `Sync` fsyncs the WAL before returning.
     /// `Unlogged` skips the WAL; a logged write after it flushes the
-    /// memtables first (see the module documentation).
+    /// memtables first (see the module documentation). Objects written
+    /// `Unlogged` go to the bulk family, others to `objects`; a delete
+    /// removes the key from both.
     /// A re-put overwrites the key without reading it first (the contract:
     /// the last put wins, so verified bytes repair a damaged entry): one WAL
     /// record and one memtable insert, and compaction keeps a single copy.
@@ -780,14 +895,20 @@ impl ObjectStore for RocksStore {
         if mode != WriteMode::Unlogged {
             self.flush_unlogged()?;
         }
-        let objects = self.cf(OBJECTS_CF)?;
+        let families = self.object_families()?;
         let meta = self.cf(META_CF)?;
+        let puts_to = match families.bulk {
+            Some(bulk) if mode == WriteMode::Unlogged => bulk,
+            _ => families.objects,
+        };
         let mut wb = rocksdb::WriteBatch::default();
         for hash in &batch.object_deletes {
-            wb.delete_cf(objects, hash.as_bytes());
+            for cf in families.all() {
+                wb.delete_cf(cf, hash.as_bytes());
+            }
         }
         for (hash, encoded) in &batch.objects {
-            wb.put_cf(objects, hash.as_bytes(), encoded);
+            wb.put_cf(puts_to, hash.as_bytes(), encoded);
         }
         for key in &batch.meta_deletes {
             wb.delete_cf(meta, key);
@@ -804,9 +925,11 @@ impl ObjectStore for RocksStore {
         Ok(())
     }
 
-    /// A forward scan of the objects column family (not filling the block
-    /// cache, so a GC or verify pass does not evict the hot set), filtered
-    /// on the kind tag and verified object by object.
+    /// A forward scan of the objects column family, then of the bulk one
+    /// (not filling the block cache, so a GC or verify pass does not evict
+    /// the hot set), filtered on the kind tag and verified object by
+    /// object. An object stored in both (a small file whose bytes are also
+    /// a chunk) comes twice.
     ///
     /// Cost: the kind is the value's first byte, not part of the key, so a
     /// scan of one kind reads (and decompresses, and with blob files on
@@ -815,12 +938,14 @@ impl ObjectStore for RocksStore {
     /// blobs costs about what a scan of everything does. Making it cheaper
     /// needs the kind in the key, a format change.
     fn objects(&self, kind: Option<ObjectKind>) -> StoreResult<ObjectIter<'_>> {
-        let cf = self.cf(OBJECTS_CF)?;
-        let mut ro = ReadOptions::default();
-        ro.fill_cache(false);
+        let families = self.object_families()?;
         let tag = kind.map(ObjectKind::tag);
         let alg = self.algorithm;
-        let iter = self.db.iterator_cf_opt(cf, ro, IteratorMode::Start);
+        let iter = families.all().flat_map(|cf| {
+            let mut ro = ReadOptions::default();
+            ro.fill_cache(false);
+            self.db.iterator_cf_opt(cf, ro, IteratorMode::Start)
+        });
         // The last key read, skipped ones included: a damaged block met
         // next lies after it.
         let mut last: Option<Hash> = None;
@@ -868,20 +993,37 @@ impl ObjectStore for RocksStore {
     }
 
     /// RocksDB's batched multi-get (one pass over the LSM levels for all
-    /// keys); each value is verified against its hash.
+    /// keys), in `objects`, then in the bulk family for the keys not found
+    /// there; each value is verified against its hash.
     fn get_many(&self, hashes: &[Hash]) -> StoreResult<Vec<Option<Vec<u8>>>> {
         if hashes.is_empty() {
             return Ok(Vec::new());
         }
-        let cf = self.cf(OBJECTS_CF)?;
-        let results = self
-            .db
-            .batched_multi_get_cf(cf, hashes.iter().map(Hash::as_bytes), false);
-        hashes
+        let families = self.object_families()?;
+        let results = self.db.batched_multi_get_cf(
+            families.objects,
+            hashes.iter().map(Hash::as_bytes),
+            false,
+        );
+        let mut values = hashes
             .iter()
             .zip(results)
             .map(|(hash, found)| self.verified("multi-get objects", hash, found))
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        if let Some(bulk) = families.bulk {
+            let missing: Vec<usize> = (0..hashes.len()).filter(|&i| values[i].is_none()).collect();
+            if !missing.is_empty() {
+                let results = self.db.batched_multi_get_cf(
+                    bulk,
+                    missing.iter().map(|&i| hashes[i].as_bytes()),
+                    false,
+                );
+                for (&i, found) in missing.iter().zip(results) {
+                    values[i] = self.verified("multi-get objects", &hashes[i], found)?;
+                }
+            }
+        }
+        Ok(values)
     }
 
     /// Flushes unlogged writes and fsyncs the WAL: every earlier write,

@@ -22,9 +22,13 @@ pub(crate) fn reopen(dir: &Path) -> RocksStore {
 /// Opens a closed store's directory with RocksDB directly, all three
 /// column families, to change it behind the store's back.
 pub(crate) fn raw_open(dir: &Path) -> rocksdb::DB {
-    let cfs = [rocksdb::DEFAULT_COLUMN_FAMILY_NAME, OBJECTS_CF, META_CF];
-    rocksdb::DB::open_cf(&rocksdb::Options::default(), dir, cfs)
-        .unwrap_or_else(|e| panic!("raw open of {dir:?}: {e}"))
+    let options = rocksdb::Options::default();
+    let cfs = rocksdb::DB::list_cf(&options, dir).unwrap_or_else(|_| {
+        [rocksdb::DEFAULT_COLUMN_FAMILY_NAME, OBJECTS_CF, META_CF]
+            .map(str::to_owned)
+            .to_vec()
+    });
+    rocksdb::DB::open_cf(&options, dir, cfs).unwrap_or_else(|e| panic!("raw open of {dir:?}: {e}"))
 }
 
 /// Writes `value` under `hash` in the objects column family of a closed

@@ -1,7 +1,9 @@
 //! Opening: every refusal is a typed [`OpenError`], and a good open after a
 //! refused one still works.
 
-use helios_objstore::{CLOSE_FLUSH_WAL_FILES, FORMAT_VERSION, OpenError, RocksConfig, RocksStore};
+use helios_objstore::{
+    BULK_CF, CLOSE_FLUSH_WAL_FILES, FORMAT_VERSION, OpenError, RocksConfig, RocksStore,
+};
 use helios_types::store::ObjectStore;
 use helios_types::{Blob, HashAlgorithm};
 
@@ -438,6 +440,43 @@ fn memtable_bloom_is_configured_as_asked() {
         assert_eq!(has_filter, asked, "memtable_bloom {asked}");
         drop(store);
     }
+}
+
+/// A store from before the bulk column family: read-only opens read it as
+/// it is, and the first read-write open adds the family.
+#[test]
+fn a_store_without_the_bulk_family_is_read_and_then_given_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = create(dir.path(), HashAlgorithm::Blake3);
+    let (old, old_encoded) = blob(&store, b"written before the bulk family");
+    store.put(old, old_encoded.clone()).expect("put");
+    store.close().expect("close");
+    {
+        let mut db = raw_open(dir.path());
+        db.drop_cf(BULK_CF).expect("drop the bulk family");
+    }
+    let read_only = RocksConfig {
+        read_only: true,
+        ..RocksConfig::default()
+    };
+    let store = RocksStore::open(dir.path(), &read_only).expect("read-only open");
+    assert_eq!(store.get(&old).expect("get"), Some(old_encoded.clone()));
+    assert_eq!(store.objects(None).expect("scan").count(), 1);
+    drop(store);
+    assert!(raw_open(dir.path()).cf_handle(BULK_CF).is_none());
+
+    let store = reopen(dir.path());
+    let (chunk, chunk_encoded) = blob(&store, &[7u8; 20 << 10]);
+    let mut batch = helios_types::store::WriteBatch::new();
+    batch.put_object(chunk, chunk_encoded.clone());
+    store
+        .write(batch, helios_types::store::WriteMode::Unlogged)
+        .expect("unlogged write");
+    store.close().expect("close");
+    assert!(raw_open(dir.path()).cf_handle(BULK_CF).is_some());
+    let store = RocksStore::open(dir.path(), &read_only).expect("read-only open");
+    assert_eq!(store.get(&old).expect("get"), Some(old_encoded));
+    assert_eq!(store.get(&chunk).expect("get"), Some(chunk_encoded));
 }
 
 /// An open store takes about the room its data needs: RocksDB's default
