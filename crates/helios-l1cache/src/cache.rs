@@ -60,14 +60,13 @@ impl<'a> Prepared<'a> {
     /// `u32::MAX` long; callers check against the configured maximum first.
     pub(crate) fn new(bytes: &'a [u8]) -> Self {
         let raw_len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-        if bytes.len() >= MIN_COMPRESS_LEN {
-            let compressed = lz4_flex::block::compress(bytes);
-            if compressed.len() < bytes.len() - bytes.len() / 16 {
-                return Prepared {
-                    payload: Cow::Owned(compressed),
-                    raw_len,
-                };
-            }
+        if bytes.len() >= MIN_COMPRESS_LEN
+            && let Some(compressed) = helios_types::store::lz4_if_it_pays(bytes, 16)
+        {
+            return Prepared {
+                payload: Cow::Owned(compressed),
+                raw_len,
+            };
         }
         Prepared {
             payload: Cow::Borrowed(bytes),

@@ -18,7 +18,10 @@
 //!   incompressible) are written once into blob files and never rewritten
 //!   by compaction. A store written before this family existed gains it at
 //!   its next read-write open; until then, reads find everything in
-//!   `objects`.
+//!   `objects`. A chunk that compresses (a log, text data) is stored
+//!   compressed, in a form of this family's own: the byte `0xff` (which
+//!   starts no encoded object), its length (u32 LE), then the LZ4 block
+//!   (see `bulk_value`).
 //! - `meta` ([`META_CF`]): the engine's metadata namespace (snapshot records,
 //!   refs, pins), keys and values opaque to this crate.
 //! - `default`: the store's own configuration, `format_version` (u32 LE)
@@ -47,13 +50,14 @@
 //! logged write and in `sync`: a logged write never survives a crash that
 //! an earlier unlogged one did not.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use helios_types::store::{
     MetaIter, ObjectIter, ObjectStore, StoreError, StoreResult, WriteBatch, WriteMode,
-    verify_object,
+    lz4_if_it_pays, verify_object,
 };
 use helios_types::{Hash, HashAlgorithm, ObjectKind};
 use rocksdb::{
@@ -462,12 +466,18 @@ impl RocksStore {
         op: &'static str,
         hash: &Hash,
         found: Result<Option<DBPinnableSlice<'_>>, rocksdb::Error>,
+        bulk: bool,
     ) -> StoreResult<Option<Vec<u8>>> {
         match found {
             Ok(None) => Ok(None),
             Ok(Some(value)) => {
-                verify_object(self.algorithm, hash, &value)?;
-                Ok(Some(value.to_vec()))
+                let encoded = if bulk {
+                    from_bulk(hash, &value)?
+                } else {
+                    Cow::Borrowed(&value[..])
+                };
+                verify_object(self.algorithm, hash, &encoded)?;
+                Ok(Some(encoded.into_owned()))
             }
             Err(e) => Err(read_err(op, hash, e)),
         }
@@ -517,9 +527,70 @@ struct ObjectFamilies<'a> {
 }
 
 impl<'a> ObjectFamilies<'a> {
-    /// Both, `objects` first.
-    fn all(self) -> impl Iterator<Item = &'a ColumnFamily> {
-        std::iter::once(self.objects).chain(self.bulk)
+    /// Both, `objects` first, each with whether it is the bulk family
+    /// (whose values may be compressed: [`from_bulk`]).
+    fn all(self) -> impl Iterator<Item = (&'a ColumnFamily, bool)> {
+        std::iter::once((self.objects, false)).chain(self.bulk.map(|cf| (cf, true)))
+    }
+}
+
+/// The first byte of a bulk value stored compressed. Encoded objects start
+/// with their kind's tag (1 to 4), never this.
+const BULK_LZ4: u8 = 0xff;
+
+/// A bulk value is stored compressed when that saves an eighth of it.
+const BULK_SAVING: usize = 8;
+
+/// Bytes of a chunk's start that LZ4 tries first: an incompressible chunk
+/// (what most large files are made of) then costs LZ4 on 4 KiB of it, not
+/// on all of it.
+const BULK_SAMPLE: usize = 4 << 10;
+
+/// Values longer than this are stored as they are (a chunk is at most
+/// 128 KiB), so a damaged length never asks for more memory than this.
+const BULK_COMPRESS_MAX: usize = 16 << 20;
+
+/// How `encoded` is stored in the bulk family: compressed (see the module
+/// docs) when its start compresses and the whole then saves an eighth,
+/// else as it is.
+fn bulk_value(encoded: &[u8]) -> Cow<'_, [u8]> {
+    if encoded.len() > BULK_COMPRESS_MAX
+        || lz4_if_it_pays(&encoded[..encoded.len().min(BULK_SAMPLE)], BULK_SAVING).is_none()
+    {
+        return Cow::Borrowed(encoded);
+    }
+    let Some(block) = lz4_if_it_pays(encoded, BULK_SAVING) else {
+        return Cow::Borrowed(encoded);
+    };
+    let len = u32::try_from(encoded.len()).unwrap_or(u32::MAX);
+    let mut value = Vec::with_capacity(5 + block.len());
+    value.push(BULK_LZ4);
+    value.extend_from_slice(&len.to_le_bytes());
+    value.extend_from_slice(&block);
+    Cow::Owned(value)
+}
+
+/// The encoded object a bulk value stored under `hash` holds; a
+/// compressed value that does not decompress to its length is `Corrupt`.
+fn from_bulk<'v>(hash: &Hash, value: &'v [u8]) -> StoreResult<Cow<'v, [u8]>> {
+    let Some((&BULK_LZ4, rest)) = value.split_first() else {
+        return Ok(Cow::Borrowed(value));
+    };
+    let corrupt = |reason: &str| StoreError::Corrupt {
+        hash: *hash,
+        reason: format!("compressed chunk {reason}"),
+    };
+    let (len, block) = rest
+        .split_first_chunk::<4>()
+        .ok_or_else(|| corrupt("cut short"))?;
+    let len = usize::try_from(u32::from_le_bytes(*len)).unwrap_or(usize::MAX);
+    if len > BULK_COMPRESS_MAX {
+        return Err(corrupt("longer than any stored compressed"));
+    }
+    let mut out = vec![0; len];
+    match lz4_flex::block::decompress_into(block, &mut out) {
+        Ok(n) if n == len => Ok(Cow::Owned(out)),
+        _ => Err(corrupt("does not decompress")),
     }
 }
 
@@ -843,9 +914,9 @@ impl ObjectStore for RocksStore {
     /// One point lookup (bloom filter, block cache, then disk); the value is
     /// verified while still pinned in RocksDB's buffer, then copied once.
     fn get(&self, hash: &Hash) -> StoreResult<Option<Vec<u8>>> {
-        for cf in self.object_families()?.all() {
+        for (cf, bulk) in self.object_families()?.all() {
             let found = self.db.get_pinned_cf(cf, hash.as_bytes());
-            if let Some(value) = self.verified("get object", hash, found)? {
+            if let Some(value) = self.verified("get object", hash, found, bulk)? {
                 return Ok(Some(value));
             }
         }
@@ -853,7 +924,7 @@ impl ObjectStore for RocksStore {
     }
 
     fn contains(&self, hash: &Hash) -> StoreResult<bool> {
-        for cf in self.object_families()?.all() {
+        for (cf, _) in self.object_families()?.all() {
             // The bloom filter answers most absent keys without reading a block.
             if !self.db.key_may_exist_cf(cf, hash.as_bytes()) {
                 continue;
@@ -897,18 +968,18 @@ impl ObjectStore for RocksStore {
         }
         let families = self.object_families()?;
         let meta = self.cf(META_CF)?;
-        let puts_to = match families.bulk {
-            Some(bulk) if mode == WriteMode::Unlogged => bulk,
-            _ => families.objects,
-        };
+        let to_bulk = families.bulk.filter(|_| mode == WriteMode::Unlogged);
         let mut wb = rocksdb::WriteBatch::default();
         for hash in &batch.object_deletes {
-            for cf in families.all() {
+            for (cf, _) in families.all() {
                 wb.delete_cf(cf, hash.as_bytes());
             }
         }
         for (hash, encoded) in &batch.objects {
-            wb.put_cf(puts_to, hash.as_bytes(), encoded);
+            match to_bulk {
+                Some(bulk) => wb.put_cf(bulk, hash.as_bytes(), bulk_value(encoded)),
+                None => wb.put_cf(families.objects, hash.as_bytes(), encoded),
+            }
         }
         for key in &batch.meta_deletes {
             wb.delete_cf(meta, key);
@@ -941,17 +1012,19 @@ impl ObjectStore for RocksStore {
         let families = self.object_families()?;
         let tag = kind.map(ObjectKind::tag);
         let alg = self.algorithm;
-        let iter = families.all().flat_map(|cf| {
+        let iter = families.all().flat_map(|(cf, bulk)| {
             let mut ro = ReadOptions::default();
             ro.fill_cache(false);
-            self.db.iterator_cf_opt(cf, ro, IteratorMode::Start)
+            self.db
+                .iterator_cf_opt(cf, ro, IteratorMode::Start)
+                .map(move |item| item.map(|(key, value)| (key, value, bulk)))
         });
         // The last key read, skipped ones included: a damaged block met
         // next lies after it.
         let mut last: Option<Hash> = None;
         Ok(Box::new(iter.filter_map(move |item| {
-            let (key, value) = match item {
-                Ok(kv) => kv,
+            let (key, value, bulk) = match item {
+                Ok(kvb) => kvb,
                 Err(e) => return Some(Err(damage_err("iterate objects", last, e))),
             };
             let Some(hash) = Hash::from_slice(&key) else {
@@ -959,10 +1032,18 @@ impl ObjectStore for RocksStore {
                 return Some(Err(StoreError::backend("iterate objects", reason)));
             };
             last = Some(hash);
-            if tag.is_some() && value.first().copied() != tag {
+            let encoded = if bulk {
+                match from_bulk(&hash, &value) {
+                    Ok(encoded) => encoded,
+                    Err(e) => return Some(Err(e)),
+                }
+            } else {
+                Cow::Borrowed(&value[..])
+            };
+            if tag.is_some() && encoded.first().copied() != tag {
                 return None;
             }
-            Some(verify_object(alg, &hash, &value).map(|()| (hash, value.into_vec())))
+            Some(verify_object(alg, &hash, &encoded).map(|()| (hash, encoded.into_owned())))
         })))
     }
 
@@ -1008,7 +1089,7 @@ impl ObjectStore for RocksStore {
         let mut values = hashes
             .iter()
             .zip(results)
-            .map(|(hash, found)| self.verified("multi-get objects", hash, found))
+            .map(|(hash, found)| self.verified("multi-get objects", hash, found, false))
             .collect::<StoreResult<Vec<_>>>()?;
         if let Some(bulk) = families.bulk {
             let missing: Vec<usize> = (0..hashes.len()).filter(|&i| values[i].is_none()).collect();
@@ -1019,7 +1100,7 @@ impl ObjectStore for RocksStore {
                     false,
                 );
                 for (&i, found) in missing.iter().zip(results) {
-                    values[i] = self.verified("multi-get objects", &hashes[i], found)?;
+                    values[i] = self.verified("multi-get objects", &hashes[i], found, true)?;
                 }
             }
         }

@@ -178,3 +178,65 @@ fn source_files_are_compressed_and_chunks_go_to_blob_files() {
     store.delete_objects(&hashes).expect("delete");
     assert!(hashes.iter().all(|h| !store.contains(h).expect("contains")));
 }
+
+/// Chunks that compress (a log, text data) take a fraction of their size
+/// in the bulk family; incompressible ones are stored as they are.
+#[test]
+fn compressible_chunks_are_stored_compressed_and_others_as_they_are() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store =
+        RocksStore::open(dir.path(), &RocksConfig::create(HashAlgorithm::Blake3)).expect("open");
+    let mut rng = Rng::new(5);
+    let mut written = Vec::new();
+    let mut batch = WriteBatch::new();
+    for i in 0..32u64 {
+        let text = format!("{i:08} GET /index.html 200 {}\n", rng.below(1000)).repeat(1024);
+        let (hash, encoded) = blob(&store, text.as_bytes());
+        batch.put_object(hash, encoded.clone());
+        written.push((hash, encoded));
+    }
+    store
+        .write(batch, WriteMode::Unlogged)
+        .expect("write text chunks");
+    store.sync().expect("sync");
+    let text_bytes: usize = written.iter().map(|(_, e)| e.len()).sum();
+    let stats = store.stats().expect("stats");
+    let stored = stats.blob_bytes + stats.sst_bytes;
+    assert!(
+        stored < (text_bytes / 4) as u64,
+        "{stored} bytes stored for {text_bytes} bytes of text chunks: {stats:?}"
+    );
+
+    let mut batch = WriteBatch::new();
+    for _ in 0..32 {
+        let (hash, encoded) = blob(&store, &rng.bytes(32 << 10));
+        batch.put_object(hash, encoded.clone());
+        written.push((hash, encoded));
+    }
+    store
+        .write(batch, WriteMode::Unlogged)
+        .expect("write random chunks");
+    store.sync().expect("sync");
+    let grown = store.stats().expect("stats").blob_bytes - stats.blob_bytes;
+    assert!(
+        grown >= 32 * (32 << 10),
+        "{grown} blob bytes for 1 MiB of random chunks"
+    );
+    let hashes: Vec<_> = written.iter().map(|(h, _)| *h).collect();
+    let many = store.get_many(&hashes).expect("get_many");
+    for ((hash, encoded), got) in written.iter().zip(&many) {
+        assert_eq!(got.as_ref(), Some(encoded));
+        assert_eq!(store.get(hash).expect("get").as_ref(), Some(encoded));
+    }
+    let scanned: Vec<_> = store
+        .objects(None)
+        .expect("scan")
+        .collect::<Result<_, _>>()
+        .expect("scan");
+    assert_eq!(scanned.len(), written.len());
+    assert!(
+        scanned
+            .iter()
+            .all(|(h, e)| written.contains(&(*h, e.clone())))
+    );
+}

@@ -169,3 +169,62 @@ fn a_damaged_store_still_serves_other_objects_and_can_be_repaired() {
     store.put(h, enc.clone()).expect("re-put");
     assert_eq!(store.get(&h).expect("get after repair"), Some(enc));
 }
+
+/// A compressed chunk in the bulk family whose bytes were damaged (its
+/// length, its block) is `Corrupt` naming it, from every read, and never
+/// asks for more memory than a chunk could need.
+#[test]
+fn a_damaged_compressed_chunk_is_refused_by_every_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = create(dir.path(), HashAlgorithm::Blake3);
+    let text = "let chunk = compressible(text);\n".repeat(2048);
+    let (chunk, encoded) = blob(&store, text.as_bytes());
+    let mut batch = helios_types::store::WriteBatch::new();
+    batch.put_object(chunk, encoded.clone());
+    store
+        .write(batch, helios_types::store::WriteMode::Unlogged)
+        .expect("write");
+    store.sync().expect("sync");
+    assert_eq!(store.get(&chunk).expect("get"), Some(encoded));
+    drop(store);
+
+    let stored = {
+        let db = crate::common::raw_open(dir.path());
+        let cf = db.cf_handle(helios_objstore::BULK_CF).expect("bulk family");
+        db.get_cf(cf, chunk.as_bytes())
+            .expect("raw get")
+            .expect("stored")
+    };
+    assert_eq!(stored[0], 0xff, "a compressible chunk is stored compressed");
+    assert!(
+        stored.len() < text.len() / 4,
+        "{} bytes stored",
+        stored.len()
+    );
+    let mut huge = stored.clone();
+    huge[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+    let mut flipped = stored.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x55;
+    for (what, damaged) in [
+        ("length", huge),
+        ("block", flipped),
+        ("cut", stored[..3].to_vec()),
+    ] {
+        {
+            let db = crate::common::raw_open(dir.path());
+            let cf = db.cf_handle(helios_objstore::BULK_CF).expect("bulk family");
+            db.put_cf(cf, chunk.as_bytes(), &damaged).expect("raw put");
+        }
+        let store = reopen(dir.path());
+        assert_corrupt(store.get(&chunk), chunk, what);
+        assert_corrupt(store.get_many(&[chunk]), chunk, what);
+        let scanned: Vec<_> = store.objects(None).expect("objects").collect();
+        assert!(
+            scanned
+                .iter()
+                .any(|r| matches!(r, Err(StoreError::Corrupt { hash, .. }) if *hash == chunk)),
+            "{what}: the scan must report it: {scanned:?}"
+        );
+    }
+}

@@ -374,6 +374,15 @@ pub fn verify_object(alg: HashAlgorithm, hash: &Hash, encoded: &[u8]) -> StoreRe
     }
 }
 
+/// `bytes` as an LZ4 block (without its length) when that saves at least
+/// `1 / saving` of them, else `None`: the one test of whether compressing
+/// a value pays, shared by the stores that compress (L1's ring, L2's bulk
+/// family).
+pub fn lz4_if_it_pays(bytes: &[u8], saving: usize) -> Option<Vec<u8>> {
+    let compressed = lz4_flex::block::compress(bytes);
+    (compressed.len() < bytes.len() - bytes.len() / saving.max(1)).then_some(compressed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
