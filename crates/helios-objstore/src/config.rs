@@ -113,8 +113,10 @@ pub struct RocksConfig {
     /// compaction from 2.33 s to 1.54 s, but raised the large point read
     /// from 50 / 122 µs to 73 / 168 µs (P50 / P99). Every other object
     /// (source files of any size below the chunking threshold, trees)
-    /// stays in the `objects` family's LSM tree, where it is compressed:
-    /// blob files are not (see [`BlobFiles::compression`]).
+    /// stays in the `objects` family's LSM tree, where it is compressed.
+    /// RocksDB does not compress blob files by default (see
+    /// [`BlobFiles::compression`]); the store compresses a chunk itself
+    /// when that pays, deciding chunk by chunk.
     pub blob_files: Option<BlobFiles>,
     /// Bytes of one memtable before it is flushed. At least 1 MiB, at most
     /// [`MAX_WRITE_BUFFER_BYTES`](Self::MAX_WRITE_BUFFER_BYTES).
