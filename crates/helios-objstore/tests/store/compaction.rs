@@ -3,8 +3,8 @@
 //! below what LZ4 stores, and read every one back exactly.
 
 use helios_objstore::{BlobFiles, Compression, RocksConfig, RocksStore};
-use helios_types::HashAlgorithm;
 use helios_types::store::{ObjectStore, WriteBatch, WriteMode};
+use helios_types::{Hash, HashAlgorithm};
 
 use crate::common::{Rng, blob, disk_bytes, source_object};
 
@@ -148,33 +148,14 @@ fn source_files_are_compressed_and_chunks_go_to_blob_files() {
     );
 
     let mut rng = Rng::new(3);
-    let mut batch = WriteBatch::new();
-    for _ in 0..16 {
-        let (hash, encoded) = blob(&store, &rng.bytes(32 << 10));
-        batch.put_object(hash, encoded.clone());
-        written.push((hash, encoded));
-    }
-    store
-        .write(batch, WriteMode::Unlogged)
-        .expect("write chunks");
-    store.sync().expect("sync");
+    write_unlogged(&store, (0..16).map(|_| rng.bytes(32 << 10)), &mut written);
     let stats = store.stats().expect("stats");
     assert!(
         stats.blob_bytes >= 16 * (32 << 10),
         "chunks not in blob files: {stats:?}"
     );
-    for (hash, encoded) in &written {
-        assert_eq!(store.get(hash).expect("get").as_ref(), Some(encoded));
-        assert!(store.contains(hash).expect("contains"));
-    }
+    assert_reads_back(&store, &written);
     let hashes: Vec<_> = written.iter().map(|(h, _)| *h).collect();
-    let many = store.get_many(&hashes).expect("get_many");
-    assert!(
-        many.iter()
-            .zip(&written)
-            .all(|(got, (_, e))| got.as_ref() == Some(e))
-    );
-    assert_eq!(store.objects(None).expect("scan").count(), written.len());
     store.delete_objects(&hashes).expect("delete");
     assert!(hashes.iter().all(|h| !store.contains(h).expect("contains")));
 }
@@ -188,17 +169,14 @@ fn compressible_chunks_are_stored_compressed_and_others_as_they_are() {
         RocksStore::open(dir.path(), &RocksConfig::create(HashAlgorithm::Blake3)).expect("open");
     let mut rng = Rng::new(5);
     let mut written = Vec::new();
-    let mut batch = WriteBatch::new();
-    for i in 0..32u64 {
-        let text = format!("{i:08} GET /index.html 200 {}\n", rng.below(1000)).repeat(1024);
-        let (hash, encoded) = blob(&store, text.as_bytes());
-        batch.put_object(hash, encoded.clone());
-        written.push((hash, encoded));
-    }
-    store
-        .write(batch, WriteMode::Unlogged)
-        .expect("write text chunks");
-    store.sync().expect("sync");
+    let lines: Vec<Vec<u8>> = (0..32u64)
+        .map(|i| {
+            format!("{i:08} GET /index.html 200 {}\n", rng.below(1000))
+                .repeat(1024)
+                .into_bytes()
+        })
+        .collect();
+    write_unlogged(&store, lines, &mut written);
     let text_bytes: usize = written.iter().map(|(_, e)| e.len()).sum();
     let stats = store.stats().expect("stats");
     let stored = stats.blob_bytes + stats.sst_bytes;
@@ -207,26 +185,45 @@ fn compressible_chunks_are_stored_compressed_and_others_as_they_are() {
         "{stored} bytes stored for {text_bytes} bytes of text chunks: {stats:?}"
     );
 
-    let mut batch = WriteBatch::new();
-    for _ in 0..32 {
-        let (hash, encoded) = blob(&store, &rng.bytes(32 << 10));
-        batch.put_object(hash, encoded.clone());
-        written.push((hash, encoded));
-    }
-    store
-        .write(batch, WriteMode::Unlogged)
-        .expect("write random chunks");
-    store.sync().expect("sync");
+    write_unlogged(&store, (0..32).map(|_| rng.bytes(32 << 10)), &mut written);
     let grown = store.stats().expect("stats").blob_bytes - stats.blob_bytes;
     assert!(
         grown >= 32 * (32 << 10),
         "{grown} blob bytes for 1 MiB of random chunks"
     );
+    assert_reads_back(&store, &written);
+}
+
+/// Writes each of `data` as a large file's chunks are written (unlogged,
+/// then synced), adding it to `written`.
+fn write_unlogged(
+    store: &RocksStore,
+    data: impl IntoIterator<Item = Vec<u8>>,
+    written: &mut Vec<(Hash, Vec<u8>)>,
+) {
+    let mut batch = WriteBatch::new();
+    for bytes in data {
+        let (hash, encoded) = blob(store, &bytes);
+        batch.put_object(hash, encoded.clone());
+        written.push((hash, encoded));
+    }
+    store
+        .write(batch, WriteMode::Unlogged)
+        .expect("write chunks");
+    store.sync().expect("sync");
+}
+
+/// Every object of `written`, and nothing else, reads back through get,
+/// contains, get_many and the scan.
+fn assert_reads_back(store: &RocksStore, written: &[(Hash, Vec<u8>)]) {
+    for (hash, encoded) in written {
+        assert_eq!(store.get(hash).expect("get").as_ref(), Some(encoded));
+        assert!(store.contains(hash).expect("contains"));
+    }
     let hashes: Vec<_> = written.iter().map(|(h, _)| *h).collect();
     let many = store.get_many(&hashes).expect("get_many");
-    for ((hash, encoded), got) in written.iter().zip(&many) {
+    for ((_, encoded), got) in written.iter().zip(&many) {
         assert_eq!(got.as_ref(), Some(encoded));
-        assert_eq!(store.get(hash).expect("get").as_ref(), Some(encoded));
     }
     let scanned: Vec<_> = store
         .objects(None)
@@ -234,9 +231,5 @@ fn compressible_chunks_are_stored_compressed_and_others_as_they_are() {
         .collect::<Result<_, _>>()
         .expect("scan");
     assert_eq!(scanned.len(), written.len());
-    assert!(
-        scanned
-            .iter()
-            .all(|(h, e)| written.contains(&(*h, e.clone())))
-    );
+    assert!(scanned.iter().all(|object| written.contains(object)));
 }
