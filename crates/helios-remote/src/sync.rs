@@ -348,6 +348,10 @@ fn fetch_known(
     let mut objects = Vec::new();
     let mut content = Vec::new();
     let mut content_bytes = 0;
+    // Large files' chunks (what a fetched chunk list names, a level above
+    // them), which go where a capture puts them (`import_chunks`).
+    let mut chunk_hashes = HashSet::new();
+    let mut chunks = Vec::new();
     let (mut count, mut bytes) = (0u64, 0u64);
     let mut records = Vec::new();
     let mut held = Vec::new();
@@ -401,24 +405,35 @@ fn fetch_known(
             next = packs.next().map(start);
             let read = remote.finish_read(reading, &index)?;
             for ((entry, snapshot), encoded) in entries.into_iter().zip(read) {
-                level.extend(children(entry.hash, &encoded).map_err(|e| remote.format_error(e))?);
+                let named = children(entry.hash, &encoded).map_err(|e| remote.format_error(e))?;
+                let kind = ObjectKind::of_encoded(&encoded);
+                if kind == Some(ObjectKind::ChunkList) {
+                    chunk_hashes.extend(named.iter().map(|(hash, _)| *hash));
+                }
+                level.extend(named);
                 count += 1;
                 bytes += encoded.len() as u64;
                 if snapshot {
                     records.push((SnapshotId::from_bytes(*entry.hash.as_bytes()), encoded));
-                } else if ObjectKind::of_encoded(&encoded) == Some(ObjectKind::Blob) {
+                } else if kind == Some(ObjectKind::Blob) {
                     content_bytes += encoded.len();
-                    content.push((entry.hash, encoded));
+                    if chunk_hashes.contains(&entry.hash) {
+                        chunks.push((entry.hash, encoded));
+                    } else {
+                        content.push((entry.hash, encoded));
+                    }
                 } else {
                     objects.push((entry.hash, encoded));
                 }
             }
             if content_bytes >= IMPORT_BYTES {
+                engine.import_chunks(std::mem::take(&mut chunks))?;
                 engine.import(std::mem::take(&mut content), Vec::new(), &[])?;
                 content_bytes = 0;
             }
         }
     }
+    engine.import_chunks(chunks)?;
     objects.append(&mut content);
     engine.import(objects, records, &held)?;
     Ok(Fetched {

@@ -35,22 +35,7 @@ impl HeliosEngine {
                 .entered();
         self.queue.check_open()?;
         let alg = self.algorithm();
-        let max = self.layers.l2().max_value_len();
-        for (hash, encoded) in &objects {
-            if alg.digest(encoded) != *hash {
-                return Err(EngineError::Corrupt {
-                    hash: *hash,
-                    reason: "an imported object does not hash to its name".into(),
-                });
-            }
-            if encoded.len() as u64 > max {
-                return Err(EngineError::ObjectTooLarge {
-                    hash: *hash,
-                    len: encoded.len() as u64,
-                    max,
-                });
-            }
-        }
+        self.check_imported(&objects)?;
         let mut snapshots: HashMap<SnapshotId, Snapshot> = HashMap::new();
         for (id, record) in &records {
             if alg.digest(record) != id.object_hash() {
@@ -94,5 +79,60 @@ impl HeliosEngine {
         let pending = self.queue.submit_acked(write)?;
         drop(gate);
         pending.wait()
+    }
+
+    /// Stores large files' chunks fetched from elsewhere as a capture
+    /// stores them (written once, into the store's bulk content, not the
+    /// tree of small objects), durably before it returns; each rehashed.
+    /// What names them (chunk lists, trees, records) comes in a later
+    /// [`import`](HeliosEngine::import); until then they are protected
+    /// from a collection running meanwhile, as a commit's new objects are.
+    pub fn import_chunks(&self, chunks: Vec<(Hash, Vec<u8>)>) -> EngineResult<()> {
+        let _span = tracing::debug_span!("import_chunks", chunks = chunks.len()).entered();
+        self.queue.check_open()?;
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        self.check_imported(&chunks)?;
+        let gate = self.gc.commit_gate();
+        self.gc.protect(chunks.iter().map(|(h, _)| *h));
+        self.queue.retry_if_stalled()?;
+        let objects: Vec<(Hash, Arc<[u8]>)> = chunks
+            .into_iter()
+            .map(|(h, encoded)| (h, Arc::from(encoded)))
+            .collect();
+        self.layers.add_inflight(&objects);
+        let write = StoreWrite {
+            objects,
+            sync: true,
+            bulk: true,
+            ..StoreWrite::default()
+        };
+        let pending = self.queue.submit_acked(write)?;
+        drop(gate);
+        pending.wait()
+    }
+
+    /// Refuses, before anything is written, an object that does not hash
+    /// to its name or is larger than the store takes.
+    fn check_imported(&self, objects: &[(Hash, Vec<u8>)]) -> EngineResult<()> {
+        let alg = self.algorithm();
+        let max = self.layers.l2().max_value_len();
+        for (hash, encoded) in objects {
+            if alg.digest(encoded) != *hash {
+                return Err(EngineError::Corrupt {
+                    hash: *hash,
+                    reason: "an imported object does not hash to its name".into(),
+                });
+            }
+            if encoded.len() as u64 > max {
+                return Err(EngineError::ObjectTooLarge {
+                    hash: *hash,
+                    len: encoded.len() as u64,
+                    max,
+                });
+            }
+        }
+        Ok(())
     }
 }
