@@ -49,36 +49,21 @@ impl HeliosEngine {
             snapshots.insert(*id, snapshot);
         }
 
-        let gate = self.gc.commit_gate();
-        self.gc.protect(
-            objects
-                .iter()
-                .map(|(h, _)| *h)
-                .chain(held.iter().copied())
-                .chain(records.iter().map(|(id, _)| id.object_hash())),
-        );
-        self.queue.retry_if_stalled()?;
-        let objects: Vec<(Hash, Arc<[u8]>)> = objects
-            .into_iter()
-            .map(|(h, encoded)| (h, Arc::from(encoded)))
+        let protected: Vec<Hash> = held
+            .iter()
+            .copied()
+            .chain(records.iter().map(|(id, _)| id.object_hash()))
             .collect();
-        self.layers.add_inflight(&objects);
-        let mut meta_puts = Vec::with_capacity(2 * records.len() + 1);
-        for (id, record) in records {
-            let time = snapshots.get(&id).map_or(0, |s| s.time_micros);
-            meta_puts.push((keys::snapshot(&id), record));
-            meta_puts.push((keys::by_time(&id, time), Vec::new()));
-        }
-        meta_puts.extend(self.snapshots.take_index_mark());
-        let write = StoreWrite {
-            objects,
-            meta_puts,
-            sync: true,
-            ..StoreWrite::default()
-        };
-        let pending = self.queue.submit_acked(write)?;
-        drop(gate);
-        pending.wait()
+        self.store_imported(objects, protected, false, || {
+            let mut meta_puts = Vec::with_capacity(2 * records.len() + 1);
+            for (id, record) in records {
+                let time = snapshots.get(&id).map_or(0, |s| s.time_micros);
+                meta_puts.push((keys::snapshot(&id), record));
+                meta_puts.push((keys::by_time(&id, time), Vec::new()));
+            }
+            meta_puts.extend(self.snapshots.take_index_mark());
+            meta_puts
+        })
     }
 
     /// Stores large files' chunks fetched from elsewhere as a capture
@@ -94,18 +79,34 @@ impl HeliosEngine {
             return Ok(());
         }
         self.check_imported(&chunks)?;
+        self.store_imported(chunks, Vec::new(), true, Vec::new)
+    }
+
+    /// Writes checked `objects` and the metadata `meta_puts` makes as one
+    /// durable write, as a commit does between admission and queuing:
+    /// a collection that started protects the objects and `protected`,
+    /// one that starts later flushes the queue and sees them stored.
+    fn store_imported(
+        &self,
+        objects: Vec<(Hash, Vec<u8>)>,
+        protected: Vec<Hash>,
+        bulk: bool,
+        meta_puts: impl FnOnce() -> Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> EngineResult<()> {
         let gate = self.gc.commit_gate();
-        self.gc.protect(chunks.iter().map(|(h, _)| *h));
+        self.gc
+            .protect(objects.iter().map(|(h, _)| *h).chain(protected));
         self.queue.retry_if_stalled()?;
-        let objects: Vec<(Hash, Arc<[u8]>)> = chunks
+        let objects: Vec<(Hash, Arc<[u8]>)> = objects
             .into_iter()
             .map(|(h, encoded)| (h, Arc::from(encoded)))
             .collect();
         self.layers.add_inflight(&objects);
         let write = StoreWrite {
             objects,
+            meta_puts: meta_puts(),
             sync: true,
-            bulk: true,
+            bulk,
             ..StoreWrite::default()
         };
         let pending = self.queue.submit_acked(write)?;
