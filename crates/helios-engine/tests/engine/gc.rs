@@ -2,7 +2,7 @@
 //! reclaimed snapshot.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use helios_engine::{CommitMeta, Durability, EngineConfig, EngineError, HeliosEngine};
 use helios_vst::Edit;
@@ -131,9 +131,13 @@ fn gc_during_commits_never_breaks_a_pinned_snapshot() {
         .unwrap();
     engine.pin(&root).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
+    // Commits made so far, so that the collections below run while
+    // commits do, however the threads are scheduled.
+    let commits = Arc::new(AtomicUsize::new(0));
     let committers: Vec<_> = (0..2)
         .map(|t| {
             let (engine, stop, base) = (engine.clone(), stop.clone(), base.clone());
+            let commits = commits.clone();
             std::thread::spawn(move || {
                 let mut pinned = Vec::new();
                 let mut i = 0;
@@ -147,15 +151,23 @@ fn gc_during_commits_never_breaks_a_pinned_snapshot() {
                     };
                     let (id, _) = engine.commit(&vst, Durability::Async, meta).unwrap();
                     pinned.push(id);
+                    commits.fetch_add(1, Ordering::Relaxed);
                     i += 1;
                 }
                 pinned
             })
         })
         .collect();
+    let wait_for_commits = |n| {
+        while commits.load(Ordering::Relaxed) < n {
+            std::thread::yield_now();
+        }
+    };
+    wait_for_commits(1);
     for _ in 0..5 {
         engine.gc().unwrap();
     }
+    wait_for_commits(commits.load(Ordering::Relaxed) + 1);
     stop.store(true, Ordering::Relaxed);
     let pinned: Vec<_> = committers
         .into_iter()
