@@ -24,7 +24,7 @@
 //! Reads over a network are hedged (not a `file://` directory's): a small
 //! read (a listing, an index, a marker, a ref, a pack window) that has not
 //! answered within [`HEDGE_AFTER`] is sent again beside the first, and the
-//! first answer wins. Tail latency of object
+//! first success wins. Tail latency of object
 //! stores is dominated by stalls of one request, not by slow service: on a
 //! Garage cluster a third of small GETs wait 40 ms for a delayed TCP ACK
 //! between its nodes (its sockets do not set `TCP_NODELAY`), and S3's
@@ -902,10 +902,13 @@ impl Hedge {
     }
 
     /// The answer of `read()`, or, if that takes longer than the hedge's
-    /// delay, of whichever of it and a second `read()` answers first; the
-    /// other is dropped, which cancels its request. `read` must be
-    /// idempotent.
-    async fn read<T, Fut: Future<Output = T>>(&self, read: impl Fn() -> Fut) -> T {
+    /// delay, the first success of it and a second `read()` (the first's
+    /// error when both fail); the other is dropped, which cancels its
+    /// request. `read` must be idempotent.
+    async fn read<T, Fut>(&self, read: impl Fn() -> Fut) -> object_store::Result<T>
+    where
+        Fut: Future<Output = object_store::Result<T>>,
+    {
         let start = std::time::Instant::now();
         let first = read();
         let Some(after) = self.after() else {
@@ -922,12 +925,23 @@ impl Hedge {
         self.requests.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(?after, "read hedged");
         let again = std::time::Instant::now();
+        let second = read();
+        tokio::pin!(second);
+        // A failure is one request's (a connection reset, a 503 from one
+        // node): the other may still succeed, and an error that answers
+        // first must not cut it short.
         tokio::select! {
-            answer = first => answer,
-            answer = read() => {
-                self.observe(again.elapsed());
-                answer
-            }
+            answer = &mut first => match answer {
+                Ok(found) => Ok(found),
+                Err(e) => second.await.map_err(|_| e),
+            },
+            answer = &mut second => match answer {
+                Ok(found) => {
+                    self.observe(again.elapsed());
+                    Ok(found)
+                }
+                Err(_) => first.await,
+            },
         }
     }
 }
@@ -1071,13 +1085,13 @@ mod tests {
             async move {
                 if call == 0 {
                     tokio::time::sleep(first_takes).await;
-                    "first"
+                    Ok("first")
                 } else {
-                    "again"
+                    Ok("again")
                 }
             }
         }));
-        (answer, calls.load(Ordering::SeqCst))
+        (answer.unwrap(), calls.load(Ordering::SeqCst))
     }
 
     #[test]
@@ -1089,6 +1103,51 @@ mod tests {
             1,
             "the hedge is counted"
         );
+    }
+
+    #[test]
+    fn a_failed_read_leaves_the_answer_to_the_other() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let hedge = hedge(Some(Duration::from_millis(5)));
+        // (the first read answers after, it fails, its hedge fails) ->
+        // which answer comes back.
+        let slow = Duration::from_millis(50);
+        let cases = [
+            (slow, false, true, Ok("first")),
+            (slow, true, false, Ok("again")),
+            (slow, true, true, Err("first")),
+            (Duration::ZERO, true, false, Err("first")),
+        ];
+        for (takes, first_fails, again_fails, expected) in cases {
+            let calls = AtomicUsize::new(0);
+            let answer = runtime.block_on(hedge.read(|| {
+                let call = calls.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    let (fails, name) = if call == 0 {
+                        tokio::time::sleep(takes).await;
+                        (first_fails, "first")
+                    } else {
+                        (again_fails, "again")
+                    };
+                    if fails {
+                        Err(object_store::Error::Generic {
+                            store: name,
+                            source: "failed".into(),
+                        })
+                    } else {
+                        Ok(name)
+                    }
+                }
+            }));
+            let answer = answer.map_err(|e| match e {
+                object_store::Error::Generic { store, .. } => store,
+                other => panic!("{other}"),
+            });
+            assert_eq!(answer, expected, "{takes:?} {first_fails} {again_fails}");
+        }
     }
 
     #[test]
