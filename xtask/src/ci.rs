@@ -11,11 +11,12 @@
 //! build scripts and the tests (built with debug info), where clippy's
 //! check build compiles them for build scripts alone (without); and the
 //! wheel's build (`-p helios-py`) lacks the proc-macros (prost's) that give
-//! `either` its `use_std` feature on the host. A workspace-hack crate
-//! pinning those host dependencies (as `cargo hakari` makes) and the same
-//! debug setting for build scripts and tests would make it one. The
-//! performance guard runs the `helios` binary the test build made: no
-//! release build of RocksDB.
+//! `either` its `use_std` feature on the host. Giving build scripts the
+//! tests' debug info (`[profile.dev.build-override] debug = true`) was
+//! tried and is not enough: clippy's build script unit still differs. A
+//! workspace-hack crate pinning the host dependencies (as `cargo hakari`
+//! makes) is the next thing to try. The performance guard runs the
+//! `helios` binary the test build made: no release build of RocksDB.
 
 use std::path::Path;
 use std::process::Command;
