@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use helios_objstore::{BlobFiles, META_CF, OBJECTS_CF, RocksConfig, RocksStore};
-use helios_types::store::ObjectStore;
+use helios_types::store::{ObjectStore, WriteBatch, WriteMode};
 use helios_types::{Blob, Hash, HashAlgorithm};
 
 /// Opens (creating) a store in `dir`, failing the test with the error.
@@ -124,4 +124,23 @@ pub(crate) fn source_object(i: u64) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+/// Writes each of `data` as a large file's chunks are written (unlogged,
+/// then synced), adding it to `written`.
+pub(crate) fn write_unlogged(
+    store: &RocksStore,
+    data: impl IntoIterator<Item = Vec<u8>>,
+    written: &mut Vec<(Hash, Vec<u8>)>,
+) {
+    let mut batch = WriteBatch::new();
+    for bytes in data {
+        let (hash, encoded) = blob(store, &bytes);
+        batch.put_object(hash, encoded.clone());
+        written.push((hash, encoded));
+    }
+    store
+        .write(batch, WriteMode::Unlogged)
+        .expect("write chunks");
+    store.sync().expect("sync");
 }

@@ -6,7 +6,7 @@ use helios_objstore::{BlobFiles, Compression, RocksConfig, RocksStore};
 use helios_types::store::{ObjectStore, WriteBatch, WriteMode};
 use helios_types::{Hash, HashAlgorithm};
 
-use crate::common::{Rng, blob, disk_bytes, source_object};
+use crate::common::{Rng, blob, disk_bytes, source_object, write_unlogged};
 
 /// Writes 3,000 objects into a fresh store with `bottommost` as the
 /// bottommost codec, compacts, checks every object, and returns the bytes
@@ -192,25 +192,6 @@ fn compressible_chunks_are_stored_compressed_and_others_as_they_are() {
         "{grown} blob bytes for 1 MiB of random chunks"
     );
     assert_reads_back(&store, &written);
-}
-
-/// Writes each of `data` as a large file's chunks are written (unlogged,
-/// then synced), adding it to `written`.
-fn write_unlogged(
-    store: &RocksStore,
-    data: impl IntoIterator<Item = Vec<u8>>,
-    written: &mut Vec<(Hash, Vec<u8>)>,
-) {
-    let mut batch = WriteBatch::new();
-    for bytes in data {
-        let (hash, encoded) = blob(store, &bytes);
-        batch.put_object(hash, encoded.clone());
-        written.push((hash, encoded));
-    }
-    store
-        .write(batch, WriteMode::Unlogged)
-        .expect("write chunks");
-    store.sync().expect("sync");
 }
 
 /// Every object of `written`, and nothing else, reads back through get,

@@ -6,7 +6,7 @@ use helios_objstore::{RocksConfig, RocksStore};
 use helios_types::store::{ObjectStore, ObjectStoreExt, StoreError};
 use helios_types::{HashAlgorithm, ObjectKind};
 
-use crate::common::{Rng, blob, create, raw_put_object, reopen};
+use crate::common::{Rng, blob, create, raw_put_object, reopen, write_unlogged};
 
 fn assert_corrupt<T: std::fmt::Debug>(
     result: Result<T, StoreError>,
@@ -178,13 +178,9 @@ fn a_damaged_compressed_chunk_is_refused_by_every_read() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = create(dir.path(), HashAlgorithm::Blake3);
     let text = "let chunk = compressible(text);\n".repeat(2048);
-    let (chunk, encoded) = blob(&store, text.as_bytes());
-    let mut batch = helios_types::store::WriteBatch::new();
-    batch.put_object(chunk, encoded.clone());
-    store
-        .write(batch, helios_types::store::WriteMode::Unlogged)
-        .expect("write");
-    store.sync().expect("sync");
+    let mut written = Vec::new();
+    write_unlogged(&store, [text.clone().into_bytes()], &mut written);
+    let (chunk, encoded) = written.pop().expect("one chunk");
     assert_eq!(store.get(&chunk).expect("get"), Some(encoded));
     drop(store);
 

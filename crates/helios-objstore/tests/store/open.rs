@@ -7,7 +7,7 @@ use helios_objstore::{
 use helios_types::store::ObjectStore;
 use helios_types::{Blob, HashAlgorithm};
 
-use crate::common::{blob, create, raw_create, raw_open, reopen};
+use crate::common::{blob, create, raw_create, raw_open, reopen, write_unlogged};
 
 /// Sets a key of the store's configuration record through RocksDB directly.
 fn set_config_record(dir: &std::path::Path, key: &[u8], value: &[u8]) {
@@ -466,12 +466,9 @@ fn a_store_without_the_bulk_family_is_read_and_then_given_one() {
     assert!(raw_open(dir.path()).cf_handle(BULK_CF).is_none());
 
     let store = reopen(dir.path());
-    let (chunk, chunk_encoded) = blob(&store, &[7u8; 20 << 10]);
-    let mut batch = helios_types::store::WriteBatch::new();
-    batch.put_object(chunk, chunk_encoded.clone());
-    store
-        .write(batch, helios_types::store::WriteMode::Unlogged)
-        .expect("unlogged write");
+    let mut written = Vec::new();
+    write_unlogged(&store, [vec![7u8; 20 << 10]], &mut written);
+    let (chunk, chunk_encoded) = written.pop().expect("one chunk");
     store.close().expect("close");
     assert!(raw_open(dir.path()).cf_handle(BULK_CF).is_some());
     let store = RocksStore::open(dir.path(), &read_only).expect("read-only open");
