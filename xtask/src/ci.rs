@@ -4,19 +4,15 @@
 //! `ci` builds in one environment: clippy, the tests and the coverage
 //! report all run in the one `cargo llvm-cov show-env` prints, so a later
 //! run that keeps the target directory compiles none of RocksDB's C++
-//! again. A fresh directory still compiles it three times (about 12
-//! minutes each on 2 cores; seen on 2026-12-07), because the build script
-//! of `librocksdb-sys` is a different unit in each build: in the test
-//! build, cargo shares crates such as `proc-macro2` and `either` between
-//! build scripts and the tests (built with debug info), where clippy's
-//! check build compiles them for build scripts alone (without); and the
-//! wheel's build (`-p helios-py`) lacks the proc-macros (prost's) that give
-//! `either` its `use_std` feature on the host. Giving build scripts the
-//! tests' debug info (`[profile.dev.build-override] debug = true`) was
-//! tried and is not enough: clippy's build script unit still differs. A
-//! workspace-hack crate pinning the host dependencies (as `cargo hakari`
-//! makes) is the next thing to try. The performance guard runs the
-//! `helios` binary the test build made: no release build of RocksDB.
+//! again. A fresh directory compiles it once (about 12 minutes on 2
+//! cores): clippy's check build, the test build and the wheel's build all
+//! run the same RocksDB build script, because the workspace pins what
+//! would make them differ (build scripts' debug info in Cargo.toml, a host
+//! feature in helios-objstore's build-dependencies), and the test
+//! `xtask/tests/one_rocksdb_build.rs` checks that it stays so. Before the
+//! pins, a fresh run compiled it three times (57 minutes on 2026-12-07).
+//! The performance guard runs the `helios` binary the test build made: no
+//! release build of RocksDB.
 
 use std::path::Path;
 use std::process::Command;
