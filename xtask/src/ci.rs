@@ -4,7 +4,7 @@
 //! `ci` builds in one environment: clippy, the tests and the coverage
 //! report all run in the one `cargo llvm-cov show-env` prints, so a later
 //! run that keeps the target directory compiles none of RocksDB's C++
-//! again. A fresh directory compiles it once (about 12 minutes on 2
+//! again. A fresh directory compiles it once (about 10 minutes on 2
 //! cores): clippy's check build, the test build and the wheel's build all
 //! run the same RocksDB build script, because the workspace pins what
 //! would make them differ (build scripts' debug info in Cargo.toml, a host

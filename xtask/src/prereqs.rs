@@ -49,7 +49,7 @@ impl Prereqs {
                 "--features",
                 "bundled-libs,lmdb",
             ],
-            "about 12 minutes on 2 cores",
+            "6–9 minutes on 2 cores",
         )
     }
 
