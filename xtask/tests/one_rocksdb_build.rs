@@ -19,7 +19,6 @@
 //! question alone.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
@@ -28,20 +27,13 @@ use serde_json::Value;
 /// profile (without the profile's name, which the hash leaves out).
 type UnitKey = String;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits in the workspace root")
-        .to_path_buf()
-}
-
-/// The unit graph of `cargo ARGS`, as JSON.
+/// The unit graph of `cargo ARGS` in this workspace, as JSON.
 fn unit_graph(args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO"))
         .args(args)
         .args(["--locked", "--unit-graph", "-Z", "unstable-options"])
         .env("RUSTC_BOOTSTRAP", "1")
-        .current_dir(root())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo runs");
     assert!(
