@@ -5,7 +5,8 @@
 //! - [`pack`]: the format in which objects travel (many per remote object,
 //!   never one request per object, every object rehashed when read);
 //! - [`Remote`]: one remote's packs and refs, with ref updates that never
-//!   lose one (create-if-absent entries, see [`remote`]);
+//!   lose one (create-if-absent entries, see [`remote`]), and small reads
+//!   that are sent again when slow (`hedge.rs`);
 //! - [`push`], [`fetch`] and [`fetch_id`]: snapshots between an engine
 //!   and a remote, sending and reading only what the other side lacks
 //!   ([`sync`]);
@@ -25,6 +26,7 @@
 mod catalog;
 pub mod config;
 mod error;
+mod hedge;
 pub mod pack;
 mod read_through;
 pub mod remote;
