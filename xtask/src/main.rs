@@ -12,7 +12,8 @@ mod jobs;
 mod prereqs;
 mod python;
 
-use std::path::{Path, PathBuf};
+use std::ffi::OsString;
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
@@ -92,8 +93,36 @@ fn main() -> anyhow::Result<()> {
 
 /// The workspace root: xtask lives one level below it.
 fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    root_above(std::env::var_os("CARGO_MANIFEST_DIR"))
+}
+
+/// The directory above xtask's, as `cargo run` gives it (`manifest_dir`,
+/// its `CARGO_MANIFEST_DIR`), else as it was when this binary was built.
+/// The second can name another clone: cargo keeps a binary built in one
+/// clone for another that shares its target directory (as `.ci/run`'s
+/// is) when the sources are the same and not newer, and every gate would
+/// then run in the first clone.
+fn root_above(manifest_dir: Option<OsString>) -> PathBuf {
+    let manifest_dir =
+        manifest_dir.map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir
         .parent()
         .expect("xtask is inside the workspace")
         .to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn the_root_is_the_clone_cargo_runs_not_the_one_built_in() {
+        let clone = Path::new("/elsewhere/helios");
+        let ran = root_above(Some(clone.join("xtask").into_os_string()));
+        assert_eq!(ran, clone);
+        let built = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        assert_eq!(root_above(None), built);
+    }
 }
