@@ -353,7 +353,7 @@ impl Remote {
 
     fn get_if_any(&self, key: &Path) -> Result<Option<Vec<u8>>, RemoteError> {
         self.request();
-        let got = self.runtime.block_on(self.hedge.clone().read(|| async {
+        let got = self.runtime.block_on(self.hedge.read(|| async {
             let result = self.store.get(key).await?;
             result.bytes().await
         }));
@@ -459,7 +459,6 @@ impl Remote {
             .runtime
             .block_on(
                 self.hedge
-                    .clone()
                     .read(|| self.store.list(Some(&packs)).try_collect()),
             )
             .map_err(|e| self.store_error(e))?;
@@ -713,7 +712,6 @@ impl Remote {
             .runtime
             .block_on(
                 self.hedge
-                    .clone()
                     .read(|| self.store.list(Some(&prefix)).try_collect()),
             )
             .map_err(|e| self.store_error(e))?;
@@ -777,7 +775,6 @@ impl Remote {
             .runtime
             .block_on(
                 self.hedge
-                    .clone()
                     .read(|| self.store.list_with_delimiter(Some(&refs))),
             )
             .map_err(|e| self.store_error(e))?;
