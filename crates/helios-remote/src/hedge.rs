@@ -178,11 +178,8 @@ mod tests {
     use super::*;
 
     fn hedge(after: Option<Duration>) -> Hedge {
-        Hedge {
-            delay: after.map_or(HedgeDelay::Never, HedgeDelay::Fixed),
-            fastest: Arc::new(AtomicU64::new(u64::MAX)),
-            requests: Arc::new(AtomicU64::new(0)),
-        }
+        let delay = after.map_or(HedgeDelay::Never, HedgeDelay::Fixed);
+        Hedge::new(delay, Arc::new(AtomicU64::new(0)))
     }
 
     /// Runs `hedge.read` over a read whose first call answers "first"
